@@ -1,0 +1,64 @@
+// swift-tools-version: 6.1
+//
+// callrec: captured VoIP traffic in, searchable call recordings out.
+// The module graph follows ARCHITECTURE.md: dependencies point down, stage
+// modules never import each other, Pipeline wires them together.
+
+import PackageDescription
+
+let systemLibraries: [Target] = [
+    .systemLibrary(name: "CPcap", path: "Sources/CPcap", providers: [.apt(["libpcap-dev"])]),
+    .systemLibrary(name: "COpus", path: "Sources/COpus", pkgConfig: "opus", providers: [.apt(["libopus-dev", "libogg-dev"])]),
+    .systemLibrary(name: "COpusFile", path: "Sources/COpusFile", pkgConfig: "opusfile", providers: [.apt(["libopusfile-dev"])]),
+    .systemLibrary(name: "CSampleRate", path: "Sources/CSampleRate", providers: [.apt(["libsamplerate0-dev"])]),
+    .systemLibrary(name: "CFFTW", path: "Sources/CFFTW", providers: [.apt(["libfftw3-dev"])]),
+    .systemLibrary(name: "CSndFile", path: "Sources/CSndFile", providers: [.apt(["libsndfile1-dev"])]),
+]
+
+let package = Package(
+    name: "callrec",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "callrec", targets: ["callrec"]),
+        .library(name: "Pipeline", targets: ["Pipeline"]),
+        .library(name: "CallrecTestSupport", targets: ["CallrecTestSupport"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
+    ],
+    targets: systemLibraries + [
+        .target(name: "CallrecCore"),
+        .target(name: "Capture", dependencies: ["CallrecCore", "CPcap"]),
+        .target(name: "SIP", dependencies: ["CallrecCore"]),
+        .target(name: "RTP", dependencies: ["CallrecCore"]),
+        .target(name: "Codecs", dependencies: ["CallrecCore"]),
+        .target(name: "DSP", dependencies: ["CallrecCore", "CSampleRate", "CFFTW"]),
+        .target(name: "Output", dependencies: ["CallrecCore", "COpus", "CSndFile"]),
+        .target(name: "Catalog", dependencies: ["CallrecCore", .product(name: "GRDB", package: "GRDB.swift")]),
+        .target(
+            name: "Pipeline",
+            dependencies: ["CallrecCore", "Capture", "SIP", "RTP", "Codecs", "DSP", "Output", "Catalog"]
+        ),
+        .executableTarget(
+            name: "callrec",
+            dependencies: ["Pipeline", "Catalog", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
+
+        // Test support: capture builders, a speech-like signal generator, an Ogg Opus reader.
+        .target(name: "CallrecTestSupport", dependencies: ["CallrecCore", "Codecs", "COpusFile"]),
+        .executableTarget(name: "make-fixtures", dependencies: ["CallrecTestSupport"]),
+
+        .testTarget(name: "CallrecCoreTests", dependencies: ["CallrecCore", "CallrecTestSupport"]),
+        .testTarget(name: "CaptureTests", dependencies: ["Capture", "CallrecTestSupport"]),
+        .testTarget(name: "SIPTests", dependencies: ["SIP", "CallrecTestSupport"]),
+        .testTarget(name: "RTPTests", dependencies: ["RTP", "CallrecTestSupport"]),
+        .testTarget(name: "CodecsTests", dependencies: ["Codecs", "CallrecTestSupport"]),
+        .testTarget(name: "DSPTests", dependencies: ["DSP", "CallrecTestSupport"]),
+        .testTarget(name: "OutputTests", dependencies: ["Output", "CallrecTestSupport"]),
+        .testTarget(name: "CatalogTests", dependencies: ["Catalog", "CallrecTestSupport"]),
+        .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "CallrecTestSupport"]),
+        .testTarget(name: "CLITests", dependencies: ["CallrecTestSupport"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

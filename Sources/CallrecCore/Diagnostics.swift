@@ -1,0 +1,106 @@
+/// Counts of everything callrec met and did not turn into audio: malformed,
+/// late, duplicate or unknown packets. A bad packet is never an error; it is
+/// counted here and processing goes on. The counts reach the call index, the
+/// `inspect` report and `--verbose`.
+///
+/// Counters are a fixed array indexed by `Counter`, so counting is one add
+/// and no allocation on the per-packet path.
+public final class Diagnostics {
+    /// What was counted.
+    public enum Counter: Int, CaseIterable, Sendable {
+        case packetsRead
+        case packetsTruncated
+        case linkTypeUnsupported
+        case notIP
+        case ipMalformed
+        case ipFragments
+        case notUDP
+        case udpMalformed
+        case udpDatagrams
+        case sipMessages
+        case sipMalformed
+        case sipNotForACall
+        case rtpPackets
+        case rtpMalformed
+        case rtpUnmatched
+        case rtpUnsupportedPayload
+        case rtpLate
+        case rtpDuplicate
+        case rtpTimestampJumps
+        case callsWithoutMedia
+        case callsDroppedOverLimit
+
+        /// A stable snake_case name for reports and JSON.
+        public var name: String {
+            switch self {
+            case .packetsRead: "packets_read"
+            case .packetsTruncated: "packets_truncated"
+            case .linkTypeUnsupported: "link_type_unsupported"
+            case .notIP: "not_ip"
+            case .ipMalformed: "ip_malformed"
+            case .ipFragments: "ip_fragments"
+            case .notUDP: "not_udp"
+            case .udpMalformed: "udp_malformed"
+            case .udpDatagrams: "udp_datagrams"
+            case .sipMessages: "sip_messages"
+            case .sipMalformed: "sip_malformed"
+            case .sipNotForACall: "sip_not_for_a_call"
+            case .rtpPackets: "rtp_packets"
+            case .rtpMalformed: "rtp_malformed"
+            case .rtpUnmatched: "rtp_unmatched"
+            case .rtpUnsupportedPayload: "rtp_unsupported_payload"
+            case .rtpLate: "rtp_late"
+            case .rtpDuplicate: "rtp_duplicate"
+            case .rtpTimestampJumps: "rtp_timestamp_jumps"
+            case .callsWithoutMedia: "calls_without_media"
+            case .callsDroppedOverLimit: "calls_dropped_over_limit"
+            }
+        }
+    }
+
+    /// The most notes kept; later ones are counted in `notesDropped`.
+    public static let maxNotes = 100
+
+    private var counts: [Int]
+    /// Human-readable notes about unusual input (an unsupported codec, a re-anchor).
+    public private(set) var notes: [String] = []
+    /// Notes not kept because `maxNotes` was reached.
+    public private(set) var notesDropped = 0
+
+    public init() {
+        counts = Array(repeating: 0, count: Counter.allCases.count)
+    }
+
+    /// Adds `amount` to `counter`.
+    @inlinable
+    public func count(_ counter: Counter, by amount: Int = 1) {
+        add(counter.rawValue, amount)
+    }
+
+    @usableFromInline
+    func add(_ index: Int, _ amount: Int) { counts[index] &+= amount }
+
+    /// The current value of `counter`.
+    public subscript(_ counter: Counter) -> Int { counts[counter.rawValue] }
+
+    /// Records a note, keeping at most `maxNotes`.
+    public func note(_ text: @autoclosure () -> String) {
+        if notes.count < Diagnostics.maxNotes {
+            notes.append(text())
+        } else {
+            notesDropped += 1
+        }
+    }
+
+    /// Every non-zero counter, in declaration order.
+    public var nonZero: [(Counter, Int)] {
+        Counter.allCases.compactMap { counts[$0.rawValue] == 0 ? nil : ($0, counts[$0.rawValue]) }
+    }
+
+    /// Adds every count and note of `other` into this one.
+    public func merge(_ other: Diagnostics) {
+        for c in Counter.allCases { counts[c.rawValue] &+= other.counts[c.rawValue] }
+        for n in other.notes { note(n) }
+        notesDropped += other.notesDropped
+    }
+}

@@ -1,0 +1,89 @@
+import CallrecCore
+
+/// Builds link, IP and UDP headers around a payload, for generated captures.
+public enum PacketBuilder {
+    /// An Ethernet II frame carrying an IPv4 (or IPv6) UDP datagram from `source` to `destination`.
+    public static func ethernetUDP(from source: Endpoint, to destination: Endpoint, payload: [UInt8], vlan: UInt16? = nil) -> [UInt8] {
+        var frame: [UInt8] = [0x02, 0, 0, 0, 0, 0x02, 0x02, 0, 0, 0, 0, 0x01]
+        if let vlan {
+            frame += [0x81, 0x00, UInt8(vlan >> 8 & 0x0F), UInt8(vlan & 0xFF)]
+        }
+        if source.address.isIPv4 {
+            frame += [0x08, 0x00]
+            frame += ipv4UDP(from: source, to: destination, payload: payload)
+        } else {
+            frame += [0x86, 0xDD]
+            frame += ipv6UDP(from: source, to: destination, payload: payload)
+        }
+        return frame
+    }
+
+    /// An IPv4 header + UDP header + payload (UDP checksum 0: not computed, as RFC 768 allows).
+    public static func ipv4UDP(from source: Endpoint, to destination: Endpoint, payload: [UInt8], identification: UInt16 = 0) -> [UInt8] {
+        let udpLength = 8 + payload.count
+        let totalLength = 20 + udpLength
+        var ip: [UInt8] = [0x45, 0x00]
+        ip.appendBE16(UInt16(totalLength))
+        ip.appendBE16(identification)
+        ip += [0x40, 0x00, 64, 17, 0, 0]  // don't fragment, TTL 64, UDP, checksum placeholder
+        ip.appendBE32(source.address.ipv4Value)
+        ip.appendBE32(destination.address.ipv4Value)
+        let checksum = internetChecksum(ip)
+        ip[10] = UInt8(checksum >> 8)
+        ip[11] = UInt8(checksum & 0xFF)
+        var udp: [UInt8] = []
+        udp.appendBE16(source.port)
+        udp.appendBE16(destination.port)
+        udp.appendBE16(UInt16(udpLength))
+        udp.appendBE16(0)
+        return ip + udp + payload
+    }
+
+    /// An IPv6 header + UDP header + payload.
+    public static func ipv6UDP(from source: Endpoint, to destination: Endpoint, payload: [UInt8]) -> [UInt8] {
+        let udpLength = 8 + payload.count
+        var ip: [UInt8] = [0x60, 0, 0, 0]
+        ip.appendBE16(UInt16(udpLength))
+        ip += [17, 64]
+        ip.appendBE64(source.address.high)
+        ip.appendBE64(source.address.low)
+        ip.appendBE64(destination.address.high)
+        ip.appendBE64(destination.address.low)
+        var udp: [UInt8] = []
+        udp.appendBE16(source.port)
+        udp.appendBE16(destination.port)
+        udp.appendBE16(UInt16(udpLength))
+        udp.appendBE16(0)
+        return ip + udp + payload
+    }
+
+    /// An RTP packet: 12-byte header and payload.
+    public static func rtp(payloadType: UInt8, sequence: UInt16, timestamp: UInt32, ssrc: UInt32, marker: Bool = false, payload: [UInt8]) -> [UInt8] {
+        var packet: [UInt8] = [0x80, (marker ? 0x80 : 0) | payloadType]
+        packet.appendBE16(sequence)
+        packet.appendBE32(timestamp)
+        packet.appendBE32(ssrc)
+        return packet + payload
+    }
+
+    /// The RFC 1071 one's-complement checksum.
+    public static func internetChecksum(_ bytes: [UInt8]) -> UInt16 {
+        var sum: UInt32 = 0
+        var i = 0
+        while i + 1 < bytes.count {
+            sum += UInt32(bytes[i]) << 8 | UInt32(bytes[i + 1])
+            i += 2
+        }
+        if i < bytes.count { sum += UInt32(bytes[i]) << 8 }
+        while sum >> 16 != 0 { sum = (sum & 0xFFFF) + (sum >> 16) }
+        return ~UInt16(sum)
+    }
+}
+
+extension [UInt8] {
+    public mutating func appendBE16(_ v: UInt16) { append(UInt8(v >> 8)); append(UInt8(v & 0xFF)) }
+    public mutating func appendBE32(_ v: UInt32) { for s in stride(from: 24, through: 0, by: -8) { append(UInt8(v >> UInt32(s) & 0xFF)) } }
+    public mutating func appendBE64(_ v: UInt64) { for s in stride(from: 56, through: 0, by: -8) { append(UInt8(v >> UInt64(s) & 0xFF)) } }
+    public mutating func appendLE16(_ v: UInt16) { append(UInt8(v & 0xFF)); append(UInt8(v >> 8)) }
+    public mutating func appendLE32(_ v: UInt32) { for s in stride(from: 0, through: 24, by: 8) { append(UInt8(v >> UInt32(s) & 0xFF)) } }
+}

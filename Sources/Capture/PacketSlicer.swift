@@ -1,0 +1,222 @@
+import CallrecCore
+
+/// Slices a captured frame down to its transport payload: link layer
+/// (Ethernet with 802.1Q/802.1ad tags, Linux SLL and SLL2, raw IP, BSD
+/// null/loopback) -> IPv4 or IPv6 (extension headers skipped) -> UDP or TCP.
+///
+/// Everything that is not a whole UDP or TCP payload is counted in
+/// `Diagnostics` and skipped. No allocation: the result borrows the frame.
+public struct PacketSlicer {
+    private let diagnostics: Diagnostics
+
+    public init(diagnostics: Diagnostics) {
+        self.diagnostics = diagnostics
+    }
+
+    /// The transport payload of `packet`, or nil (counted) if it has none.
+    public func slice(_ packet: borrowing RawPacket) -> Datagram? {
+        if packet.bytes.count < packet.originalLength {
+            // Snap-length cut: the payload is incomplete, so nothing in it can be trusted.
+            diagnostics.count(.packetsTruncated)
+            return nil
+        }
+        guard let (networkOffset, etherType) = linkLayer(packet.bytes, packet.linkType) else { return nil }
+        guard let network = packet.bytes.suffix(from: networkOffset) else {
+            diagnostics.count(.ipMalformed)
+            return nil
+        }
+        switch etherType {
+        case 0x0800: return ipv4(network)
+        case 0x86DD: return ipv6(network)
+        default:
+            diagnostics.count(.notIP)
+            return nil
+        }
+    }
+
+    /// Returns the offset of the network header and its EtherType.
+    @inline(__always)
+    func linkLayer(_ bytes: UnsafeRawBufferPointer, _ linkType: LinkType) -> (Int, UInt16)? {
+        switch linkType {
+        case .ethernet:
+            // dst(6) src(6) type(2), then any number of 802.1Q (0x8100) / 802.1ad (0x88A8)
+            // / legacy QinQ (0x9100) tags of 4 bytes each.
+            var offset = 12
+            var tags = 0
+            while let type = bytes.u16be(at: offset) {
+                if type == 0x8100 || type == 0x88A8 || type == 0x9100 {
+                    offset += 4
+                    tags += 1
+                    if tags > 8 { break }
+                    continue
+                }
+                if type <= 1500 {
+                    // 802.3 length field: LLC/SNAP, not IP in practice.
+                    diagnostics.count(.notIP)
+                    return nil
+                }
+                return (offset + 2, type)
+            }
+            diagnostics.count(.ipMalformed)
+            return nil
+        case .linuxSLL:
+            // packet type(2) ARPHRD(2) addr len(2) addr(8) protocol(2)
+            guard let type = bytes.u16be(at: 14) else {
+                diagnostics.count(.ipMalformed)
+                return nil
+            }
+            return (16, type)
+        case .linuxSLL2:
+            // protocol(2) reserved(2) ifindex(4) ARPHRD(2) packet type(1) addr len(1) addr(8)
+            guard let type = bytes.u16be(at: 0), bytes.count >= 20 else {
+                diagnostics.count(.ipMalformed)
+                return nil
+            }
+            return (20, type)
+        case .raw, .rawLegacy:
+            guard let first = bytes.u8(at: 0) else {
+                diagnostics.count(.ipMalformed)
+                return nil
+            }
+            switch first >> 4 {
+            case 4: return (0, 0x0800)
+            case 6: return (0, 0x86DD)
+            default:
+                diagnostics.count(.notIP)
+                return nil
+            }
+        case .ipv4:
+            return (0, 0x0800)
+        case .ipv6:
+            return (0, 0x86DD)
+        case .null, .loop:
+            // A 4-byte address family: host order for DLT_NULL (either order seen
+            // in files), network order for DLT_LOOP. AF_INET is 2 everywhere;
+            // AF_INET6 is 10 (Linux), 24 (NetBSD/OpenBSD), 28 (FreeBSD), 30 (macOS).
+            guard let be = bytes.u32be(at: 0), let le = bytes.u32le(at: 0) else {
+                diagnostics.count(.ipMalformed)
+                return nil
+            }
+            let family = linkType == .loop ? be : (le < 0x100 ? le : be)
+            switch family {
+            case 2: return (4, 0x0800)
+            case 10, 24, 28, 30: return (4, 0x86DD)
+            default:
+                diagnostics.count(.notIP)
+                return nil
+            }
+        default:
+            diagnostics.count(.linkTypeUnsupported)
+            return nil
+        }
+    }
+
+    @inline(__always)
+    func ipv4(_ bytes: UnsafeRawBufferPointer) -> Datagram? {
+        // version/IHL(1) TOS(1) total length(2) id(2) flags/fragment offset(2) TTL(1) protocol(1)
+        // checksum(2) source(4) destination(4) options...
+        guard let versionIHL = bytes.u8(at: 0), versionIHL >> 4 == 4,
+              let totalLength = bytes.u16be(at: 2), let flagsFragment = bytes.u16be(at: 6),
+              let proto = bytes.u8(at: 9), let src = bytes.u32be(at: 12), let dst = bytes.u32be(at: 16)
+        else {
+            diagnostics.count(.ipMalformed)
+            return nil
+        }
+        let headerLength = Int(versionIHL & 0x0F) * 4
+        let length = Int(totalLength)
+        guard headerLength >= 20, length >= headerLength, length <= bytes.count else {
+            diagnostics.count(.ipMalformed)
+            return nil
+        }
+        // More-fragments flag or a non-zero offset: a fragment.
+        if flagsFragment & 0x3FFF != 0 {
+            diagnostics.count(.ipFragments)
+            return nil
+        }
+        guard let payload = bytes.slice(from: headerLength, count: length - headerLength) else {
+            diagnostics.count(.ipMalformed)
+            return nil
+        }
+        return transport(proto, payload, IPAddress(ipv4: src), IPAddress(ipv4: dst))
+    }
+
+    @inline(__always)
+    func ipv6(_ bytes: UnsafeRawBufferPointer) -> Datagram? {
+        // version/class/flow(4) payload length(2) next header(1) hop limit(1) source(16) destination(16)
+        guard let first = bytes.u8(at: 0), first >> 4 == 6, let payloadLength = bytes.u16be(at: 4),
+              var next = bytes.u8(at: 6),
+              let srcHigh = bytes.u64be(at: 8), let srcLow = bytes.u64be(at: 16),
+              let dstHigh = bytes.u64be(at: 24), let dstLow = bytes.u64be(at: 32),
+              40 + Int(payloadLength) <= bytes.count
+        else {
+            diagnostics.count(.ipMalformed)
+            return nil
+        }
+        var offset = 40
+        let end = 40 + Int(payloadLength)
+        // Skip extension headers: hop-by-hop (0), routing (43), destination options (60).
+        // A fragment header (44) means this is a fragment.
+        var hops = 0
+        while next == 0 || next == 43 || next == 60 || next == 44 {
+            if next == 44 {
+                diagnostics.count(.ipFragments)
+                return nil
+            }
+            guard let following = bytes.u8(at: offset), let extLength = bytes.u8(at: offset + 1) else {
+                diagnostics.count(.ipMalformed)
+                return nil
+            }
+            offset += (Int(extLength) + 1) * 8
+            next = following
+            hops += 1
+            guard offset <= end, hops < 16 else {
+                diagnostics.count(.ipMalformed)
+                return nil
+            }
+        }
+        guard let payload = bytes.slice(from: offset, count: end - offset) else {
+            diagnostics.count(.ipMalformed)
+            return nil
+        }
+        return transport(next, payload, IPAddress(high: srcHigh, low: srcLow), IPAddress(high: dstHigh, low: dstLow))
+    }
+
+    @inline(__always)
+    func transport(_ proto: UInt8, _ bytes: UnsafeRawBufferPointer, _ src: IPAddress, _ dst: IPAddress) -> Datagram? {
+        switch proto {
+        case 17:
+            // source port(2) destination port(2) length(2) checksum(2)
+            guard let sport = bytes.u16be(at: 0), let dport = bytes.u16be(at: 2), let length = bytes.u16be(at: 4),
+                  length >= 8, Int(length) <= bytes.count,
+                  let payload = bytes.slice(from: 8, count: Int(length) - 8)
+            else {
+                diagnostics.count(.udpMalformed)
+                return nil
+            }
+            diagnostics.count(.udpDatagrams)
+            return Datagram(
+                transport: .udp, source: Endpoint(address: src, port: sport),
+                destination: Endpoint(address: dst, port: dport), payload: payload)
+        case 6:
+            // source port(2) destination port(2) sequence(4) ack(4) offset/flags(2) ...
+            guard let sport = bytes.u16be(at: 0), let dport = bytes.u16be(at: 2), let seq = bytes.u32be(at: 4),
+                  let offsetByte = bytes.u8(at: 12), let flags = bytes.u8(at: 13)
+            else {
+                diagnostics.count(.notUDP)
+                return nil
+            }
+            let headerLength = Int(offsetByte >> 4) * 4
+            guard headerLength >= 20, let payload = bytes.suffix(from: headerLength) else {
+                diagnostics.count(.notUDP)
+                return nil
+            }
+            return Datagram(
+                transport: .tcp, source: Endpoint(address: src, port: sport),
+                destination: Endpoint(address: dst, port: dport), payload: payload,
+                tcpSequence: seq, tcpFlags: flags)
+        default:
+            diagnostics.count(.notUDP)
+            return nil
+        }
+    }
+}
