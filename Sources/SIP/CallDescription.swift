@@ -1,0 +1,92 @@
+import CallrecCore
+
+/// Which party of a call: the caller sent the initial INVITE (channel 0),
+/// the callee answered it (channel 1).
+public enum CallSide: Int, Sendable, Hashable, CaseIterable {
+    case caller = 0
+    case callee = 1
+
+    /// The other party.
+    public var opposite: CallSide { self == .caller ? .callee : .caller }
+
+    public var name: String { self == .caller ? "caller" : "callee" }
+}
+
+/// Where one party receives its media, as its SDP said.
+public struct MediaEndpoint: Sendable, Equatable {
+    /// The address and port the party receives RTP on.
+    public var endpoint: Endpoint
+    /// The m= line it came from (payload formats, direction, crypto).
+    public var media: MediaDescription
+
+    public init(endpoint: Endpoint, media: MediaDescription) {
+        self.endpoint = endpoint
+        self.media = media
+    }
+}
+
+/// Why a call ended.
+public enum CallEndReason: Sendable, Equatable {
+    /// A BYE was seen.
+    case bye
+    /// The caller cancelled before an answer.
+    case cancel
+    /// The INVITE got a final non-2xx response.
+    case rejected(code: Int)
+    /// No media for longer than the inactivity timeout.
+    case timeout
+    /// The capture ended before the call did.
+    case cut
+
+    public var name: String {
+        switch self {
+        case .bye: "bye"
+        case .cancel: "cancel"
+        case .rejected(let code): "rejected-\(code)"
+        case .timeout: "timeout"
+        case .cut: "cut"
+        }
+    }
+}
+
+/// A call as its signalling describes it: who, when, and where each party
+/// receives its media.
+public struct CallDescription: Sendable {
+    /// The SIP Call-ID (untrusted text; never a path or SQL).
+    public var callID: String
+    /// The From of the initial INVITE.
+    public var caller: SIPAddress?
+    /// The To of the initial INVITE.
+    public var callee: SIPAddress?
+    /// The From tag of the initial INVITE: tells which side sent a later request.
+    public var callerTag: String?
+    /// When the initial INVITE was captured.
+    public var invitedAt: MediaTime
+    /// When the first 2xx to the INVITE was captured.
+    public var answeredAt: MediaTime?
+    /// Where the INVITE came from.
+    public var callerSignalling: Endpoint
+    /// Where the caller receives media (from its SDP).
+    public var callerMedia: MediaEndpoint?
+    /// Where the callee receives media (from its SDP).
+    public var calleeMedia: MediaEndpoint?
+    /// When and why the call ended, once it has.
+    public var endedAt: MediaTime?
+    public var endReason: CallEndReason?
+
+    public init(callID: String, invitedAt: MediaTime, callerSignalling: Endpoint) {
+        self.callID = callID
+        self.invitedAt = invitedAt
+        self.callerSignalling = callerSignalling
+    }
+
+    /// The media endpoint of `side`.
+    public func media(of side: CallSide) -> MediaEndpoint? {
+        side == .caller ? callerMedia : calleeMedia
+    }
+
+    /// The caller as a party string (user part, else host), or nil when unknown.
+    public var callerParty: String? { caller?.party }
+    /// The callee as a party string, or nil when unknown.
+    public var calleeParty: String? { callee?.party }
+}

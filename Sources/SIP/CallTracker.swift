@@ -1,0 +1,173 @@
+import CallrecCore
+
+/// Follows SIP dialogs and turns them into `CallDescription`s: who called
+/// whom, when, where each side receives media, and when the call ended.
+///
+/// The tracker holds at most `maxCalls` calls; a new INVITE beyond that is
+/// counted in `Diagnostics` and dropped, so a flood of Call-IDs cannot grow
+/// memory without bound.
+public struct CallTracker {
+    /// What the tracker reports to its driver.
+    public enum Event: Sendable {
+        /// A new call, or a change to a known call's parties or media.
+        case updated(CallDescription)
+        /// The call ended (BYE, CANCEL, a final failure response).
+        case ended(CallDescription)
+    }
+
+    /// Calls in flight at most.
+    public let maxCalls: Int
+    private var calls: [String: CallDescription] = [:]
+    private let diagnostics: Diagnostics
+
+    /// Longest Call-ID accepted, in bytes.
+    public static let maxCallIDLength = 256
+
+    public init(maxCalls: Int = 10_000, diagnostics: Diagnostics) {
+        self.maxCalls = maxCalls
+        self.diagnostics = diagnostics
+    }
+
+    /// The number of calls in flight.
+    public var count: Int { calls.count }
+
+    /// Takes one SIP message sent from `source` to `destination` at `time`.
+    public mutating func process(
+        _ message: SIPMessage, from source: Endpoint, to destination: Endpoint, at time: MediaTime,
+        emit: (Event) throws -> Void
+    ) rethrows {
+        guard let callID = message.callID, !callID.isEmpty, callID.utf8.count <= CallTracker.maxCallIDLength,
+              let cseq = message.cseq
+        else {
+            diagnostics.count(.sipMalformed)
+            return
+        }
+        if let method = message.method {
+            try request(method, message, callID: callID, source: source, time: time, emit: emit)
+        } else if let code = message.statusCode {
+            try response(code, cseqMethod: cseq.method, message, callID: callID, time: time, emit: emit)
+        }
+    }
+
+    private mutating func request(
+        _ method: String, _ message: SIPMessage, callID: String, source: Endpoint, time: MediaTime,
+        emit: (Event) throws -> Void
+    ) rethrows {
+        switch method {
+        case "INVITE":
+            var call: CallDescription
+            if let known = calls[callID] {
+                call = known
+            } else {
+                guard calls.count < maxCalls else {
+                    diagnostics.count(.callsDroppedOverLimit)
+                    return
+                }
+                call = CallDescription(callID: callID, invitedAt: time, callerSignalling: source)
+                call.caller = message.from
+                call.callee = message.to
+                call.callerTag = message.from?.tag
+            }
+            applySDP(of: message, sentBy: senderSide(of: message, in: call), to: &call)
+            calls[callID] = call
+            try emit(.updated(call))
+        case "ACK", "UPDATE", "PRACK":
+            guard var call = calls[callID] else {
+                diagnostics.count(.sipNotForACall)
+                return
+            }
+            if applySDP(of: message, sentBy: senderSide(of: message, in: call), to: &call) {
+                calls[callID] = call
+                try emit(.updated(call))
+            }
+        case "BYE", "CANCEL":
+            guard var call = calls.removeValue(forKey: callID) else {
+                diagnostics.count(.sipNotForACall)
+                return
+            }
+            call.endedAt = time
+            call.endReason = method == "BYE" ? .bye : .cancel
+            try emit(.ended(call))
+        default:
+            // REGISTER, OPTIONS, INFO, NOTIFY...: not part of a call's media.
+            if calls[callID] == nil { diagnostics.count(.sipNotForACall) }
+        }
+    }
+
+    private mutating func response(
+        _ code: Int, cseqMethod: String, _ message: SIPMessage, callID: String, time: MediaTime,
+        emit: (Event) throws -> Void
+    ) rethrows {
+        guard var call = calls[callID] else {
+            diagnostics.count(.sipNotForACall)
+            return
+        }
+        guard cseqMethod == "INVITE" || cseqMethod == "UPDATE" || cseqMethod == "PRACK" else { return }
+        // A response's SDP comes from the party the request was sent to: the
+        // opposite of the From side.
+        let responder = senderSide(of: message, in: call).opposite
+        var changed = applySDP(of: message, sentBy: responder, to: &call)
+        if cseqMethod == "INVITE" {
+            if (200...299).contains(code) {
+                if call.answeredAt == nil {
+                    call.answeredAt = time
+                    changed = true
+                }
+                if call.callee?.tag == nil, let tag = message.to?.tag {
+                    call.callee?.tag = tag
+                }
+            } else if code >= 300 && call.answeredAt == nil {
+                calls.removeValue(forKey: callID)
+                call.endedAt = time
+                call.endReason = .rejected(code: code)
+                try emit(.ended(call))
+                return
+            }
+        }
+        calls[callID] = call
+        if changed { try emit(.updated(call)) }
+    }
+
+    /// The side that sent a request: the caller if its From tag is the
+    /// initial INVITE's From tag, else the callee.
+    private func senderSide(of message: SIPMessage, in call: CallDescription) -> CallSide {
+        guard let tag = message.from?.tag, let callerTag = call.callerTag else { return .caller }
+        return tag == callerTag ? .caller : .callee
+    }
+
+    /// Records the SDP in `message` as `side`'s media. Returns whether anything changed.
+    @discardableResult
+    private func applySDP(of message: SIPMessage, sentBy side: CallSide, to call: inout CallDescription) -> Bool {
+        guard message.hasSDP else { return false }
+        guard let sdp = SessionDescription(message.body), let audio = sdp.audio else {
+            return false
+        }
+        guard let address = audio.connection else { return false }
+        let media = MediaEndpoint(endpoint: Endpoint(address: address, port: audio.port), media: audio)
+        switch side {
+        case .caller:
+            if call.callerMedia == media { return false }
+            call.callerMedia = media
+        case .callee:
+            if call.calleeMedia == media { return false }
+            call.calleeMedia = media
+        }
+        return true
+    }
+
+    /// Ends every call still in flight (the capture ended), as cut.
+    public mutating func finishAll(at time: MediaTime, emit: (Event) throws -> Void) rethrows {
+        let remaining = calls.values.sorted { $0.invitedAt < $1.invitedAt }
+        calls.removeAll()
+        for var call in remaining {
+            call.endedAt = time
+            call.endReason = .cut
+            try emit(.ended(call))
+        }
+    }
+
+    /// Forgets a call (the driver timed it out).
+    public mutating func remove(callID: String) -> CallDescription? {
+        calls.removeValue(forKey: callID)
+    }
+}

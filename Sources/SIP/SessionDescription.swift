@@ -1,0 +1,189 @@
+import CallrecCore
+
+/// The parts of an SDP body (RFC 4566, RFC 3264) that say where media goes
+/// and how it is coded.
+public struct SessionDescription: Sendable, Equatable {
+    /// The session-level `c=` address.
+    public var connection: IPAddress?
+    /// Every `m=` line in order.
+    public var media: [MediaDescription]
+
+    /// Most `m=` lines kept.
+    public static let maxMedia = 16
+    /// Most payload formats kept per `m=` line.
+    public static let maxFormats = 32
+
+    public init(connection: IPAddress? = nil, media: [MediaDescription] = []) {
+        self.connection = connection
+        self.media = media
+    }
+
+    /// Parses an SDP body. Unknown lines are ignored; a line that cannot be
+    /// parsed is skipped. Returns nil if the body is not SDP at all.
+    public init?(_ body: [UInt8]) {
+        guard body.starts(with: Array("v=".utf8)) else { return nil }
+        connection = nil
+        media = []
+        var sessionDirection: MediaDirection? = nil
+        let text = String(decoding: body, as: UTF8.self)
+        for rawLine in text.split(whereSeparator: { $0.isNewline }) {
+            guard rawLine.count >= 2, rawLine.dropFirst().first == "=" else { continue }
+            let kind = rawLine.first!
+            let value = rawLine.dropFirst(2)
+            switch kind {
+            case "c":
+                let address = SessionDescription.connectionAddress(value)
+                if media.isEmpty {
+                    connection = address
+                } else {
+                    media[media.count - 1].connection = address
+                }
+            case "m":
+                guard media.count < SessionDescription.maxMedia,
+                      let m = MediaDescription(mLine: value) else { continue }
+                media.append(m)
+            case "a":
+                if media.isEmpty {
+                    // Session-level direction applies to every m= line that does not set its own.
+                    if let d = MediaDirection(rawValue: String(value)) { sessionDirection = d }
+                } else {
+                    media[media.count - 1].apply(attribute: value)
+                }
+            default:
+                continue
+            }
+        }
+        if let d = sessionDirection {
+            for k in media.indices where !media[k].directionIsExplicit { media[k].direction = d }
+        }
+    }
+
+    /// `IN IP4 10.0.0.1` or `IN IP6 2001:db8::1` (a multicast `/ttl` suffix is dropped).
+    static func connectionAddress(_ value: Substring) -> IPAddress? {
+        let parts = value.split(separator: " ")
+        guard parts.count >= 3, parts[0] == "IN" else { return nil }
+        let address = parts[2].split(separator: "/").first ?? ""
+        return IPAddress(address)
+    }
+
+    /// The first audio stream, with the session-level address filled in.
+    public var audio: MediaDescription? {
+        guard var m = media.first(where: { $0.kind == "audio" }) else { return nil }
+        if m.connection == nil { m.connection = connection }
+        return m
+    }
+}
+
+/// The direction attribute of a media stream (RFC 3264).
+public enum MediaDirection: String, Sendable, Equatable {
+    case sendrecv, sendonly, recvonly, inactive
+}
+
+/// One `m=` section of SDP.
+public struct MediaDescription: Sendable, Equatable {
+    /// `audio`, `video`, ...
+    public var kind: String
+    /// The media port; 0 means the stream is disabled.
+    public var port: UInt16
+    /// `RTP/AVP`, `RTP/SAVP`, ...
+    public var transportProtocol: String
+    /// The payload types offered, in preference order.
+    public var payloadTypes: [UInt8]
+    /// The media-level `c=` address (nil: use the session's).
+    public var connection: IPAddress?
+    /// `a=rtpmap` entries.
+    public var rtpmap: [RTPMap]
+    /// `a=ptime` in milliseconds.
+    public var ptime: Int?
+    /// The stream's direction (default sendrecv).
+    public var direction: MediaDirection = .sendrecv
+    /// Whether `a=sendonly` and friends appeared at this level.
+    public var directionIsExplicit = false
+    /// Whether `a=crypto` appeared (SDES keys for SRTP).
+    public var hasCrypto = false
+
+    /// Parses the value of an `m=` line: `audio 49170 RTP/AVP 0 8 101`.
+    public init?(mLine value: Substring) {
+        let parts = value.split(separator: " ")
+        guard parts.count >= 3 else { return nil }
+        kind = String(parts[0].prefix(16))
+        let portText = parts[1].split(separator: "/").first ?? ""
+        guard let p = UInt16(portText) else { return nil }
+        port = p
+        transportProtocol = String(parts[2].prefix(32))
+        payloadTypes = parts.dropFirst(3).prefix(SessionDescription.maxFormats).compactMap { UInt8($0) }.filter { $0 < 128 }
+        connection = nil
+        rtpmap = []
+        ptime = nil
+    }
+
+    mutating func apply(attribute value: Substring) {
+        let nameEnd = value.firstIndex(of: ":") ?? value.endIndex
+        let name = value[..<nameEnd]
+        let arg = nameEnd < value.endIndex ? value[value.index(after: nameEnd)...] : ""
+        switch name {
+        case "rtpmap":
+            if rtpmap.count < SessionDescription.maxFormats, let map = RTPMap(arg) { rtpmap.append(map) }
+        case "ptime":
+            if let p = Int(arg.trimmingSpaces()), (1...1000).contains(p) { ptime = p }
+        case "sendrecv", "sendonly", "recvonly", "inactive":
+            direction = MediaDirection(rawValue: String(name))!
+            directionIsExplicit = true
+        case "crypto":
+            hasCrypto = true
+        default:
+            break
+        }
+    }
+
+    /// Whether the transport is SRTP (`RTP/SAVP`, `RTP/SAVPF`).
+    public var isSecure: Bool { transportProtocol.uppercased().contains("SAVP") }
+
+    /// The encoding for `payloadType`: from `a=rtpmap`, else the static table of RFC 3551.
+    public func format(for payloadType: UInt8) -> RTPMap? {
+        if let map = rtpmap.first(where: { $0.payloadType == payloadType }) { return map }
+        return RTPMap.staticPayloadType(payloadType)
+    }
+}
+
+/// An `a=rtpmap` entry: `101 telephone-event/8000`.
+public struct RTPMap: Sendable, Equatable {
+    public var payloadType: UInt8
+    /// The encoding name in upper case (`PCMU`, `G722`, `TELEPHONE-EVENT`).
+    public var encoding: String
+    /// The RTP clock rate as declared (G.722 declares 8000 though it is 16 kHz audio).
+    public var clockRate: Int
+    public var channels: Int
+
+    public init(payloadType: UInt8, encoding: String, clockRate: Int, channels: Int = 1) {
+        self.payloadType = payloadType
+        self.encoding = encoding
+        self.clockRate = clockRate
+        self.channels = channels
+    }
+
+    init?(_ arg: Substring) {
+        let parts = arg.split(separator: " ", maxSplits: 1)
+        guard parts.count == 2, let pt = UInt8(parts[0]), pt < 128 else { return nil }
+        let enc = parts[1].trimmingSpaces().split(separator: "/")
+        guard enc.count >= 2, let rate = Int(enc[1]), rate > 0, rate <= 192_000 else { return nil }
+        payloadType = pt
+        encoding = String(enc[0].prefix(32)).uppercased()
+        clockRate = rate
+        channels = enc.count > 2 ? Int(enc[2]) ?? 1 : 1
+    }
+
+    /// RFC 3551 static audio payload types that callrec knows by number.
+    public static func staticPayloadType(_ pt: UInt8) -> RTPMap? {
+        switch pt {
+        case 0: RTPMap(payloadType: 0, encoding: "PCMU", clockRate: 8000)
+        case 3: RTPMap(payloadType: 3, encoding: "GSM", clockRate: 8000)
+        case 4: RTPMap(payloadType: 4, encoding: "G723", clockRate: 8000)
+        case 8: RTPMap(payloadType: 8, encoding: "PCMA", clockRate: 8000)
+        case 9: RTPMap(payloadType: 9, encoding: "G722", clockRate: 8000)
+        case 13: RTPMap(payloadType: 13, encoding: "CN", clockRate: 8000)
+        case 18: RTPMap(payloadType: 18, encoding: "G729", clockRate: 8000)
+        default: nil
+        }
+    }
+}
