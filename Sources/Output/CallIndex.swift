@@ -1,0 +1,103 @@
+import Foundation
+
+/// The call index: one JSON document per recording that says what the
+/// recording holds (docs/FORMATS.md specifies it field by field).
+public struct CallIndex: Codable, Sendable, Equatable {
+    /// The format version this code writes.
+    public static let currentVersion = 1
+
+    /// One channel of the recording: one speaker.
+    public struct Channel: Codable, Sendable, Equatable {
+        /// `caller` or `callee`.
+        public var speaker: String
+        /// The codec of the leg (`PCMU`, `PCMA`, `G722`), or nil when it carried no audio.
+        public var codec: String?
+        /// The SSRCs seen on this leg, as `0x1A2B3C4D`.
+        public var ssrcs: [String]
+        /// RTP packets received on this leg.
+        public var packets: Int
+        /// Packets lost (expected from the sequence span minus received).
+        public var lost: Int
+        /// Duplicate packets dropped.
+        public var duplicates: Int
+        /// Packets that arrived too late to be placed.
+        public var late: Int
+        /// The largest RFC 3550 interarrival jitter of the leg, in milliseconds.
+        public var jitterMs: Double
+
+        public init(speaker: String, codec: String?, ssrcs: [String], packets: Int, lost: Int, duplicates: Int, late: Int, jitterMs: Double) {
+            self.speaker = speaker
+            self.codec = codec
+            self.ssrcs = ssrcs
+            self.packets = packets
+            self.lost = lost
+            self.duplicates = duplicates
+            self.late = late
+            self.jitterMs = jitterMs
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case speaker, codec, ssrcs, packets, lost, duplicates, late
+            case jitterMs = "jitter_ms"
+        }
+    }
+
+    public var version: Int
+    /// The recording id (`20261129T081530Z-3f9a1c2e`).
+    public var id: String
+    public var callID: String
+    /// The caller (INVITE sender), or nil when there was no signalling.
+    public var caller: String?
+    public var callee: String?
+    /// `inbound`, `outbound`, `internal` or `unknown`.
+    public var direction: String
+    /// Time zero of the recording: the first RTP packet of either leg, ISO 8601 UTC.
+    public var start: String
+    public var durationS: Double
+    public var sampleRate: Int
+    /// Why the call ended: `bye`, `cancel`, `timeout`, `cut` (the capture ended first).
+    public var endReason: String
+    /// The recording's audio file, relative to the index.
+    public var audio: String
+    public var channels: [Channel]
+
+    public init(
+        id: String, callID: String, caller: String?, callee: String?, direction: String, start: String,
+        durationS: Double, sampleRate: Int, endReason: String, audio: String, channels: [Channel]
+    ) {
+        self.version = CallIndex.currentVersion
+        self.id = id
+        self.callID = callID
+        self.caller = caller
+        self.callee = callee
+        self.direction = direction
+        self.start = start
+        self.durationS = durationS
+        self.sampleRate = sampleRate
+        self.endReason = endReason
+        self.audio = audio
+        self.channels = channels
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case version, id, caller, callee, direction, start, channels, audio
+        case callID = "call_id"
+        case durationS = "duration_s"
+        case sampleRate = "sample_rate"
+        case endReason = "end_reason"
+    }
+
+    /// The index as pretty, key-sorted JSON with a trailing newline.
+    public func encoded() throws -> [UInt8] {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        var data = Array(try encoder.encode(self))
+        data.append(0x0A)
+        return data
+    }
+
+    /// Decodes an index written by `encoded()`.
+    public static func decode(_ bytes: [UInt8]) throws -> CallIndex {
+        try JSONDecoder().decode(CallIndex.self, from: Data(bytes))
+    }
+}

@@ -1,0 +1,27 @@
+/// A condition that stops writing one recording. The message names the file.
+public struct OutputError: Error, CustomStringConvertible, Sendable {
+    /// What went wrong, as a stable code.
+    public struct Code: RawRepresentable, Hashable, Sendable {
+        public var rawValue: String
+        public init(rawValue: String) { self.rawValue = rawValue }
+
+        /// The output folder or file could not be created or written.
+        public static let io = Code(rawValue: "io")
+        /// The disk is full.
+        public static let noSpace = Code(rawValue: "no-space")
+        /// The encoder rejected its settings or input.
+        public static let encoder = Code(rawValue: "encoder")
+    }
+
+    public var code: Code
+    public var path: String
+    public var message: String
+
+    public init(code: Code, path: String, message: String) {
+        self.code = code
+        self.path = path
+        self.message = message
+    }
+
+    public var description: String { "\(path): \(message)" }
+}

@@ -1,0 +1,68 @@
+import Catalog
+import CallrecCore
+import Capture
+import Output
+
+/// Batch conversion: reads each capture from start to end and commits every
+/// call found in it. Inputs are independent: one that fails does not stop
+/// the others, and the calls it finished before failing are kept.
+public struct Converter {
+    /// The outcome of one input.
+    public struct InputResult: Sendable {
+        public var path: String
+        public var recordings: [RecordingSummary]
+        /// The error that stopped reading, if any. Recordings completed before it are kept.
+        public var error: String?
+        /// Packets read from the input.
+        public var packets: Int
+    }
+
+    public let options: ConvertOptions
+    /// The catalog every recording is entered into (OUT/catalog.sqlite).
+    public let catalog: CatalogStore
+
+    /// Opens (or creates) the catalog in the output folder.
+    public init(options: ConvertOptions) throws {
+        self.options = options
+        try AtomicFile.makeDirectories(options.outputDirectory)
+        catalog = try CatalogStore(path: options.outputDirectory + "/" + CatalogStore.fileName)
+    }
+
+    /// Converts one capture (a path, or `-` for standard input).
+    /// - Parameter onRecording: called with each recording as it is committed.
+    public func convert(
+        path: String, diagnostics: Diagnostics, onRecording: @escaping (RecordingSummary) -> Void = { _ in }
+    ) -> InputResult {
+        var recordings: [RecordingSummary] = []
+        let catalog = self.catalog
+        let outputDirectory = options.outputDirectory
+        let processor = CaptureProcessor(options: options, diagnostics: diagnostics) { summary in
+            try catalog.save(summary.catalogRecording(relativeTo: outputDirectory))
+            recordings.append(summary)
+            onRecording(summary)
+        }
+        var packets = 0
+        do {
+            let source = try CaptureSource(path: path)
+            do {
+                try source.forEachPacket { packet in
+                    try processor.process(packet)
+                }
+                packets = source.packetsRead
+                try processor.finish()
+            } catch let error as CaptureError {
+                // The capture broke part-way: what was read is good, so finish those calls.
+                packets = source.packetsRead
+                try processor.finish()
+                return InputResult(path: path, recordings: recordings, error: error.description, packets: packets)
+            }
+        } catch let error as CaptureError {
+            processor.discardAll()
+            return InputResult(path: path, recordings: recordings, error: error.description, packets: packets)
+        } catch {
+            processor.discardAll()
+            return InputResult(path: path, recordings: recordings, error: "\(path): \(error)", packets: packets)
+        }
+        return InputResult(path: path, recordings: recordings, error: nil, packets: packets)
+    }
+}
