@@ -1,0 +1,52 @@
+import DSP
+import Testing
+
+@Suite struct CallMixerTests {
+    /// Collects emitted frames as per-channel arrays.
+    final class Sink {
+        var channels: [[Int16]]
+        init(_ n: Int) { channels = Array(repeating: [], count: n) }
+        func take(_ frame: UnsafeBufferPointer<Int16>) {
+            let n = channels.count
+            for i in 0..<(frame.count / n) { for c in 0..<n { channels[c].append(frame[i * n + c]) } }
+        }
+    }
+
+    @Test func placesLegsByPositionAndKeepsGaps() {
+        var mixer = CallMixer(channels: 2, frameSamples: 4, capacityFrames: 4)
+        let sink = Sink(2)
+        let a: [Int16] = [1, 2, 3, 4]
+        let b: [Int16] = [9, 9]
+        _ = a.withUnsafeBufferPointer { mixer.write(channel: 0, at: 0, samples: $0, emit: sink.take) }
+        _ = b.withUnsafeBufferPointer { mixer.write(channel: 1, at: 6, samples: $0, emit: sink.take) }
+        _ = a.withUnsafeBufferPointer { mixer.write(channel: 0, at: 10, samples: $0, emit: sink.take) }
+        let length = mixer.finish(emit: sink.take)
+        #expect(length == 14)
+        #expect(sink.channels[0] == [1, 2, 3, 4, 0, 0, 0, 0, 0, 0, 1, 2, 3, 4, 0, 0])
+        #expect(sink.channels[1] == [0, 0, 0, 0, 0, 0, 9, 9, 0, 0, 0, 0, 0, 0, 0, 0])
+    }
+
+    @Test func reordersWithinTheWindowAndDropsLateAudio() {
+        var mixer = CallMixer(channels: 1, frameSamples: 2, capacityFrames: 8)
+        let sink = Sink(1)
+        _ = [Int16(3), 4].withUnsafeBufferPointer { mixer.write(channel: 0, at: 2, samples: $0, emit: sink.take) }
+        _ = [Int16(1), 2].withUnsafeBufferPointer { mixer.write(channel: 0, at: 0, samples: $0, emit: sink.take) }
+        mixer.advance(to: 4, emit: sink.take)
+        let dropped = [Int16(7), 7].withUnsafeBufferPointer { mixer.write(channel: 0, at: 2, samples: $0, emit: sink.take) }
+        #expect(dropped == 2)
+        #expect(mixer.lateSamples == 2)
+        mixer.finish(emit: sink.take)
+        #expect(sink.channels[0] == [1, 2, 3, 4])
+    }
+
+    @Test func aWriteFarAheadFlushesInsteadOfGrowing() {
+        var mixer = CallMixer(channels: 1, frameSamples: 2, capacityFrames: 2)
+        let sink = Sink(1)
+        _ = [Int16(5), 5].withUnsafeBufferPointer { mixer.write(channel: 0, at: 0, samples: $0, emit: sink.take) }
+        _ = [Int16(6), 6].withUnsafeBufferPointer { mixer.write(channel: 0, at: 10, samples: $0, emit: sink.take) }
+        // The ring holds 4 samples: writing at 10..<12 forced frames up to 8 out.
+        #expect(sink.channels[0].count == 8)
+        mixer.finish(emit: sink.take)
+        #expect(sink.channels[0] == [5, 5, 0, 0, 0, 0, 0, 0, 0, 0, 6, 6])
+    }
+}

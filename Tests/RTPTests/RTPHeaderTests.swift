@@ -1,0 +1,123 @@
+import CallrecCore
+import CallrecTestSupport
+import RTP
+import Testing
+
+@Suite struct RTPHeaderTests {
+    func parse(_ bytes: [UInt8]) -> RTPHeader? { bytes.withUnsafeBytes { RTPHeader($0) } }
+
+    @Test func parsesTheFixedHeader() throws {
+        let packet = PacketBuilder.rtp(payloadType: 8, sequence: 0xBEEF, timestamp: 0xDEAD_BEEF, ssrc: 0x1A2B_3C4D, marker: true, payload: [1, 2, 3])
+        let h = try #require(parse(packet))
+        #expect(h.payloadType == 8)
+        #expect(h.marker)
+        #expect(h.sequence == 0xBEEF)
+        #expect(h.timestamp == 0xDEAD_BEEF)
+        #expect(h.ssrcText == "0x1A2B3C4D")
+        #expect(h.payloadOffset == 12)
+        #expect(h.payloadLength == 3)
+    }
+
+    @Test func skipsCSRCsExtensionAndPadding() throws {
+        // V=2 P=1 X=1 CC=1, PT 0; one CSRC; extension of 1 word; payload 2 bytes; 3 bytes padding.
+        var packet: [UInt8] = [0xB1, 0x00, 0, 1, 0, 0, 0, 160, 0, 0, 0, 9]
+        packet += [0, 0, 0, 7]  // CSRC
+        packet += [0xBE, 0xDE, 0, 1, 1, 2, 3, 4]  // extension header + 1 word
+        packet += [0xAA, 0xBB]
+        packet += [0, 0, 3]
+        let h = try #require(parse(packet))
+        #expect(h.payloadOffset == 24)
+        #expect(h.payloadLength == 2)
+    }
+
+    @Test(arguments: [
+        [UInt8](repeating: 0x80, count: 11),  // too short
+        [0x40, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1],  // version 1
+        [0x80, 200, 0, 6, 0, 0, 0, 0, 0, 0, 0, 1],  // RTCP sender report
+        [0xA0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 50],  // padding longer than the packet
+        [0x90, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1, 0xBE, 0xDE, 0, 9],  // extension past the end
+    ])
+    func rejectsWhatIsNotRTP(bytes: [UInt8]) {
+        #expect(parse(bytes) == nil)
+    }
+}
+
+@Suite struct RTPStreamStatisticsTests {
+    func run(_ sequences: [UInt16]) -> RTPStreamStatistics {
+        var s = RTPStreamStatistics()
+        for (k, seq) in sequences.enumerated() {
+            s.record(sequence: seq, timestamp: UInt32(k) * 160, arrival: MediaTime(nanoseconds: Int64(k) * 20_000_000), clockRate: 8000)
+        }
+        return s
+    }
+
+    @Test func countsLossAcrossTheWrap() {
+        // seq 65534, 65535, 0, 2: one lost (1), expected 5.
+        let s = run([65534, 65535, 0, 2])
+        #expect(s.packets == 4)
+        #expect(s.expected == 5)
+        #expect(s.lost == 1)
+    }
+
+    @Test func duplicatesAndReordering() {
+        let s = run([10, 11, 13, 12, 13, 14])
+        #expect(s.packets == 6)
+        #expect(s.duplicates == 1)
+        #expect(s.outOfOrder == 1)
+        // tshark's lost: expected (5) - received (6) = -1.
+        #expect(s.lost == -1)
+    }
+
+    @Test func jitterIsZeroForAPerfectStream() {
+        let s = run(Array(0..<50))
+        #expect(s.maxJitter < 1e-9)
+        #expect(abs(s.maxDelta - 0.020) < 1e-9)
+    }
+
+    @Test func jitterFollowsRFC3550() {
+        // Arrivals alternate 0 and +8 ms around a 20 ms clock: |D| = 8 ms on every step after the first.
+        var s = RTPStreamStatistics()
+        for k in 0..<200 {
+            let offset: Int64 = k % 2 == 0 ? 0 : 8_000_000
+            s.record(sequence: UInt16(k), timestamp: UInt32(k * 160), arrival: MediaTime(nanoseconds: Int64(k) * 20_000_000 + offset), clockRate: 8000)
+        }
+        // J converges to |D| = 8 ms.
+        #expect(abs(s.jitter - 0.008) < 0.0002)
+    }
+}
+
+@Suite struct RTPTimelineTests {
+    let origin = MediaTime(seconds: 1000, microseconds: 0)
+
+    func at(_ seconds: Double) -> MediaTime { origin.advanced(byNanoseconds: Int64(seconds * 1e9)) }
+
+    @Test func followsTimestampsThroughASilenceGap() {
+        var t = RTPTimeline(clockRate: 8000, sampleRate: 8000)
+        #expect(t.position(timestamp: 1000, arrival: at(0.5), origin: origin) == 4000)
+        // 3 s of silence suppression: the gap stays 3 s long.
+        #expect(t.position(timestamp: 1000 + 24_000, arrival: at(3.503), origin: origin) == 4000 + 24_000)
+    }
+
+    @Test func wrapsTheTimestamp() {
+        var t = RTPTimeline(clockRate: 8000, sampleRate: 8000)
+        _ = t.position(timestamp: 0xFFFF_FF60, arrival: at(0), origin: origin)
+        // 0xFFFFFF60 + 160 = 0x00000000: a step of 160, not -4294967136.
+        #expect(t.position(timestamp: 0, arrival: at(0.02), origin: origin) == 160)
+    }
+
+    @Test func reanchorsOnAJumpInsteadOfWritingHours() {
+        var t = RTPTimeline(clockRate: 8000, sampleRate: 8000)
+        _ = t.position(timestamp: 0, arrival: at(0), origin: origin)
+        // A jump of about 3 hours in one packet.
+        let p = t.position(timestamp: 90_000_000, arrival: at(0.02), origin: origin)
+        #expect(p == 160)
+        #expect(t.reanchors == 1)
+    }
+
+    @Test func scalesG722StyleClocks() {
+        // 8 kHz RTP clock, 16 kHz audio.
+        var t = RTPTimeline(clockRate: 8000, sampleRate: 16000)
+        _ = t.position(timestamp: 0, arrival: at(0), origin: origin)
+        #expect(t.position(timestamp: 160, arrival: at(0.02), origin: origin) == 320)
+    }
+}

@@ -1,0 +1,127 @@
+import CallrecCore
+import SIP
+import Testing
+
+@Suite struct SIPMessageTests {
+    static let invite = """
+        INVITE sip:bob@biloxi.example.com SIP/2.0\r
+        Via: SIP/2.0/UDP pc33.atlanta.example.com;branch=z9hG4bK776asdhds\r
+        Max-Forwards: 70\r
+        To: Bob <sip:bob@biloxi.example.com>\r
+        From: "Alice Liddell" <sip:+4681234@atlanta.example.com;user=phone>;tag=1928301774\r
+        Call-ID: a84b4c76e66710@pc33.atlanta.example.com\r
+        CSeq: 314159 INVITE\r
+        Contact: <sip:alice@pc33.atlanta.example.com>\r
+        Content-Type: application/sdp\r
+        Content-Length: 142\r
+        \r
+        v=0\r
+        o=alice 2890844526 2890844526 IN IP4 pc33.atlanta.example.com\r
+        s=-\r
+        c=IN IP4 192.0.2.101\r
+        t=0 0\r
+        m=audio 49172 RTP/AVP 0\r
+        a=rtpmap:0 PCMU/8000\r
+
+        """
+
+    static func parse(_ text: String) -> SIPMessage? {
+        Array(text.utf8).withUnsafeBytes { SIPMessage.parse($0)?.message }
+    }
+
+    @Test func parsesAnInviteWithSDP() throws {
+        let message = try #require(Self.parse(Self.invite))
+        #expect(message.method == "INVITE")
+        #expect(message.callID == "a84b4c76e66710@pc33.atlanta.example.com")
+        #expect(message.cseq?.number == 314159)
+        #expect(message.cseq?.method == "INVITE")
+        #expect(message.from?.user == "+4681234")
+        #expect(message.from?.displayName == "Alice Liddell")
+        #expect(message.from?.tag == "1928301774")
+        #expect(message.to?.user == "bob")
+        #expect(message.to?.tag == nil)
+        #expect(message.hasSDP)
+        let sdp = try #require(SessionDescription(message.body))
+        let audio = try #require(sdp.audio)
+        #expect(audio.connection == IPAddress("192.0.2.101"))
+        #expect(audio.port == 49172)
+        #expect(audio.format(for: 0)?.encoding == "PCMU")
+    }
+
+    @Test func compactFormsCaseAndFolding() throws {
+        let text = "SIP/2.0 200 OK\r\nv: SIP/2.0/UDP host\r\nf: <sip:a@h>;tag=x\r\nT: <sip:b@h>\r\n ;tag=y\r\n"
+            + "I: abc@h\r\ncSeq: 2 INVITE\r\nl: 0\r\n\r\n"
+        let message = try #require(Self.parse(text))
+        #expect(message.statusCode == 200)
+        #expect(message.callID == "abc@h")
+        #expect(message.to?.tag == "y")
+        #expect(message.from?.user == "a")
+        #expect(message.cseq?.method == "INVITE")
+    }
+
+    @Test(arguments: [
+        "",
+        "HELLO WORLD\r\n\r\n",
+        "INVITE sip:a@b SIP/2.0\r\nCall-ID: x\u{0}y\r\n\r\n",
+        "SIP/2.0 99 Too Low\r\n\r\n",
+        "INVITE sip:a@b SIP/2.0\r\nNo colon here\r\n\r\n",
+        "INVITE sip:a@b SIP/2.0\r\nContent-Length: -4\r\n\r\n",
+    ])
+    func rejectsMalformed(text: String) {
+        #expect(Self.parse(text) == nil)
+    }
+
+    @Test func contentLengthFramesTheBody() throws {
+        let text = "MESSAGE sip:a@b SIP/2.0\r\nCall-ID: 1\r\nCSeq: 1 MESSAGE\r\nContent-Length: 5\r\n\r\nhelloNEXT"
+        let (message, length) = try #require(Array(text.utf8).withUnsafeBytes { SIPMessage.parse($0) })
+        #expect(String(decoding: message.body, as: UTF8.self) == "hello")
+        #expect(length == text.utf8.count - 4)
+    }
+
+    @Test func bodyShorterThanContentLengthIsIncomplete() throws {
+        let text = "INVITE sip:a@b SIP/2.0\r\nCall-ID: 1\r\nCSeq: 1 INVITE\r\nContent-Type: application/sdp\r\nContent-Length: 500\r\n\r\nv=0\r\n"
+        let message = try #require(Self.parse(text))
+        #expect(message.bodyIsIncomplete)
+        #expect(!message.hasSDP)
+    }
+
+    @Test func detectsSIPCheaply() {
+        func looks(_ s: String) -> Bool { Array(s.utf8).withUnsafeBytes { SIPMessage.looksLikeSIP($0) } }
+        #expect(looks("INVITE sip:a@b SIP/2.0\r\n"))
+        #expect(looks("SIP/2.0 200 OK\r\n\r\n"))
+        #expect(!looks("\u{80}\u{00}abcdefghijklmnop"))
+        #expect(!looks("short"))
+    }
+
+    @Test func telURIsAndBareAddresses() throws {
+        #expect(SIPAddress(header: "<tel:+46812345;phone-context=x>;tag=9")?.user == "+46812345")
+        #expect(SIPAddress(header: "sip:100@pbx.example;tag=abc")?.tag == "abc")
+        #expect(SIPAddress(header: "sip:100@pbx.example;tag=abc")?.user == "100")
+        #expect(SIPAddress(header: "<sip:[2001:db8::1]:5060>")?.host == "2001:db8::1")
+        #expect(SIPAddress(header: "<sip:[2001:db8::1]:5060>")?.party == "2001:db8::1")
+    }
+}
+
+@Suite struct SessionDescriptionTests {
+    @Test func mediaLevelConnectionDirectionAndDynamicTypes() throws {
+        let body = "v=0\r\no=- 1 1 IN IP6 ::1\r\ns=-\r\nc=IN IP4 10.0.0.1\r\nt=0 0\r\na=sendonly\r\n"
+            + "m=audio 4000 RTP/AVP 9 101\r\nc=IN IP6 2001:db8::5\r\na=rtpmap:9 G722/8000\r\na=rtpmap:101 telephone-event/8000\r\na=ptime:30\r\n"
+            + "m=video 0 RTP/AVP 96\r\n"
+        let sdp = try #require(SessionDescription(Array(body.utf8)))
+        #expect(sdp.media.count == 2)
+        let audio = try #require(sdp.audio)
+        #expect(audio.connection == IPAddress("2001:db8::5"))
+        #expect(audio.ptime == 30)
+        #expect(audio.direction == .sendonly)
+        #expect(audio.format(for: 101)?.encoding == "TELEPHONE-EVENT")
+        #expect(audio.format(for: 9)?.clockRate == 8000)
+        #expect(sdp.media[1].port == 0)
+    }
+
+    @Test func secureProfileAndCrypto() throws {
+        let body = "v=0\r\nc=IN IP4 10.0.0.1\r\nm=audio 4000 RTP/SAVP 0\r\na=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:abc\r\n"
+        let audio = try #require(SessionDescription(Array(body.utf8))?.audio)
+        #expect(audio.isSecure)
+        #expect(audio.hasCrypto)
+    }
+}
