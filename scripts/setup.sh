@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Installs the Debian packages callrec builds against, only those missing,
+# then builds the package. Safe to run again: it skips what is present.
+set -euo pipefail
+
+# C libraries callrec links (the -dev packages), and tools the tests use to
+# check our files the way users' tools read them (opusinfo from opus-tools).
+packages=(libpcap-dev libopus-dev libogg-dev libopusfile-dev libsamplerate0-dev
+          libfftw3-dev libsndfile1-dev libsqlite3-dev opus-tools)
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing ${missing[*]}"
+  sudo=""
+  if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}"
+else
+  echo "setup: all Debian packages present"
+fi
+
+if ! command -v swift >/dev/null 2>&1; then
+  echo "setup: swift is not on PATH (Swift 6.1 or later is needed)" >&2
+  exit 1
+fi
