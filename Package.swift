@@ -13,6 +13,7 @@ let systemLibraries: [Target] = [
     .systemLibrary(name: "CSampleRate", path: "Sources/CSampleRate", providers: [.apt(["libsamplerate0-dev"])]),
     .systemLibrary(name: "CFFTW", path: "Sources/CFFTW", providers: [.apt(["libfftw3-dev"])]),
     .systemLibrary(name: "CSndFile", path: "Sources/CSndFile", providers: [.apt(["libsndfile1-dev"])]),
+    .systemLibrary(name: "CSpanDSP", path: "Sources/CSpanDSP", providers: [.apt(["libspandsp-dev"])]),
 ]
 
 let package = Package(
@@ -32,7 +33,7 @@ let package = Package(
         .target(name: "Capture", dependencies: ["CallrecCore", "CPcap"]),
         .target(name: "SIP", dependencies: ["CallrecCore"]),
         .target(name: "RTP", dependencies: ["CallrecCore"]),
-        .target(name: "Codecs", dependencies: ["CallrecCore"]),
+        .target(name: "Codecs", dependencies: ["CallrecCore", "CSpanDSP"]),
         .target(name: "DSP", dependencies: ["CallrecCore", "CSampleRate", "CFFTW"]),
         .target(name: "Output", dependencies: ["CallrecCore", "COpus", "CSndFile"]),
         .target(name: "Catalog", dependencies: ["CallrecCore", .product(name: "GRDB", package: "GRDB.swift")]),

@@ -29,6 +29,9 @@ public struct SyntheticCall {
     public var seed: UInt64 = 1
     public var callerVoice = SpeechSynth.Voice.low
     public var calleeVoice = SpeechSynth.Voice.high
+    /// What the network and the sender do to each leg's packets.
+    public var callerImpairments = LegImpairments()
+    public var calleeImpairments = LegImpairments()
 
     public init() {}
 
@@ -42,8 +45,30 @@ public struct SyntheticCall {
         /// Capture time of each leg's first RTP packet.
         public var callerFirstPacket: MediaTime
         public var calleeFirstPacket: MediaTime
-        /// RTP packets per leg.
+        /// RTP packets per leg, as the sender numbered them (before loss and duplication).
         public var packetsPerLeg: Int
+        /// What the impairments did to each leg: [caller, callee].
+        public var legReports: [LegReport]
+    }
+
+    /// What happened to one leg's packets on the way.
+    public struct LegReport: Sendable {
+        /// Audio packets the sender numbered (suppressed silence not included).
+        public var sent = 0
+        /// Packets dropped by the network.
+        public var dropped = 0
+        /// Extra copies delivered.
+        public var duplicated = 0
+        /// Packets delivered after a later one.
+        public var reordered = 0
+        /// Packets not sent because the speaker was silent.
+        public var suppressed = 0
+        /// RFC 4733 packets sent (all copies of every event).
+        public var eventPackets = 0
+        /// Packets captured on this leg (what a capture tool counts).
+        public var captured = 0
+        /// The SSRCs used, in order.
+        public var ssrcs: [UInt32] = []
     }
 
     public func build() -> Output {
@@ -67,24 +92,97 @@ public struct SyntheticCall {
         let samplesPerPacket = rate * ptime / 1000
         let packets = Int(duration * Double(rate)) / samplesPerPacket
         let mediaStart = ringing + 0.040
-        let pt: UInt8 = codec == .pcmu ? 0 : 8
+        var reports: [LegReport] = []
         for (leg, audio, from, to, delay) in [
             (0, callerAudio, callerMedia, calleeMedia, 0.0), (1, calleeAudio, calleeMedia, callerMedia, calleeDelay),
         ] {
-            let ssrc = UInt32(truncatingIfNeeded: rng.next())
+            let impairments = leg == 0 ? callerImpairments : calleeImpairments
+            var ssrc = UInt32(truncatingIfNeeded: rng.next())
             var sequence = UInt16(truncatingIfNeeded: rng.next())
             var timestamp = UInt32(truncatingIfNeeded: rng.next())
+            if let first = impairments.firstSequence { sequence = first }
+            if let first = impairments.firstTimestamp { timestamp = first }
+            var net = SeededRandom(seed: seed &+ 1000 &+ UInt64(leg))
+            var report = LegReport()
+            report.ssrcs.append(ssrc)
+            var burstLeft = 0
+            var talking = false
+            var changedSSRC = false
+            let unitsPerPacket = UInt32(samplesPerPacket * impairments.timestampUnitsPerSample)
+            // Real-time length of one packet: a sender whose clock runs fast sends them faster.
+            let period = Double(ptime) / 1000 / (1 + impairments.clockDrift)
             for k in 0..<packets {
+                let send = mediaStart + delay + Double(k) * period
+                let jitter = k == 0 ? 0 : rng.uniform(0...networkJitter)
+                if let change = impairments.ssrcChangeAfter, !changedSSRC, Double(k) * period >= change {
+                    // The phone restarts its stream: new SSRC, sequence and timestamp.
+                    changedSSRC = true
+                    ssrc = UInt32(truncatingIfNeeded: net.next())
+                    sequence = UInt16(truncatingIfNeeded: net.next())
+                    timestamp = UInt32(truncatingIfNeeded: net.next())
+                    report.ssrcs.append(ssrc)
+                }
                 let pcm = audio[(k * samplesPerPacket)..<((k + 1) * samplesPerPacket)]
-                let payload = pcm.map { codec == .pcmu ? G711.ulawCompress($0) : G711.alawCompress($0) }
-                let send = mediaStart + delay + Double(k * ptime) / 1000
-                let arrival = send + (k == 0 ? 0 : rng.uniform(0...networkJitter))
-                let packet = PacketBuilder.rtp(payloadType: pt, sequence: sequence, timestamp: timestamp, ssrc: ssrc, marker: k == 0, payload: payload)
-                records.append((at(arrival), PacketBuilder.ethernetUDP(from: from, to: to, payload: packet)))
-                sequence &+= 1
-                timestamp &+= UInt32(samplesPerPacket)
+                let silent = pcm.allSatisfy { $0 == 0 }
+                let event = impairments.events.first { Double(k) * period >= $0.at && Double(k) * period < $0.at + $0.duration + 0.06 }
+                if impairments.silenceSuppression && silent && event == nil {
+                    // VAD: nothing is sent; the timestamp runs on, the sequence number does not.
+                    report.suppressed += 1
+                    talking = false
+                    timestamp &+= unitsPerPacket
+                    continue
+                }
+                var payload: [UInt8]
+                var payloadType: UInt8 = codec == .pcmu ? 0 : 8
+                var marker = k == 0 || (impairments.silenceSuppression && !talking)
+                var eventTimestamp = timestamp
+                if let event {
+                    // RFC 4733: the event's timestamp is its start; its duration grows; the end is sent three times.
+                    let start = Int((event.at / period).rounded(.up))
+                    eventTimestamp = timestamp &- UInt32((k - start) * Int(unitsPerPacket))
+                    let elapsed = min(Double(k - start + 1) * Double(ptime) / 1000, event.duration)
+                    let ended = Double(k) * period >= event.at + event.duration
+                    let units = UInt16(clamping: Int(elapsed * 8000) * impairments.timestampUnitsPerSample)
+                    payload = [event.digit, (ended ? 0x80 : 0) | 10, UInt8(units >> 8), UInt8(units & 0xFF)]
+                    payloadType = 101
+                    marker = k == start
+                    if ended && Double(k - 1) * period >= event.at + event.duration { timestamp &+= unitsPerPacket; continue }
+                    report.eventPackets += ended ? 3 : 1
+                } else {
+                    payload = pcm.map { codec == .pcmu ? G711.ulawCompress($0) : G711.alawCompress($0) }
+                    report.sent += 1
+                }
+                talking = true
+                var arrival = send + jitter + (impairments.jitter.map { net.uniform(0...$0) } ?? 0)
+                let copies = payloadType == 101 && payload[1] & 0x80 != 0 ? 3 : 1
+                for copy in 0..<copies {
+                    let packet = PacketBuilder.rtp(
+                        payloadType: payloadType, sequence: sequence, timestamp: payloadType == 101 ? eventTimestamp : timestamp,
+                        ssrc: ssrc, marker: marker && copy == 0, payload: payload)
+                    sequence &+= 1
+                    if burstLeft > 0 || (impairments.lossRate > 0 && net.unit() < impairments.lossRate) {
+                        if burstLeft == 0 { burstLeft = impairments.burstLength }
+                        burstLeft -= 1
+                        report.dropped += 1
+                        continue
+                    }
+                    if impairments.reorderRate > 0 && net.unit() < impairments.reorderRate {
+                        // Held up behind the next packet.
+                        arrival += Double(ptime) / 1000 * 1.5
+                        report.reordered += 1
+                    }
+                    let frame = PacketBuilder.ethernetUDP(from: from, to: to, payload: packet)
+                    records.append((at(arrival + Double(copy) * 0.0001), frame))
+                    report.captured += 1
+                    if impairments.duplicateRate > 0 && net.unit() < impairments.duplicateRate {
+                        records.append((at(arrival + 0.0005), frame))
+                        report.duplicated += 1
+                        report.captured += 1
+                    }
+                }
+                timestamp &+= unitsPerPacket
             }
-            _ = leg
+            reports.append(report)
         }
         let end = mediaStart + calleeDelay + duration + 0.05
         sip(messages.bye, from: callerSignalling, to: calleeSignalling, end)
@@ -95,7 +193,8 @@ public struct SyntheticCall {
         let used = packets * samplesPerPacket
         return Output(
             pcap: writer.bytes, callerAudio: Array(callerAudio.prefix(used)), calleeAudio: Array(calleeAudio.prefix(used)),
-            callerFirstPacket: at(mediaStart), calleeFirstPacket: at(mediaStart + calleeDelay), packetsPerLeg: packets)
+            callerFirstPacket: at(mediaStart), calleeFirstPacket: at(mediaStart + calleeDelay), packetsPerLeg: packets,
+            legReports: reports)
     }
 }
 
@@ -153,4 +252,33 @@ struct SIPTemplates {
     var ack: String { message("ACK \(callee) SIP/2.0", cseq: "314159 ACK", toTag: true, body: nil) }
     var bye: String { message("BYE \(callee) SIP/2.0", cseq: "314160 BYE", toTag: true, body: nil) }
     var byeOK: String { message("SIP/2.0 200 OK", cseq: "314160 BYE", toTag: true, body: nil) }
+}
+
+/// What the network and the sending phone do to one leg's RTP.
+public struct LegImpairments: Sendable {
+    /// Probability that a packet starts a loss burst.
+    public var lossRate = 0.0
+    /// Packets lost per burst.
+    public var burstLength = 1
+    /// Probability that a packet is delivered twice.
+    public var duplicateRate = 0.0
+    /// Probability that a packet is held up behind the next one.
+    public var reorderRate = 0.0
+    /// Extra random delay per packet, up to this many seconds.
+    public var jitter: Double? = nil
+    /// The first sequence number and timestamp (to force a wrap).
+    public var firstSequence: UInt16? = nil
+    public var firstTimestamp: UInt32? = nil
+    /// Seconds into the leg at which the phone restarts with a new SSRC.
+    public var ssrcChangeAfter: Double? = nil
+    /// Send nothing while the speaker is silent (VAD), marker bit on resume.
+    public var silenceSuppression = false
+    /// How much faster the sender's clock runs than real time (0.001 = 0.1 %).
+    public var clockDrift = 0.0
+    /// RTP timestamp units per audio sample (2: a 16 kHz clock for 8 kHz audio).
+    public var timestampUnitsPerSample = 1
+    /// RFC 4733 events to send instead of audio: digit code, start and duration in seconds.
+    public var events: [(digit: UInt8, at: Double, duration: Double)] = []
+
+    public init() {}
 }

@@ -4,27 +4,37 @@
 ///
 /// Each channel has a ring of `capacity` samples ahead of the emit cursor.
 /// A leg writes decoded audio at its timeline position; positions never
-/// written stay silent, so a gap keeps its length. Frames are emitted when
-/// the driver advances the cursor (capture time moved on), when a write
-/// needs room, or at the end. Audio that arrives behind the cursor is late:
-/// it is dropped and counted.
+/// written stay silent, so a gap keeps its length. The timeline starts at
+/// the earliest sample written (which may be up to `lead` samples before
+/// position 0: the first packet to arrive is not always the first sent).
+/// Frames are emitted when the driver advances the cursor (capture time
+/// moved on), when a write needs room, or at the end. Audio that arrives
+/// behind the cursor is late: it is dropped and counted.
 ///
 /// Memory is fixed at construction; steady state allocates nothing.
 public struct CallMixer {
+    /// Receives one frame of interleaved samples and the timeline position of its first sample.
+    public typealias Emit = (UnsafeBufferPointer<Int16>, Int64) throws -> Void
+
     /// Channels (legs).
     public let channels: Int
     /// Samples per frame per channel (20 ms at the output rate).
     public let frameSamples: Int
     /// Ring size per channel, in samples, a multiple of `frameSamples`.
     public let capacity: Int
+    /// How far before position 0 the timeline may start.
+    public let lead: Int
 
     /// The timeline position of the first sample not yet emitted.
-    public private(set) var emitted: Int64 = 0
+    public private(set) var emitted: Int64
+    /// Where the timeline starts (its first emitted sample), once it has started.
+    public private(set) var start: Int64? = nil
     /// One past the furthest sample written on any channel.
-    public private(set) var end: Int64 = 0
+    public private(set) var end: Int64 = Int64.min
     /// Samples dropped because they arrived behind the cursor.
     public private(set) var lateSamples = 0
 
+    private var firstWritten = Int64.max
     private var rings: [Int16]
     private var frame: [Int16]
 
@@ -32,13 +42,23 @@ public struct CallMixer {
     ///   - channels: legs of the call.
     ///   - frameSamples: samples per channel per emitted frame.
     ///   - capacityFrames: how many frames each channel can hold ahead of the cursor.
-    public init(channels: Int, frameSamples: Int, capacityFrames: Int) {
-        precondition(channels > 0 && frameSamples > 0 && capacityFrames > 0)
+    ///   - lead: how many samples before position 0 audio may be placed.
+    public init(channels: Int, frameSamples: Int, capacityFrames: Int, lead: Int = 0) {
+        precondition(channels > 0 && frameSamples > 0 && capacityFrames > 0 && lead >= 0)
         self.channels = channels
         self.frameSamples = frameSamples
         self.capacity = frameSamples * capacityFrames
+        self.lead = lead
+        emitted = -Int64(lead)
         rings = Array(repeating: 0, count: capacity * channels)
         frame = Array(repeating: 0, count: frameSamples * channels)
+    }
+
+    @inline(__always)
+    private func ringIndex(_ position: Int64) -> Int {
+        // Positions may be negative (before time zero): a true modulo.
+        let c = Int64(capacity)
+        return Int((position % c + c) % c)
     }
 
     /// Writes `samples` of `channel` starting at timeline `position`.
@@ -47,7 +67,7 @@ public struct CallMixer {
     @discardableResult
     public mutating func write(
         channel: Int, at position: Int64, samples: UnsafeBufferPointer<Int16>,
-        emit: (UnsafeBufferPointer<Int16>) throws -> Void
+        emit: Emit
     ) rethrows -> Int {
         var start = position
         var source = samples[...]
@@ -59,18 +79,19 @@ public struct CallMixer {
             if source.isEmpty { return late }
         }
         let writeEnd = start + Int64(source.count)
+        if self.start == nil { firstWritten = min(firstWritten, start) }
         if writeEnd > emitted + Int64(capacity) {
             try advance(to: writeEnd - Int64(capacity), emit: emit)
         }
-        // Copy into the ring, wrapping at `capacity`.
         let base = channel * capacity
-        var ringIndex = Int(start % Int64(capacity))
+        var index = ringIndex(start)
+        let capacity = self.capacity
         rings.withUnsafeMutableBufferPointer { ring in
-            // SAFETY: ringIndex < capacity and the loop wraps it; base + ringIndex < channels * capacity.
+            // SAFETY: index < capacity and the loop wraps it; base + index < channels * capacity.
             for sample in source {
-                ring[base + ringIndex] = sample
-                ringIndex += 1
-                if ringIndex == capacity { ringIndex = 0 }
+                ring[base + index] = sample
+                index += 1
+                if index == capacity { index = 0 }
             }
         }
         end = max(end, writeEnd)
@@ -78,41 +99,59 @@ public struct CallMixer {
     }
 
     /// Emits every whole frame that ends at or before `position`.
-    public mutating func advance(to position: Int64, emit: (UnsafeBufferPointer<Int16>) throws -> Void) rethrows {
+    public mutating func advance(to position: Int64, emit: Emit) rethrows {
+        if start == nil {
+            // Nothing written yet: nothing to start from.
+            guard firstWritten != Int64.max, position > firstWritten else { return }
+            begin()
+        }
         while emitted + Int64(frameSamples) <= position {
             try emitFrame(emit)
         }
     }
 
     /// Emits everything written, padding the last frame with silence.
-    /// - Returns: the number of samples on the timeline (the call's length).
+    /// - Returns: the number of samples on the timeline (the call's length), 0 if nothing was written.
     @discardableResult
-    public mutating func finish(emit: (UnsafeBufferPointer<Int16>) throws -> Void) rethrows -> Int64 {
+    public mutating func finish(emit: Emit) rethrows -> Int64 {
+        guard firstWritten != Int64.max || start != nil else { return 0 }
+        if start == nil { begin() }
         while emitted < end {
             try emitFrame(emit)
         }
-        return end
+        return end - start!
     }
 
-    private mutating func emitFrame(_ emit: (UnsafeBufferPointer<Int16>) throws -> Void) rethrows {
-        let startIndex = Int(emitted % Int64(capacity))
+    /// Starts the timeline at the earliest sample written.
+    private mutating func begin() {
+        let first = max(firstWritten, -Int64(lead))
+        // Silence written before the first sample (the ring starts zeroed) is skipped.
+        emitted = first
+        start = first
+    }
+
+    private mutating func emitFrame(_ emit: Emit) rethrows {
+        let first = ringIndex(emitted)
         let channels = self.channels
         let frameSamples = self.frameSamples
         let capacity = self.capacity
         rings.withUnsafeMutableBufferPointer { ring in
             frame.withUnsafeMutableBufferPointer { out in
-                // SAFETY: capacity is a multiple of frameSamples and emitted advances by
-                // frameSamples, so startIndex + frameSamples <= capacity.
+                // SAFETY: index wraps at capacity; base + index < channels * capacity.
                 for c in 0..<channels {
-                    let base = c * capacity + startIndex
+                    let base = c * capacity
+                    var index = first
                     for i in 0..<frameSamples {
-                        out[i * channels + c] = ring[base + i]
-                        ring[base + i] = 0
+                        out[i * channels + c] = ring[base + index]
+                        ring[base + index] = 0
+                        index += 1
+                        if index == capacity { index = 0 }
                     }
                 }
             }
         }
+        let position = emitted
         emitted += Int64(frameSamples)
-        try frame.withUnsafeBufferPointer { try emit($0) }
+        try frame.withUnsafeBufferPointer { try emit($0, position) }
     }
 }

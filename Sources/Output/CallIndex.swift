@@ -24,6 +24,12 @@ public struct CallIndex: Codable, Sendable, Equatable {
         public var late: Int
         /// The largest RFC 3550 interarrival jitter of the leg, in milliseconds.
         public var jitterMs: Double
+        /// Audio filled in for lost packets (G.711 Appendix I concealment), in milliseconds.
+        public var concealedMs: Int = 0
+        /// Times the leg was re-anchored to capture time (timestamp jumps, sequence restarts, new SSRCs).
+        public var timestampJumps: Int = 0
+        /// The sender's clock drift against capture time, in parts per million (positive: fast), as corrected.
+        public var driftPPM: Int = 0
 
         public init(speaker: String, codec: String?, ssrcs: [String], packets: Int, lost: Int, duplicates: Int, late: Int, jitterMs: Double) {
             self.speaker = speaker
@@ -39,6 +45,34 @@ public struct CallIndex: Codable, Sendable, Equatable {
         enum CodingKeys: String, CodingKey {
             case speaker, codec, ssrcs, packets, lost, duplicates, late
             case jitterMs = "jitter_ms"
+            case concealedMs = "concealed_ms"
+            case timestampJumps = "timestamp_jumps"
+            case driftPPM = "drift_ppm"
+        }
+    }
+
+    /// One RFC 4733 telephone event (DTMF digit).
+    public struct DTMF: Codable, Sendable, Equatable {
+        /// The channel (speaker) that sent it.
+        public var channel: Int
+        /// `0`-`9`, `*`, `#`, `A`-`D`, or `flash`.
+        public var digit: String
+        /// Where the event starts on the recording's timeline, in seconds.
+        public var atS: Double
+        /// How long it lasted, in seconds.
+        public var durationS: Double
+
+        public init(channel: Int, digit: String, atS: Double, durationS: Double) {
+            self.channel = channel
+            self.digit = digit
+            self.atS = atS
+            self.durationS = durationS
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case channel, digit
+            case atS = "at_s"
+            case durationS = "duration_s"
         }
     }
 
@@ -60,6 +94,8 @@ public struct CallIndex: Codable, Sendable, Equatable {
     /// The recording's audio file, relative to the index.
     public var audio: String
     public var channels: [Channel]
+    /// DTMF digits (RFC 4733 events) in time order.
+    public var dtmf: [DTMF] = []
 
     public init(
         id: String, callID: String, caller: String?, callee: String?, direction: String, start: String,
@@ -80,7 +116,7 @@ public struct CallIndex: Codable, Sendable, Equatable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case version, id, caller, callee, direction, start, channels, audio
+        case version, id, caller, callee, direction, start, channels, audio, dtmf
         case callID = "call_id"
         case durationS = "duration_s"
         case sampleRate = "sample_rate"

@@ -16,7 +16,10 @@ final class CallSession {
 
     private let options: ConvertOptions
     private let diagnostics: Diagnostics
-    private var legs: [Leg?] = [nil, nil]
+    /// The caller's and the callee's leg. Two properties rather than an array, so a leg is
+    /// only ever accessed in place (an array element read would copy it per packet).
+    private var callerLeg: Leg?
+    private var calleeLeg: Leg?
     private var output: RecordingOutput?
     /// Decoded audio of one packet; sized for the largest datagram at 2 samples per byte.
     private var scratch = [Int16](repeating: 0, count: 65_536 * 2)
@@ -33,51 +36,80 @@ final class CallSession {
     /// Whether any audio has been placed.
     var hasMedia: Bool { output != nil }
 
+    /// Forgets what payload types meant (the SDP changed on a re-INVITE).
+    func mediaChanged() {
+        callerLeg?.kinds = [PayloadKind?](repeating: nil, count: 128)
+        calleeLeg?.kinds = [PayloadKind?](repeating: nil, count: 128)
+    }
+
     /// Takes one RTP packet sent by `side`.
     func receive(_ header: RTPHeader, payload: UnsafeRawBufferPointer, from side: CallSide, at time: MediaTime) throws {
         lastActivity = time
         let channel = side.rawValue
-        if legs[channel]?.payloadType != header.payloadType {
-            guard let format = format(for: header.payloadType, sentBy: side) else {
-                diagnostics.count(.rtpUnsupportedPayload)
-                return
-            }
-            if output == nil { try open(at: time, firstCodec: format.codec) }
-            if legs[channel] == nil {
-                legs[channel] = Leg(
-                    header: header, codec: format.codec, clockRate: format.clockRate, outputRate: output!.sampleRate,
-                    maxSkew: options.maxTimestampSkew)
-            } else {
-                legs[channel]!.change(to: header, codec: format.codec, clockRate: format.clockRate)
-            }
+        let pt = Int(header.payloadType)
+        let kind = withLeg(channel) { $0?.kinds[pt] } ?? kind(of: header.payloadType, sentBy: side)
+        if case .unsupported = kind { diagnostics.count(.rtpUnsupportedPayload) }
+        if output == nil {
+            // The recording starts with the first audio of either leg.
+            guard case .audio(let codec, _) = kind else { return }
+            try open(at: time, firstCodec: codec)
         }
         guard let output else { return }
-        let (position, count) = scratch.withUnsafeMutableBufferPointer { out in
-            legs[channel]!.receive(header, payload: payload, at: time, origin: output.origin, into: out)
-        }
-        let late = try scratch.withUnsafeBufferPointer { decoded in
-            try output.place(channel: channel, at: position, samples: UnsafeBufferPointer(rebasing: decoded[0..<count]))
-        }
-        if late > 0 {
-            legs[channel]!.latePackets += 1
-            diagnostics.count(.rtpLate)
-        }
-        try output.settle(at: time)
-    }
-
-    /// The codec and clock rate of `payloadType` as `side` sends it: from the
-    /// receiving side's SDP, else the sender's, else the static table.
-    private func format(for payloadType: UInt8, sentBy side: CallSide) -> (codec: AudioCodec, clockRate: Int)? {
-        for media in [description.media(of: side.opposite)?.media, description.media(of: side)?.media] {
-            if let map = media?.format(for: payloadType) {
-                if let codec = AudioCodec(encoding: map.encoding) { return (codec, map.clockRate) }
-                noteUnsupported(map.encoding, payloadType)
-                return nil
+        let arrival = time.samples(since: output.origin, rate: output.sampleRate)
+        let diagnostics = self.diagnostics
+        let maxSkew = options.maxTimestampSkew
+        // Non-escaping closures: no allocation per packet.
+        try withLeg(channel) { leg in
+            if leg == nil { leg = Leg(outputRate: output.sampleRate, maxSkew: maxSkew) }
+            if leg!.kinds[pt] == nil { leg!.kinds[pt] = kind }
+            try leg!.receive(header, payload: payload, at: time, arrival: arrival, kind: kind) { position, samples in
+                try Self.place(samples, at: position, channel: channel, output: output, diagnostics: diagnostics)
             }
         }
-        if let codec = AudioCodec(staticPayloadType: payloadType) { return (codec, 8000) }
+        // Everything a jitter window old is final: play it out of both legs and encode it.
+        let deadline = arrival - output.jitterWindow
+        for c in 0..<2 {
+            try withLeg(c) { leg in
+                try leg?.playout(until: deadline) { position, samples in
+                    try Self.place(samples, at: position, channel: c, output: output, diagnostics: diagnostics)
+                }
+            }
+        }
+        try output.settle(upTo: deadline)
+    }
+
+    /// Runs `body` on the leg of `channel` in place.
+    private func withLeg<R>(_ channel: Int, _ body: (inout Leg?) throws -> R) rethrows -> R {
+        channel == 0 ? try body(&callerLeg) : try body(&calleeLeg)
+    }
+
+    /// Writes a leg's played audio into the recording; audio behind what is already encoded is counted.
+    private static func place(
+        _ samples: UnsafeBufferPointer<Int16>, at position: Int64, channel: Int, output: RecordingOutput, diagnostics: Diagnostics
+    ) throws -> Int {
+        let late = try output.place(channel: channel, at: position, samples: samples)
+        if late > 0 { diagnostics.count(.rtpLate) }
+        return late
+    }
+
+    /// What `payloadType` means as `side` sends it: from the receiving
+    /// side's SDP, else the sender's, else RFC 3551's static table.
+    private func kind(of payloadType: UInt8, sentBy side: CallSide) -> PayloadKind {
+        for media in [description.media(of: side.opposite)?.media, description.media(of: side)?.media] {
+            guard let map = media?.format(for: payloadType) else { continue }
+            if let codec = AudioCodec(encoding: map.encoding) { return .audio(codec, clockRate: map.clockRate) }
+            switch map.encoding {
+            case "TELEPHONE-EVENT": return .telephoneEvent(clockRate: map.clockRate)
+            case "CN": return .comfortNoise
+            default:
+                noteUnsupported(map.encoding, payloadType)
+                return .unsupported(map.encoding)
+            }
+        }
+        if let codec = AudioCodec(staticPayloadType: payloadType) { return .audio(codec, clockRate: 8000) }
+        if payloadType == 13 { return .comfortNoise }
         noteUnsupported(nil, payloadType)
-        return nil
+        return .unsupported(nil)
     }
 
     private func noteUnsupported(_ encoding: String?, _ payloadType: UInt8) {
@@ -105,15 +137,11 @@ final class CallSession {
         var tags: [(String, String)] = [
             ("CALL_ID", RecordingNaming.bounded(description.callID)),
             ("DIRECTION", "unknown"),
-            ("START", time.iso8601),
         ]
         if let caller = description.callerParty { tags.append(("CALLER", RecordingNaming.bounded(caller))) }
         if let callee = description.calleeParty { tags.append(("CALLEE", RecordingNaming.bounded(callee))) }
-        output = try RecordingOutput(
-            id: RecordingNaming.recordingID(start: time, callID: description.callID),
-            directory: options.outputDirectory + "/" + RecordingNaming.dateFolder(time),
-            origin: time, sampleRate: outputRate(firstCodec: firstCodec), tags: tags,
-            serial: Int32(bitPattern: StableHash.fnv1a32(description.callID.utf8)), options: options)
+        output = RecordingOutput(
+            callID: description.callID, origin: time, sampleRate: outputRate(firstCodec: firstCodec), tags: tags, options: options)
     }
 
     /// Finishes the recording and commits its files: audio first, the index
@@ -122,32 +150,57 @@ final class CallSession {
     func finish(reason: CallEndReason) throws -> RecordingSummary? {
         guard let output else { return nil }
         self.output = nil
-        let finished = try output.finish()
-        let index = callIndex(id: output.id, origin: output.origin, sampleRate: output.sampleRate, samples: finished.samples, reason: reason)
-        let indexFile = try AtomicFile(directory: output.directory, name: output.id + ".json")
+        let diagnostics = self.diagnostics
+        for c in 0..<2 {
+            try withLeg(c) { leg in
+                try leg?.drain { position, samples in
+                    try Self.place(samples, at: position, channel: c, output: output, diagnostics: diagnostics)
+                }
+            }
+        }
+        guard let finished = try output.finish() else { return nil }
+        let index = callIndex(finished, sampleRate: output.sampleRate, reason: reason)
+        let indexFile = try AtomicFile(directory: finished.directory, name: finished.id + ".json")
         try indexFile.write(try index.encoded())
         try indexFile.sync()
         try finished.audio.publish()
         try indexFile.publish()
         return RecordingSummary(
-            id: output.id, audioPath: finished.audio.path, indexPath: indexFile.path, index: index,
-            audioBytes: finished.audio.size, start: output.origin)
+            id: finished.id, audioPath: finished.audio.path, indexPath: indexFile.path, index: index,
+            audioBytes: finished.audio.size, start: finished.start)
     }
 
-    private func callIndex(id: String, origin: MediaTime, sampleRate: Int, samples: Int64, reason: CallEndReason) -> CallIndex {
+    private func callIndex(_ finished: RecordingOutput.Finished, sampleRate: Int, reason: CallEndReason) -> CallIndex {
+        let id = finished.id
         let channels = CallSide.allCases.map { side -> CallIndex.Channel in
-            let leg = legs[side.rawValue]
-            return CallIndex.Channel(
-                speaker: side.name, codec: leg?.codec.rawValue,
+            let leg = side == .caller ? callerLeg : calleeLeg
+            var channel = CallIndex.Channel(
+                speaker: side.name, codec: leg?.codec?.rawValue,
                 ssrcs: leg?.streams.map { RTPHeader.format(ssrc: $0.ssrc) } ?? [],
                 packets: leg?.packets ?? 0, lost: leg?.lost ?? 0, duplicates: leg?.duplicates ?? 0,
                 late: leg?.latePackets ?? 0, jitterMs: ((leg?.maxJitter ?? 0) * 1e5).rounded() / 100)
+            channel.concealedMs = (leg?.concealedSamples ?? 0) * 1000 / sampleRate
+            channel.timestampJumps = leg?.timestampJumps ?? 0
+            channel.driftPPM = Int(((leg?.drift ?? 0) * 1e6).rounded())
+            return channel
         }
-        return CallIndex(
+        var dtmf: [CallIndex.DTMF] = []
+        for side in CallSide.allCases {
+            for digit in (side == .caller ? callerLeg : calleeLeg)?.digits ?? [] {
+                dtmf.append(CallIndex.DTMF(
+                    channel: side.rawValue, digit: digit.symbol,
+                    atS: (Double(digit.position - finished.startPosition) / Double(sampleRate) * 1000).rounded() / 1000,
+                    durationS: (digit.duration * 1000).rounded() / 1000))
+            }
+        }
+        dtmf.sort { ($0.atS, $0.channel) < ($1.atS, $1.channel) }
+        var index = CallIndex(
             id: id, callID: description.callID, caller: description.callerParty, callee: description.calleeParty,
-            direction: "unknown", start: origin.iso8601,
-            durationS: (Double(samples) / Double(sampleRate) * 1000).rounded() / 1000,
+            direction: "unknown", start: finished.start.iso8601,
+            durationS: (Double(finished.samples) / Double(sampleRate) * 1000).rounded() / 1000,
             sampleRate: sampleRate, endReason: reason.name, audio: id + ".opus", channels: channels)
+        index.dtmf = dtmf
+        return index
     }
 
     /// Drops the recording without committing anything (its temporary file is removed).

@@ -2,65 +2,220 @@ import CallrecCore
 import Codecs
 import RTP
 
-/// One party's audio as it arrives: which codec its payload type means,
-/// the decoder, where its timestamps fall on the call timeline, and its
-/// stream statistics per SSRC.
+/// One party's audio on its way from packets to the call timeline.
+///
+/// Packets go into a fixed `JitterBuffer` in sequence order, each with the
+/// position its timestamp maps to (`RTPTimeline`: anchored to capture time,
+/// drift taken out, jumps re-anchored). They are played once capture time
+/// has moved a jitter window past them: decoded, lost packets concealed
+/// (G.711 Appendix I), and written to the timeline as one contiguous stream
+/// that follows the timestamps: a silence-suppression gap is a jump of the
+/// cursor (the gap keeps its length), and drift is taken out one sample at
+/// a time at the quietest point of a packet.
+///
+/// Events (RFC 4733), comfort noise and payloads not decoded keep their
+/// place in the sequence, so they are never mistaken for loss, and are
+/// never decoded as audio. Per packet nothing is allocated.
 struct Leg {
+    /// Writes decoded audio at a timeline position; returns the samples dropped as late.
+    typealias Placement = (Int64, UnsafeBufferPointer<Int16>) throws -> Int
+
     /// Most SSRCs tracked per leg; a leg that changes SSRC more often keeps the last ones.
     static let maxSSRCs = 8
+    /// A cursor further than this from where the timestamps say (seconds) jumps instead of sliding.
+    static let resyncThreshold = 0.03
+    /// The largest payload held, in bytes (160 ms of G.711, 80 ms of G.722 at 64 kbit/s).
+    static let maxPayload = 1280
 
-    /// The payload type the decoder was set up for, and what it means.
-    private(set) var payloadType: UInt8
-    private(set) var codec: AudioCodec
-    private(set) var clockRate: Int
-    private var decoder: PayloadDecoder
-    private var timeline: RTPTimeline
-    private var currentSSRC: UInt32
+    let outputRate: Int
+    private let maxSkew: Double
+    /// What each payload type means on this leg, filled by `CallSession` as types appear.
+    var kinds = [PayloadKind?](repeating: nil, count: 128)
+
+    // Arrival side.
+    private var buffer: JitterBuffer
+    private var sequences = SequenceExtender()
+    private var timestamps = TimestampExtender()
+    private var timeline: RTPTimeline?
+    private var currentSSRC: UInt32?
+    private var lowestSeen: Int64?
+    private var highestSeen: Int64?
+    /// The previous audio packet as it arrived, for learning the timestamp step.
+    private var previousArrival: (sequence: Int64, timestamp: Int64, samples: Int, codec: AudioCodec)?
+    private var stepCandidate: (units: Int, votes: Int)?
+
+    // Playout side.
+    private var nextSequence: Int64?
+    /// Bit k set: sequence `nextSequence - 1 - k` was received and played (not concealed).
+    private var playedBits: UInt64 = 0
+    private var decoder: PayloadDecoder?
+    private let concealer = LossConcealer()
+    private var pcm: [Int16]
+    private var cursor: Int64?
+    /// The extended timestamp where the last played audio ended; nil after silence or a change.
+    private var lastEnd: Int64?
+    private var lastUnitsPerTwoSamples = 2
+    private var lastPacketSamples = 0
+
+    // What the index reports.
+    private(set) var codec: AudioCodec?
     private(set) var streams: [(ssrc: UInt32, statistics: RTPStreamStatistics)] = []
-    /// Packets whose audio arrived after it was final.
-    var latePackets = 0
+    private(set) var latePackets = 0
+    private(set) var concealedSamples = 0
+    private(set) var oversizedPackets = 0
+    private var restarts = 0
+    private var dtmf = DTMFCollector()
+    /// Where each event's timestamp lies on the timeline, by (SSRC, timestamp).
+    private var eventPositions: [(ssrc: UInt32, timestamp: UInt32, position: Int64, clockRate: Int)] = []
 
-    /// A leg whose first packet is `header`, coded as `codec` at `clockRate`,
-    /// placed on a timeline of `outputRate` samples per second.
-    init(header: RTPHeader, codec: AudioCodec, clockRate: Int, outputRate: Int, maxSkew: Double) {
-        payloadType = header.payloadType
-        self.codec = codec
-        self.clockRate = clockRate
-        decoder = PayloadDecoder(codec: codec)
-        timeline = RTPTimeline(clockRate: clockRate, sampleRate: outputRate, maxSkew: maxSkew)
-        currentSSRC = header.ssrc
+    init(outputRate: Int, maxSkew: Double, capacity: Int = 64) {
+        self.outputRate = outputRate
+        self.maxSkew = maxSkew
+        buffer = JitterBuffer(capacity: capacity, maxPayload: Leg.maxPayload)
+        // Decoded samples of the largest payload (2 per byte for G.722), plus one for drift insertion.
+        pcm = [Int16](repeating: 0, count: Leg.maxPayload * 2 + 1)
     }
 
-    /// Switches to another payload type mid-call (a re-INVITE changed the
-    /// codec): same channel, statistics kept, re-anchored.
-    mutating func change(to header: RTPHeader, codec: AudioCodec, clockRate: Int) {
-        payloadType = header.payloadType
-        self.codec = codec
-        self.clockRate = clockRate
-        decoder = PayloadDecoder(codec: codec)
-        timeline = RTPTimeline(clockRate: clockRate, sampleRate: timeline.sampleRate, maxSkew: timeline.maxSkew)
-    }
+    /// Re-anchors to capture time: timestamp jumps and sequence restarts.
+    var timestampJumps: Int { (timeline?.jumps ?? 0) + restarts }
+    var packets: Int { streams.reduce(0) { $0 + $1.statistics.packets } }
+    /// Lost as tshark counts it: expected from the sequence span minus received (duplicates included).
+    var lost: Int { streams.reduce(0) { $0 + $1.statistics.lost } }
+    var duplicates: Int { streams.reduce(0) { $0 + $1.statistics.duplicates } }
+    var maxJitter: Double { streams.map(\.statistics.maxJitter).max() ?? 0 }
+    /// The drift estimate of the current stream (0.001 = the sender's clock runs 0.1 % fast).
+    var drift: Double { timeline?.drift ?? 0 }
 
-    /// Takes one packet: counts it, places it on the timeline and decodes
-    /// its payload into `output`.
-    /// - Returns: the timeline position of the first decoded sample and the
-    ///   number of samples written to `output`.
-    mutating func receive(
-        _ header: RTPHeader, payload: UnsafeRawBufferPointer, at time: MediaTime, origin: MediaTime,
-        into output: UnsafeMutableBufferPointer<Int16>
-    ) -> (position: Int64, count: Int) {
-        if header.ssrc != currentSSRC {
-            // A new source on the same leg: same channel, re-anchored to capture time.
-            currentSSRC = header.ssrc
-            timeline.reset()
+    /// The DTMF digits of the leg: symbol, timeline position of the event's start, duration in seconds.
+    var digits: [(symbol: String, position: Int64, duration: Double)] {
+        dtmf.digits.map { digit in
+            let placed = eventPositions.first { $0.ssrc == digit.ssrc && $0.timestamp == digit.timestamp }
+            return (digit.symbol, placed?.position ?? 0, Double(digit.duration) / Double(placed?.clockRate ?? 8000))
         }
-        record(header, at: time)
-        let position = timeline.position(timestamp: header.timestamp, arrival: time, origin: origin)
-        let count = decoder.decode(payload, into: output)
-        return (position, count)
     }
 
-    private mutating func record(_ header: RTPHeader, at time: MediaTime) {
+    // MARK: Arrival
+
+    /// Takes one packet of this leg.
+    /// - Parameters:
+    ///   - arrival: capture time in timeline samples since the call's time zero.
+    ///   - kind: what the payload type means.
+    ///   - place: writes played audio (a packet far ahead can force older ones out).
+    mutating func receive(
+        _ header: RTPHeader, payload: UnsafeRawBufferPointer, at time: MediaTime, arrival: Int64, kind: PayloadKind,
+        place: Placement
+    ) throws {
+        if header.ssrc != currentSSRC {
+            // A new source on the same leg: same channel, re-anchored.
+            if currentSSRC != nil { try restart(place: place) }
+            currentSSRC = header.ssrc
+        }
+        switch kind {
+        case .audio(_, let clock), .telephoneEvent(let clock): record(header, at: time, clockRate: clock)
+        case .comfortNoise, .unsupported: record(header, at: time, clockRate: 8000)
+        }
+        try enqueue(header, payload: payload, at: time, arrival: arrival, kind: kind, place: place)
+    }
+
+    private mutating func enqueue(
+        _ header: RTPHeader, payload: UnsafeRawBufferPointer, at time: MediaTime, arrival: Int64, kind: PayloadKind,
+        place: Placement
+    ) throws {
+        let sequence = sequences.extend(header.sequence)
+        let timestamp = timestamps.extend(header.timestamp)
+        let window = Int64(buffer.capacity)
+        let base = nextSequence ?? lowestSeen
+        if let base, abs(sequence - base) > window * 8 {
+            // The sender restarted its sequence numbers: play out what is held and start over.
+            try restart(place: place)
+            return try enqueue(header, payload: payload, at: time, arrival: arrival, kind: kind, place: place)
+        }
+        if nextSequence == nil, let lowest = lowestSeen, let highest = highestSeen, sequence < lowest, highest - sequence >= window {
+            // Older than everything held by more than the window: too late to place.
+            latePackets += 1
+            return
+        }
+        if let next = nextSequence, sequence < next {
+            // Played past already: a late copy of a concealed packet, or a duplicate (counted by the statistics).
+            let age = next - 1 - sequence
+            if age >= 64 || playedBits & (1 << UInt64(age)) == 0 { latePackets += 1 }
+            return
+        }
+        if let base, sequence - base >= window {
+            // Make room: whatever is a full window older than this packet is played now.
+            if nextSequence == nil { nextSequence = base }
+            try playout(until: Int64.min, forcingBelow: sequence - window + 1, place: place)
+        }
+        if lowestSeen == nil || sequence < lowestSeen! { lowestSeen = sequence }
+        if highestSeen == nil || sequence > highestSeen! { highestSeen = sequence }
+
+        var position = arrival
+        switch kind {
+        case .audio(let codec, let clockRate):
+            position = placeAudio(
+                codec: codec, clockRate: clockRate, sequence: sequence, timestamp: timestamp, payloadBytes: payload.count,
+                arrival: arrival, marker: header.marker)
+        case .telephoneEvent(let clockRate):
+            if let event = TelephoneEvent(payload) {
+                dtmf.receive(event, timestamp: header.timestamp, ssrc: header.ssrc, at: time)
+                if eventPositions.count < DTMFCollector.maxDigits,
+                   !eventPositions.contains(where: { $0.ssrc == header.ssrc && $0.timestamp == header.timestamp }) {
+                    let at = timeline?.position(of: timestamp) ?? arrival
+                    eventPositions.append((header.ssrc, header.timestamp, at, clockRate))
+                }
+            }
+        case .comfortNoise, .unsupported:
+            break
+        }
+        // Every packet takes its place in sequence, so events and comfort noise are not mistaken for loss.
+        let inserted = buffer.insert(
+            sequence: sequence, timestamp: timestamp, header: header, payload: payload, arrival: time, position: position,
+            epoch: timeline?.epoch ?? 0)
+        if inserted == .oversized {
+            oversizedPackets += 1
+        }
+    }
+
+    /// Places an audio packet on the timeline, learning the timestamp step on the way.
+    private mutating func placeAudio(
+        codec: AudioCodec, clockRate: Int, sequence: Int64, timestamp: Int64, payloadBytes: Int, arrival: Int64, marker: Bool
+    ) -> Int64 {
+        let samples = payloadBytes * codec.samplesPerByte
+        let declared = max(1, 2 * clockRate / codec.sampleRate)
+        if timeline == nil {
+            timeline = RTPTimeline(sampleRate: outputRate, decodedRate: codec.sampleRate, unitsPerTwoSamples: declared, maxSkew: maxSkew)
+        } else if timeline!.decodedRate != codec.sampleRate {
+            // A codec change (re-INVITE): the new codec's step, re-anchored here.
+            timeline!.change(decodedRate: codec.sampleRate, unitsPerTwoSamples: declared, timestamp: timestamp, arrival: arrival)
+            stepCandidate = nil
+        }
+        learnStep(codec: codec, sequence: sequence, timestamp: timestamp, samples: samples, arrival: arrival)
+        previousArrival = (sequence, timestamp, samples, codec)
+        return timeline!.place(timestamp: timestamp, arrival: arrival, marker: marker)
+    }
+
+    /// Learns how many timestamp units a decoded sample takes from consecutive
+    /// packets: G.722 declares 8 kHz for 16 kHz audio and some phones tick at
+    /// 16 kHz regardless. Three packets in a row must agree before it changes.
+    private mutating func learnStep(codec: AudioCodec, sequence: Int64, timestamp: Int64, samples: Int, arrival: Int64) {
+        guard let previous = previousArrival, previous.sequence + 1 == sequence, previous.codec == codec,
+              previous.samples > 0, samples > 0
+        else { return }
+        let delta = timestamp - previous.timestamp
+        let units = delta > 0 && (2 * delta) % Int64(previous.samples) == 0 ? Int(2 * delta / Int64(previous.samples)) : 0
+        guard units == 1 || units == 2 || units == 4, units != timeline!.unitsPerTwoSamples else {
+            stepCandidate = nil
+            return
+        }
+        let votes = stepCandidate?.units == units ? stepCandidate!.votes + 1 : 1
+        stepCandidate = (units, votes)
+        guard votes >= 3 else { return }
+        stepCandidate = nil
+        // Packets still waiting are placed from the new step when they play (same epoch).
+        timeline!.change(decodedRate: codec.sampleRate, unitsPerTwoSamples: units, timestamp: timestamp, arrival: arrival)
+    }
+
+    private mutating func record(_ header: RTPHeader, at time: MediaTime, clockRate: Int) {
         if let k = streams.firstIndex(where: { $0.ssrc == header.ssrc }) {
             streams[k].statistics.record(sequence: header.sequence, timestamp: header.timestamp, arrival: time, clockRate: clockRate)
         } else {
@@ -71,8 +226,171 @@ struct Leg {
         }
     }
 
-    var packets: Int { streams.reduce(0) { $0 + $1.statistics.packets } }
-    var lost: Int { streams.reduce(0) { $0 + max(0, $1.statistics.lost) } }
-    var duplicates: Int { streams.reduce(0) { $0 + $1.statistics.duplicates } }
-    var maxJitter: Double { streams.map(\.statistics.maxJitter).max() ?? 0 }
+    /// Plays out what is held and forgets the sequence and timestamp history.
+    private mutating func restart(place: Placement) throws {
+        try drain(place: place)
+        sequences.reset()
+        timestamps.reset()
+        if timeline != nil {
+            timeline!.reset()
+            restarts += 1
+        }
+        nextSequence = nil
+        lowestSeen = nil
+        highestSeen = nil
+        previousArrival = nil
+        stepCandidate = nil
+        lastEnd = nil
+        playedBits = 0
+    }
+
+    // MARK: Playout
+
+    /// Plays every packet whose position is before `deadline`.
+    mutating func playout(until deadline: Int64, place: Placement) throws {
+        try playout(until: deadline, forcingBelow: Int64.min, place: place)
+    }
+
+    /// Plays everything held (the call ended, or the stream restarted).
+    mutating func drain(place: Placement) throws {
+        try playout(until: Int64.max, forcingBelow: Int64.min, place: place)
+        dtmf.flush()
+    }
+
+    /// Plays packets in sequence while their position is before `deadline`,
+    /// and in any case every packet below sequence `limit` (to make room).
+    private mutating func playout(until deadline: Int64, forcingBelow limit: Int64, place: Placement) throws {
+        if nextSequence == nil {
+            guard let lowest = lowestSeen, buffer.count > 0 else { return }
+            nextSequence = lowest
+        }
+        while let next = nextSequence, buffer.count > 0 {
+            if let entry = buffer.entry(next) {
+                guard position(of: entry) < deadline || next < limit else { break }
+                try play(entry, place: place)
+                buffer.remove(next)
+                markPlayed(received: true)
+                nextSequence = next + 1
+            } else {
+                guard let following = buffer.next(from: next) else {
+                    // Nothing held within a window: what is held lies beyond a longer gap; skip to it.
+                    guard deadline == Int64.max || limit != Int64.min else { break }
+                    skipGap()
+                    continue
+                }
+                let successor = buffer.entry(following)!
+                // The gap is final once the packet after it is due (or must make room).
+                guard position(of: successor) < deadline || following < limit else { break }
+                try conceal(lostPackets: Int(following - next), before: successor, place: place)
+                for _ in next..<following { markPlayed(received: false) }
+                nextSequence = following
+            }
+        }
+        if limit != Int64.min, let next = nextSequence, next < limit {
+            // Loss longer than the window: those packets are gone, and the next audio starts afresh.
+            for _ in 0..<min(64, limit - next) { markPlayed(received: false) }
+            nextSequence = limit
+            lastEnd = nil
+        }
+    }
+
+    /// Moves past a gap longer than the window to the oldest packet held.
+    private mutating func skipGap() {
+        nextSequence = buffer.oldest()
+        lastEnd = nil
+    }
+
+    /// Where a held packet's audio goes: from the timeline's latest mapping
+    /// (envelope and drift as known now) when it was placed in the current
+    /// epoch, else where it was placed on arrival.
+    private func position(of entry: JitterBuffer.Entry) -> Int64 {
+        guard let timeline, entry.epoch == timeline.epoch, case .audio? = kinds[Int(entry.payloadType)] else { return entry.position }
+        return timeline.position(of: entry.timestamp)
+    }
+
+    private mutating func markPlayed(received: Bool) {
+        playedBits = playedBits << 1 | (received ? 1 : 0)
+    }
+
+    private mutating func play(_ entry: JitterBuffer.Entry, place: Placement) throws {
+        guard case .audio(let codec, _)? = kinds[Int(entry.payloadType)], entry.length > 0 else {
+            // Events, comfort noise, payloads not decoded: silence follows, and the next audio starts afresh.
+            lastEnd = nil
+            return
+        }
+        if decoder?.codec != codec {
+            decoder = PayloadDecoder(codec: codec)
+            self.codec = codec
+            lastEnd = nil
+        }
+        let count = pcm.withUnsafeMutableBufferPointer { out in
+            buffer.withPayload(entry.sequence) { payload in
+                decoder!.decode(payload, into: UnsafeMutableBufferPointer(rebasing: out[0..<(out.count - 1)]))
+            } ?? 0
+        }
+        guard count > 0 else { return }
+        var n = count
+        let ideal = position(of: entry)
+        let threshold = Int64(Leg.resyncThreshold * Double(outputRate))
+        if let c = cursor, let end = lastEnd, end == entry.timestamp {
+            // Continuous audio: follow the cursor, nudged one sample towards the ideal position.
+            let offset = c - ideal
+            if abs(offset) > threshold {
+                cursor = ideal
+            } else if offset >= 1 {
+                n = adjust(count: n, insert: false)
+            } else if offset <= -1 {
+                n = adjust(count: n, insert: true)
+            }
+        } else if let c = cursor, ideal < c, c - ideal <= threshold {
+            // Starting again just behind the cursor (jitter, rounding): carry on from the cursor.
+        } else {
+            // A new talkspurt, a codec or SSRC change: start where the timestamp says.
+            cursor = ideal
+        }
+        pcm.withUnsafeMutableBufferPointer { concealer.received(UnsafeMutableBufferPointer(rebasing: $0[0..<n])) }
+        _ = try pcm.withUnsafeBufferPointer { try place(cursor!, UnsafeBufferPointer(rebasing: $0[0..<n])) }
+        cursor! += Int64(n)
+        lastUnitsPerTwoSamples = timeline?.unitsPerTwoSamples ?? 2
+        lastEnd = entry.timestamp + Int64(count * lastUnitsPerTwoSamples / 2)
+        lastPacketSamples = count
+    }
+
+    /// Removes or repeats one sample at the quietest point of the packet in `pcm`.
+    private mutating func adjust(count: Int, insert: Bool) -> Int {
+        pcm.withUnsafeMutableBufferPointer { p in
+            // SAFETY: count < p.count: one spare sample is kept for insertion.
+            var quietest = 0
+            var level = Int.max
+            for i in 0..<count where abs(Int(p[i])) < level {
+                level = abs(Int(p[i]))
+                quietest = i
+            }
+            if insert {
+                var i = count
+                while i > quietest {
+                    p[i] = p[i - 1]
+                    i -= 1
+                }
+                return count + 1
+            }
+            for i in quietest..<(count - 1) { p[i] = p[i + 1] }
+            return count - 1
+        }
+    }
+
+    /// Fills the time of `lostPackets` lost packets before `successor` with concealment.
+    private mutating func conceal(lostPackets: Int, before successor: JitterBuffer.Entry, place: Placement) throws {
+        guard let c = cursor, lastEnd != nil, lastPacketSamples > 0 else { return }
+        var remaining = Int(min(Int64(lostPackets * lastPacketSamples), max(0, position(of: successor) - c)))
+        while remaining > 0 {
+            let chunk = min(remaining, pcm.count - 1)
+            pcm.withUnsafeMutableBufferPointer { concealer.conceal(UnsafeMutableBufferPointer(rebasing: $0[0..<chunk])) }
+            _ = try pcm.withUnsafeBufferPointer { try place(cursor!, UnsafeBufferPointer(rebasing: $0[0..<chunk])) }
+            cursor! += Int64(chunk)
+            lastEnd! += Int64(chunk * lastUnitsPerTwoSamples / 2)
+            concealedSamples += chunk
+            remaining -= chunk
+        }
+    }
 }

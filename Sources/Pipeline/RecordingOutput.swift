@@ -3,74 +3,115 @@ import DSP
 import Output
 
 /// The output side of one call: the mixer that puts both legs on one
-/// timeline and the encoder and file it feeds. Opened at the call's first
-/// RTP packet, committed or discarded when the call ends.
+/// timeline, and the encoder and file it feeds.
+///
+/// The mixer exists from the call's first audio packet; the file is created
+/// when the first frame is final, because only then is the timeline's start
+/// known (the first packet to arrive is not always the first sent), and the
+/// recording's id and START tag come from it.
 final class RecordingOutput {
-    /// The recording id, also the file stem.
-    let id: String
-    /// The folder the files go to (`OUT/YYYY/MM/DD`).
-    let directory: String
     /// Samples per second of the recording.
     let sampleRate: Int
-    /// Time zero: the first RTP packet of either leg.
+    /// The capture time positions are counted from (the call's first audio packet).
     let origin: MediaTime
 
-    private let file: AtomicFile
-    private let writer: OggOpusWriter
+    private let callID: String
+    private let tags: [(String, String)]
+    private let options: ConvertOptions
     private var mixer: CallMixer
     private let jitterWindowSamples: Int64
+    private var open: Open?
 
-    /// The files of a finished recording, synced under their temporary names
-    /// until `publish()`.
+    /// The file and encoder, once the first frame is final.
+    private struct Open {
+        var id: String
+        var directory: String
+        var start: MediaTime
+        var startPosition: Int64
+        var file: AtomicFile
+        var writer: OggOpusWriter
+    }
+
+    /// A finished recording: synced under its temporary name until `publish()`.
     struct Finished {
+        var id: String
+        var directory: String
+        /// Time zero of the recording.
+        var start: MediaTime
+        /// Time zero as a timeline position (samples from `origin`).
+        var startPosition: Int64
         var audio: AtomicFile
         /// Samples per channel in the recording.
         var samples: Int64
     }
 
-    init(id: String, directory: String, origin: MediaTime, sampleRate: Int, tags: [(String, String)], serial: Int32, options: ConvertOptions) throws {
-        self.id = id
-        self.directory = directory
+    /// - Parameters:
+    ///   - tags: OpusTags comments other than START (which comes from the timeline's start).
+    init(callID: String, origin: MediaTime, sampleRate: Int, tags: [(String, String)], options: ConvertOptions) {
+        self.callID = callID
         self.origin = origin
         self.sampleRate = sampleRate
-        file = try AtomicFile(directory: directory, name: id + ".opus")
-        writer = try OggOpusWriter(
-            file: file, format: AudioFormat(sampleRate: sampleRate, channels: 2), settings: options.opus, tags: tags,
-            serial: serial)
-        let frameSamples = writer.frameSamples
-        // Room for the jitter window, the largest tolerated timestamp skew and a packet.
-        let seconds = options.jitterWindow + options.maxTimestampSkew + 0.5
-        let frames = Int((seconds * Double(sampleRate) / Double(frameSamples)).rounded(.up))
-        mixer = CallMixer(channels: 2, frameSamples: frameSamples, capacityFrames: frames)
+        self.tags = tags
+        self.options = options
+        let frameSamples = sampleRate * options.opus.frameMilliseconds / 1000
         jitterWindowSamples = Int64(options.jitterWindow * Double(sampleRate))
+        // Room for the lead before time zero, the jitter window, the largest tolerated skew and a packet.
+        let seconds = 2 * options.jitterWindow + options.maxTimestampSkew + 0.5
+        let frames = Int((seconds * Double(sampleRate) / Double(frameSamples)).rounded(.up))
+        mixer = CallMixer(channels: 2, frameSamples: frameSamples, capacityFrames: frames, lead: Int(jitterWindowSamples))
     }
+
+    /// Samples the legs hold back for late packets before audio is final.
+    var jitterWindow: Int64 { jitterWindowSamples }
 
     /// Places decoded audio of `channel` at timeline `position`.
     /// - Returns: the number of samples dropped as late.
     func place(channel: Int, at position: Int64, samples: UnsafeBufferPointer<Int16>) throws -> Int {
-        let writer = self.writer
-        return try mixer.write(channel: channel, at: position, samples: samples) { try writer.write(frame: $0) }
+        try mixer.write(channel: channel, at: position, samples: samples) { try encode($0, at: $1) }
     }
 
-    /// Encodes every frame older than the jitter window at capture time `now`,
-    /// so memory stays flat however long the call.
-    func settle(at now: MediaTime) throws {
-        let writer = self.writer
-        let settled = now.samples(since: origin, rate: sampleRate) - jitterWindowSamples
-        try mixer.advance(to: settled) { try writer.write(frame: $0) }
+    /// Encodes every whole frame before timeline `position` (the legs have
+    /// played everything before it), so memory stays flat however long the call.
+    func settle(upTo position: Int64) throws {
+        try mixer.advance(to: position) { try encode($0, at: $1) }
+    }
+
+    private func encode(_ frame: UnsafeBufferPointer<Int16>, at position: Int64) throws {
+        // The first frame starts the timeline.
+        if open == nil { try create(startPosition: position) }
+        try open!.writer.write(frame: frame)
+    }
+
+    /// Creates the file once the timeline's start is known.
+    private func create(startPosition: Int64) throws {
+        let start = origin.advanced(byNanoseconds: startPosition * 1_000_000_000 / Int64(sampleRate))
+        let id = RecordingNaming.recordingID(start: start, callID: callID)
+        let directory = options.outputDirectory + "/" + RecordingNaming.dateFolder(start)
+        let file = try AtomicFile(directory: directory, name: id + ".opus")
+        let writer = try OggOpusWriter(
+            file: file, format: AudioFormat(sampleRate: sampleRate, channels: 2), settings: options.opus,
+            tags: tags + [("START", start.iso8601)], serial: Int32(bitPattern: StableHash.fnv1a32(callID.utf8)))
+        open = Open(id: id, directory: directory, start: start, startPosition: startPosition, file: file, writer: writer)
     }
 
     /// Encodes what is left, ends the Ogg stream and syncs the file.
-    func finish() throws -> Finished {
-        let writer = self.writer
-        let total = try mixer.finish { try writer.write(frame: $0) }
-        try writer.finish(totalSamples: total)
-        try file.sync()
-        return Finished(audio: file, samples: total)
+    /// - Returns: nil when no audio was ever placed.
+    func finish() throws -> Finished? {
+        let total = try mixer.finish { try encode($0, at: $1) }
+        guard let open, total > 0 else {
+            discard()
+            return nil
+        }
+        try open.writer.finish(totalSamples: total)
+        try open.file.sync()
+        return Finished(
+            id: open.id, directory: open.directory, start: open.start, startPosition: open.startPosition, audio: open.file,
+            samples: total)
     }
 
     /// Drops the recording; its temporary file is removed.
     func discard() {
-        file.discard()
+        open?.file.discard()
+        open = nil
     }
 }

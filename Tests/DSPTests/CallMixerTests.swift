@@ -6,7 +6,7 @@ import Testing
     final class Sink {
         var channels: [[Int16]]
         init(_ n: Int) { channels = Array(repeating: [], count: n) }
-        func take(_ frame: UnsafeBufferPointer<Int16>) {
+        func take(_ frame: UnsafeBufferPointer<Int16>, _ position: Int64) {
             let n = channels.count
             for i in 0..<(frame.count / n) { for c in 0..<n { channels[c].append(frame[i * n + c]) } }
         }

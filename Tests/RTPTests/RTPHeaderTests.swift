@@ -85,39 +85,3 @@ import Testing
         #expect(abs(s.jitter - 0.008) < 0.0002)
     }
 }
-
-@Suite struct RTPTimelineTests {
-    let origin = MediaTime(seconds: 1000, microseconds: 0)
-
-    func at(_ seconds: Double) -> MediaTime { origin.advanced(byNanoseconds: Int64(seconds * 1e9)) }
-
-    @Test func followsTimestampsThroughASilenceGap() {
-        var t = RTPTimeline(clockRate: 8000, sampleRate: 8000)
-        #expect(t.position(timestamp: 1000, arrival: at(0.5), origin: origin) == 4000)
-        // 3 s of silence suppression: the gap stays 3 s long.
-        #expect(t.position(timestamp: 1000 + 24_000, arrival: at(3.503), origin: origin) == 4000 + 24_000)
-    }
-
-    @Test func wrapsTheTimestamp() {
-        var t = RTPTimeline(clockRate: 8000, sampleRate: 8000)
-        _ = t.position(timestamp: 0xFFFF_FF60, arrival: at(0), origin: origin)
-        // 0xFFFFFF60 + 160 = 0x00000000: a step of 160, not -4294967136.
-        #expect(t.position(timestamp: 0, arrival: at(0.02), origin: origin) == 160)
-    }
-
-    @Test func reanchorsOnAJumpInsteadOfWritingHours() {
-        var t = RTPTimeline(clockRate: 8000, sampleRate: 8000)
-        _ = t.position(timestamp: 0, arrival: at(0), origin: origin)
-        // A jump of about 3 hours in one packet.
-        let p = t.position(timestamp: 90_000_000, arrival: at(0.02), origin: origin)
-        #expect(p == 160)
-        #expect(t.reanchors == 1)
-    }
-
-    @Test func scalesG722StyleClocks() {
-        // 8 kHz RTP clock, 16 kHz audio.
-        var t = RTPTimeline(clockRate: 8000, sampleRate: 16000)
-        _ = t.position(timestamp: 0, arrival: at(0), origin: origin)
-        #expect(t.position(timestamp: 160, arrival: at(0.02), origin: origin) == 320)
-    }
-}

@@ -4,10 +4,12 @@ import CallrecTestSupport
 import Foundation
 import Pipeline
 
-/// End-to-end conversion: a generated 60 s two-leg PCMU call (3000 RTP
-/// packets per leg) from capture file to committed Ogg Opus + index +
-/// catalog row. The unit of work is one call of 60 s, so
-/// `60 / wall time` is the real-time factor per core.
+/// End-to-end conversion of generated two-leg PCMU calls, from capture file
+/// to committed Ogg Opus + index + catalog row. The unit of work is one
+/// call, so `call seconds / wall time` is the real-time factor per core.
+///
+/// The 60 s and 240 s calls differ only in length: their malloc counts
+/// differ by what the per-packet path allocates (nothing, in steady state).
 let benchmarks: @Sendable () -> Void = {
     Benchmark.defaultConfiguration = .init(
         metrics: [.wallClock, .cpuTotal, .mallocCountTotal, .peakMemoryResident],
@@ -17,22 +19,39 @@ let benchmarks: @Sendable () -> Void = {
         maxIterations: 20
     )
 
-    var call = SyntheticCall()
-    call.duration = 60
-    call.seed = 42
-    let capture = call.build().pcap
     let directory = NSTemporaryDirectory() + "callrec-bench-\(getpid())"
     try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-    let path = directory + "/call-60s.pcap"
-    FileManager.default.createFile(atPath: path, contents: Data(capture))
 
-    Benchmark("Convert.call 60s PCMU 2 legs") { benchmark in
-        let output = directory + "/out"
-        let converter = try Converter(options: ConvertOptions(outputDirectory: output))
-        benchmark.startMeasurement()
-        let result = converter.convert(path: path, diagnostics: Diagnostics())
-        benchmark.stopMeasurement()
-        precondition(result.recordings.count == 1, "the benchmark call must convert")
-        blackHole(result)
+    /// Writes a generated call to a capture file once and returns its path.
+    func capture(seconds: Double, impaired: Bool) -> String {
+        var call = SyntheticCall()
+        call.duration = seconds
+        call.seed = 42
+        if impaired {
+            var impairments = LegImpairments()
+            impairments.jitter = 0.03
+            impairments.lossRate = 0.01
+            impairments.reorderRate = 0.02
+            impairments.clockDrift = 0.0005
+            call.callerImpairments = impairments
+            call.calleeImpairments = impairments
+        }
+        let path = directory + "/call-\(Int(seconds))s\(impaired ? "-impaired" : "").pcap"
+        FileManager.default.createFile(atPath: path, contents: Data(call.build().pcap))
+        return path
+    }
+
+    for (seconds, impaired) in [(60.0, false), (240.0, false), (60.0, true)] {
+        let path = capture(seconds: seconds, impaired: impaired)
+        let name = "Convert.call \(Int(seconds))s PCMU 2 legs\(impaired ? " (jitter, loss, reorder, drift)" : "")"
+        Benchmark(name) { benchmark in
+            let output = directory + "/out"
+            let converter = try Converter(options: ConvertOptions(outputDirectory: output))
+            benchmark.startMeasurement()
+            let result = converter.convert(path: path, diagnostics: Diagnostics())
+            benchmark.stopMeasurement()
+            precondition(result.recordings.count == 1, "the benchmark call must convert")
+            blackHole(result)
+        }
     }
 }
