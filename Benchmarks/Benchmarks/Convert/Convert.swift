@@ -12,11 +12,16 @@ import Pipeline
 /// differ by what the per-packet path allocates (nothing, in steady state).
 let benchmarks: @Sendable () -> Void = {
     Benchmark.defaultConfiguration = .init(
-        metrics: [.wallClock, .cpuTotal, .mallocCountTotal, .peakMemoryResident],
+        // No peakMemoryResident here: its sampling thread allocates while the call runs,
+        // which would blur the malloc counts this suite is about.
+        metrics: [.wallClock, .cpuTotal, .mallocCountTotal],
         warmupIterations: 1,
         scalingFactor: .one,
         maxDuration: .seconds(10),
-        maxIterations: 20
+        maxIterations: 20,
+        // Time varies with the shared machine; mallocs must not (a per-packet allocation would
+        // add thousands). Checked against Thresholds/ by `make bench-check`.
+        thresholds: [.mallocCountTotal: .init(relative: [.p50: 5.0], absolute: [.p50: 50])]
     )
 
     let directory = NSTemporaryDirectory() + "callrec-bench-\(getpid())"
@@ -45,7 +50,9 @@ let benchmarks: @Sendable () -> Void = {
         let path = capture(seconds: seconds, impaired: impaired)
         let name = "Convert.call \(Int(seconds))s PCMU 2 legs\(impaired ? " (jitter, loss, reorder, drift)" : "")"
         Benchmark(name) { benchmark in
-            let output = directory + "/out"
+            // A fresh output folder and catalog each time, so every iteration does the same work.
+            let output = directory + "/out-\(UUID().uuidString)"
+            defer { try? FileManager.default.removeItem(atPath: output) }
             let converter = try Converter(options: ConvertOptions(outputDirectory: output))
             benchmark.startMeasurement()
             let result = converter.convert(path: path, diagnostics: Diagnostics())
