@@ -13,7 +13,11 @@ public struct SyntheticCall {
     public var calleeSignalling = Endpoint(address: IPAddress("198.51.100.20")!, port: 5060)
     public var callerMedia = Endpoint(address: IPAddress("192.0.2.10")!, port: 40_000)
     public var calleeMedia = Endpoint(address: IPAddress("198.51.100.20")!, port: 50_000)
+    /// The codec the caller sends (PCMU, PCMA or G.722).
     public var codec: AudioCodec = .pcmu
+    /// The codec the callee sends; nil: the same as the caller. Both SDPs
+    /// offer both codecs, so a call can carry a G.711 leg and a G.722 leg.
+    public var calleeCodec: AudioCodec? = nil
     /// Packetisation in milliseconds.
     public var ptime = 20
     /// Seconds of media in each direction.
@@ -36,7 +40,8 @@ public struct SyntheticCall {
     public struct Output {
         /// The classic pcap file.
         public var pcap: [UInt8]
-        /// The audio each party spoke, at the codec's rate, starting at its first RTP packet.
+        /// The audio each party spoke, at its codec's rate (16 kHz for G.722),
+        /// starting at its first RTP packet.
         public var callerAudio: [Int16]
         public var calleeAudio: [Int16]
         /// Capture time of each leg's first RTP packet.
@@ -46,11 +51,16 @@ public struct SyntheticCall {
         public var packetsPerLeg: Int
     }
 
+    /// The codec each leg sends: caller, callee.
+    var legCodecs: (caller: AudioCodec, callee: AudioCodec) { (codec, calleeCodec ?? codec) }
+
     public func build() -> Output {
-        let rate = codec.sampleRate
+        let codecs = legCodecs
         let spurts = SpeechSynth.conversation(duration: duration, seed: seed)
-        let callerAudio = SpeechSynth(sampleRate: rate, voice: callerVoice).render(duration: duration, spurts: spurts.caller, seed: seed &+ 11)
-        let calleeAudio = SpeechSynth(sampleRate: rate, voice: calleeVoice).render(duration: duration, spurts: spurts.callee, seed: seed &+ 23)
+        let callerAudio = SpeechSynth(sampleRate: codecs.caller.sampleRate, voice: callerVoice)
+            .render(duration: duration, spurts: spurts.caller, seed: seed &+ 11)
+        let calleeAudio = SpeechSynth(sampleRate: codecs.callee.sampleRate, voice: calleeVoice)
+            .render(duration: duration, spurts: spurts.callee, seed: seed &+ 23)
         var rng = SeededRandom(seed: seed &+ 99)
         var records: [(MediaTime, [UInt8])] = []
         func at(_ seconds: Double) -> MediaTime { start.advanced(byNanoseconds: Int64(seconds * 1e9)) }
@@ -64,27 +74,34 @@ public struct SyntheticCall {
         sip(messages.response(200, "OK", sdp: true), from: calleeSignalling, to: callerSignalling, ringing)
         sip(messages.ack, from: callerSignalling, to: calleeSignalling, ringing + 0.005)
 
-        let samplesPerPacket = rate * ptime / 1000
-        let packets = Int(duration * Double(rate)) / samplesPerPacket
+        let packets = Int(duration * 1000) / ptime
         let mediaStart = ringing + 0.040
-        let pt: UInt8 = codec == .pcmu ? 0 : 8
-        for (leg, audio, from, to, delay) in [
-            (0, callerAudio, callerMedia, calleeMedia, 0.0), (1, calleeAudio, calleeMedia, callerMedia, calleeDelay),
+        for (legCodec, audio, from, to, delay) in [
+            (codecs.caller, callerAudio, callerMedia, calleeMedia, 0.0), (codecs.callee, calleeAudio, calleeMedia, callerMedia, calleeDelay),
         ] {
+            let samplesPerPacket = legCodec.sampleRate * ptime / 1000
+            // G.722's RTP clock runs at 8000 although it codes 16 kHz (RFC 3551).
+            let ticksPerPacket = UInt32(legCodec.clockRate * ptime / 1000)
+            let pt = legCodec.staticPayloadType
+            var g722 = G722Encoder()
             let ssrc = UInt32(truncatingIfNeeded: rng.next())
             var sequence = UInt16(truncatingIfNeeded: rng.next())
             var timestamp = UInt32(truncatingIfNeeded: rng.next())
             for k in 0..<packets {
                 let pcm = audio[(k * samplesPerPacket)..<((k + 1) * samplesPerPacket)]
-                let payload = pcm.map { codec == .pcmu ? G711.ulawCompress($0) : G711.alawCompress($0) }
+                var payload: [UInt8] = []
+                switch legCodec {
+                case .pcmu: payload = pcm.map(G711.ulawCompress)
+                case .pcma: payload = pcm.map(G711.alawCompress)
+                case .g722: g722.encode(pcm, into: &payload)
+                }
                 let send = mediaStart + delay + Double(k * ptime) / 1000
                 let arrival = send + (k == 0 ? 0 : rng.uniform(0...networkJitter))
                 let packet = PacketBuilder.rtp(payloadType: pt, sequence: sequence, timestamp: timestamp, ssrc: ssrc, marker: k == 0, payload: payload)
                 records.append((at(arrival), PacketBuilder.ethernetUDP(from: from, to: to, payload: packet)))
                 sequence &+= 1
-                timestamp &+= UInt32(samplesPerPacket)
+                timestamp &+= ticksPerPacket
             }
-            _ = leg
         }
         let end = mediaStart + calleeDelay + duration + 0.05
         sip(messages.bye, from: callerSignalling, to: calleeSignalling, end)
@@ -92,9 +109,10 @@ public struct SyntheticCall {
 
         var writer = PcapWriter()
         for (time, frame) in records.sorted(by: { $0.0 < $1.0 }) { writer.append(frame, at: time) }
-        let used = packets * samplesPerPacket
         return Output(
-            pcap: writer.bytes, callerAudio: Array(callerAudio.prefix(used)), calleeAudio: Array(calleeAudio.prefix(used)),
+            pcap: writer.bytes,
+            callerAudio: Array(callerAudio.prefix(packets * codecs.caller.sampleRate * ptime / 1000)),
+            calleeAudio: Array(calleeAudio.prefix(packets * codecs.callee.sampleRate * ptime / 1000)),
             callerFirstPacket: at(mediaStart), calleeFirstPacket: at(mediaStart + calleeDelay), packetsPerLeg: packets)
     }
 }
@@ -107,17 +125,18 @@ struct SIPTemplates {
     var callee: String { "sip:\(call.calleeNumber)@\(call.calleeSignalling.address)" }
 
     func sdp(_ media: Endpoint, session: UInt64) -> String {
-        let pt = call.codec == .pcmu ? 0 : 8
-        let name = call.codec.rawValue
+        let (caller, callee) = call.legCodecs
+        let codecs = caller == callee ? [caller] : [caller, callee]
+        let formats = codecs.map { String($0.staticPayloadType) }.joined(separator: " ")
+        let maps = codecs.map { "a=rtpmap:\($0.staticPayloadType) \($0.rawValue)/\($0.clockRate)\r\n" }.joined()
         return """
             v=0\r
             o=- \(session) \(session) IN IP4 \(media.address)\r
             s=-\r
             c=IN IP4 \(media.address)\r
             t=0 0\r
-            m=audio \(media.port) RTP/AVP \(pt) 101\r
-            a=rtpmap:\(pt) \(name)/8000\r
-            a=rtpmap:101 telephone-event/8000\r
+            m=audio \(media.port) RTP/AVP \(formats) 101\r
+            \(maps)a=rtpmap:101 telephone-event/8000\r
             a=fmtp:101 0-16\r
             a=ptime:\(call.ptime)\r
             a=sendrecv\r
