@@ -56,7 +56,9 @@ final class CallSession {
             legs[channel]!.receive(header, payload: payload, at: time, origin: output.origin, into: out)
         }
         let late = try scratch.withUnsafeBufferPointer { decoded in
-            try output.place(channel: channel, at: position, samples: UnsafeBufferPointer(rebasing: decoded[0..<count]))
+            try output.place(
+                channel: channel, at: position, samples: UnsafeBufferPointer(rebasing: decoded[0..<count]),
+                sourceRate: legs[channel]!.codec.sampleRate)
         }
         if late > 0 {
             legs[channel]!.latePackets += 1
@@ -87,18 +89,22 @@ final class CallSession {
         diagnostics.note("call \(RecordingNaming.safeForDisplay(description.callID)): \(name) is not decoded; those packets are skipped")
     }
 
-    /// The output rate: the highest rate among the codecs either side offered.
-    private func outputRate(firstCodec: AudioCodec) -> Int {
-        var rate = firstCodec.sampleRate
-        for side in CallSide.allCases {
-            guard let media = description.media(of: side)?.media else { continue }
-            for pt in media.payloadTypes {
-                if let map = media.format(for: pt), let codec = AudioCodec(encoding: map.encoding) {
-                    rate = max(rate, codec.sampleRate)
-                }
-            }
+    /// The codecs the call may carry: those both sides' SDPs list (the
+    /// negotiated set), or those one side lists when only one SDP is known,
+    /// and always the codec of the first packet.
+    private func negotiatedCodecs(firstCodec: AudioCodec) -> Set<AudioCodec> {
+        let lists = CallSide.allCases.compactMap { side -> Set<AudioCodec>? in
+            guard let media = description.media(of: side)?.media else { return nil }
+            return Set(media.payloadTypes.compactMap { pt in media.format(for: pt).flatMap { AudioCodec(encoding: $0.encoding) } })
         }
-        return rate
+        let negotiated = lists.count == 2 ? lists[0].intersection(lists[1]) : lists.first ?? []
+        return negotiated.union([firstCodec])
+    }
+
+    /// The recording's rate: `--rate` when given, else the highest rate among
+    /// the negotiated codecs (8000 for G.711, 16000 with G.722).
+    private func outputRate(firstCodec: AudioCodec) -> Int {
+        options.outputRate ?? negotiatedCodecs(firstCodec: firstCodec).map(\.sampleRate).max() ?? firstCodec.sampleRate
     }
 
     private func open(at time: MediaTime, firstCodec: AudioCodec) throws {
@@ -113,7 +119,10 @@ final class CallSession {
             id: RecordingNaming.recordingID(start: time, callID: description.callID),
             directory: options.outputDirectory + "/" + RecordingNaming.dateFolder(time),
             origin: time, sampleRate: outputRate(firstCodec: firstCodec), tags: tags,
-            serial: Int32(bitPattern: StableHash.fnv1a32(description.callID.utf8)), options: options)
+            serial: Int32(bitPattern: StableHash.fnv1a32(description.callID.utf8)),
+            channelNames: CallSide.allCases.map(\.name),
+            audioBandwidth: negotiatedCodecs(firstCodec: firstCodec).map(\.audioBandwidth).max() ?? firstCodec.audioBandwidth,
+            options: options)
     }
 
     /// Finishes the recording and commits its files: audio first, the index
@@ -123,18 +132,19 @@ final class CallSession {
         guard let output else { return nil }
         self.output = nil
         let finished = try output.finish()
-        let index = callIndex(id: output.id, origin: output.origin, sampleRate: output.sampleRate, samples: finished.samples, reason: reason)
+        let index = callIndex(output: output, files: finished.files, samples: finished.samples, reason: reason)
         let indexFile = try AtomicFile(directory: output.directory, name: output.id + ".json")
         try indexFile.write(try index.encoded())
         try indexFile.sync()
-        try finished.audio.publish()
+        for file in finished.files { try file.publish() }
         try indexFile.publish()
         return RecordingSummary(
-            id: output.id, audioPath: finished.audio.path, indexPath: indexFile.path, index: index,
-            audioBytes: finished.audio.size, start: output.origin)
+            id: output.id, audioFiles: finished.files.map { RecordingSummary.AudioFile(path: $0.path, bytes: $0.size) },
+            indexPath: indexFile.path, index: index, start: output.origin)
     }
 
-    private func callIndex(id: String, origin: MediaTime, sampleRate: Int, samples: Int64, reason: CallEndReason) -> CallIndex {
+    private func callIndex(output: RecordingOutput, files: [AtomicFile], samples: Int64, reason: CallEndReason) -> CallIndex {
+        let names = files.map { String($0.path.split(separator: "/").last ?? "") }
         let channels = CallSide.allCases.map { side -> CallIndex.Channel in
             let leg = legs[side.rawValue]
             return CallIndex.Channel(
@@ -143,11 +153,15 @@ final class CallSession {
                 packets: leg?.packets ?? 0, lost: leg?.lost ?? 0, duplicates: leg?.duplicates ?? 0,
                 late: leg?.latePackets ?? 0, jitterMs: ((leg?.maxJitter ?? 0) * 1e5).rounded() / 100)
         }
-        return CallIndex(
-            id: id, callID: description.callID, caller: description.callerParty, callee: description.calleeParty,
-            direction: "unknown", start: origin.iso8601,
-            durationS: (Double(samples) / Double(sampleRate) * 1000).rounded() / 1000,
-            sampleRate: sampleRate, endReason: reason.name, audio: id + ".opus", channels: channels)
+        var index = CallIndex(
+            id: output.id, callID: description.callID, caller: description.callerParty, callee: description.calleeParty,
+            direction: "unknown", start: output.origin.iso8601,
+            durationS: (Double(samples) / Double(output.sampleRate) * 1000).rounded() / 1000,
+            sampleRate: output.sampleRate, endReason: reason.name, audio: names[0], channels: channels)
+        index.format = output.format.rawValue
+        index.layout = output.layout.rawValue
+        index.audioFiles = names
+        return index
     }
 
     /// Drops the recording without committing anything (its temporary file is removed).
