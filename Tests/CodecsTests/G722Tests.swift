@@ -104,24 +104,6 @@ struct G722VectorTests {
         let checksums = String(decoding: try Self.bytes("sippy-libg722/test.checksum"), as: UTF8.self)
         #expect(checksums.contains(sha256), "the checksum in this test is the one libg722 ships")
         let decoded = Self.littleEndianBytes(Self.decode(try Self.bytes("sippy-libg722/" + file), mode: .kbit64))
-        #expect(SHA256.hex(decoded) == sha256)
-    }
-}
-
-/// SHA-256 through coreutils' `sha256sum`, for comparing with published checksums.
-enum SHA256 {
-    static func hex(_ bytes: [UInt8]) -> String {
-        let path = FixturePaths.temporaryDirectory("callrec-sha") + "/data"
-        FileManager.default.createFile(atPath: path, contents: Data(bytes))
-        defer { try? FileManager.default.removeItem(atPath: path) }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["sha256sum", path]
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        guard (try? process.run()) != nil else { return "sha256sum unavailable" }
-        let output = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return String(String(decoding: output, as: UTF8.self).prefix(64))
+        #expect(SHA256Sum.hex(decoded) == sha256)
     }
 }
