@@ -39,7 +39,7 @@ let package = Package(
         .target(name: "Catalog", dependencies: ["CallrecCore", .product(name: "GRDB", package: "GRDB.swift")]),
         .target(
             name: "Pipeline",
-            dependencies: ["CallrecCore", "Capture", "SIP", "RTP", "Codecs", "DSP", "Output", "Catalog"]
+            dependencies: ["CallrecCore", "Capture", "SIP", "RTP", "Codecs", "DSP", "Output", "Catalog", "CallSynthesis"]
         ),
         .executableTarget(
             name: "callrec",

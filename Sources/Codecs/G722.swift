@@ -42,45 +42,55 @@ public enum G722 {
 
         /// Blocks 4 (RECONS, PARREC, UPZERO, UPPOL2, UPPOL1, FILTEZ, FILTEP,
         /// PREDIC) for the quantized difference `d` of this sample.
+        ///
+        /// The Recommendation saturates every 16-bit add, shift and multiply.
+        /// Where the operands' ranges prove a result cannot leave 16 bits the
+        /// saturation is left out (each such place says why); the result is
+        /// the same, bit for bit. The ranges: DET <= 16384 (the scale table's
+        /// largest entry), so |d| <= 16384 * 20456 / 32768 = 10228 in the
+        /// lower band (INVQAL's largest step) and <= 3704 in the higher.
         @inlinable @inline(__always)
         mutating func adapt(_ d: Int32) {
             let p0 = sat(d &+ sz)
             let r0 = sat(s &+ d)
 
             // UPZERO: leak each zero coefficient and step it by the sign agreement
-            // of the new difference with the one it multiplies.
+            // of the new difference with the one it multiplies. No saturation:
+            // (b * 32640) >> 15 lies in [-32640, 32639], so +-128 stays in 16 bits.
             let step: Int32 = d == 0 ? 0 : 128
             let sg0 = d >> 15
             @inline(__always) func zero(_ b: Int32, _ di: Int32) -> Int32 {
-                sat(((di >> 15) == sg0 ? step : -step) &+ mult(b, 32640))
+                ((di >> 15) == sg0 ? step : -step) &+ ((b &* 32640) >> 15)
             }
             b6 = zero(b6, d6); b5 = zero(b5, d5); b4 = zero(b4, d4)
             b3 = zero(b3, d3); b2 = zero(b2, d2); b1 = zero(b1, d1)
             d6 = d5; d5 = d4; d4 = d3; d3 = d2; d2 = d1; d1 = d
 
-            // UPPOL2, then UPPOL1 against the new AL2.
+            // UPPOL2, then UPPOL1 against the new AL2. |AL1| <= 15360 + 12288 and
+            // |AL2| <= 12288, so only AL1 * 4 and its negation can saturate.
             let s0 = p0 >> 15, s1 = p1 >> 15, s2 = p2 >> 15
             let w1 = sat(a1 &* 4)
             let w2 = (s0 == s1 ? sat(-w1) : w1) >> 7
-            var apl2 = sat(sat(w2 &+ (s0 == s2 ? 128 : -128)) &+ mult(a2, 32512))
-            apl2 = min(max(apl2, -12288), 12288)
-            var apl1 = sat((s0 == s1 ? 192 : -192) &+ mult(a1, 32640))
-            let limit = sat(15360 &- apl2)
+            let apl2 = min(max(w2 &+ (s0 == s2 ? 128 : -128) &+ ((a2 &* 32512) >> 15), -12288), 12288)
+            var apl1 = (s0 == s1 ? 192 : -192) &+ ((a1 &* 32640) >> 15)
+            let limit = 15360 &- apl2
             if apl1 > limit { apl1 = limit } else if apl1 &+ limit < 0 { apl1 = -limit }
             a1 = apl1
             a2 = apl2
             p2 = p1; p1 = p0
 
-            // FILTEZ (accumulated with 16-bit saturation, taps 6 down to 1) and FILTEP.
-            var z: Int32 = mult(sat(d6 &* 2), b6)
-            z = sat(z &+ mult(sat(d5 &* 2), b5))
-            z = sat(z &+ mult(sat(d4 &* 2), b4))
-            z = sat(z &+ mult(sat(d3 &* 2), b3))
-            z = sat(z &+ mult(sat(d2 &* 2), b2))
-            z = sat(z &+ mult(sat(d1 &* 2), b1))
+            // FILTEZ, taps 6 down to 1. 2 * |d| <= 20456 and |b| <= 32768, so each
+            // product fits 16 bits; the running sum saturates as the Recommendation's does.
+            var z: Int32 = (d6 &* 2 &* b6) >> 15
+            z = sat(z &+ ((d5 &* 2 &* b5) >> 15))
+            z = sat(z &+ ((d4 &* 2 &* b4) >> 15))
+            z = sat(z &+ ((d3 &* 2 &* b3) >> 15))
+            z = sat(z &+ ((d2 &* 2 &* b2) >> 15))
+            z = sat(z &+ ((d1 &* 2 &* b1) >> 15))
             sz = z
+            // FILTEP: 2 * RLT saturates; |AL1|, |AL2| < 32768 keep each product in 16 bits.
             r2 = r1; r1 = r0
-            let sp = sat(mult(a1, sat(r1 &* 2)) &+ mult(a2, sat(r2 &* 2)))
+            let sp = sat(((a1 &* sat(r1 &* 2)) >> 15) &+ ((a2 &* sat(r2 &* 2)) >> 15))
             s = sat(sp &+ sz)
         }
     }
@@ -171,7 +181,9 @@ public enum G722 {
         @usableFromInline static let scale = 328
         /// 12: the QMF coefficients h0, h2, ..., h22; the odd ones are these reversed.
         @usableFromInline static let qmf = 681
-        @usableFromInline static let count = 693
+        /// 12: the same reversed (h22, h20, ..., h0), so both QMF sums run forwards.
+        @usableFromInline static let qmfReversed = 693
+        @usableFromInline static let count = 705
     }
 
     /// The lookup tables, laid out as `Table` says.
@@ -205,7 +217,10 @@ public enum G722 {
             t[Table.scale + i] = value << 2
         }
         let qmf: [Int32] = [3, -11, 12, 32, -210, 951, 3876, -805, 362, -156, 53, -11]
-        for i in 0..<12 { t[Table.qmf + i] = qmf[i] }
+        for i in 0..<12 {
+            t[Table.qmf + i] = qmf[i]
+            t[Table.qmfReversed + i] = qmf[11 - i]
+        }
         return t
     }()
 

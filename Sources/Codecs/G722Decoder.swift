@@ -49,6 +49,7 @@ public struct G722Decoder: Sendable {
                     let xs = sumBytes.baseAddress!.assumingMemoryBound(to: Int32.self)
                     let xd = differenceBytes.baseAddress!.assumingMemoryBound(to: Int32.self)
                     let h = table.baseAddress! + G722.Table.qmf
+                    let hr = table.baseAddress! + G722.Table.qmfReversed
                     for i in 0..<n {
                         let (rl, rh) = G722Decoder.core(
                             UInt8(truncatingIfNeeded: payload[i]), &lower, &higher, table.baseAddress!, modeOffset)
@@ -64,7 +65,7 @@ public struct G722Decoder: Sendable {
                         let wd = xd + cursor + 1, ws = xs + cursor + 1
                         var out1: Int32 = 0, out2: Int32 = 0
                         for j in 0..<12 {
-                            out1 &+= h[11 - j] &* wd[j]
+                            out1 &+= hr[j] &* wd[j]
                             out2 &+= h[j] &* ws[j]
                         }
                         output[2 * i] = Int16(G722.sat(out1 >> 11))
@@ -101,16 +102,18 @@ public struct G722Decoder: Sendable {
         let il = Int(code & 0x3F)
         let ih = Int(code >> 6)
         // Lower sub-band: INVQBL (the mode's quantizer) for the output,
-        // INVQAL (the 4-bit core) for adaptation, LOGSCL, SCALEL.
-        let dl = G722.mult(lower.det, table[modeOffset + il])
-        let rl = G722.limit(G722.sat(lower.s &+ dl))
-        let dlt = G722.mult(lower.det, table[G722.Table.lowerAdapt + il])
+        // INVQAL (the 4-bit core) for adaptation, LOGSCL, SCALEL. DET <= 16384
+        // and the multipliers <= 24808, so the products need no saturation, and
+        // LIMIT's range lies inside 16 bits, so it subsumes RECONS's saturation.
+        let dl = (lower.det &* table[modeOffset + il]) >> 15
+        let rl = G722.limit(lower.s &+ dl)
+        let dlt = (lower.det &* table[G722.Table.lowerAdapt + il]) >> 15
         lower.nb = min(max((lower.nb &* 127) >> 7 &+ table[G722.Table.lowerLog + il], 0), 18432)
         lower.det = table[G722.Table.scale + 64 + Int(lower.nb >> 6)]
         lower.adapt(dlt)
         // Higher sub-band: INVQAH, LOGSCH, SCALEH.
-        let dh = G722.mult(table[G722.Table.higherOutput + ih], higher.det)
-        let rh = G722.limit(G722.sat(higher.s &+ dh))
+        let dh = (table[G722.Table.higherOutput + ih] &* higher.det) >> 15
+        let rh = G722.limit(higher.s &+ dh)
         higher.nb = min(max((higher.nb &* 127) >> 7 &+ table[G722.Table.higherLog + ih], 0), 22528)
         higher.det = table[G722.Table.scale + Int(higher.nb >> 6)]
         higher.adapt(dh)

@@ -36,6 +36,11 @@ public final class Resampler {
     /// above what G.711 carries.
     public static let defaultConverter = Converter.sincFastest
 
+    /// libsamplerate's version string.
+    public static var libraryVersion: String {
+        String(String(cString: src_get_version()).prefix { $0 != " " })
+    }
+
     public let inputRate: Int
     public let outputRate: Int
     public let converter: Converter

@@ -97,6 +97,9 @@ public final class OggOpusWriter {
         try writeHeaders(streams: streams, coupled: coupled, mapping: mapping, tags: tags)
     }
 
+    /// libopus's version string (`libopus 1.3.1`).
+    public static var libraryVersion: String { String(cString: opus_get_version_string()) }
+
     /// The narrowest Opus bandwidth that holds audio up to `hz`
     /// (narrowband 4 kHz, mediumband 6, wideband 8, super-wideband 12, fullband 20).
     static func bandwidth(forHz hz: Int) -> Int32 {
