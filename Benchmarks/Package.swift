@@ -17,14 +17,14 @@ let package = Package(
         // spandsp, only as the G.722 baseline measured beside callrec's decoder.
         .systemLibrary(name: "CSpanDSP", path: "Sources/CSpanDSP", providers: [.apt(["libspandsp-dev"])]),
         .executableTarget(
-            name: "Codecs",
+            name: "CodecThroughput",
             dependencies: [
                 .product(name: "Benchmark", package: "benchmark"),
                 .product(name: "Pipeline", package: "callrec"),
                 .product(name: "CallSynthesis", package: "callrec"),
                 "CSpanDSP",
             ],
-            path: "Benchmarks/Codecs",
+            path: "Benchmarks/CodecThroughput",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
         ),
         .executableTarget(

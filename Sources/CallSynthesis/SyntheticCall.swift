@@ -33,6 +33,11 @@ public struct SyntheticCall {
     public var seed: UInt64 = 1
     public var callerVoice = SpeechSynth.Voice.low
     public var calleeVoice = SpeechSynth.Voice.high
+    /// Audio each party says instead of the generated speech, at its codec's
+    /// rate (for measuring with real or synthesized speech); the call lasts
+    /// `duration` or until the shorter of the two ends.
+    public var callerSpeech: [Int16]? = nil
+    public var calleeSpeech: [Int16]? = nil
 
     public init() {}
 
@@ -57,10 +62,13 @@ public struct SyntheticCall {
     public func build() -> Output {
         let codecs = legCodecs
         let spurts = SpeechSynth.conversation(duration: duration, seed: seed)
-        let callerAudio = SpeechSynth(sampleRate: codecs.caller.sampleRate, voice: callerVoice)
+        let callerAudio = callerSpeech ?? SpeechSynth(sampleRate: codecs.caller.sampleRate, voice: callerVoice)
             .render(duration: duration, spurts: spurts.caller, seed: seed &+ 11)
-        let calleeAudio = SpeechSynth(sampleRate: codecs.callee.sampleRate, voice: calleeVoice)
+        let calleeAudio = calleeSpeech ?? SpeechSynth(sampleRate: codecs.callee.sampleRate, voice: calleeVoice)
             .render(duration: duration, spurts: spurts.callee, seed: seed &+ 23)
+        let duration = min(
+            duration, Double(callerAudio.count) / Double(codecs.caller.sampleRate),
+            Double(calleeAudio.count) / Double(codecs.callee.sampleRate))
         var rng = SeededRandom(seed: seed &+ 99)
         var records: [(MediaTime, [UInt8])] = []
         func at(_ seconds: Double) -> MediaTime { start.advanced(byNanoseconds: Int64(seconds * 1e9)) }

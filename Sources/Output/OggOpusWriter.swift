@@ -19,6 +19,8 @@ public final class OggOpusWriter {
     public let format: AudioFormat
     /// Samples per channel per frame.
     public let frameSamples: Int
+    /// The bit rate coded at, in bits per second (all streams together).
+    public let bitrate: Int
     /// Pre-skip in 48 kHz samples (the encoder's lookahead).
     public let preSkip: Int
     /// Frames encoded so far.
@@ -76,7 +78,8 @@ public final class OggOpusWriter {
             throw OutputError(code: .encoder, path: file.path, message: "opus_multistream_encoder_create: \(OpusErrorCode(rawValue: error))")
         }
         self.encoder = encoder
-        _ = callrec_opus_ms_set_bitrate(encoder, Int32(settings.bitrate))
+                self.bitrate = settings.bitrate(sampleRate: format.sampleRate, channels: channels)
+        _ = callrec_opus_ms_set_bitrate(encoder, Int32(bitrate))
         _ = callrec_opus_ms_set_complexity(encoder, Int32(settings.complexity))
         _ = callrec_opus_ms_set_signal(encoder, Int32(callrec_opus_signal_voice))
         // Never spend bits on a band the source cannot have: the rate's

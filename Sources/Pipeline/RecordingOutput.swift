@@ -78,12 +78,12 @@ final class RecordingOutput {
                     file: try AtomicFile(directory: directory, name: id + ext), channels: fileChannels, sampleRate: sampleRate,
                     tags: tags, serial: serial, bitrate: options.opus.bitrate, audioBandwidth: audioBandwidth, options: options))
         case .split:
-            // The call's bit rate is shared by its files, as by the streams of one file.
+            // A bit rate set per call is shared by its files, as by the streams of one file.
             for (c, name) in channelNames.enumerated() {
                 sinks.append(
                     try RecordingOutput.sink(
                         file: try AtomicFile(directory: directory, name: id + "-" + name + ext), channels: 1, sampleRate: sampleRate,
-                        tags: tags + [("SPEAKER", name)], serial: serial &+ Int32(c), bitrate: options.opus.bitrate / channelNames.count,
+                        tags: tags + [("SPEAKER", name)], serial: serial &+ Int32(c), bitrate: options.opus.bitrate.map { $0 / channelNames.count },
                         audioBandwidth: audioBandwidth, options: options))
             }
         }
@@ -99,7 +99,7 @@ final class RecordingOutput {
     }
 
     private static func sink(
-        file: AtomicFile, channels: Int, sampleRate: Int, tags: [(String, String)], serial: Int32, bitrate: Int,
+        file: AtomicFile, channels: Int, sampleRate: Int, tags: [(String, String)], serial: Int32, bitrate: Int?,
         audioBandwidth: Int, options: ConvertOptions
     ) throws -> any AudioSink {
         let format = AudioFormat(sampleRate: sampleRate, channels: channels)

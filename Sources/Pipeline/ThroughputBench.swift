@@ -212,8 +212,9 @@ public enum ThroughputBench {
             try writer.finish(totalSamples: Int64(speech.count))
         }
         let streams = settings.layout == .separate ? "2 mono streams" : "1 coupled stream"
+        let bitrate = settings.bitrate(sampleRate: rate, channels: 2)
         return result(
-            stage: "Opus encode \(settings.bitrate / 1000) kbit/s, complexity \(settings.complexity)",
+            stage: "Opus encode \(bitrate / 1000) kbit/s, complexity \(settings.complexity)",
             unit: "1 call, \(rate / 1000) kHz, \(streams)", units: units, cpu: cpu, legsPerCall: 1, samplesPerUnit: nil)
     }
 

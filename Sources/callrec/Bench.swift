@@ -33,8 +33,8 @@ struct Bench: ParsableCommand {
     @Option(help: ArgumentHelp("CPU seconds to spend on each stage.", valueName: "N"))
     var seconds: Double = 2
 
-    @Option(help: ArgumentHelp("Opus bit rate per call for the opus and pipeline stages.", valueName: "bps"))
-    var bitrate: Int = OpusSettings.default.bitrate
+    @Option(help: ArgumentHelp("Opus bit rate per call for the opus and pipeline stages (auto: as convert chooses).", valueName: "auto|bps"))
+    var bitrate: String = "auto"
 
     @Option(help: ArgumentHelp("Opus complexity for the opus and pipeline stages.", valueName: "0-10"))
     var complexity: Int = OpusSettings.default.complexity
@@ -53,7 +53,9 @@ struct Bench: ParsableCommand {
             throw ValidationError("unknown stage '\(stage)'; use g711, g722, resample, opus or pipeline")
         }
         if !(seconds > 0 && seconds <= 600) { throw ValidationError("--seconds must be between 0 and 600") }
-        if !(6000...510_000).contains(bitrate) { throw ValidationError("--bitrate must be between 6000 and 510000") }
+        if bitrate != "auto" && !(Int(bitrate).map { (6000...510_000).contains($0) } ?? false) {
+            throw ValidationError("--bitrate must be auto or between 6000 and 510000")
+        }
         if !(0...10).contains(complexity) { throw ValidationError("--complexity must be between 0 and 10") }
         if OpusSettings.StreamLayout(rawValue: opusStreams) == nil { throw ValidationError("--opus-streams must be separate or coupled") }
     }
@@ -61,7 +63,7 @@ struct Bench: ParsableCommand {
     func run() throws {
         let workloads = stages.isEmpty ? ThroughputBench.Workload.allCases : stages.compactMap(ThroughputBench.Workload.init)
         var settings = OpusSettings.default
-        settings.bitrate = bitrate
+        settings.bitrate = Int(bitrate)
         settings.complexity = complexity
         settings.layout = OpusSettings.StreamLayout(rawValue: opusStreams) ?? settings.layout
         let machine = ThroughputBench.Machine.current

@@ -48,8 +48,10 @@ struct Convert: ParsableCommand {
         valueName: "auto|8000|16000|24000|48000"))
     var rate: String = "auto"
 
-    @Option(help: ArgumentHelp("Opus: total bit rate per call, in bits per second (split files share it).", valueName: "bps"))
-    var bitrate: Int = OpusSettings.default.bitrate
+    @Option(help: ArgumentHelp(
+        "Opus: total bit rate per call in bits per second (split files share it); auto = 16000 per party at 8 kHz, 24000 at 16 kHz and up.",
+        valueName: "auto|bps"))
+    var bitrate: String = "auto"
 
     @Option(help: ArgumentHelp("Opus encoder complexity, 0 (fastest) to 10.", valueName: "0-10"))
     var complexity: Int = OpusSettings.default.complexity
@@ -70,7 +72,9 @@ struct Convert: ParsableCommand {
     func validate() throws {
         if inputs.isEmpty { throw ValidationError("give at least one capture, or '-' for standard input") }
         if inputs.filter({ $0 == "-" }).count > 1 { throw ValidationError("standard input ('-') can be read only once") }
-        if !(6000...510_000).contains(bitrate) { throw ValidationError("--bitrate must be between 6000 and 510000") }
+        if bitrate != "auto" && !(Int(bitrate).map { (6000...510_000).contains($0) } ?? false) {
+            throw ValidationError("--bitrate must be auto or between 6000 and 510000")
+        }
         if !(0...10).contains(complexity) { throw ValidationError("--complexity must be between 0 and 10") }
         if !(idleTimeout > 0) { throw ValidationError("--idle-timeout must be positive") }
         guard let format = AudioFileFormat(rawValue: format) else { throw ValidationError("--format must be opus, wav or flac") }
@@ -89,7 +93,7 @@ struct Convert: ParsableCommand {
     /// The options the command line asks for.
     var options: ConvertOptions {
         var settings = OpusSettings.default
-        settings.bitrate = bitrate
+        settings.bitrate = Int(bitrate)
         settings.complexity = complexity
         settings.layout = OpusSettings.StreamLayout(rawValue: opusStreams) ?? settings.layout
         var options = ConvertOptions(outputDirectory: out, opus: settings, idleTimeout: idleTimeout)

@@ -17,8 +17,10 @@ let benchmarks: @Sendable () -> Void = {
         scalingFactor: .one,
         maxDuration: .seconds(3),
         maxIterations: 2000,
-        // Decoding allocates nothing per packet: any malloc in steady state is a regression.
-        thresholds: [.mallocCountTotal: .init(absolute: [.p90: 0])]
+        // Decoding allocates nothing per packet. The harness itself counts 16-18
+        // mallocs per sample (measured on the bare table-lookup loop below), so
+        // a decoder that allocated once per 20 ms packet would show 66 or more.
+        thresholds: [.mallocCountTotal: .init(absolute: [.p90: 18])]
     )
 
     let seconds = 10.0
@@ -104,7 +106,7 @@ let benchmarks: @Sendable () -> Void = {
     for converter in Resampler.Converter.allCases {
         Benchmark(
             "Resample 1s 8k->16k (\(converter.name))",
-            configuration: .init(thresholds: [.mallocCountTotal: .init(absolute: [.p90: 0])])
+            configuration: .init(thresholds: [.mallocCountTotal: .init(absolute: [.p90: 18])])
         ) { benchmark in
             let resampler = try Resampler(inputRate: 8000, outputRate: 16000, converter: converter)
             var produced = 0
