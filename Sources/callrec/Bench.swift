@@ -8,14 +8,14 @@ struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Measure codec, resampling, Opus and whole-pipeline throughput on this machine.",
         discussion: """
-            Each stage runs on generated speech-like audio (a minute per unit of work) until
-            it has used --seconds of CPU time, and is reported as a multiple of real time on
-            one core and as the number of calls (two legs each) one core keeps up with.
-            Times are thread CPU time, so other load on the machine does not count against
+            Each stage runs on generated speech-like audio (a minute per unit of work) until \
+            it has used --seconds of CPU time, and is reported as a multiple of real time on \
+            one core and as the number of calls (two legs each) one core keeps up with. \
+            Times are thread CPU time, so other load on the machine does not count against \
             the result. Opus runs at the settings given (the convert defaults otherwise).
 
-            Stages: g711 (u-law and A-law decode), g722 (decode), resample (one leg
-            8 -> 16 kHz), opus (encode a call at 8 and 16 kHz), pipeline (a generated
+            Stages: g711 (u-law and A-law decode), g722 (decode), resample (one leg \
+            8 -> 16 kHz), opus (encode a call at 8 and 16 kHz), pipeline (a generated \
             minute-long call from capture file to committed recording: PCMU, G.722, mixed).
 
             Examples:
