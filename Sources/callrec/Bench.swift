@@ -98,7 +98,7 @@ struct Bench: ParsableCommand {
     }
 
     static func row(_ stage: String, _ unit: String, _ factor: String, _ calls: String, _ ns: String) -> String {
-        stage.padded(46) + unit.padded(34) + factor.leftPadded(16) + calls.leftPadded(12) + ns.leftPadded(11)
+        stage.padded(50) + unit.padded(32) + factor.leftPadded(16) + calls.leftPadded(12) + ns.leftPadded(11)
     }
 }
 
