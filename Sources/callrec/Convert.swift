@@ -159,13 +159,21 @@ struct Convert: ParsableCommand {
     static func jsonLine(_ s: RecordingSummary) -> String {
         struct Line: Encodable {
             var audio: String
+            /// Every audio file (two with --channels split).
+            var audioFiles: [String]
             var index: String
             var bytes: Int64
             var call: CallIndex
+
+            enum CodingKeys: String, CodingKey {
+                case audio, index, bytes, call
+                case audioFiles = "audio_files"
+            }
         }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        let data = (try? encoder.encode(Line(audio: s.audioPath, index: s.indexPath, bytes: s.audioBytes, call: s.index))) ?? Data()
+        let line = Line(audio: s.audioPath, audioFiles: s.audioFiles.map(\.path), index: s.indexPath, bytes: s.audioBytes, call: s.index)
+        let data = (try? encoder.encode(line)) ?? Data()
         return String(decoding: data, as: UTF8.self)
     }
 }

@@ -20,6 +20,18 @@ extension CLITests {
         }
     }
 
+    @Test func jsonListsEverySplitFile() throws {
+        let out = FixturePaths.temporaryDirectory("cli")
+        let run = try callrec(["convert", FixturePaths.fixture("g711u-2legs-20ms.pcap"), "--out", out, "--channels", "split", "--json"])
+        #expect(run.status == 0, "\(run.stderr)")
+        let line = try #require(run.stdout.split(separator: "\n").first)
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+        let files = try #require(object["audio_files"] as? [String])
+        #expect(files.count == 2 && files.allSatisfy { FileManager.default.fileExists(atPath: $0) })
+        #expect(object["audio"] as? String == files[0])
+        #expect((object["call"] as? [String: Any])?["layout"] as? String == "split")
+    }
+
     @Test func writesWAVAtAForcedRate() throws {
         let out = FixturePaths.temporaryDirectory("cli")
         let run = try callrec(["convert", FixturePaths.fixture("g711a-2legs-20ms.pcap"), "--out", out, "--format", "wav", "--rate", "44100"])
