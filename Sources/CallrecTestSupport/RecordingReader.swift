@@ -42,7 +42,9 @@ public struct SoundFileReader {
 /// libopusfile (at 48 kHz, as players decode it), WAV and FLAC through
 /// libsndfile (at the file's own rate).
 public struct DecodedRecording {
+    /// The decoded audio, one array per channel.
     public var channels: [[Int16]]
+    /// 48000 for Opus, the file's rate otherwise.
     public var sampleRate: Int
 
     public init(path: String) throws {

@@ -41,8 +41,10 @@ public final class Resampler {
         String(String(cString: src_get_version()).prefix { $0 != " " })
     }
 
+    /// Samples per second in and out.
     public let inputRate: Int
     public let outputRate: Int
+    /// The libsamplerate converter in use.
     public let converter: Converter
     /// Input samples pushed since the last flush (the start of the current stretch).
     public private(set) var inputSamples: Int64 = 0

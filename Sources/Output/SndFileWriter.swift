@@ -8,8 +8,11 @@ import CallrecCore
 /// call's length. One owner per handle: `sf_open_fd` in `init`, `sf_close` in
 /// `finish` (or `deinit`). The corresponding C function is `sf_writef_short`.
 public final class SndFileWriter: AudioSink {
+    /// The PCM the writer takes (and the file holds).
     public let format: AudioFormat
+    /// Samples per channel in one frame.
     public let frameSamples: Int
+    /// The file being written.
     public let file: AtomicFile
     /// The container written.
     public let container: AudioFileFormat

@@ -54,8 +54,11 @@ public enum ThroughputBench {
 
     /// The machine the numbers were measured on.
     public struct Machine: Sendable, Encodable {
+        /// The CPU model (`/proc/cpuinfo`'s model name).
         public var cpu: String
+        /// Logical cores available.
         public var cores: Int
+        /// The libopus and libsamplerate versions measured.
         public var opus: String
         public var samplerate: String
 
