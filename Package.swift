@@ -23,6 +23,7 @@ let package = Package(
         .executable(name: "callrec", targets: ["callrec"]),
         .library(name: "Pipeline", targets: ["Pipeline"]),
         .library(name: "CallrecTestSupport", targets: ["CallrecTestSupport"]),
+        .library(name: "CallSynthesis", targets: ["CallSynthesis"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
@@ -39,15 +40,19 @@ let package = Package(
         .target(name: "Catalog", dependencies: ["CallrecCore", .product(name: "GRDB", package: "GRDB.swift")]),
         .target(
             name: "Pipeline",
-            dependencies: ["CallrecCore", "Capture", "SIP", "RTP", "Codecs", "DSP", "Output", "Catalog"]
+            dependencies: ["CallrecCore", "Capture", "SIP", "RTP", "Codecs", "DSP", "Output", "Catalog", "CallSynthesis"]
         ),
         .executableTarget(
             name: "callrec",
-            dependencies: ["Pipeline", "Catalog", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: [
+                "Pipeline", "Catalog", "CallSynthesis", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
         ),
+        // Deterministic SIP + RTP captures from speech-like audio, for tests, fixtures and `callrec bench`.
+        .target(name: "CallSynthesis", dependencies: ["CallrecCore", "Codecs"]),
 
         // Test support: capture builders, a speech-like signal generator, an Ogg Opus reader.
-        .target(name: "CallrecTestSupport", dependencies: ["CallrecCore", "Codecs", "COpusFile"]),
+        .target(name: "CallrecTestSupport", dependencies: ["CallrecCore", "Codecs", "CallSynthesis", "COpusFile", "CSndFile"]),
         .executableTarget(name: "make-fixtures", dependencies: ["CallrecTestSupport"]),
 
         .testTarget(name: "CallrecCoreTests", dependencies: ["CallrecCore", "CallrecTestSupport"]),

@@ -14,6 +14,19 @@ let package = Package(
         .package(url: "https://github.com/ordo-one/benchmark.git", from: "1.38.1", traits: ["MallocInterposer"]),
     ],
     targets: [
+        // spandsp, only as the G.722 baseline measured beside callrec's decoder.
+        .systemLibrary(name: "CSpanDSP", path: "Sources/CSpanDSP", providers: [.apt(["libspandsp-dev"])]),
+        .executableTarget(
+            name: "CodecThroughput",
+            dependencies: [
+                .product(name: "Benchmark", package: "benchmark"),
+                .product(name: "Pipeline", package: "callrec"),
+                .product(name: "CallSynthesis", package: "callrec"),
+                "CSpanDSP",
+            ],
+            path: "Benchmarks/CodecThroughput",
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        ),
         .executableTarget(
             name: "Convert",
             dependencies: [

@@ -1,3 +1,5 @@
+import Foundation
+
 /// Measures for comparing decoded audio with its source.
 public enum SignalMetrics {
     /// Every `factor`-th sample (48 kHz -> 8 kHz for factor 6). Opus narrowband
@@ -46,5 +48,40 @@ public enum SignalMetrics {
             out[offset + i] = signal[i]
         }
         return out
+    }
+
+    /// The power of `samples` at `hz` (Goertzel), normalised by length:
+    /// a full-scale sine gives about 0.25 * 32767^2.
+    public static func power(_ samples: some Collection<Int16>, at hz: Double, rate: Int) -> Double {
+        let w = 2 * Double.pi * hz / Double(rate)
+        let coefficient = 2 * cos(w)
+        var s1 = 0.0, s2 = 0.0
+        Array(samples).withUnsafeBufferPointer { x in
+            for i in 0..<x.count {
+                let s0 = Double(x[i]) + coefficient * s1 - s2
+                s2 = s1
+                s1 = s0
+            }
+        }
+        let n = Double(max(samples.count, 1))
+        return (s1 * s1 + s2 * s2 - coefficient * s1 * s2) / (n * n)
+    }
+
+    /// `samples` averaged in groups of `factor`: a crude low-pass and decimation
+    /// (first null at the new rate), for finding low tones quickly.
+    public static func averaged(_ samples: [Int16], by factor: Int) -> [Int16] {
+        stride(from: 0, to: samples.count - factor + 1, by: factor).map { k in
+            Int16(samples[k..<(k + factor)].reduce(0) { $0 + Int($1) } / factor)
+        }
+    }
+
+    /// The frequency in `range` (stepped by `step` Hz) where `samples` have the most power.
+    public static func peakFrequency(_ samples: [Int16], rate: Int, in range: ClosedRange<Double>, step: Double = 1) -> Double {
+        var best = (hz: range.lowerBound, power: -1.0)
+        for hz in stride(from: range.lowerBound, through: range.upperBound, by: step) {
+            let p = power(samples, at: hz, rate: rate)
+            if p > best.power { best = (hz, p) }
+        }
+        return best.hz
     }
 }

@@ -56,6 +56,18 @@ public final class AtomicFile {
         size += Int64(bytes.count)
     }
 
+    /// The open descriptor of the temporary file, for a library that writes
+    /// (and seeks) on its own, such as libsndfile. Call `adoptExternalWrites()`
+    /// when it is done.
+    public var fileDescriptor: Int32 { fd }
+
+    /// Takes the file's size from the disk after a library wrote through `fileDescriptor`.
+    public func adoptExternalWrites() {
+        guard fd >= 0 else { return }
+        let end = lseek(fd, 0, SEEK_END)
+        if end >= 0 { size = Int64(end) }
+    }
+
     /// Appends `bytes`.
     public func write(_ bytes: [UInt8]) throws {
         try bytes.withUnsafeBytes { try write($0) }

@@ -91,8 +91,16 @@ public struct CallIndex: Codable, Sendable, Equatable {
     public var sampleRate: Int
     /// Why the call ended: `bye`, `cancel`, `timeout`, `cut` (the capture ended first).
     public var endReason: String
-    /// The recording's audio file, relative to the index.
+    /// The recording's audio file, relative to the index (with the split
+    /// layout, the caller's file; `audio_files` lists them all).
     public var audio: String
+    /// Every audio file of the recording, relative to the index: one, or one
+    /// per channel in channel order (split). Absent in indexes written before it.
+    public var audioFiles: [String]?
+    /// `opus`, `wav` or `flac`.
+    public var format: String?
+    /// `stereo` (channel per speaker in one file), `mono` (both mixed) or `split` (a file per speaker).
+    public var layout: String?
     public var channels: [Channel]
     /// DTMF digits (RFC 4733 events) in time order.
     public var dtmf: [DTMF] = []
@@ -116,7 +124,8 @@ public struct CallIndex: Codable, Sendable, Equatable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case version, id, caller, callee, direction, start, channels, audio, dtmf
+        case version, id, caller, callee, direction, start, channels, audio, dtmf, format, layout
+        case audioFiles = "audio_files"
         case callID = "call_id"
         case durationS = "duration_s"
         case sampleRate = "sample_rate"

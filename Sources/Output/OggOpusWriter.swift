@@ -19,6 +19,8 @@ public final class OggOpusWriter {
     public let format: AudioFormat
     /// Samples per channel per frame.
     public let frameSamples: Int
+    /// The bit rate coded at, in bits per second (all streams together).
+    public let bitrate: Int
     /// Pre-skip in 48 kHz samples (the encoder's lookahead).
     public let preSkip: Int
     /// Frames encoded so far.
@@ -26,7 +28,8 @@ public final class OggOpusWriter {
     /// Bytes of Ogg written so far.
     public var bytesWritten: Int64 { file.size }
 
-    private let file: AtomicFile
+    /// The file being written.
+    public let file: AtomicFile
     private let encoder: OpaquePointer
     private var stream = ogg_stream_state()
     private var packetNumber: Int64 = 0
@@ -48,7 +51,13 @@ public final class OggOpusWriter {
     ///   - settings: bit rate, complexity, stream layout, frame size.
     ///   - tags: OpusTags comments, `KEY=value`; values are written as given (bounded by the caller).
     ///   - serial: the Ogg stream serial number.
-    public init(file: AtomicFile, format: AudioFormat, settings: OpusSettings, tags: [(String, String)], serial: Int32) throws {
+    ///   - audioBandwidth: the highest frequency the source carries, in Hz
+    ///     (3400 for G.711, 7000 for G.722), when it is below what the rate
+    ///     allows: the encoder then spends no bits above it.
+    public init(
+        file: AtomicFile, format: AudioFormat, settings: OpusSettings, tags: [(String, String)], serial: Int32,
+        audioBandwidth: Int? = nil
+    ) throws {
         guard [8000, 12000, 16000, 24000, 48000].contains(format.sampleRate), (1...255).contains(format.channels) else {
             throw OutputError(code: .encoder, path: file.path, message: "Opus cannot code \(format)")
         }
@@ -69,18 +78,15 @@ public final class OggOpusWriter {
             throw OutputError(code: .encoder, path: file.path, message: "opus_multistream_encoder_create: \(OpusErrorCode(rawValue: error))")
         }
         self.encoder = encoder
-        _ = callrec_opus_ms_set_bitrate(encoder, Int32(settings.bitrate))
+                self.bitrate = settings.bitrate(sampleRate: format.sampleRate, channels: channels)
+        _ = callrec_opus_ms_set_bitrate(encoder, Int32(bitrate))
         _ = callrec_opus_ms_set_complexity(encoder, Int32(settings.complexity))
         _ = callrec_opus_ms_set_signal(encoder, Int32(callrec_opus_signal_voice))
-        // Never spend bits on a band the source cannot have.
-        let bandwidth: Int32 = switch format.sampleRate {
-        case 8000: Int32(callrec_opus_bandwidth_narrowband)
-        case 12000: Int32(callrec_opus_bandwidth_mediumband)
-        case 16000: Int32(callrec_opus_bandwidth_wideband)
-        case 24000: Int32(callrec_opus_bandwidth_superwideband)
-        default: Int32(callrec_opus_bandwidth_fullband)
-        }
-        _ = callrec_opus_ms_set_max_bandwidth(encoder, bandwidth)
+        // Never spend bits on a band the source cannot have: the rate's
+        // Nyquist frequency, or the source codec's band when that is lower
+        // (a G.711 call recorded at 16 kHz stays narrowband).
+        _ = callrec_opus_ms_set_max_bandwidth(
+            encoder, OggOpusWriter.bandwidth(forHz: min(format.sampleRate / 2, audioBandwidth ?? Int.max)))
         var lookahead: Int32 = 0
         _ = callrec_opus_ms_get_lookahead(encoder, &lookahead)
         self.lookahead = Int(lookahead)
@@ -92,6 +98,21 @@ public final class OggOpusWriter {
         ogg_stream_init(&stream, serial)
 
         try writeHeaders(streams: streams, coupled: coupled, mapping: mapping, tags: tags)
+    }
+
+    /// libopus's version string (`libopus 1.3.1`).
+    public static var libraryVersion: String { String(cString: opus_get_version_string()) }
+
+    /// The narrowest Opus bandwidth that holds audio up to `hz`
+    /// (narrowband 4 kHz, mediumband 6, wideband 8, super-wideband 12, fullband 20).
+    static func bandwidth(forHz hz: Int) -> Int32 {
+        switch hz {
+        case ...4000: Int32(callrec_opus_bandwidth_narrowband)
+        case ...6000: Int32(callrec_opus_bandwidth_mediumband)
+        case ...8000: Int32(callrec_opus_bandwidth_wideband)
+        case ...12000: Int32(callrec_opus_bandwidth_superwideband)
+        default: Int32(callrec_opus_bandwidth_fullband)
+        }
     }
 
     deinit {

@@ -62,16 +62,16 @@ final class CallSession {
         try withLeg(channel) { leg in
             if leg == nil { leg = Leg(outputRate: output.sampleRate, maxSkew: maxSkew) }
             if leg!.kinds[pt] == nil { leg!.kinds[pt] = kind }
-            try leg!.receive(header, payload: payload, at: time, arrival: arrival, kind: kind) { position, samples in
-                try Self.place(samples, at: position, channel: channel, output: output, diagnostics: diagnostics)
+            try leg!.receive(header, payload: payload, at: time, arrival: arrival, kind: kind) { position, samples, rate in
+                try Self.place(samples, at: position, rate: rate, channel: channel, output: output, diagnostics: diagnostics)
             }
         }
         // Everything a jitter window old is final: play it out of both legs and encode it.
         let deadline = arrival - output.jitterWindow
         for c in 0..<2 {
             try withLeg(c) { leg in
-                try leg?.playout(until: deadline) { position, samples in
-                    try Self.place(samples, at: position, channel: c, output: output, diagnostics: diagnostics)
+                try leg?.playout(until: deadline) { position, samples, rate in
+                    try Self.place(samples, at: position, rate: rate, channel: c, output: output, diagnostics: diagnostics)
                 }
             }
         }
@@ -85,9 +85,10 @@ final class CallSession {
 
     /// Writes a leg's played audio into the recording; audio behind what is already encoded is counted.
     private static func place(
-        _ samples: UnsafeBufferPointer<Int16>, at position: Int64, channel: Int, output: RecordingOutput, diagnostics: Diagnostics
+        _ samples: UnsafeBufferPointer<Int16>, at position: Int64, rate: Int, channel: Int, output: RecordingOutput,
+        diagnostics: Diagnostics
     ) throws -> Int {
-        let late = try output.place(channel: channel, at: position, samples: samples)
+        let late = try output.place(channel: channel, at: position, samples: samples, sourceRate: rate)
         if late > 0 { diagnostics.count(.rtpLate) }
         return late
     }
@@ -119,18 +120,22 @@ final class CallSession {
         diagnostics.note("call \(RecordingNaming.safeForDisplay(description.callID)): \(name) is not decoded; those packets are skipped")
     }
 
-    /// The output rate: the highest rate among the codecs either side offered.
-    private func outputRate(firstCodec: AudioCodec) -> Int {
-        var rate = firstCodec.sampleRate
-        for side in CallSide.allCases {
-            guard let media = description.media(of: side)?.media else { continue }
-            for pt in media.payloadTypes {
-                if let map = media.format(for: pt), let codec = AudioCodec(encoding: map.encoding) {
-                    rate = max(rate, codec.sampleRate)
-                }
-            }
+    /// The codecs the call may carry: those both sides' SDPs list (the
+    /// negotiated set), or those one side lists when only one SDP is known,
+    /// and always the codec of the first packet.
+    private func negotiatedCodecs(firstCodec: AudioCodec) -> Set<AudioCodec> {
+        let lists = CallSide.allCases.compactMap { side -> Set<AudioCodec>? in
+            guard let media = description.media(of: side)?.media else { return nil }
+            return Set(media.payloadTypes.compactMap { pt in media.format(for: pt).flatMap { AudioCodec(encoding: $0.encoding) } })
         }
-        return rate
+        let negotiated = lists.count == 2 ? lists[0].intersection(lists[1]) : lists.first ?? []
+        return negotiated.union([firstCodec])
+    }
+
+    /// The recording's rate: `--rate` when given, else the highest rate among
+    /// the negotiated codecs (8000 for G.711, 16000 with G.722).
+    private func outputRate(firstCodec: AudioCodec) -> Int {
+        options.outputRate ?? negotiatedCodecs(firstCodec: firstCodec).map(\.sampleRate).max() ?? firstCodec.sampleRate
     }
 
     private func open(at time: MediaTime, firstCodec: AudioCodec) throws {
@@ -141,7 +146,10 @@ final class CallSession {
         if let caller = description.callerParty { tags.append(("CALLER", RecordingNaming.bounded(caller))) }
         if let callee = description.calleeParty { tags.append(("CALLEE", RecordingNaming.bounded(callee))) }
         output = RecordingOutput(
-            callID: description.callID, origin: time, sampleRate: outputRate(firstCodec: firstCodec), tags: tags, options: options)
+            callID: description.callID, origin: time, sampleRate: outputRate(firstCodec: firstCodec), tags: tags,
+            channelNames: CallSide.allCases.map(\.name),
+            audioBandwidth: negotiatedCodecs(firstCodec: firstCodec).map(\.audioBandwidth).max() ?? firstCodec.audioBandwidth,
+            options: options)
     }
 
     /// Finishes the recording and commits its files: audio first, the index
@@ -153,8 +161,8 @@ final class CallSession {
         let diagnostics = self.diagnostics
         for c in 0..<2 {
             try withLeg(c) { leg in
-                try leg?.drain { position, samples in
-                    try Self.place(samples, at: position, channel: c, output: output, diagnostics: diagnostics)
+                try leg?.drain { position, samples, rate in
+                    try Self.place(samples, at: position, rate: rate, channel: c, output: output, diagnostics: diagnostics)
                 }
             }
         }
@@ -163,15 +171,16 @@ final class CallSession {
         let indexFile = try AtomicFile(directory: finished.directory, name: finished.id + ".json")
         try indexFile.write(try index.encoded())
         try indexFile.sync()
-        try finished.audio.publish()
+        for file in finished.files { try file.publish() }
         try indexFile.publish()
         return RecordingSummary(
-            id: finished.id, audioPath: finished.audio.path, indexPath: indexFile.path, index: index,
-            audioBytes: finished.audio.size, start: finished.start)
+            id: finished.id, audioFiles: finished.files.map { RecordingSummary.AudioFile(path: $0.path, bytes: $0.size) },
+            indexPath: indexFile.path, index: index, start: finished.start)
     }
 
     private func callIndex(_ finished: RecordingOutput.Finished, sampleRate: Int, reason: CallEndReason) -> CallIndex {
         let id = finished.id
+        let names = finished.files.map { String($0.path.split(separator: "/").last ?? "") }
         let channels = CallSide.allCases.map { side -> CallIndex.Channel in
             let leg = side == .caller ? callerLeg : calleeLeg
             var channel = CallIndex.Channel(
@@ -179,7 +188,7 @@ final class CallSession {
                 ssrcs: leg?.streams.map { RTPHeader.format(ssrc: $0.ssrc) } ?? [],
                 packets: leg?.packets ?? 0, lost: leg?.lost ?? 0, duplicates: leg?.duplicates ?? 0,
                 late: leg?.latePackets ?? 0, jitterMs: ((leg?.maxJitter ?? 0) * 1e5).rounded() / 100)
-            channel.concealedMs = (leg?.concealedSamples ?? 0) * 1000 / sampleRate
+            channel.concealedMs = Int(((leg?.concealedSeconds ?? 0) * 1000).rounded())
             channel.timestampJumps = leg?.timestampJumps ?? 0
             channel.driftPPM = Int(((leg?.drift ?? 0) * 1e6).rounded())
             return channel
@@ -198,8 +207,11 @@ final class CallSession {
             id: id, callID: description.callID, caller: description.callerParty, callee: description.calleeParty,
             direction: "unknown", start: finished.start.iso8601,
             durationS: (Double(finished.samples) / Double(sampleRate) * 1000).rounded() / 1000,
-            sampleRate: sampleRate, endReason: reason.name, audio: id + ".opus", channels: channels)
+            sampleRate: sampleRate, endReason: reason.name, audio: names[0], channels: channels)
         index.dtmf = dtmf
+        index.format = finished.format.rawValue
+        index.layout = finished.layout.rawValue
+        index.audioFiles = names
         return index
     }
 

@@ -1,4 +1,15 @@
+import DSP
 import Output
+
+/// How a call's two channels are laid out in files.
+public enum ChannelLayout: String, Sendable, CaseIterable {
+    /// One file, two channels: 0 = caller, 1 = callee.
+    case stereo
+    /// One file, one channel: both parties mixed (summed with saturation).
+    case mono
+    /// One mono file per party: `<id>-caller.<ext>` and `<id>-callee.<ext>`.
+    case split
+}
 
 /// Everything a conversion needs to know, fixed before the first packet.
 public struct ConvertOptions: Sendable {
@@ -14,6 +25,16 @@ public struct ConvertOptions: Sendable {
     public var maxTimestampSkew: Double
     /// Calls in flight at most; more are counted and dropped.
     public var maxCalls: Int
+    /// The file format of recordings.
+    public var format: AudioFileFormat = .opus
+    /// Stereo, mono or one file per party.
+    public var channelLayout: ChannelLayout = .stereo
+    /// The recording's sample rate; nil (`auto`): the highest rate among the
+    /// call's negotiated codecs (8000 for G.711, 16000 with G.722), so nothing
+    /// is resampled that need not be.
+    public var outputRate: Int? = nil
+    /// The libsamplerate converter for legs whose rate differs from the recording's.
+    public var resampler: Resampler.Converter = Resampler.defaultConverter
 
     public init(
         outputDirectory: String = "recordings", opus: OpusSettings = .default, idleTimeout: Double = 120,

@@ -17,8 +17,10 @@ import RTP
 /// place in the sequence, so they are never mistaken for loss, and are
 /// never decoded as audio. Per packet nothing is allocated.
 struct Leg {
-    /// Writes decoded audio at a timeline position; returns the samples dropped as late.
-    typealias Placement = (Int64, UnsafeBufferPointer<Int16>) throws -> Int
+    /// Writes decoded audio, at its decoded rate (the third argument), at a
+    /// timeline position in samples at the recording's rate; returns the
+    /// samples dropped as late.
+    typealias Placement = (Int64, UnsafeBufferPointer<Int16>, Int) throws -> Int
 
     /// Most SSRCs tracked per leg; a leg that changes SSRC more often keeps the last ones.
     static let maxSSRCs = 8
@@ -61,7 +63,9 @@ struct Leg {
     private(set) var codec: AudioCodec?
     private(set) var streams: [(ssrc: UInt32, statistics: RTPStreamStatistics)] = []
     private(set) var latePackets = 0
+    /// Decoded samples filled in for lost packets, and their duration.
     private(set) var concealedSamples = 0
+    private(set) var concealedSeconds = 0.0
     private(set) var oversizedPackets = 0
     private var restarts = 0
     private var dtmf = DTMFCollector()
@@ -333,13 +337,15 @@ struct Leg {
         let ideal = position(of: entry)
         let threshold = Int64(Leg.resyncThreshold * Double(outputRate))
         if let c = cursor, let end = lastEnd, end == entry.timestamp {
-            // Continuous audio: follow the cursor, nudged one sample towards the ideal position.
+            // Continuous audio: follow the cursor, nudged one sample towards the ideal position
+            // once it is more than 2 ms away (drift); within that, the audio is left untouched.
             let offset = c - ideal
+            let deadband = Int64(outputRate / 500)
             if abs(offset) > threshold {
                 cursor = ideal
-            } else if offset >= 1 {
+            } else if offset > deadband {
                 n = adjust(count: n, insert: false)
-            } else if offset <= -1 {
+            } else if offset < -deadband {
                 n = adjust(count: n, insert: true)
             }
         } else if let c = cursor, ideal < c, c - ideal <= threshold {
@@ -349,11 +355,17 @@ struct Leg {
             cursor = ideal
         }
         pcm.withUnsafeMutableBufferPointer { concealer.received(UnsafeMutableBufferPointer(rebasing: $0[0..<n])) }
-        _ = try pcm.withUnsafeBufferPointer { try place(cursor!, UnsafeBufferPointer(rebasing: $0[0..<n])) }
-        cursor! += Int64(n)
+        let rate = codec.sampleRate
+        _ = try pcm.withUnsafeBufferPointer { try place(cursor!, UnsafeBufferPointer(rebasing: $0[0..<n]), rate) }
+        cursor! += timelineSamples(n)
         lastUnitsPerTwoSamples = timeline?.unitsPerTwoSamples ?? 2
         lastEnd = entry.timestamp + Int64(count * lastUnitsPerTwoSamples / 2)
         lastPacketSamples = count
+    }
+
+    /// Timeline samples (at the recording's rate) taken by `count` decoded samples.
+    private func timelineSamples(_ count: Int) -> Int64 {
+        Int64(count) * Int64(outputRate) / Int64(decoder?.codec.sampleRate ?? outputRate)
     }
 
     /// Removes or repeats one sample at the quietest point of the packet in `pcm`.
@@ -382,14 +394,18 @@ struct Leg {
     /// Fills the time of `lostPackets` lost packets before `successor` with concealment.
     private mutating func conceal(lostPackets: Int, before successor: JitterBuffer.Entry, place: Placement) throws {
         guard let c = cursor, lastEnd != nil, lastPacketSamples > 0 else { return }
-        var remaining = Int(min(Int64(lostPackets * lastPacketSamples), max(0, position(of: successor) - c)))
+        guard let rate = decoder?.codec.sampleRate else { return }
+        // The gap in decoded samples: the lost packets' length, at most up to the next packet.
+        let gap = max(0, position(of: successor) - c) * Int64(rate) / Int64(outputRate)
+        var remaining = Int(min(Int64(lostPackets * lastPacketSamples), gap))
         while remaining > 0 {
             let chunk = min(remaining, pcm.count - 1)
             pcm.withUnsafeMutableBufferPointer { concealer.conceal(UnsafeMutableBufferPointer(rebasing: $0[0..<chunk])) }
-            _ = try pcm.withUnsafeBufferPointer { try place(cursor!, UnsafeBufferPointer(rebasing: $0[0..<chunk])) }
-            cursor! += Int64(chunk)
+            _ = try pcm.withUnsafeBufferPointer { try place(cursor!, UnsafeBufferPointer(rebasing: $0[0..<chunk]), rate) }
+            cursor! += timelineSamples(chunk)
             lastEnd! += Int64(chunk * lastUnitsPerTwoSamples / 2)
             concealedSamples += chunk
+            concealedSeconds += Double(chunk) / Double(rate)
             remaining -= chunk
         }
     }

@@ -3,36 +3,65 @@ import DSP
 import Output
 
 /// The output side of one call: the mixer that puts both legs on one
-/// timeline, and the encoder and file it feeds.
+/// timeline, a resampler for each leg whose rate differs from the
+/// recording's, and the files the frames go to (one stereo or mono file, or
+/// one file per party).
 ///
-/// The mixer exists from the call's first audio packet; the file is created
-/// when the first frame is final, because only then is the timeline's start
-/// known (the first packet to arrive is not always the first sent), and the
-/// recording's id and START tag come from it.
+/// The mixer exists from the call's first audio packet; the files are
+/// created when the first frame is final, because only then is the
+/// timeline's start known (the first packet to arrive is not always the
+/// first sent), and the recording's id, folder and START tag come from it.
+///
+/// Every frame the mixer emits passes through `emit(_:at:)`: the one place
+/// to tap the recording's audio.
 final class RecordingOutput {
     /// Samples per second of the recording.
     let sampleRate: Int
     /// The capture time positions are counted from (the call's first audio packet).
     let origin: MediaTime
+    let layout: ChannelLayout
+    let format: AudioFileFormat
+    /// Channels on the call timeline (one per party).
+    let channels = 2
 
     private let callID: String
     private let tags: [(String, String)]
+    private let channelNames: [String]
+    private let audioBandwidth: Int
     private let options: ConvertOptions
     private var mixer: CallMixer
     private let jitterWindowSamples: Int64
+    private let converter: Resampler.Converter
+    /// Per channel: the converter for a leg at another rate, and where its
+    /// current stretch of continuous audio stands on the timeline.
+    private var stretches: [ResampledStretch?]
+    /// One channel of a frame, for the mono and split layouts.
+    private var monoFrame: [Int16]
     private var open: Open?
 
-    /// The file and encoder, once the first frame is final.
+    /// The files, once the first frame is final.
     private struct Open {
         var id: String
         var directory: String
         var start: MediaTime
         var startPosition: Int64
-        var file: AtomicFile
-        var writer: OggOpusWriter
+        var sinks: [any AudioSink]
     }
 
-    /// A finished recording: synced under its temporary name until `publish()`.
+    /// A leg's audio being resampled: continuous from `start` until a packet
+    /// does not follow on from the previous one.
+    private struct ResampledStretch {
+        var resampler: Resampler
+        /// Timeline position of the stretch's first output sample.
+        var start: Int64
+        /// Output samples of the stretch placed so far.
+        var placed: Int64 = 0
+        /// Where the next packet should start if it follows on.
+        var nextPosition: Int64
+    }
+
+    /// A finished recording: its files synced under their temporary names
+    /// until published, in channel order for the split layout.
     struct Finished {
         var id: String
         var directory: String
@@ -40,78 +69,185 @@ final class RecordingOutput {
         var start: MediaTime
         /// Time zero as a timeline position (samples from `origin`).
         var startPosition: Int64
-        var audio: AtomicFile
+        var files: [AtomicFile]
+        var format: AudioFileFormat
+        var layout: ChannelLayout
         /// Samples per channel in the recording.
         var samples: Int64
     }
 
     /// - Parameters:
-    ///   - tags: OpusTags comments other than START (which comes from the timeline's start).
-    init(callID: String, origin: MediaTime, sampleRate: Int, tags: [(String, String)], options: ConvertOptions) {
+    ///   - tags: comments for the files other than START (which comes from the timeline's start).
+    ///   - channelNames: one name per channel (`caller`, `callee`), for split file names.
+    ///   - audioBandwidth: the highest frequency the call's codecs carry, in Hz (caps Opus).
+    init(
+        callID: String, origin: MediaTime, sampleRate: Int, tags: [(String, String)], channelNames: [String],
+        audioBandwidth: Int, options: ConvertOptions
+    ) {
         self.callID = callID
         self.origin = origin
         self.sampleRate = sampleRate
         self.tags = tags
+        self.channelNames = channelNames
+        self.audioBandwidth = audioBandwidth
         self.options = options
+        layout = options.channelLayout
+        format = options.format
+        converter = options.resampler
         let frameSamples = sampleRate * options.opus.frameMilliseconds / 1000
         jitterWindowSamples = Int64(options.jitterWindow * Double(sampleRate))
         // Room for the lead before time zero, the jitter window, the largest tolerated skew and a packet.
         let seconds = 2 * options.jitterWindow + options.maxTimestampSkew + 0.5
         let frames = Int((seconds * Double(sampleRate) / Double(frameSamples)).rounded(.up))
-        mixer = CallMixer(channels: 2, frameSamples: frameSamples, capacityFrames: frames, lead: Int(jitterWindowSamples))
+        mixer = CallMixer(channels: channels, frameSamples: frameSamples, capacityFrames: frames, lead: Int(jitterWindowSamples))
+        stretches = Array(repeating: nil, count: channels)
+        monoFrame = [Int16](repeating: 0, count: frameSamples)
     }
 
     /// Samples the legs hold back for late packets before audio is final.
     var jitterWindow: Int64 { jitterWindowSamples }
 
-    /// Places decoded audio of `channel` at timeline `position`.
+    /// Creates the files once the timeline's start is known.
+    private func create(startPosition: Int64) throws {
+        let start = origin.advanced(byNanoseconds: startPosition * 1_000_000_000 / Int64(sampleRate))
+        let id = RecordingNaming.recordingID(start: start, callID: callID)
+        let directory = options.outputDirectory + "/" + RecordingNaming.dateFolder(start)
+        let serial = Int32(bitPattern: StableHash.fnv1a32(callID.utf8))
+        let tags = self.tags + [("START", start.iso8601)]
+        var sinks: [any AudioSink] = []
+        let ext = "." + options.format.fileExtension
+        switch layout {
+        case .stereo, .mono:
+            let fileChannels = layout == .stereo ? channels : 1
+            sinks.append(
+                try sink(
+                    file: try AtomicFile(directory: directory, name: id + ext), channels: fileChannels, tags: tags, serial: serial,
+                    bitrate: options.opus.bitrate))
+        case .split:
+            // A bit rate set per call is shared by its files, as by the streams of one file.
+            for (c, name) in channelNames.enumerated() {
+                sinks.append(
+                    try sink(
+                        file: try AtomicFile(directory: directory, name: id + "-" + name + ext), channels: 1,
+                        tags: tags + [("SPEAKER", name)], serial: serial &+ Int32(c),
+                        bitrate: options.opus.bitrate.map { $0 / channelNames.count }))
+            }
+        }
+        open = Open(id: id, directory: directory, start: start, startPosition: startPosition, sinks: sinks)
+    }
+
+    private func sink(file: AtomicFile, channels: Int, tags: [(String, String)], serial: Int32, bitrate: Int?) throws -> any AudioSink {
+        let format = AudioFormat(sampleRate: sampleRate, channels: channels)
+        switch options.format {
+        case .opus:
+            var settings = options.opus
+            settings.bitrate = bitrate
+            return try OggOpusWriter(
+                file: file, format: format, settings: settings, tags: tags, serial: serial, audioBandwidth: audioBandwidth)
+        case .wav, .flac:
+            return try SndFileWriter(
+                file: file, format: format, container: options.format, frameMilliseconds: options.opus.frameMilliseconds, tags: tags)
+        }
+    }
+
+    /// Places decoded audio of `channel`, decoded at `sourceRate`, at timeline
+    /// `position` (in samples at the recording's rate). Audio at another rate
+    /// is resampled first, as one continuous stretch while packets follow on.
     /// - Returns: the number of samples dropped as late.
-    func place(channel: Int, at position: Int64, samples: UnsafeBufferPointer<Int16>) throws -> Int {
-        try mixer.write(channel: channel, at: position, samples: samples) { try encode($0, at: $1) }
+    func place(channel: Int, at position: Int64, samples: UnsafeBufferPointer<Int16>, sourceRate: Int) throws -> Int {
+        guard sourceRate != sampleRate else {
+            if stretches[channel] != nil { try endStretch(channel: channel) }
+            return try mixer.write(channel: channel, at: position, samples: samples) { try emit($0, at: $1) }
+        }
+        if let stretch = stretches[channel],
+            stretch.resampler.inputRate != sourceRate || abs(position - stretch.nextPosition) > 1
+        {
+            // A gap, a jump or a new codec: finish the stretch (its filter tail) and start another.
+            try endStretch(channel: channel)
+        }
+        if stretches[channel]?.resampler.inputRate != sourceRate {
+            stretches[channel] = ResampledStretch(
+                resampler: try Resampler(inputRate: sourceRate, outputRate: sampleRate, converter: converter),
+                start: position, nextPosition: position)
+        }
+        var stretch = stretches[channel]!
+        defer { stretches[channel] = stretch }
+        if stretch.resampler.inputSamples == 0 {
+            stretch.start = position
+            stretch.placed = 0
+        }
+        var late = 0
+        try stretch.resampler.process(samples) { converted in
+            late += try mixer.write(channel: channel, at: stretch.start + stretch.placed, samples: converted) { try emit($0, at: $1) }
+            stretch.placed += Int64(converted.count)
+        }
+        stretch.nextPosition = position + Int64(samples.count) * Int64(sampleRate) / Int64(sourceRate)
+        return late
+    }
+
+    /// Flushes a channel's resampler: its tail goes where the stretch ends.
+    private func endStretch(channel: Int) throws {
+        guard var stretch = stretches[channel] else { return }
+        try stretch.resampler.flush { converted in
+            try mixer.write(channel: channel, at: stretch.start + stretch.placed, samples: converted) { try emit($0, at: $1) }
+            stretch.placed += Int64(converted.count)
+        }
+        stretch.placed = 0
+        stretches[channel] = stretch
     }
 
     /// Encodes every whole frame before timeline `position` (the legs have
     /// played everything before it), so memory stays flat however long the call.
     func settle(upTo position: Int64) throws {
-        try mixer.advance(to: position) { try encode($0, at: $1) }
+        try mixer.advance(to: position) { try emit($0, at: $1) }
     }
 
-    private func encode(_ frame: UnsafeBufferPointer<Int16>, at position: Int64) throws {
+    /// The one place every frame of the recording passes through, as the
+    /// mixer emits it: `channels` interleaved, `frameSamples` per channel,
+    /// starting at timeline `position`.
+    private func emit(_ frame: UnsafeBufferPointer<Int16>, at position: Int64) throws {
         // The first frame starts the timeline.
         if open == nil { try create(startPosition: position) }
-        try open!.writer.write(frame: frame)
+        let sinks = open!.sinks
+        switch layout {
+        case .stereo:
+            try sinks[0].write(frame: frame)
+        case .mono:
+            try monoFrame.withUnsafeMutableBufferPointer { mono in
+                ChannelMix.downmix(frame, channels: channels, into: mono)
+                try sinks[0].write(frame: UnsafeBufferPointer(mono))
+            }
+        case .split:
+            for (c, sink) in sinks.enumerated() {
+                try monoFrame.withUnsafeMutableBufferPointer { mono in
+                    ChannelMix.extract(channel: c, of: frame, channels: channels, into: mono)
+                    try sink.write(frame: UnsafeBufferPointer(mono))
+                }
+            }
+        }
     }
 
-    /// Creates the file once the timeline's start is known.
-    private func create(startPosition: Int64) throws {
-        let start = origin.advanced(byNanoseconds: startPosition * 1_000_000_000 / Int64(sampleRate))
-        let id = RecordingNaming.recordingID(start: start, callID: callID)
-        let directory = options.outputDirectory + "/" + RecordingNaming.dateFolder(start)
-        let file = try AtomicFile(directory: directory, name: id + ".opus")
-        let writer = try OggOpusWriter(
-            file: file, format: AudioFormat(sampleRate: sampleRate, channels: 2), settings: options.opus,
-            tags: tags + [("START", start.iso8601)], serial: Int32(bitPattern: StableHash.fnv1a32(callID.utf8)))
-        open = Open(id: id, directory: directory, start: start, startPosition: startPosition, file: file, writer: writer)
-    }
-
-    /// Encodes what is left, ends the Ogg stream and syncs the file.
+    /// Encodes what is left, ends the files and syncs them.
     /// - Returns: nil when no audio was ever placed.
     func finish() throws -> Finished? {
-        let total = try mixer.finish { try encode($0, at: $1) }
+        for c in 0..<channels { try endStretch(channel: c) }
+        let total = try mixer.finish { try emit($0, at: $1) }
         guard let open, total > 0 else {
             discard()
             return nil
         }
-        try open.writer.finish(totalSamples: total)
-        try open.file.sync()
+        for sink in open.sinks {
+            try sink.finish(totalSamples: total)
+            try sink.file.sync()
+        }
         return Finished(
-            id: open.id, directory: open.directory, start: open.start, startPosition: open.startPosition, audio: open.file,
-            samples: total)
+            id: open.id, directory: open.directory, start: open.start, startPosition: open.startPosition,
+            files: open.sinks.map(\.file), format: format, layout: layout, samples: total)
     }
 
-    /// Drops the recording; its temporary file is removed.
+    /// Drops the recording; its temporary files are removed.
     func discard() {
-        open?.file.discard()
+        for sink in open?.sinks ?? [] { sink.file.discard() }
         open = nil
     }
 }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import CallrecCore
+import DSP
 import Foundation
 import Output
 import Pipeline
@@ -7,17 +8,23 @@ import Pipeline
 /// `callrec convert`: batch conversion of captures into recordings.
 struct Convert: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Convert captures into one Ogg Opus recording per call.",
+        abstract: "Convert captures into one recording per call.",
         discussion: """
             Each call found in the captures is written as
               OUT/YYYY/MM/DD/<id>.opus   two channels: 0 = caller (INVITE sender), 1 = callee
               OUT/YYYY/MM/DD/<id>.json   the call index (parties, times, codecs, stream statistics)
             where <id> is the UTC start time and a hash of the Call-ID, e.g. 20261129T081530Z-3f9a1c2e.
+            --channels mono mixes both parties into one channel; --channels split writes
+            <id>-caller.<ext> and <id>-callee.<ext>. --format wav or flac writes 16-bit PCM.
+            The rate is the call's own (8000 for G.711, 16000 with G.722) unless --rate says
+            otherwise; only a leg at another rate is resampled.
             Files appear only when complete: they are written under a temporary name, synced and renamed.
 
             Examples:
               callrec convert capture.pcap
               callrec convert --out /srv/recordings day1.pcap day2.pcapng
+              callrec convert --format flac --channels split capture.pcap
+              callrec convert --channels mono --bitrate 16000 capture.pcap
               tcpdump -U -w - udp | callrec convert -
             """
     )
@@ -28,11 +35,30 @@ struct Convert: ParsableCommand {
     @Option(name: .shortAndLong, help: ArgumentHelp("Folder for recordings.", valueName: "dir"))
     var out: String = "recordings"
 
-    @Option(help: ArgumentHelp("Total Opus bit rate per call, in bits per second.", valueName: "bps"))
-    var bitrate: Int = OpusSettings.default.bitrate
+    @Option(help: ArgumentHelp("File format: opus, wav (16-bit PCM) or flac.", valueName: "opus|wav|flac"))
+    var format: String = AudioFileFormat.opus.rawValue
+
+    @Option(help: ArgumentHelp(
+        "stereo (one file, channel 0 caller, 1 callee), mono (both mixed) or split (a file per party).",
+        valueName: "stereo|mono|split"))
+    var channels: String = ChannelLayout.stereo.rawValue
+
+    @Option(help: ArgumentHelp(
+        "Sample rate of the recording; auto = the call's highest codec rate (8000 for G.711, 16000 with G.722).",
+        valueName: "auto|8000|16000|24000|48000"))
+    var rate: String = "auto"
+
+    @Option(help: ArgumentHelp(
+        "Opus: total bit rate per call in bits per second (split files share it); auto = 16000 per party at 8 kHz, 24000 at 16 kHz and up.",
+        valueName: "auto|bps"))
+    var bitrate: String = "auto"
 
     @Option(help: ArgumentHelp("Opus encoder complexity, 0 (fastest) to 10.", valueName: "0-10"))
     var complexity: Int = OpusSettings.default.complexity
+
+    @Option(help: ArgumentHelp(
+        "Opus: separate (one mono stream per speaker) or coupled (one stereo stream).", valueName: "separate|coupled"))
+    var opusStreams: String = OpusSettings.default.layout.rawValue
 
     @Option(help: ArgumentHelp("End a call after this many seconds without packets (capture time).", valueName: "seconds"))
     var idleTimeout: Double = 120
@@ -46,16 +72,39 @@ struct Convert: ParsableCommand {
     func validate() throws {
         if inputs.isEmpty { throw ValidationError("give at least one capture, or '-' for standard input") }
         if inputs.filter({ $0 == "-" }).count > 1 { throw ValidationError("standard input ('-') can be read only once") }
-        if !(6000...510_000).contains(bitrate) { throw ValidationError("--bitrate must be between 6000 and 510000") }
+        if bitrate != "auto" && !(Int(bitrate).map { (6000...510_000).contains($0) } ?? false) {
+            throw ValidationError("--bitrate must be auto or between 6000 and 510000")
+        }
         if !(0...10).contains(complexity) { throw ValidationError("--complexity must be between 0 and 10") }
         if !(idleTimeout > 0) { throw ValidationError("--idle-timeout must be positive") }
+        guard let format = AudioFileFormat(rawValue: format) else { throw ValidationError("--format must be opus, wav or flac") }
+        guard ChannelLayout(rawValue: channels) != nil else { throw ValidationError("--channels must be stereo, mono or split") }
+        guard OpusSettings.StreamLayout(rawValue: opusStreams) != nil else {
+            throw ValidationError("--opus-streams must be separate or coupled")
+        }
+        if rate != "auto" {
+            let allowed = format == .opus ? [8000, 12000, 16000, 24000, 48000] : [8000, 11025, 16000, 22050, 24000, 32000, 44100, 48000]
+            guard let value = Int(rate), allowed.contains(value) else {
+                throw ValidationError("--rate must be auto or one of \(allowed.map(String.init).joined(separator: ", ")) for \(format.rawValue)")
+            }
+        }
+    }
+
+    /// The options the command line asks for.
+    var options: ConvertOptions {
+        var settings = OpusSettings.default
+        settings.bitrate = Int(bitrate)
+        settings.complexity = complexity
+        settings.layout = OpusSettings.StreamLayout(rawValue: opusStreams) ?? settings.layout
+        var options = ConvertOptions(outputDirectory: out, opus: settings, idleTimeout: idleTimeout)
+        options.format = AudioFileFormat(rawValue: format) ?? .opus
+        options.channelLayout = ChannelLayout(rawValue: channels) ?? .stereo
+        options.outputRate = Int(rate)
+        return options
     }
 
     func run() throws {
-        var settings = OpusSettings.default
-        settings.bitrate = bitrate
-        settings.complexity = complexity
-        let options = ConvertOptions(outputDirectory: out, opus: settings, idleTimeout: idleTimeout)
+        let options = self.options
         let converter = try Converter(options: options)
         var failures = 0
         var written = 0
@@ -110,13 +159,21 @@ struct Convert: ParsableCommand {
     static func jsonLine(_ s: RecordingSummary) -> String {
         struct Line: Encodable {
             var audio: String
+            /// Every audio file (two with --channels split).
+            var audioFiles: [String]
             var index: String
             var bytes: Int64
             var call: CallIndex
+
+            enum CodingKeys: String, CodingKey {
+                case audio, index, bytes, call
+                case audioFiles = "audio_files"
+            }
         }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        let data = (try? encoder.encode(Line(audio: s.audioPath, index: s.indexPath, bytes: s.audioBytes, call: s.index))) ?? Data()
+        let line = Line(audio: s.audioPath, audioFiles: s.audioFiles.map(\.path), index: s.indexPath, bytes: s.audioBytes, call: s.index)
+        let data = (try? encoder.encode(line)) ?? Data()
         return String(decoding: data, as: UTF8.self)
     }
 }

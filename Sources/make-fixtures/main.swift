@@ -1,12 +1,39 @@
 // make-fixtures: regenerates the generated captures in Fixtures/.
 //
 //   swift run make-fixtures [FIXTURES_DIR]
+//   swift run make-fixtures --speech-call CALLER.raw CALLEE.raw PCMU|PCMA|G722 OUT.pcap
+//
+// The second form builds a call from given speech (16-bit little-endian raw
+// at the codec's rate, one file per party), for measurements such as
+// scripts/measure-opus-quality.py.
 //
 // Every fixture is deterministic (seeded), so running this again writes the
 // same bytes; Fixtures/README.md says how each file was made.
 import CallrecTestSupport
 import Codecs
 import Foundation
+
+let arguments = CommandLine.arguments
+if arguments.count == 6 && arguments[1] == "--speech-call" {
+    func raw(_ path: String) throws -> [Int16] {
+        let data = try Data(contentsOf: URL(fileURLWithPath: path))
+        return stride(from: 0, to: data.count - 1, by: 2).map { Int16(bitPattern: UInt16(data[$0]) | UInt16(data[$0 + 1]) << 8) }
+    }
+    guard let codec = AudioCodec(encoding: arguments[4]) else {
+        print("make-fixtures: unknown codec \(arguments[4])")
+        exit(2)
+    }
+    var call = SyntheticCall()
+    call.codec = codec
+    call.callerSpeech = try raw(arguments[2])
+    call.calleeSpeech = try raw(arguments[3])
+    call.duration = 3600
+    call.networkJitter = 0
+    let output = call.build()
+    try Data(output.pcap).write(to: URL(fileURLWithPath: arguments[5]))
+    print("wrote \(arguments[5]) (\(output.packetsPerLeg) RTP packets per leg)")
+    exit(0)
+}
 
 let directory = CommandLine.arguments.count > 1 ? CommandLine.arguments[1] : FixturePaths.repositoryRoot + "/Fixtures"
 

@@ -7,25 +7,11 @@ import Testing
 @Suite struct OggOpusWriterTests {
     /// Writes `channels` of PCM at `rate` through the writer and returns the file path.
     func write(_ channels: [[Int16]], rate: Int, settings: OpusSettings = .default) throws -> String {
-        let directory = FixturePaths.temporaryDirectory()
-        let file = try AtomicFile(directory: directory, name: "t.opus")
+        let file = try AtomicFile(directory: FixturePaths.temporaryDirectory(), name: "t.opus")
         let writer = try OggOpusWriter(
             file: file, format: AudioFormat(sampleRate: rate, channels: channels.count), settings: settings,
             tags: [("CALL_ID", "abc@host"), ("CALLER", "+4611")], serial: 7)
-        let n = channels[0].count
-        let frame = writer.frameSamples
-        var buffer = [Int16](repeating: 0, count: frame * channels.count)
-        var k = 0
-        while k < n {
-            for i in 0..<frame {
-                for c in 0..<channels.count { buffer[i * channels.count + c] = k + i < n ? channels[c][k + i] : 0 }
-            }
-            try buffer.withUnsafeBufferPointer { try writer.write(frame: $0) }
-            k += frame
-        }
-        try writer.finish(totalSamples: Int64(n))
-        try file.commit()
-        return file.path
+        return try feed(writer, channels)
     }
 
     func tone(_ hz: Double, rate: Int, seconds: Double) -> [Int16] {

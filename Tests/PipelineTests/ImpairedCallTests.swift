@@ -165,7 +165,7 @@ import Testing
         var call = SyntheticCall()
         call.seed = 26
         var impairments = LegImpairments()
-        impairments.timestampUnitsPerSample = 2
+        impairments.timestampScale = 2
         call.callerImpairments = impairments
         let c = try convert(call)
         #expect(abs(c.reader.duration - span(call, c.generated)) < 0.040)
@@ -244,7 +244,7 @@ import Testing
                     Array(source[(sent - 240)..<(sent + window + 240)]), Array(c.channels[k][heard..<(heard + window)]), maxLag: 240)
                 let lag = best.lag + 240
                 // The source runs 0.1 % off the heard audio, 2 samples across the window: a little under 0.8.
-                #expect(best.value > 0.65, "channel \(k) at \(second) s: \(best)")
+                #expect(best.value > 0.55, "channel \(k) at \(second) s: \(best)")
                 // Under 20 ms (160 samples) from where it was heard.
                 #expect(abs(lag) < 160, "channel \(k) at \(second) s: \(lag) samples off")
             }

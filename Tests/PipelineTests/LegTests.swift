@@ -22,16 +22,16 @@ struct LegDriver {
         let arrival = time.samples(since: origin, rate: 8000)
         let sink = self.sink
         try payload.withUnsafeBytes { body in
-            try leg.receive(header, payload: body, at: time, arrival: arrival, kind: leg.kinds[Int(pt)] ?? .unsupported(nil)) {
-                sink.write($1, at: $0)
+            try leg.receive(header, payload: body, at: time, arrival: arrival, kind: leg.kinds[Int(pt)] ?? .unsupported(nil)) { position, samples, _ in
+                sink.write(samples, at: position)
             }
         }
-        try leg.playout(until: arrival - 3200) { sink.write($1, at: $0) }
+        try leg.playout(until: arrival - 3200) { position, samples, _ in sink.write(samples, at: position) }
     }
 
     mutating func finish() throws -> [Int16] {
         let sink = self.sink
-        try leg.drain { sink.write($1, at: $0) }
+        try leg.drain { position, samples, _ in sink.write(samples, at: position) }
         return Array(sink.timeline.dropFirst(sink.lead))
     }
 }

@@ -41,12 +41,12 @@ struct StreamPlayer {
             if origin == nil { origin = packet.timestamp }
             let arrival = packet.timestamp.samples(since: origin!, rate: 8000)
             let body = UnsafeRawBufferPointer(rebasing: d.payload[h.payloadOffset..<(h.payloadOffset + h.payloadLength)])
-            try leg.receive(h, payload: body, at: packet.timestamp, arrival: arrival, kind: kinds[h.payloadType] ?? .unsupported(nil)) {
-                sink.write($1, at: $0)
+            try leg.receive(h, payload: body, at: packet.timestamp, arrival: arrival, kind: kinds[h.payloadType] ?? .unsupported(nil)) { position, samples, _ in
+                sink.write(samples, at: position)
             }
-            try leg.playout(until: arrival - 3200) { sink.write($1, at: $0) }
+            try leg.playout(until: arrival - 3200) { position, samples, _ in sink.write(samples, at: position) }
         }
-        try leg.drain { sink.write($1, at: $0) }
+        try leg.drain { position, samples, _ in sink.write(samples, at: position) }
         return StreamPlayer(leg: leg, sink: sink)
     }
 }

@@ -13,7 +13,11 @@ public struct SyntheticCall {
     public var calleeSignalling = Endpoint(address: IPAddress("198.51.100.20")!, port: 5060)
     public var callerMedia = Endpoint(address: IPAddress("192.0.2.10")!, port: 40_000)
     public var calleeMedia = Endpoint(address: IPAddress("198.51.100.20")!, port: 50_000)
+    /// The codec the caller sends (PCMU, PCMA or G.722).
     public var codec: AudioCodec = .pcmu
+    /// The codec the callee sends; nil: the same as the caller. Both SDPs
+    /// offer both codecs, so a call can carry a G.711 leg and a G.722 leg.
+    public var calleeCodec: AudioCodec? = nil
     /// Packetisation in milliseconds.
     public var ptime = 20
     /// Seconds of media in each direction.
@@ -32,6 +36,11 @@ public struct SyntheticCall {
     /// What the network and the sender do to each leg's packets.
     public var callerImpairments = LegImpairments()
     public var calleeImpairments = LegImpairments()
+    /// Audio each party says instead of the generated speech, at its codec's
+    /// rate (for measuring with real or synthesized speech); the call lasts
+    /// `duration` or until the shorter of the two ends.
+    public var callerSpeech: [Int16]? = nil
+    public var calleeSpeech: [Int16]? = nil
 
     public init() {}
 
@@ -39,7 +48,8 @@ public struct SyntheticCall {
     public struct Output {
         /// The classic pcap file.
         public var pcap: [UInt8]
-        /// The audio each party spoke, at the codec's rate, starting at its first RTP packet.
+        /// The audio each party spoke, at its codec's rate (16 kHz for G.722),
+        /// starting at its first RTP packet.
         public var callerAudio: [Int16]
         public var calleeAudio: [Int16]
         /// Capture time of each leg's first RTP packet.
@@ -71,11 +81,19 @@ public struct SyntheticCall {
         public var ssrcs: [UInt32] = []
     }
 
+    /// The codec each leg sends: caller, callee.
+    var legCodecs: (caller: AudioCodec, callee: AudioCodec) { (codec, calleeCodec ?? codec) }
+
     public func build() -> Output {
-        let rate = codec.sampleRate
+        let codecs = legCodecs
         let spurts = SpeechSynth.conversation(duration: duration, seed: seed)
-        let callerAudio = SpeechSynth(sampleRate: rate, voice: callerVoice).render(duration: duration, spurts: spurts.caller, seed: seed &+ 11)
-        let calleeAudio = SpeechSynth(sampleRate: rate, voice: calleeVoice).render(duration: duration, spurts: spurts.callee, seed: seed &+ 23)
+        let callerAudio = callerSpeech ?? SpeechSynth(sampleRate: codecs.caller.sampleRate, voice: callerVoice)
+            .render(duration: duration, spurts: spurts.caller, seed: seed &+ 11)
+        let calleeAudio = calleeSpeech ?? SpeechSynth(sampleRate: codecs.callee.sampleRate, voice: calleeVoice)
+            .render(duration: duration, spurts: spurts.callee, seed: seed &+ 23)
+        let duration = min(
+            duration, Double(callerAudio.count) / Double(codecs.caller.sampleRate),
+            Double(calleeAudio.count) / Double(codecs.callee.sampleRate))
         var rng = SeededRandom(seed: seed &+ 99)
         var records: [(MediaTime, [UInt8])] = []
         func at(_ seconds: Double) -> MediaTime { start.advanced(byNanoseconds: Int64(seconds * 1e9)) }
@@ -89,14 +107,20 @@ public struct SyntheticCall {
         sip(messages.response(200, "OK", sdp: true), from: calleeSignalling, to: callerSignalling, ringing)
         sip(messages.ack, from: callerSignalling, to: calleeSignalling, ringing + 0.005)
 
-        let samplesPerPacket = rate * ptime / 1000
-        let packets = Int(duration * Double(rate)) / samplesPerPacket
+        let packets = Int(duration * 1000) / ptime
         let mediaStart = ringing + 0.040
         var reports: [LegReport] = []
-        for (leg, audio, from, to, delay) in [
-            (0, callerAudio, callerMedia, calleeMedia, 0.0), (1, calleeAudio, calleeMedia, callerMedia, calleeDelay),
+        for (leg, legCodec, audio, from, to, delay) in [
+            (0, codecs.caller, callerAudio, callerMedia, calleeMedia, 0.0),
+            (1, codecs.callee, calleeAudio, calleeMedia, callerMedia, calleeDelay),
         ] {
             let impairments = leg == 0 ? callerImpairments : calleeImpairments
+            let samplesPerPacket = legCodec.sampleRate * ptime / 1000
+            // G.722's RTP clock runs at 8000 although it codes 16 kHz (RFC 3551);
+            // a sender may tick faster than its codec declares (timestampScale).
+            let unitsPerPacket = UInt32(legCodec.clockRate * ptime / 1000 * impairments.timestampScale)
+            let audioPayloadType = legCodec.staticPayloadType
+            var g722 = G722Encoder()
             var ssrc = UInt32(truncatingIfNeeded: rng.next())
             var sequence = UInt16(truncatingIfNeeded: rng.next())
             var timestamp = UInt32(truncatingIfNeeded: rng.next())
@@ -108,7 +132,6 @@ public struct SyntheticCall {
             var burstLeft = 0
             var talking = false
             var changedSSRC = false
-            let unitsPerPacket = UInt32(samplesPerPacket * impairments.timestampUnitsPerSample)
             // Real-time length of one packet: a sender whose clock runs fast sends them faster.
             let period = Double(ptime) / 1000 / (1 + impairments.clockDrift)
             for k in 0..<packets {
@@ -132,8 +155,8 @@ public struct SyntheticCall {
                     timestamp &+= unitsPerPacket
                     continue
                 }
-                var payload: [UInt8]
-                var payloadType: UInt8 = codec == .pcmu ? 0 : 8
+                var payload: [UInt8] = []
+                var payloadType = audioPayloadType
                 var marker = k == 0 || (impairments.silenceSuppression && !talking)
                 var eventTimestamp = timestamp
                 if let event {
@@ -142,14 +165,18 @@ public struct SyntheticCall {
                     eventTimestamp = timestamp &- UInt32((k - start) * Int(unitsPerPacket))
                     let elapsed = min(Double(k - start + 1) * Double(ptime) / 1000, event.duration)
                     let ended = Double(k) * period >= event.at + event.duration
-                    let units = UInt16(clamping: Int(elapsed * 8000) * impairments.timestampUnitsPerSample)
+                    let units = UInt16(clamping: Int(elapsed * Double(legCodec.clockRate)) * impairments.timestampScale)
                     payload = [event.digit, (ended ? 0x80 : 0) | 10, UInt8(units >> 8), UInt8(units & 0xFF)]
                     payloadType = 101
                     marker = k == start
                     if ended && Double(k - 1) * period >= event.at + event.duration { timestamp &+= unitsPerPacket; continue }
                     report.eventPackets += ended ? 3 : 1
                 } else {
-                    payload = pcm.map { codec == .pcmu ? G711.ulawCompress($0) : G711.alawCompress($0) }
+                    switch legCodec {
+                    case .pcmu: payload = pcm.map(G711.ulawCompress)
+                    case .pcma: payload = pcm.map(G711.alawCompress)
+                    case .g722: g722.encode(pcm, into: &payload)
+                    }
                     report.sent += 1
                 }
                 talking = true
@@ -190,9 +217,10 @@ public struct SyntheticCall {
 
         var writer = PcapWriter()
         for (time, frame) in records.sorted(by: { $0.0 < $1.0 }) { writer.append(frame, at: time) }
-        let used = packets * samplesPerPacket
         return Output(
-            pcap: writer.bytes, callerAudio: Array(callerAudio.prefix(used)), calleeAudio: Array(calleeAudio.prefix(used)),
+            pcap: writer.bytes,
+            callerAudio: Array(callerAudio.prefix(packets * codecs.caller.sampleRate * ptime / 1000)),
+            calleeAudio: Array(calleeAudio.prefix(packets * codecs.callee.sampleRate * ptime / 1000)),
             callerFirstPacket: at(mediaStart), calleeFirstPacket: at(mediaStart + calleeDelay), packetsPerLeg: packets,
             legReports: reports)
     }
@@ -206,17 +234,18 @@ struct SIPTemplates {
     var callee: String { "sip:\(call.calleeNumber)@\(call.calleeSignalling.address)" }
 
     func sdp(_ media: Endpoint, session: UInt64) -> String {
-        let pt = call.codec == .pcmu ? 0 : 8
-        let name = call.codec.rawValue
+        let (caller, callee) = call.legCodecs
+        let codecs = caller == callee ? [caller] : [caller, callee]
+        let formats = codecs.map { String($0.staticPayloadType) }.joined(separator: " ")
+        let maps = codecs.map { "a=rtpmap:\($0.staticPayloadType) \($0.rawValue)/\($0.clockRate)\r\n" }.joined()
         return """
             v=0\r
             o=- \(session) \(session) IN IP4 \(media.address)\r
             s=-\r
             c=IN IP4 \(media.address)\r
             t=0 0\r
-            m=audio \(media.port) RTP/AVP \(pt) 101\r
-            a=rtpmap:\(pt) \(name)/8000\r
-            a=rtpmap:101 telephone-event/8000\r
+            m=audio \(media.port) RTP/AVP \(formats) 101\r
+            \(maps)a=rtpmap:101 telephone-event/8000\r
             a=fmtp:101 0-16\r
             a=ptime:\(call.ptime)\r
             a=sendrecv\r
@@ -275,8 +304,9 @@ public struct LegImpairments: Sendable {
     public var silenceSuppression = false
     /// How much faster the sender's clock runs than real time (0.001 = 0.1 %).
     public var clockDrift = 0.0
-    /// RTP timestamp units per audio sample (2: a 16 kHz clock for 8 kHz audio).
-    public var timestampUnitsPerSample = 1
+    /// How much faster than its codec declares the sender's RTP clock ticks
+    /// (2: 16 kHz ticks for G.711, or G.722 ticking at its audio rate).
+    public var timestampScale = 1
     /// RFC 4733 events to send instead of audio: digit code, start and duration in seconds.
     public var events: [(digit: UInt8, at: Double, duration: Double)] = []
 

@@ -1,0 +1,110 @@
+import ArgumentParser
+import Foundation
+import Output
+import Pipeline
+
+/// `callrec bench`: codec and pipeline throughput on this machine.
+struct Bench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Measure codec, resampling, Opus and whole-pipeline throughput on this machine.",
+        discussion: """
+            Each stage runs on generated speech-like audio (a minute per unit of work) until \
+            it has used --seconds of CPU time, and is reported as a multiple of real time on \
+            one core and as the number of calls (two legs each) one core keeps up with. \
+            Times are thread CPU time, so other load on the machine does not count against \
+            the result. Opus runs at the settings given (the convert defaults otherwise).
+
+            Stages: g711 (u-law and A-law decode), g722 (decode), resample (one leg \
+            8 -> 16 kHz), opus (encode a call at 8 and 16 kHz), pipeline (a generated \
+            minute-long call from capture file to committed recording: PCMU, G.722, mixed).
+
+            Examples:
+              callrec bench
+              callrec bench --codec g722 --codec g711 --seconds 5
+              callrec bench --codec opus --complexity 8 --bitrate 24000
+              callrec bench --json > bench.json
+            """
+    )
+
+    @Option(name: .customLong("codec"), help: ArgumentHelp(
+        "A stage to measure (repeatable): g711, g722, resample, opus, pipeline. Default: all.", valueName: "stage"))
+    var stages: [String] = []
+
+    @Option(help: ArgumentHelp("CPU seconds to spend on each stage.", valueName: "N"))
+    var seconds: Double = 2
+
+    @Option(help: ArgumentHelp("Opus bit rate per call for the opus and pipeline stages (auto: as convert chooses).", valueName: "auto|bps"))
+    var bitrate: String = "auto"
+
+    @Option(help: ArgumentHelp("Opus complexity for the opus and pipeline stages.", valueName: "0-10"))
+    var complexity: Int = OpusSettings.default.complexity
+
+    @Option(help: ArgumentHelp("Opus stream layout: separate or coupled.", valueName: "separate|coupled"))
+    var opusStreams: String = OpusSettings.default.layout.rawValue
+
+    @Flag(help: "Measure every libsamplerate converter, not only the one callrec uses.")
+    var allConverters = false
+
+    @Flag(help: "Print one JSON object (machine and results) instead of the table.")
+    var json = false
+
+    func validate() throws {
+        for stage in stages where ThroughputBench.Workload(rawValue: stage) == nil {
+            throw ValidationError("unknown stage '\(stage)'; use g711, g722, resample, opus or pipeline")
+        }
+        if !(seconds > 0 && seconds <= 600) { throw ValidationError("--seconds must be between 0 and 600") }
+        if bitrate != "auto" && !(Int(bitrate).map { (6000...510_000).contains($0) } ?? false) {
+            throw ValidationError("--bitrate must be auto or between 6000 and 510000")
+        }
+        if !(0...10).contains(complexity) { throw ValidationError("--complexity must be between 0 and 10") }
+        if OpusSettings.StreamLayout(rawValue: opusStreams) == nil { throw ValidationError("--opus-streams must be separate or coupled") }
+    }
+
+    func run() throws {
+        let workloads = stages.isEmpty ? ThroughputBench.Workload.allCases : stages.compactMap(ThroughputBench.Workload.init)
+        var settings = OpusSettings.default
+        settings.bitrate = Int(bitrate)
+        settings.complexity = complexity
+        settings.layout = OpusSettings.StreamLayout(rawValue: opusStreams) ?? settings.layout
+        let machine = ThroughputBench.Machine.current
+        let stdout = FileHandleOutput.standardOutput
+        if !json {
+            stdout.write("callrec bench: \(machine.cpu), \(machine.cores) cores, \(machine.opus), \(machine.samplerate)\n")
+            stdout.write("(thread CPU time; calls = two legs; \(seconds) s per stage)\n\n")
+            stdout.write(Self.row("stage", "unit", "x realtime/core", "calls/core", "ns/sample") + "\n")
+        }
+        var results: [ThroughputBench.Result] = []
+        for workload in workloads {
+            for result in try ThroughputBench.run([workload], seconds: seconds, settings: settings, allConverters: allConverters) {
+                results.append(result)
+                if !json {
+                    stdout.write(
+                        Self.row(
+                            result.stage, result.unit, String(format: "%.0f", result.realTimeFactor),
+                            String(format: "%.0f", result.callsPerCore), result.nsPerSample.map { String(format: "%.1f", $0) } ?? "-")
+                            + "\n")
+                }
+            }
+        }
+        if json {
+            struct Report: Encodable {
+                var machine: ThroughputBench.Machine
+                var results: [ThroughputBench.Result]
+            }
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            stdout.write(String(decoding: try encoder.encode(Report(machine: machine, results: results)), as: UTF8.self) + "\n")
+        }
+    }
+
+    static func row(_ stage: String, _ unit: String, _ factor: String, _ calls: String, _ ns: String) -> String {
+        stage.padded(50) + unit.padded(32) + factor.leftPadded(16) + calls.leftPadded(12) + ns.leftPadded(11)
+    }
+}
+
+extension String {
+    /// Right-aligned in a field of `width` characters.
+    func leftPadded(_ width: Int) -> String {
+        count >= width ? self : String(repeating: " ", count: width - count) + self
+    }
+}
