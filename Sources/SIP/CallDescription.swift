@@ -31,7 +31,7 @@ public enum CallEndReason: Sendable, Equatable {
     case bye
     /// The caller cancelled before an answer.
     case cancel
-    /// The INVITE got a final non-2xx response.
+    /// The INVITE got a final 3xx-6xx response (a call that carried early media).
     case rejected(code: Int)
     /// No media for longer than the inactivity timeout.
     case timeout
@@ -42,10 +42,16 @@ public enum CallEndReason: Sendable, Equatable {
         switch self {
         case .bye: "bye"
         case .cancel: "cancel"
-        case .rejected(let code): "rejected-\(code)"
+        case .rejected: "rejected"
         case .timeout: "timeout"
         case .cut: "cut"
         }
+    }
+
+    /// The final status of a rejected INVITE (`486`), else nil.
+    public var finalStatus: Int? {
+        if case .rejected(let code) = self { return code }
+        return nil
     }
 }
 
@@ -73,6 +79,11 @@ public struct CallDescription: Sendable {
     /// When and why the call ended, once it has.
     public var endedAt: MediaTime?
     public var endReason: CallEndReason?
+    /// Inbound, outbound or internal, from the configured local parties.
+    public var direction: CallDirection = .unknown
+    /// The first request seen was inside a dialog (a re-INVITE with a To tag):
+    /// the capture began mid-call, so From may be either party.
+    public var joinedMidDialog = false
 
     public init(callID: String, invitedAt: MediaTime, callerSignalling: Endpoint) {
         self.callID = callID

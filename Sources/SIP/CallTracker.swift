@@ -3,6 +3,16 @@ import CallrecCore
 /// Follows SIP dialogs and turns them into `CallDescription`s: who called
 /// whom, when, where each side receives media, and when the call ended.
 ///
+/// - A call is keyed by its Call-ID; the From tag of its initial INVITE tells
+///   which side sent each later request (the caller's tag) or response (the
+///   opposite of the request's sender). Copies of a message at several hops
+///   (a proxy forwards with the same Call-ID and tags) update the same call.
+/// - SDP in any INVITE, ACK (late offer), UPDATE, PRACK or response to them
+///   (18x early media, 2xx) sets the media of the side that sent it.
+/// - A call ends on BYE, on CANCEL before the answer, or on a final 3xx-6xx
+///   to the unanswered INVITE; 401 and 407 are challenges the caller answers
+///   with a new INVITE in the same call, so they end nothing.
+///
 /// The tracker holds at most `maxCalls` calls; a new INVITE beyond that is
 /// counted in `Diagnostics` and dropped, so a flood of Call-IDs cannot grow
 /// memory without bound.
@@ -17,16 +27,22 @@ public struct CallTracker {
 
     /// Calls in flight at most.
     public let maxCalls: Int
+    /// The site's own parties, for each call's direction.
+    public let localParties: LocalParties
     private var calls: [String: CallDescription] = [:]
     private let diagnostics: Diagnostics
 
     /// Longest Call-ID accepted, in bytes.
     public static let maxCallIDLength = 256
 
-    public init(maxCalls: Int = 10_000, diagnostics: Diagnostics) {
+    public init(maxCalls: Int = 10_000, localParties: LocalParties = LocalParties(), diagnostics: Diagnostics) {
         self.maxCalls = maxCalls
+        self.localParties = localParties
         self.diagnostics = diagnostics
     }
+
+    /// The call with `callID`, if it is in flight.
+    public func call(_ callID: String) -> CallDescription? { calls[callID] }
 
     /// The number of calls in flight.
     public var count: Int { calls.count }
@@ -67,6 +83,8 @@ public struct CallTracker {
                 call.caller = message.from
                 call.callee = message.to
                 call.callerTag = message.from?.tag
+                call.joinedMidDialog = message.to?.tag != nil
+                call.direction = localParties.direction(caller: call.caller, callee: call.callee)
             }
             applySDP(of: message, sentBy: senderSide(of: message, in: call), to: &call)
             calls[callID] = call
@@ -81,10 +99,13 @@ public struct CallTracker {
                 try emit(.updated(call))
             }
         case "BYE", "CANCEL":
-            guard var call = calls.removeValue(forKey: callID) else {
+            guard var call = calls[callID] else {
                 diagnostics.count(.sipNotForACall)
                 return
             }
+            // A CANCEL that crosses the 2xx changes nothing (RFC 3261 section 9.2).
+            if method == "CANCEL" && call.answeredAt != nil { return }
+            calls.removeValue(forKey: callID)
             call.endedAt = time
             call.endReason = method == "BYE" ? .bye : .cancel
             try emit(.ended(call))
@@ -116,7 +137,7 @@ public struct CallTracker {
                 if call.callee?.tag == nil, let tag = message.to?.tag {
                     call.callee?.tag = tag
                 }
-            } else if code >= 300 && call.answeredAt == nil {
+            } else if code >= 300 && call.answeredAt == nil && code != 401 && code != 407 {
                 calls.removeValue(forKey: callID)
                 call.endedAt = time
                 call.endReason = .rejected(code: code)
@@ -140,9 +161,13 @@ public struct CallTracker {
     private func applySDP(of message: SIPMessage, sentBy side: CallSide, to call: inout CallDescription) -> Bool {
         guard message.hasSDP else { return false }
         guard let sdp = SessionDescription(message.body), let audio = sdp.audio else {
+            diagnostics.count(.sdpWithoutAudio)
             return false
         }
-        guard let address = audio.connection else { return false }
+        guard let address = audio.connection else {
+            diagnostics.count(.sdpWithoutAudio)
+            return false
+        }
         let media = MediaEndpoint(endpoint: Endpoint(address: address, port: audio.port), media: audio)
         switch side {
         case .caller:

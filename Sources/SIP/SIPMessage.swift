@@ -14,8 +14,11 @@ public struct SIPMessage: Sendable {
 
     /// Most headers kept; a message with more is malformed.
     public static let maxHeaders = 128
-    /// Longest header value kept, in bytes; a longer value is malformed.
+    /// Longest header value kept, in bytes. A longer value of a header callrec
+    /// reads (`essentialHeaders`) makes the message malformed; any other is dropped.
     public static let maxValueLength = 8192
+    /// The headers callrec needs to follow a call; an oversized one makes the message malformed.
+    static let essentialHeaders: Set<String> = ["call-id", "from", "to", "cseq", "content-length", "content-type"]
 
     public var startLine: StartLine
     /// Headers in order, names in canonical lowercase long form (`i` becomes `call-id`).
@@ -161,7 +164,11 @@ extension SIPMessage {
             guard !name.isEmpty, name.utf8.count <= 64 else { return nil }
             if let long = compactForms[name] { name = long }
             let value = line[line.index(after: colon)...].trimmingSpaces()
-            guard value.utf8.count <= maxValueLength else { return nil }
+            if value.utf8.count > maxValueLength {
+                // A 64 KB X-header does not hide the call; a 64 KB Call-ID makes it unusable.
+                if essentialHeaders.contains(name) { return nil }
+                continue
+            }
             headers.append((name, value))
         }
         var message = SIPMessage(startLine: startLine, headers: headers, body: [])

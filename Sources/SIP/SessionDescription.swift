@@ -66,9 +66,12 @@ public struct SessionDescription: Sendable, Equatable {
         return IPAddress(address)
     }
 
-    /// The first audio stream, with the session-level address filled in.
+    /// The audio stream callrec follows, with the session-level address
+    /// filled in: the first `m=audio` line that is enabled (port not 0), else
+    /// the first `m=audio` line (disabled).
     public var audio: MediaDescription? {
-        guard var m = media.first(where: { $0.kind == "audio" }) else { return nil }
+        let audio = media.filter { $0.kind == "audio" }
+        guard var m = audio.first(where: { $0.port != 0 }) ?? audio.first else { return nil }
         if m.connection == nil { m.connection = connection }
         return m
     }
@@ -101,6 +104,8 @@ public struct MediaDescription: Sendable, Equatable {
     public var directionIsExplicit = false
     /// Whether `a=crypto` appeared (SDES keys for SRTP).
     public var hasCrypto = false
+    /// The crypto suites of the `a=crypto` lines (`AES_CM_128_HMAC_SHA1_80`), at most 4; never the keys.
+    public var cryptoSuites: [String] = []
 
     /// Parses the value of an `m=` line: `audio 49170 RTP/AVP 0 8 101`.
     public init?(mLine value: Substring) {
@@ -131,13 +136,30 @@ public struct MediaDescription: Sendable, Equatable {
             directionIsExplicit = true
         case "crypto":
             hasCrypto = true
+            // a=crypto:<tag> <crypto-suite> <key-params> (RFC 4568 section 9.1)
+            let parts = arg.split(separator: " ", maxSplits: 2)
+            if parts.count >= 2, cryptoSuites.count < 4 { cryptoSuites.append(String(parts[1].prefix(64))) }
         default:
             break
         }
     }
 
-    /// Whether the transport is SRTP (`RTP/SAVP`, `RTP/SAVPF`).
+    /// Whether the transport is SRTP (`RTP/SAVP`, `RTP/SAVPF`, `UDP/TLS/RTP/SAVP`).
     public var isSecure: Bool { transportProtocol.uppercased().contains("SAVP") }
+
+    /// Whether the stream is enabled: a non-zero port (RFC 3264 section 6).
+    public var isEnabled: Bool { port != 0 }
+
+    /// Whether the connection address is the unspecified address (`0.0.0.0`,
+    /// `::`): the RFC 2543 way to put a stream on hold. No media goes there.
+    public var isUnspecifiedAddress: Bool {
+        guard let connection else { return false }
+        return connection == IPAddress(ipv4: 0) || connection == IPAddress(high: 0, low: 0)
+    }
+
+    /// Whether the party asks to stop receiving or sending: sendonly,
+    /// recvonly, inactive, or the RFC 2543 hold address.
+    public var isHold: Bool { direction != .sendrecv || isUnspecifiedAddress }
 
     /// The encoding for `payloadType`: from `a=rtpmap`, else the static table of RFC 3551.
     public func format(for payloadType: UInt8) -> RTPMap? {

@@ -125,3 +125,63 @@ import Testing
         #expect(audio.hasCrypto)
     }
 }
+
+@Suite struct SIPFrameTests {
+    static func frames(_ text: String) -> [SIPFrame] {
+        let bytes = Array(text.utf8)
+        var out: [SIPFrame] = []
+        var offset = 0
+        while offset < bytes.count {
+            let frame = bytes[offset...].withUnsafeBytes { SIPFrame.next(in: $0) }
+            out.append(frame)
+            switch frame {
+            case .incomplete: return out
+            case .message(let n), .skip(let n): offset += n
+            }
+        }
+        return out
+    }
+
+    static let options = "OPTIONS sip:a@b SIP/2.0\r\nCall-ID: 1\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n"
+    static let message = "MESSAGE sip:a@b SIP/2.0\r\ni: 2\r\nCSeq: 1 MESSAGE\r\nl: 5\r\n\r\nhello"
+
+    @Test func severalMessagesInOneSegment() {
+        let text = Self.options + Self.message + Self.options
+        #expect(Self.frames(text) == [
+            .message(length: Self.options.utf8.count), .message(length: Self.message.utf8.count),
+            .message(length: Self.options.utf8.count),
+        ])
+    }
+
+    @Test func aMessageCutAnywhereIsIncomplete() {
+        let whole = Self.message.utf8.count
+        for cut in [5, 20, whole - 6, whole - 1] {
+            let text = String(decoding: Array(Self.message.utf8)[..<cut], as: UTF8.self)
+            #expect(Self.frames(text) == [.incomplete], "cut at \(cut)")
+        }
+    }
+
+    @Test func keepAlivesAndGarbageAreSkipped() {
+        let text = "\r\n\r\n" + "ody of something cut\r\n" + Self.options
+        #expect(Self.frames(text) == [.skip(count: 4), .skip(count: 22), .message(length: Self.options.utf8.count)])
+    }
+
+    @Test func contentLengthNameIsCaseInsensitive() {
+        let text = "MESSAGE sip:a@b SIP/2.0\r\ncontent-LENGTH:  3\r\n\r\nabc"
+        #expect(Self.frames(text) == [.message(length: text.utf8.count)])
+    }
+
+    @Test func unreadableOrOversizedContentLengthDropsTheHeaders() {
+        let headers = "MESSAGE sip:a@b SIP/2.0\r\nContent-Length: 99999999\r\n\r\n"
+        #expect(Self.frames(headers + "x").first == .skip(count: headers.utf8.count))
+        let bad = "MESSAGE sip:a@b SIP/2.0\r\nContent-Length: -1\r\n\r\n"
+        #expect(Self.frames(bad).first == .skip(count: bad.utf8.count))
+    }
+
+    @Test func anEndlessHeaderBlockIsSkippedAtTheLimit() {
+        let line = "X-Junk: " + String(repeating: "a", count: 1000) + "\r\n"
+        let text = "INVITE sip:a@b SIP/2.0\r\n" + String(repeating: line, count: 70)
+        let first = Array(text.utf8).withUnsafeBytes { SIPFrame.next(in: $0) }
+        #expect(first == .skip(count: "INVITE sip:a@b SIP/2.0\r\n".utf8.count))
+    }
+}
