@@ -18,8 +18,9 @@ final class CallSession {
     private let diagnostics: Diagnostics
     private var legs: [Leg?] = [nil, nil]
     private var output: RecordingOutput?
-    /// Decoded audio of one packet; sized for the largest datagram at 2 samples per byte.
-    private var scratch = [Int16](repeating: 0, count: 65_536 * 2)
+    /// Decoded audio of one packet; sized for the largest datagram at 2 samples
+    /// per byte, made at the first packet (a call without media costs nothing).
+    private lazy var scratch = [Int16](repeating: 0, count: 65_536 * 2)
     private var unsupportedNoted = false
 
     init(description: CallDescription, signalled: Bool, options: ConvertOptions, diagnostics: Diagnostics, at time: MediaTime) {
@@ -104,7 +105,7 @@ final class CallSession {
     private func open(at time: MediaTime, firstCodec: AudioCodec) throws {
         var tags: [(String, String)] = [
             ("CALL_ID", RecordingNaming.bounded(description.callID)),
-            ("DIRECTION", "unknown"),
+            ("DIRECTION", description.direction.rawValue),
             ("START", time.iso8601),
         ]
         if let caller = description.callerParty { tags.append(("CALLER", RecordingNaming.bounded(caller))) }
@@ -145,9 +146,10 @@ final class CallSession {
         }
         return CallIndex(
             id: id, callID: description.callID, caller: description.callerParty, callee: description.calleeParty,
-            direction: "unknown", start: origin.iso8601,
+            direction: description.direction.rawValue, signalling: signalled ? "sip" : "none", start: origin.iso8601,
             durationS: (Double(samples) / Double(sampleRate) * 1000).rounded() / 1000,
-            sampleRate: sampleRate, endReason: reason.name, audio: id + ".opus", channels: channels)
+            sampleRate: sampleRate, endReason: reason.name, finalStatus: reason.finalStatus, audio: id + ".opus",
+            channels: channels)
     }
 
     /// Drops the recording without committing anything (its temporary file is removed).

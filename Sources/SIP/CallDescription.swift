@@ -37,6 +37,9 @@ public enum CallEndReason: Sendable, Equatable {
     case timeout
     /// The capture ended before the call did.
     case cut
+    /// A call found without signalling whose media a SIP dialog then claimed
+    /// (the capture started mid-call): the dialog's own recording goes on from there.
+    case superseded
 
     public var name: String {
         switch self {
@@ -45,6 +48,7 @@ public enum CallEndReason: Sendable, Equatable {
         case .rejected: "rejected"
         case .timeout: "timeout"
         case .cut: "cut"
+        case .superseded: "superseded"
         }
     }
 

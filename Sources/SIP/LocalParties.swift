@@ -1,3 +1,5 @@
+import CallrecCore
+
 /// Which way a call goes, seen from the site callrec records for.
 public enum CallDirection: String, Sendable, Equatable, CaseIterable {
     /// A remote party called a local one.
@@ -14,7 +16,7 @@ public enum CallDirection: String, Sendable, Equatable, CaseIterable {
 /// The site's own parties: numbers, number prefixes and SIP domains. A party
 /// (the From or To of the initial INVITE) is local when its user part is one
 /// of `numbers` or starts with one of `prefixes`, or when its host is one of
-/// `domains` or a subdomain of one.
+/// `domains` or a subdomain of one (an IP address host matches only itself).
 ///
 /// Numbers are compared as written, after removing the visual separators of
 /// RFC 3966 (`-`, `.`, `(`, `)`) and spaces: `+46 8-123 45` is `+46812345`,
@@ -52,7 +54,9 @@ public struct LocalParties: Sendable, Equatable {
             if numbers.contains(number) || prefixes.contains(where: { number.hasPrefix($0) }) { return true }
         }
         if let host = party.host?.lowercased(), !host.isEmpty {
-            return domains.contains { host == $0 || host.hasSuffix("." + $0) }
+            // A name matches its subdomains too; an address literal only itself.
+            let isAddress = IPAddress(host) != nil
+            return domains.contains { host == $0 || (!isAddress && host.hasSuffix("." + $0)) }
         }
         return false
     }

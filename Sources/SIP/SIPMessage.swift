@@ -87,23 +87,33 @@ extension SIPMessage {
         "a": "accept-contact", "j": "reject-contact", "d": "request-disposition", "y": "identity",
     ]
 
-    /// Whether `bytes` starts like a SIP message: `SIP/2.0 ` or a method token
-    /// followed by a space. Cheap enough to run on every UDP datagram.
+    /// Whether `bytes` starts with a SIP start line: `SIP/2.0 ` (a response),
+    /// or a method token, a space and a first line ending in ` SIP/2.0` (a
+    /// request). Cheap enough to run on every UDP datagram and TCP segment:
+    /// RTP fails on its first byte.
     public static func looksLikeSIP(_ bytes: UnsafeRawBufferPointer) -> Bool {
         guard bytes.count >= 12, let first = bytes.u8(at: 0) else { return false }
         // Upper-case ASCII letter first: RTP (version 2) starts with 0x80-0xBF.
         guard first >= 0x41 && first <= 0x5A else { return false }
         // "SIP/2.0 "
         if bytes.u32be(at: 0) == 0x5349_502F && bytes.u32be(at: 4) == 0x322E_3020 { return true }
-        // METHOD SP ... SIP/2.0 on the first line: find the first space within 16 bytes.
+        // METHOD SP Request-URI SP SIP/2.0 CRLF: a token of capitals within 16 bytes,
+        // then a first line ending in " SIP/2.0" (MGCP, MSNP, POP and the like do not).
         var i = 0
         while i < 16 && i < bytes.count {
             let b = bytes[i]
-            if b == 0x20 { return i >= 3 }
-            if !(b >= 0x41 && b <= 0x5A) { return false }
+            if b == 0x20 { break }
+            if !(b >= 0x41 && b <= 0x5A || b == 0x2D) { return false }
             i += 1
         }
-        return false
+        guard i >= 3, i < 16 else { return false }
+        let limit = min(bytes.count, 4096)
+        while i < limit && bytes[i] != 0x0A { i += 1 }
+        guard i < limit else { return false }
+        var end = i
+        if end > 0 && bytes[end - 1] == 0x0D { end -= 1 }
+        // " SIP/2.0" = 20 53 49 50 2F 32 2E 30
+        return end >= 8 && bytes.u32be(at: end - 8) == 0x2053_4950 && bytes.u32be(at: end - 4) == 0x2F32_2E30
     }
 
     /// Parses one SIP message from the start of `bytes`.

@@ -91,6 +91,11 @@ import Testing
         #expect(looks("SIP/2.0 200 OK\r\n\r\n"))
         #expect(!looks("\u{80}\u{00}abcdefghijklmnop"))
         #expect(!looks("short"))
+        // Other text protocols on the same links: MGCP, MSN, POP, HTTP.
+        #expect(!looks("RQNT 1201 aaln/1@rgw-2567.whatever.net MGCP 1.0\r\n"))
+        #expect(!looks("VER 1 MSNP8 CVR0\r\n"))
+        #expect(!looks("USER alice\r\n"))
+        #expect(!looks("GET /index.html HTTP/1.1\r\n"))
     }
 
     @Test func telURIsAndBareAddresses() throws {
