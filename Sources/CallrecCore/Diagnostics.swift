@@ -37,6 +37,8 @@ public final class Diagnostics {
         case tcpGaps
         /// SIP-over-TCP connections not followed because too many were open.
         case tcpFlowsOverLimit
+        /// Bytes of a SIP-over-TCP stream skipped to find the next message (garbage, oversized messages).
+        case sipStreamBytesSkipped
         /// RTP to or from the media of a call that had just ended.
         case rtpAfterCallEnd
         /// RTP copies of a leg seen at a second hop (a relay), not mixed in twice.
@@ -78,6 +80,7 @@ public final class Diagnostics {
             case .tcpRetransmitted: "tcp_retransmitted"
             case .tcpGaps: "tcp_gaps"
             case .tcpFlowsOverLimit: "tcp_flows_over_limit"
+            case .sipStreamBytesSkipped: "sip_stream_bytes_skipped"
             case .rtpAfterCallEnd: "rtp_after_call_end"
             case .rtpSecondPath: "rtp_second_path"
             case .rtpEncrypted: "rtp_encrypted"

@@ -103,6 +103,8 @@ public struct SyntheticCall {
     public var srtp = false
     /// Whether the call ends with a BYE in the capture.
     public var bye = true
+    /// Header lines (each ending in CRLF) added to the initial INVITE, for hostile input.
+    public var inviteExtraHeaders = ""
 
     public init() {}
 
@@ -275,6 +277,7 @@ struct SIPTemplates {
     /// A message of the dialog. `fromCallee` swaps From and To (a request the callee sends).
     func message(_ startLine: String, cseq: String, toTag: Bool, body: String?, fromCallee: Bool = false) -> String {
         var text = "\(startLine)\r\n"
+        if startLine.hasPrefix("INVITE") && !toTag { text += call.inviteExtraHeaders }
         let via = fromCallee ? call.calleeSignalling : call.callerSignalling
         let transport: String = {
             if case .tcp = call.transport { return "TCP" }

@@ -14,6 +14,9 @@ public struct CallReport: Sendable {
         public var ssrcs: [UInt32]
         /// RTP payload types seen, ascending.
         public var payloadTypes: [UInt8]
+        /// Their encoding names, from the SDP or the static table of RFC 3551
+        /// (`PCMA`, `CN`, `TELEPHONE-EVENT`); a dynamic type without SDP has none.
+        public var encodings: [String]
     }
 
     /// What became of the call.

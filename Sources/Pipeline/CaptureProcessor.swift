@@ -133,7 +133,10 @@ public final class CaptureProcessor {
         switch SIPFrame.next(in: bytes) {
         case .incomplete:
             return 0
+        case .keepAlive(let count):
+            return count
         case .skip(let count):
+            diagnostics.count(.sipStreamBytesSkipped, by: count)
             return count
         case .message(let length):
             try sip(UnsafeRawBufferPointer(rebasing: bytes[0..<length]), from: source, to: destination, at: time)
@@ -142,6 +145,14 @@ public final class CaptureProcessor {
     }
 
     private func sip(_ payload: UnsafeRawBufferPointer, from source: Endpoint, to destination: Endpoint, at time: MediaTime) throws {
+        if tracker.isFull, let id = SIPFrame.callID(in: payload),
+           tracker.refuses(callID: String(decoding: id, as: UTF8.self)) {
+            // A flood of new Call-IDs while full: turned away before the full parse.
+            diagnostics.count(.sipMessages)
+            // "INVI": only a new INVITE would have been a call.
+            diagnostics.count(payload.u32be(at: 0) == 0x494E_5649 ? .callsDroppedOverLimit : .sipNotForACall)
+            return
+        }
         guard let (message, _) = SIPMessage.parse(payload) else {
             diagnostics.count(.sipMalformed)
             return
@@ -177,7 +188,7 @@ public final class CaptureProcessor {
             guard let started = startCall(description, signalled: true, at: time) else { return false }
             call = started
         }
-        call.encrypted = CallSide.allCases.contains { description.media(of: $0)?.media.isSecure == true }
+        call.update(from: description)
         for side in CallSide.allCases {
             guard let media = description.media(of: side), media.media.isEnabled, !media.media.isUnspecifiedAddress else { continue }
             try claim(media.endpoint, for: call, side: side, at: time)
@@ -440,8 +451,17 @@ public final class CaptureProcessor {
             callID: description.callID, caller: description.callerParty, callee: description.calleeParty,
             direction: description.direction.rawValue, signalled: call.session.signalled, endReason: reason.name,
             finalStatus: reason.finalStatus,
-            legs: call.legs.map {
-                CallReport.Leg(packets: $0.packets, encryptedPackets: $0.encryptedPackets, ssrcs: $0.ssrcs, payloadTypes: $0.payloadTypeList)
+            legs: CallSide.allCases.map { side in
+                let leg = call.legs[side.rawValue]
+                let types = leg.payloadTypeList
+                // Named by the receiver's SDP (it says what it accepts), else the sender's, else RFC 3551.
+                let encodings = types.compactMap { pt in
+                    (description.media(of: side.opposite)?.media.format(for: pt) ?? description.media(of: side)?.media.format(for: pt)
+                        ?? RTPMap.staticPayloadType(pt))?.encoding
+                }
+                return CallReport.Leg(
+                    packets: leg.packets, encryptedPackets: leg.encryptedPackets, ssrcs: leg.ssrcs, payloadTypes: types,
+                    encodings: encodings)
             },
             outcome: outcome, recording: summary))
     }
@@ -451,7 +471,8 @@ public final class CaptureProcessor {
     private func sweepIfDue(at time: MediaTime) throws {
         if let last = lastSweep, time.seconds(since: last) < 1 { return }
         lastSweep = time
-        let idle = calls.values.filter { time.seconds(since: $0.lastActivity) > timeout(of: $0) }
+        var idle: [RoutedCall] = []
+        for call in calls.values where time.seconds(since: call.lastActivity) > timeout(of: call) { idle.append(call) }
         for call in idle.sorted(by: { $0.lastActivity < $1.lastActivity }) {
             if call.session.signalled { _ = tracker.remove(callID: call.description.callID) }
             try end(key: call.key, reason: .timeout, at: time)
@@ -473,7 +494,7 @@ public final class CaptureProcessor {
     /// to send RTP (ringing without early media, on hold) wait longer.
     private func timeout(of call: RoutedCall) -> Double {
         if call.onHold { return max(options.idleTimeout, options.holdTimeout) }
-        if call.session.signalled && call.description.answeredAt == nil && call.legs.allSatisfy({ $0.packets == 0 }) {
+        if call.session.signalled && !call.answered && call.legs[0].packets == 0 && call.legs[1].packets == 0 {
             return max(options.idleTimeout, options.ringTimeout)
         }
         return options.idleTimeout

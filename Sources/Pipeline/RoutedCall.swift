@@ -105,9 +105,16 @@ final class RoutedCall {
 
     var description: CallDescription { session.description }
 
-    /// Whether either party's current SDP puts the media on hold.
-    var onHold: Bool {
-        CallSide.allCases.contains { description.media(of: $0)?.media.isHold == true }
+    /// Whether either party's current SDP puts the media on hold (kept by `update`).
+    var onHold = false
+    /// Whether the INVITE was answered (kept by `update`).
+    var answered = false
+
+    /// Takes what the router keeps from a new or changed description.
+    func update(from description: CallDescription) {
+        onHold = CallSide.allCases.contains { description.media(of: $0)?.media.isHold == true }
+        answered = description.answeredAt != nil
+        encrypted = CallSide.allCases.contains { description.media(of: $0)?.media.isSecure == true }
     }
 
     /// Adds `endpoint` to the call's claims. Returns the endpoint forgotten to

@@ -44,6 +44,16 @@ public struct CallTracker {
     /// The call with `callID`, if it is in flight.
     public func call(_ callID: String) -> CallDescription? { calls[callID] }
 
+    /// Whether no new call fits (`maxCalls` are in flight).
+    public var isFull: Bool { calls.count >= maxCalls }
+
+    /// Whether a message with this Call-ID would be turned away for want of
+    /// room: the tracker is full and does not know the call. Lets a driver
+    /// count and drop a flood of new Call-IDs before parsing each message.
+    public func refuses(callID: String) -> Bool {
+        isFull && calls[callID] == nil
+    }
+
     /// The number of calls in flight.
     public var count: Int { calls.count }
 
@@ -80,10 +90,12 @@ public struct CallTracker {
                     return
                 }
                 call = CallDescription(callID: callID, invitedAt: time, callerSignalling: source)
-                call.caller = message.from
-                call.callee = message.to
-                call.callerTag = message.from?.tag
-                call.joinedMidDialog = message.to?.tag != nil
+                let from = message.from
+                let to = message.to
+                call.caller = from
+                call.callee = to
+                call.callerTag = from?.tag
+                call.joinedMidDialog = to?.tag != nil
                 call.direction = localParties.direction(caller: call.caller, callee: call.callee)
             }
             applySDP(of: message, sentBy: senderSide(of: message, in: call), to: &call)
@@ -152,7 +164,7 @@ public struct CallTracker {
     /// The side that sent a request: the caller if its From tag is the
     /// initial INVITE's From tag, else the callee.
     private func senderSide(of message: SIPMessage, in call: CallDescription) -> CallSide {
-        guard let tag = message.from?.tag, let callerTag = call.callerTag else { return .caller }
+        guard let callerTag = call.callerTag, let tag = message.fromTag else { return .caller }
         return tag == callerTag ? .caller : .callee
     }
 

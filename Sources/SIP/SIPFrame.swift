@@ -13,9 +13,10 @@ public enum SIPFrame: Equatable, Sendable {
     case incomplete
     /// A whole message of `length` bytes starts at offset 0.
     case message(length: Int)
-    /// Skip `count` bytes: CRLF keep-alives (RFC 5626 section 4.4.1), or
-    /// bytes that are not the start of a message (a capture that began
-    /// mid-stream, a gap in the stream, an oversized message).
+    /// Skip `count` bytes of CRLF keep-alives (RFC 5626 section 4.4.1).
+    case keepAlive(count: Int)
+    /// Skip `count` bytes that are not the start of a message (a capture
+    /// that began mid-stream, a gap in the stream, an oversized message).
     case skip(count: Int)
 
     /// Largest header block accepted (start line and headers), in bytes.
@@ -30,10 +31,11 @@ public enum SIPFrame: Equatable, Sendable {
         // CRLF keep-alives between messages ("\r\n\r\n" pings, "\r\n" pongs).
         var crlf = 0
         while crlf < n && (bytes[crlf] == 0x0D || bytes[crlf] == 0x0A) { crlf += 1 }
-        if crlf > 0 { return .skip(count: crlf) }
-        if n < 12 {
-            // Too short to tell; a start line is never shorter.
-            return bytes.contains(0x0A) ? .skip(count: lineLength(bytes)) : .incomplete
+        if crlf > 0 { return .keepAlive(count: crlf) }
+        guard bytes.contains(0x0A) else {
+            // The first line is not complete: wait if it may become a start line.
+            let capital = bytes[0] >= 0x41 && bytes[0] <= 0x5A
+            return capital && n < 4096 ? .incomplete : .skip(count: n)
         }
         guard SIPMessage.looksLikeSIP(bytes) else { return .skip(count: lineLength(bytes)) }
         guard let (headerEnd, bodyStart) = headerBlockEnd(bytes, limit: maxHeaderBytes) else {
@@ -112,6 +114,42 @@ public enum SIPFrame: Equatable, Sendable {
             }
         }
         return digits == 0 ? .some(nil) : .some(value)
+    }
+
+    /// The bytes of the Call-ID header's value (long form `Call-ID` or
+    /// compact `i`, any case), found without parsing the message: a cheap
+    /// look for a driver that must turn away a flood of new calls before
+    /// paying for a full parse. Nil when there is none in the header block.
+    public static func callID(in bytes: UnsafeRawBufferPointer) -> UnsafeRawBufferPointer? {
+        let n = min(bytes.count, maxHeaderBytes)
+        guard n > 0, let base = bytes.baseAddress?.assumingMemoryBound(to: UInt8.self) else { return nil }
+        // SAFETY: every index read below is < n <= bytes.count.
+        var lineStart = 0
+        while lineStart < n {
+            var lineEnd = lineStart
+            while lineEnd < n && base[lineEnd] != 0x0A { lineEnd += 1 }
+            var stop = lineEnd
+            if stop > lineStart && base[stop - 1] == 0x0D { stop -= 1 }
+            // The empty line ends the header block.
+            if stop == lineStart { return nil }
+            let first = base[lineStart] | 0x20
+            if first == 0x69 || first == 0x63 {  // 'i' or 'c'
+                var colon = lineStart
+                while colon < stop && base[colon] != 0x3A { colon += 1 }
+                var nameEnd = colon
+                while nameEnd > lineStart && (base[nameEnd - 1] == 0x20 || base[nameEnd - 1] == 0x09) { nameEnd -= 1 }
+                let name = UnsafeRawBufferPointer(start: base + lineStart, count: nameEnd - lineStart)
+                if colon < stop && (name.count == 1 ? first == 0x69 : equalsIgnoringCase(name, "call-id")) {
+                    var start = colon + 1
+                    while start < stop && (base[start] == 0x20 || base[start] == 0x09) { start += 1 }
+                    var end = stop
+                    while end > start && (base[end - 1] == 0x20 || base[end - 1] == 0x09) { end -= 1 }
+                    return UnsafeRawBufferPointer(start: base + start, count: end - start)
+                }
+            }
+            lineStart = lineEnd + 1
+        }
+        return nil
     }
 
     private static func equalsIgnoringCase(_ bytes: UnsafeRawBufferPointer, _ lowercase: StaticString) -> Bool {

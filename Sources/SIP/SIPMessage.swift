@@ -58,6 +58,17 @@ public struct SIPMessage: Sendable {
 
     /// The From header as a name-address.
     public var from: SIPAddress? { header("from").flatMap(SIPAddress.init(header:)) }
+    /// The `tag` parameter of the From header, read without parsing the whole address.
+    public var fromTag: String? {
+        guard let value = header("from") else { return nil }
+        // Header parameters follow the URI: after '>' when there are brackets.
+        let params = value.lastIndex(of: ">").map { value[value.index(after: $0)...] } ?? Substring(value)
+        for param in params.split(separator: ";").dropFirst(value.contains(">") ? 0 : 1) {
+            let kv = param.split(separator: "=", maxSplits: 1)
+            if kv.count == 2, kv[0].trimmingSpaces().lowercased() == "tag" { return kv[1].trimmingSpaces() }
+        }
+        return nil
+    }
     /// The To header as a name-address.
     public var to: SIPAddress? { header("to").flatMap(SIPAddress.init(header:)) }
 
