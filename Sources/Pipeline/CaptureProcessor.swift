@@ -50,6 +50,9 @@ public final class CaptureProcessor {
     /// seconds of its start is dropped: its packets arrived before the SDP
     /// that explains them. An older one is committed and the dialog goes on.
     static let supersedeGrace = 2.0
+    /// A call without signalling that has been silent this long (both legs)
+    /// and then hears a new SSRC has ended: the ports carry the next call.
+    static let unsignalledRestartGap = 5.0
 
     public let options: ConvertOptions
     public let diagnostics: Diagnostics
@@ -284,6 +287,14 @@ public final class CaptureProcessor {
 
     private func rtp(_ payload: UnsafeRawBufferPointer, from source: Endpoint, to destination: Endpoint, at time: MediaTime) throws {
         if let (call, sender) = route(from: source, to: destination) {
+            if !call.session.signalled, startsAnotherCall(payload, on: call, from: sender, at: time) {
+                // Nothing tells when a call without signalling ends but silence and a new source.
+                try end(key: call.key, reason: .timeout, at: call.lastActivity)
+                quarantine.removeValue(forKey: source)
+                quarantine.removeValue(forKey: destination)
+                try follow(payload, from: source, to: destination, at: time)
+                return
+            }
             try deliver(payload, to: call, from: sender, source: source, at: time)
             return
         }
@@ -292,6 +303,16 @@ public final class CaptureProcessor {
             return
         }
         try follow(payload, from: source, to: destination, at: time)
+    }
+
+    /// Whether a packet for a call without signalling is the start of the
+    /// next call on the same ports: a new SSRC after `unsignalledRestartGap`
+    /// seconds in which neither leg sent anything.
+    private func startsAnotherCall(_ payload: UnsafeRawBufferPointer, on call: RoutedCall, from sender: CallSide, at time: MediaTime) -> Bool {
+        guard time.seconds(since: call.lastActivity) >= CaptureProcessor.unsignalledRestartGap,
+              let header = RTPHeader(payload)
+        else { return false }
+        return !call.legs[sender.rawValue].ssrcs.contains(header.ssrc)
     }
 
     /// Hands one RTP packet of `sender`'s leg to its call.

@@ -273,6 +273,20 @@ import Testing
         }
     }
 
+    @Test func twoCallsWithoutSignallingOnTheSamePortsAreTwoCalls() throws {
+        var first = SyntheticCall()
+        first.seed = 45
+        first.duration = 2
+        first.signalled = false
+        var second = first
+        second.seed = 46  // new SSRCs
+        second.start = first.start.advanced(byNanoseconds: 12_000_000_000)
+        let found = try CallFinding.run(PcapConcatenation.concatenate(first.build().pcap, second.build().pcap))
+        #expect(found.reports.map(\.endReason) == ["timeout", "cut"])
+        #expect(found.recordings.map { $0.index.channels.map(\.packets) } == [[100, 100], [100, 100]])
+        #expect(found.diagnostics[.rtpAfterCallEnd] == 0)
+    }
+
     @Test func aCallWithoutByeEndsOnTheIdleTimeoutOrIsCutAtTheEnd() throws {
         var call = SyntheticCall()
         call.seed = 38
