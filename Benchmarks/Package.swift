@@ -13,27 +13,17 @@ let package = Package(
         .package(name: "callrec", path: ".."),
         .package(url: "https://github.com/ordo-one/benchmark.git", from: "1.38.1", traits: ["MallocInterposer"]),
     ],
-    targets: [
+    targets: ["Convert", "CallFinding"].map { name in
         .executableTarget(
-            name: "Convert",
+            name: name,
             dependencies: [
                 .product(name: "Benchmark", package: "benchmark"),
                 .product(name: "Pipeline", package: "callrec"),
                 .product(name: "CallrecTestSupport", package: "callrec"),
             ],
-            path: "Benchmarks/Convert",
+            path: "Benchmarks/\(name)",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
-        ),
-        .executableTarget(
-            name: "CallFinding",
-            dependencies: [
-                .product(name: "Benchmark", package: "benchmark"),
-                .product(name: "Pipeline", package: "callrec"),
-                .product(name: "CallrecTestSupport", package: "callrec"),
-            ],
-            path: "Benchmarks/CallFinding",
-            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
-        ),
-    ],
+        )
+    },
     swiftLanguageModes: [.v6]
 )

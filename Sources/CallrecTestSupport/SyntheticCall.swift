@@ -108,6 +108,12 @@ public struct SyntheticCall {
 
     public init() {}
 
+    /// The plain call with its own conversation (`seed`) of `duration` seconds a leg.
+    public init(seed: UInt64, duration: Double) {
+        self.seed = seed
+        self.duration = duration
+    }
+
     /// What the generator produced.
     public struct Output {
         /// The classic pcap file.

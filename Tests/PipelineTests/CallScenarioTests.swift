@@ -32,9 +32,7 @@ import Testing
 
     @Test(arguments: [200, 1400])
     func sipOverTCP(segmentSize: Int) throws {
-        var call = SyntheticCall()
-        call.seed = 21
-        call.duration = 3
+        var call = SyntheticCall(seed: 21, duration: 3)
         call.transport = .tcp(segmentSize: segmentSize)
         let (generated, found) = try CallFinding.run(call)
         try expectWholeCall(call, generated, found)
@@ -46,9 +44,7 @@ import Testing
 
     @Test func ipv6OverUDPAndTCP() throws {
         for transport in [SyntheticCall.Transport.udp, .tcp(segmentSize: 300)] {
-            var call = SyntheticCall()
-            call.seed = 22
-            call.duration = 3
+            var call = SyntheticCall(seed: 22, duration: 3)
             call.transport = transport
             call.callerSignalling = Endpoint(address: Self.v6Caller, port: 5060)
             call.calleeSignalling = Endpoint(address: Self.v6Callee, port: 5060)
@@ -60,9 +56,7 @@ import Testing
     }
 
     @Test func challengedThenAnsweredIsOneCall() throws {
-        var call = SyntheticCall()
-        call.seed = 23
-        call.duration = 4
+        var call = SyntheticCall(seed: 23, duration: 4)
         call.challenge = true
         let (generated, found) = try CallFinding.run(call)
         try expectWholeCall(call, generated, found)
@@ -70,18 +64,14 @@ import Testing
     }
 
     @Test func lateOfferTakesTheAnswerFromTheACK() throws {
-        var call = SyntheticCall()
-        call.seed = 24
-        call.duration = 4
+        var call = SyntheticCall(seed: 24, duration: 4)
         call.lateOffer = true
         let (generated, found) = try CallFinding.run(call)
         try expectWholeCall(call, generated, found)
     }
 
     @Test func earlyMediaBelongsToTheCall() throws {
-        var call = SyntheticCall()
-        call.seed = 25
-        call.duration = 3
+        var call = SyntheticCall(seed: 25, duration: 3)
         call.ringing = 1.5
         call.earlyMedia = true
         let (generated, found) = try CallFinding.run(call)
@@ -93,9 +83,7 @@ import Testing
     }
 
     @Test func aRejectedCallIsRecordedOnlyIfItCarriedEarlyMedia() throws {
-        var call = SyntheticCall()
-        call.seed = 26
-        call.duration = 4
+        var call = SyntheticCall(seed: 26, duration: 4)
         call.ringing = 3.5
         call.finalStatus = 486
         call.earlyMedia = true
@@ -118,9 +106,7 @@ import Testing
     }
 
     @Test func aCancelledCallKeepsOnlyItsEarlyMedia() throws {
-        var call = SyntheticCall()
-        call.seed = 27
-        call.duration = 3
+        var call = SyntheticCall(seed: 27, duration: 3)
         call.cancelled = true
         call.earlyMedia = true
         let (generated, found) = try CallFinding.run(call)
@@ -132,9 +118,7 @@ import Testing
 
     @Test(arguments: [SyntheticCall.Party.caller, .callee])
     func aReInviteThatMovesTheMediaKeepsTheChannel(party: SyntheticCall.Party) throws {
-        var call = SyntheticCall()
-        call.seed = party == .caller ? 28 : 29
-        call.duration = 6
+        var call = SyntheticCall(seed: party == .caller ? 28 : 29, duration: 6)
         let address = party == .caller ? call.callerMedia.address : call.calleeMedia.address
         call.move = SyntheticCall.MediaMove(party: party, at: 3, to: Endpoint(address: address, port: 41_234))
         let (generated, found) = try CallFinding.run(call)
@@ -153,9 +137,7 @@ import Testing
 
     @Test(arguments: [false, true])
     func holdKeepsTheSilenceAndTheCallSurvivesIt(rfc2543: Bool) throws {
-        var call = SyntheticCall()
-        call.seed = rfc2543 ? 30 : 31
-        call.duration = 7
+        var call = SyntheticCall(seed: rfc2543 ? 30 : 31, duration: 7)
         call.hold = SyntheticCall.Hold(from: 2, to: 5, rfc2543: rfc2543)
         // Three seconds on hold without RTP are longer than the idle timeout: the call must survive.
         let (generated, found) = try CallFinding.run(call) { $0.idleTimeout = 1.5 }
@@ -175,9 +157,7 @@ import Testing
     }
 
     @Test func srtpIsIndexedAndNeverDecoded() throws {
-        var call = SyntheticCall()
-        call.seed = 32
-        call.duration = 2
+        var call = SyntheticCall(seed: 32, duration: 2)
         call.srtp = true
         let (generated, found) = try CallFinding.run(call)
         let report = try #require(found.reports.first)
@@ -196,9 +176,7 @@ import Testing
     }
 
     @Test func streamsWithoutSignallingArePairedIntoOneCall() throws {
-        var call = SyntheticCall()
-        call.seed = 33
-        call.duration = 3
+        var call = SyntheticCall(seed: 33, duration: 3)
         call.signalled = false
         let (generated, found) = try CallFinding.run(call)
         #expect(found.reports.count == 1)
@@ -218,9 +196,7 @@ import Testing
     }
 
     @Test func withoutSignallingTheStreamSeenFirstIsChannelZero() throws {
-        var call = SyntheticCall()
-        call.seed = 34
-        call.duration = 4
+        var call = SyntheticCall(seed: 34, duration: 4)
         call.signalled = false
         call.calleeDelay = -0.015  // the callee's stream starts first
         let (generated, found) = try CallFinding.run(call)
@@ -231,9 +207,7 @@ import Testing
     }
 
     @Test func srtpWithoutSignallingIsRecognisedByItsTag() throws {
-        var call = SyntheticCall()
-        call.seed = 35
-        call.duration = 1
+        var call = SyntheticCall(seed: 35, duration: 1)
         call.signalled = false
         call.srtp = true
         let (_, found) = try CallFinding.run(call)
@@ -246,13 +220,9 @@ import Testing
 
     @Test(arguments: [true, false])
     func twoCallsBackToBackOnTheSamePortsAreTwoCalls(firstEndsWithBye: Bool) throws {
-        var first = SyntheticCall()
-        first.seed = 36
-        first.duration = 4
+        var first = SyntheticCall(seed: 36, duration: 4)
         first.bye = firstEndsWithBye
-        var second = SyntheticCall()
-        second.seed = 37
-        second.duration = 4
+        var second = SyntheticCall(seed: 37, duration: 4)
         second.callID = "second-call@pc33.example.com"
         second.callerNumber = "+4681111111"
         second.start = first.start.advanced(byNanoseconds: 5_500_000_000)
@@ -274,9 +244,7 @@ import Testing
     }
 
     @Test func twoCallsWithoutSignallingOnTheSamePortsAreTwoCalls() throws {
-        var first = SyntheticCall()
-        first.seed = 45
-        first.duration = 2
+        var first = SyntheticCall(seed: 45, duration: 2)
         first.signalled = false
         var second = first
         second.seed = 46  // new SSRCs
@@ -288,9 +256,7 @@ import Testing
     }
 
     @Test func aCallWithoutByeEndsOnTheIdleTimeoutOrIsCutAtTheEnd() throws {
-        var call = SyntheticCall()
-        call.seed = 38
-        call.duration = 2
+        var call = SyntheticCall(seed: 38, duration: 2)
         call.bye = false
         let generated = call.build()
         #expect(try CallFinding.run(generated.pcap).reports.map(\.endReason) == ["cut"])
@@ -304,9 +270,7 @@ import Testing
     }
 
     @Test func directionComesFromTheLocalParties() throws {
-        var call = SyntheticCall()
-        call.seed = 39
-        call.duration = 1
+        var call = SyntheticCall(seed: 39, duration: 1)
         let pcap = call.build().pcap
         func direction(_ configure: @escaping (inout ConvertOptions) -> Void) throws -> String? {
             let found = try CallFinding.run(pcap, configure)

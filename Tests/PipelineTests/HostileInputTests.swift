@@ -11,9 +11,7 @@ import Testing
 /// bounded, the excess is counted and dropped.
 @Suite struct HostileInputTests {
     @Test func aCallIDThatLooksLikeAPathNeverBecomesOne() throws {
-        var call = SyntheticCall()
-        call.seed = 41
-        call.duration = 1
+        var call = SyntheticCall(seed: 41, duration: 1)
         call.callID = "../../etc/passwd"
         let (_, found) = try CallFinding.run(call)
         let recording = try #require(found.recordings.first)
@@ -31,9 +29,7 @@ import Testing
     }
 
     @Test func aHeaderOfSixtyKilobytesDoesNotHideTheCall() throws {
-        var call = SyntheticCall()
-        call.seed = 42
-        call.duration = 1
+        var call = SyntheticCall(seed: 42, duration: 1)
         call.inviteExtraHeaders = "X-Padding: " + String(repeating: "p", count: 60_000) + "\r\n"
         let (generated, found) = try CallFinding.run(call)
         let report = try #require(found.reports.first)
@@ -43,9 +39,7 @@ import Testing
     }
 
     @Test func aHeaderBlockOverSixtyFourKilobytesOverTCPIsSkippedAndTheStreamResynchronises() throws {
-        var call = SyntheticCall()
-        call.seed = 43
-        call.duration = 1
+        var call = SyntheticCall(seed: 43, duration: 1)
         call.transport = .tcp(segmentSize: 1400)
         call.inviteExtraHeaders = String(repeating: "X-Padding: " + String(repeating: "p", count: 1000) + "\r\n", count: 70)
         let (_, found) = try CallFinding.run(call)
@@ -57,9 +51,7 @@ import Testing
     }
 
     @Test func nulBytesMakeAMessageMalformedNotACrash() throws {
-        var call = SyntheticCall()
-        call.seed = 44
-        call.duration = 1
+        var call = SyntheticCall(seed: 44, duration: 1)
         call.callID = "nul\u{0}inside"
         var junk = PcapWriter()
         // A datagram of NULs and one of a SIP start line followed by NULs, to the SIP port.
