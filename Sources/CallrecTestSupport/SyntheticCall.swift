@@ -105,6 +105,10 @@ public struct SyntheticCall {
     public var bye = true
     /// Header lines (each ending in CRLF) added to the initial INVITE, for hostile input.
     public var inviteExtraHeaders = ""
+    /// Every SIP message is captured this many seconds late (SIP and RTP mirrored from different links).
+    public var signallingDelay = 0.0
+    /// The capture starts this many seconds after the INVITE: earlier packets are not in it (a mirror started mid-call).
+    public var captureFrom: Double? = nil
 
     public init() {}
 
@@ -187,7 +191,8 @@ public struct SyntheticCall {
         }
 
         var writer = PcapWriter()
-        for (time, frame) in records.sorted(by: { $0.0 < $1.0 }) { writer.append(frame, at: time) }
+        let first = captureFrom.map(at) ?? start
+        for (time, frame) in records.sorted(by: { $0.0 < $1.0 }) where time >= first { writer.append(frame, at: time) }
         let used = packets * samplesPerPacket
         return Output(
             pcap: writer.bytes, callerAudio: Array(callerAudio.prefix(used)), calleeAudio: Array(calleeAudio.prefix(used)),
@@ -229,6 +234,7 @@ struct SignallingWriter {
         let (from, to) = party == .caller
             ? (call.callerSignalling, call.calleeSignalling) : (call.calleeSignalling, call.callerSignalling)
         let bytes = Array(text.utf8)
+        let time = time + call.signallingDelay
         switch call.transport {
         case .udp:
             records.append((clock(time), PacketBuilder.ethernetUDP(from: from, to: to, payload: bytes)))

@@ -249,8 +249,7 @@ public final class CaptureProcessor {
     /// when it is younger than `supersedeGrace`, else committed as it is.
     private func supersede(_ call: RoutedCall, at time: MediaTime) throws {
         if time.seconds(since: call.createdAt) < CaptureProcessor.supersedeGrace {
-            calls.removeValue(forKey: call.key)
-            for (endpoint, _) in call.endpoints { release(endpoint, of: call.key) }
+            forget(call)
             call.session.discard()
         } else {
             try end(key: call.key, reason: .superseded, at: time)
@@ -437,19 +436,12 @@ public final class CaptureProcessor {
     /// Ends a call: releases its endpoints (quarantined for a moment), commits
     /// its recording (or, for SRTP, its index alone) and reports it.
     private func end(key: Int, reason: CallEndReason, at time: MediaTime) throws {
-        guard let call = calls.removeValue(forKey: key) else { return }
-        if call.session.signalled {
-            keysByCallID.removeValue(forKey: call.description.callID)
-        } else {
-            diagnostics.count(.callsWithoutSignalling)
-        }
-        for leg in call.legs {
-            for ssrc in leg.ssrcs where legsBySSRC[ssrc]?.call == key { legsBySSRC.removeValue(forKey: ssrc) }
-        }
+        guard let call = calls[key] else { return }
+        forget(call)
+        if !call.session.signalled { diagnostics.count(.callsWithoutSignalling) }
         let until = time.advanced(byNanoseconds: Int64(CaptureProcessor.endedMediaQuarantine * 1e9))
-        for (endpoint, _) in call.endpoints {
-            release(endpoint, of: key)
-            if claims[endpoint] == nil && quarantine.count < CaptureProcessor.maxQuarantined { quarantine[endpoint] = until }
+        for (endpoint, _) in call.endpoints where claims[endpoint] == nil && quarantine.count < CaptureProcessor.maxQuarantined {
+            quarantine[endpoint] = until
         }
         var outcome = CallReport.Outcome.notRecorded
         var summary: RecordingSummary? = nil
@@ -485,6 +477,17 @@ public final class CaptureProcessor {
                     encodings: encodings)
             },
             outcome: outcome, recording: summary))
+    }
+
+    /// Removes every trace of `call` from the router: the call, its Call-ID,
+    /// its endpoint claims and its SSRCs.
+    private func forget(_ call: RoutedCall) {
+        calls.removeValue(forKey: call.key)
+        if call.session.signalled { keysByCallID.removeValue(forKey: call.description.callID) }
+        for leg in call.legs {
+            for ssrc in leg.ssrcs where legsBySSRC[ssrc]?.call == call.key { legsBySSRC.removeValue(forKey: ssrc) }
+        }
+        for (endpoint, _) in call.endpoints { release(endpoint, of: call.key) }
     }
 
     /// Once a second of capture time: ends calls idle past their timeout,

@@ -243,6 +243,40 @@ import Testing
         }
     }
 
+    @Test func rtpCapturedBeforeItsSignallingJoinsTheSignalledCall() throws {
+        // The SIP arrives 1.3 s late: the caller's first packets look like a call without
+        // signalling until the INVITE claims them; then the dialog owns the media.
+        var call = SyntheticCall(seed: 47, duration: 4)
+        call.signallingDelay = 1.3
+        let (generated, found) = try CallFinding.run(call)
+        #expect(found.reports.count == 1)
+        let report = try #require(found.reports.first)
+        #expect(report.signalled && report.caller == call.callerNumber)
+        let recording = try #require(report.recording)
+        // What came before the INVITE is lost, nothing else: about 13 packets of each leg.
+        let packets = recording.index.channels.map(\.packets)
+        #expect((generated.callerPackets - 14)...(generated.callerPackets - 12) ~= packets[0], "\(packets)")
+        #expect((generated.calleePackets - 14)...(generated.calleePackets - 12) ~= packets[1], "\(packets)")
+        #expect(found.diagnostics[.callsWithoutSignalling] == 0)
+    }
+
+    @Test func aCaptureStartedMidCallFindsTheDialogAtItsReInvite() throws {
+        // The mirror starts 1.5 s after the INVITE: RTP without signalling until the caller's
+        // re-INVITE at 4 s (which moves its media) names the dialog and its parties.
+        var call = SyntheticCall(seed: 48, duration: 6)
+        call.captureFrom = 1.5
+        call.move = SyntheticCall.MediaMove(party: .caller, at: 3, to: Endpoint(address: call.callerMedia.address, port: 41_000))
+        let (generated, found) = try CallFinding.run(call)
+        let reports = found.reports.sorted { !$0.signalled && $1.signalled }
+        #expect(reports.map(\.signalled) == [false, true])
+        #expect(reports.map(\.endReason) == ["superseded", "bye"])
+        #expect(reports.last?.caller == call.callerNumber)
+        // Together they hold every packet the capture has, each once.
+        let total = reports.compactMap(\.recording).flatMap { $0.index.channels.map(\.packets) }.reduce(0, +)
+        let captured = generated.callerPackets + generated.calleePackets - 2 * 23  // 0.46 s of each leg before 1.5 s
+        #expect(abs(total - captured) <= 2, "\(total) of \(captured)")
+    }
+
     @Test func twoCallsWithoutSignallingOnTheSamePortsAreTwoCalls() throws {
         var first = SyntheticCall(seed: 45, duration: 2)
         first.signalled = false
