@@ -45,6 +45,8 @@ public final class Diagnostics {
         case rtpSecondPath
         /// SRTP packets: reported, never decoded.
         case rtpEncrypted
+        /// Packets of a call's streams that are not its recorded audio (video, fax, a second audio stream).
+        case mediaNotRecorded
         /// RTP streams without signalling not followed because too many were open.
         case rtpStreamsOverLimit
         /// Calls without signalling, found by pairing RTP streams.
@@ -84,6 +86,7 @@ public final class Diagnostics {
             case .rtpAfterCallEnd: "rtp_after_call_end"
             case .rtpSecondPath: "rtp_second_path"
             case .rtpEncrypted: "rtp_encrypted"
+            case .mediaNotRecorded: "media_not_recorded"
             case .rtpStreamsOverLimit: "rtp_streams_over_limit"
             case .callsWithoutSignalling: "calls_without_signalling"
             case .callsEncrypted: "calls_encrypted"

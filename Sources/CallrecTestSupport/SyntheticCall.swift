@@ -105,6 +105,8 @@ public struct SyntheticCall {
     public var bye = true
     /// Header lines (each ending in CRLF) added to the initial INVITE, for hostile input.
     public var inviteExtraHeaders = ""
+    /// The SDP offers and answers video too (H.264, each party's media port + 2) and both parties send it, 25 frames a second.
+    public var video = false
     /// Every SIP message is captured this many seconds late (SIP and RTP mirrored from different links).
     public var signallingDelay = 0.0
     /// The capture starts this many seconds after the INVITE: earlier packets are not in it (a mirror started mid-call).
@@ -182,6 +184,20 @@ public struct SyntheticCall {
                 let packet = PacketBuilder.rtp(payloadType: pt, sequence: sequence, timestamp: timestamp, ssrc: ssrc, marker: k == 0, payload: payload)
                 records.append((at(arrival), PacketBuilder.ethernetUDP(from: from, to: to, payload: packet)))
                 sent[party == .caller ? 0 : 1] += 1
+            }
+        }
+        if video && answered {
+            // Video both ways from port + 2: one 900-byte packet per frame, for as long as the audio.
+            for (from, to) in [(callerMedia, calleeMedia), (calleeMedia, callerMedia)] {
+                let ssrc = UInt32(truncatingIfNeeded: rng.next())
+                for k in 0..<Int(duration * 25) {
+                    let packet = PacketBuilder.rtp(
+                        payloadType: 96, sequence: UInt16(truncatingIfNeeded: k), timestamp: UInt32(k * 3600), ssrc: ssrc,
+                        payload: [UInt8](repeating: UInt8(truncatingIfNeeded: k), count: 900))
+                    records.append((at(mediaStart + Double(k) * 0.04), PacketBuilder.ethernetUDP(
+                        from: Endpoint(address: from.address, port: from.port + 2), to: Endpoint(address: to.address, port: to.port + 2),
+                        payload: packet)))
+                }
             }
         }
         if signalled && answered && bye {
@@ -283,7 +299,7 @@ struct SIPTemplates {
             a=ptime:\(call.ptime)\r
             a=\(direction)\r
 
-            """
+            """ + (call.video ? "m=video \(media.port + 2) RTP/AVP 96\r\na=rtpmap:96 H264/90000\r\n" : "")
     }
 
     /// A message of the dialog. `fromCallee` swaps From and To (a request the callee sends).

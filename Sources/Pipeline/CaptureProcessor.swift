@@ -31,6 +31,8 @@ public final class CaptureProcessor {
     struct Claim {
         var call: Int
         var side: CallSide
+        /// False for a stream of the call that is not recorded (video, fax): its packets are counted and dropped.
+        var audio = true
         /// When the claim was made or last confirmed by signalling.
         var at: MediaTime
     }
@@ -196,6 +198,10 @@ public final class CaptureProcessor {
             guard let media = description.media(of: side), media.media.isEnabled, !media.media.isUnspecifiedAddress else { continue }
             try claim(media.endpoint, for: call, side: side, at: time)
         }
+        for endpoint in description.otherMedia where !call.endpoints.contains(where: { $0.endpoint == endpoint }) {
+            // Video and the like: the call's own, so never mistaken for a call without signalling.
+            try claim(endpoint, for: call, side: .caller, audio: false, at: time)
+        }
         return true
     }
 
@@ -219,7 +225,7 @@ public final class CaptureProcessor {
     // MARK: - Endpoint claims
 
     /// Records that `call`'s `side` receives media at `endpoint`.
-    private func claim(_ endpoint: Endpoint, for call: RoutedCall, side: CallSide, at time: MediaTime) throws {
+    private func claim(_ endpoint: Endpoint, for call: RoutedCall, side: CallSide, audio: Bool = true, at time: MediaTime) throws {
         quarantine.removeValue(forKey: endpoint)
         if call.session.signalled {
             // Signalling now explains media that was taken for a call without signalling.
@@ -230,9 +236,10 @@ public final class CaptureProcessor {
         var list = claims[endpoint] ?? []
         if let k = list.firstIndex(where: { $0.call == call.key }) {
             list[k].side = side
+            list[k].audio = audio
             list[k].at = time
         } else {
-            list.append(Claim(call: call.key, side: side, at: time))
+            list.append(Claim(call: call.key, side: side, audio: audio, at: time))
             if list.count > CaptureProcessor.maxClaimsPerEndpoint { list.removeFirst() }
         }
         claims[endpoint] = list
@@ -257,35 +264,40 @@ public final class CaptureProcessor {
     }
 
     /// The call an RTP packet from `source` to `destination` belongs to, and the side that sent it.
-    private func route(from source: Endpoint, to destination: Endpoint) -> (call: RoutedCall, sender: CallSide)? {
-        var best: (key: Int, sender: CallSide, score: Int, at: MediaTime)? = nil
-        func consider(_ key: Int, _ sender: CallSide, _ score: Int, _ at: MediaTime) {
+    private func route(from source: Endpoint, to destination: Endpoint) -> (call: RoutedCall, sender: CallSide, audio: Bool)? {
+        var best: (claim: Claim, sender: CallSide, score: Int, at: MediaTime)? = nil
+        func consider(_ claim: Claim, _ sender: CallSide, _ score: Int, _ at: MediaTime) {
             if let b = best, b.score > score || (b.score == score && b.at >= at) { return }
-            best = (key, sender, score, at)
+            best = (claim, sender, score, at)
         }
         let sourceClaims = claims[source]
         if let list = claims[destination] {
             for c in list {
                 // The destination's party received it; the other party sent it.
                 if let s = sourceClaims?.first(where: { $0.call == c.call && $0.side == c.side.opposite }) {
-                    consider(c.call, c.side.opposite, 3, max(c.at, s.at))
+                    consider(c, c.side.opposite, 3, max(c.at, s.at))
                 } else {
-                    consider(c.call, c.side.opposite, 2, c.at)
+                    consider(c, c.side.opposite, 2, c.at)
                 }
             }
         }
         if best == nil, let list = sourceClaims {
             // Symmetric RTP: a party sends from the port it receives on.
-            for c in list { consider(c.call, c.side, 1, c.at) }
+            for c in list { consider(c, c.side, 1, c.at) }
         }
-        guard let b = best, let call = calls[b.key] else { return nil }
-        return (call, b.sender)
+        guard let b = best, let call = calls[b.claim.call] else { return nil }
+        return (call, b.sender, b.claim.audio)
     }
 
     // MARK: - Media
 
     private func rtp(_ payload: UnsafeRawBufferPointer, from source: Endpoint, to destination: Endpoint, at time: MediaTime) throws {
-        if let (call, sender) = route(from: source, to: destination) {
+        if let (call, sender, audio) = route(from: source, to: destination) {
+            guard audio else {
+                call.lastActivity = time
+                diagnostics.count(.mediaNotRecorded)
+                return
+            }
             if !call.session.signalled, startsAnotherCall(payload, on: call, from: sender, at: time) {
                 // Nothing tells when a call without signalling ends but silence and a new source.
                 try end(key: call.key, reason: .timeout, at: call.lastActivity)

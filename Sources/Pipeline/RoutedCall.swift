@@ -7,9 +7,9 @@ import SIP
 /// the traffic seen per leg (also for legs that are never decoded: SRTP, an
 /// unsupported codec), and the times that decide when it has gone idle.
 final class RoutedCall {
-    /// Endpoints claimed at most per call; a call that moves its media more
-    /// often forgets its oldest endpoints.
-    static let maxEndpoints = 8
+    /// Endpoints claimed at most per call (audio and its other streams); a
+    /// call that moves its media more often forgets its oldest endpoints.
+    static let maxEndpoints = 16
     /// SSRCs remembered per leg for the report.
     static let maxSSRCs = 8
 

@@ -83,6 +83,11 @@ public struct CallDescription: Sendable {
     /// When and why the call ended, once it has.
     public var endedAt: MediaTime?
     public var endReason: CallEndReason?
+    /// Endpoints of the call's other enabled streams (video, fax, a second
+    /// audio stream), from any party's SDP: not recorded, but theirs.
+    public var otherMedia: [Endpoint] = []
+    /// Most `otherMedia` endpoints kept.
+    public static let maxOtherMedia = 8
     /// Inbound, outbound or internal, from the configured local parties.
     public var direction: CallDirection = .unknown
     /// The first request seen was inside a dialog (a re-INVITE with a To tag):

@@ -171,22 +171,31 @@ public struct CallTracker {
     /// Records the SDP in `message` as `side`'s media. Returns whether anything changed.
     @discardableResult
     private func applySDP(of message: SIPMessage, sentBy side: CallSide, to call: inout CallDescription) -> Bool {
-        guard message.hasSDP else { return false }
-        guard let sdp = SessionDescription(message.body), let audio = sdp.audio else {
-            diagnostics.count(.sdpWithoutAudio)
-            return false
+        guard message.hasSDP, let sdp = SessionDescription(message.body) else { return false }
+        let audio = sdp.audio
+        var changed = false
+        // Streams callrec does not record (video, fax, a second audio stream) still belong to the call.
+        for var m in sdp.media where m.isEnabled {
+            if m.connection == nil { m.connection = sdp.connection }
+            guard let address = m.connection, !m.isUnspecifiedAddress else { continue }
+            if let audio, m.kind == audio.kind, m.port == audio.port, address == audio.connection { continue }
+            let endpoint = Endpoint(address: address, port: m.port)
+            if !call.otherMedia.contains(endpoint) && call.otherMedia.count < CallDescription.maxOtherMedia {
+                call.otherMedia.append(endpoint)
+                changed = true
+            }
         }
-        guard let address = audio.connection else {
+        guard let audio, let address = audio.connection else {
             diagnostics.count(.sdpWithoutAudio)
-            return false
+            return changed
         }
         let media = MediaEndpoint(endpoint: Endpoint(address: address, port: audio.port), media: audio)
         switch side {
         case .caller:
-            if call.callerMedia == media { return false }
+            if call.callerMedia == media { return changed }
             call.callerMedia = media
         case .callee:
-            if call.calleeMedia == media { return false }
+            if call.calleeMedia == media { return changed }
             call.calleeMedia = media
         }
         return true

@@ -156,6 +156,15 @@ import Testing
         #expect(abs(seconds - 7.01) < 0.05, "recording lasts \(seconds) s")
     }
 
+    @Test func videoBelongsToItsCallAndIsNotRecorded() throws {
+        var call = SyntheticCall(seed: 49, duration: 4)
+        call.video = true
+        let (generated, found) = try CallFinding.run(call)
+        try expectWholeCall(call, generated, found)
+        #expect(found.diagnostics[.mediaNotRecorded] == 2 * 100)
+        #expect(found.diagnostics[.callsWithoutSignalling] == 0)
+    }
+
     @Test func srtpIsIndexedAndNeverDecoded() throws {
         var call = SyntheticCall(seed: 32, duration: 2)
         call.srtp = true
