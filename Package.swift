@@ -13,6 +13,7 @@ let systemLibraries: [Target] = [
     .systemLibrary(name: "CSampleRate", path: "Sources/CSampleRate", providers: [.apt(["libsamplerate0-dev"])]),
     .systemLibrary(name: "CFFTW", path: "Sources/CFFTW", providers: [.apt(["libfftw3-dev"])]),
     .systemLibrary(name: "CSndFile", path: "Sources/CSndFile", providers: [.apt(["libsndfile1-dev"])]),
+    .systemLibrary(name: "CSRTP", path: "Sources/CSRTP", pkgConfig: "libsrtp2", providers: [.apt(["libsrtp2-dev"])]),
 ]
 
 let package = Package(
@@ -31,7 +32,7 @@ let package = Package(
         .target(name: "CallrecCore"),
         .target(name: "Capture", dependencies: ["CallrecCore", "CPcap"]),
         .target(name: "SIP", dependencies: ["CallrecCore"]),
-        .target(name: "RTP", dependencies: ["CallrecCore"]),
+        .target(name: "RTP", dependencies: ["CallrecCore", "CSRTP"]),
         .target(name: "Codecs", dependencies: ["CallrecCore"]),
         .target(name: "DSP", dependencies: ["CallrecCore", "CSampleRate", "CFFTW"]),
         .target(name: "Output", dependencies: ["CallrecCore", "COpus", "CSndFile"]),
@@ -46,7 +47,7 @@ let package = Package(
         ),
 
         // Test support: capture builders, a speech-like signal generator, an Ogg Opus reader.
-        .target(name: "CallrecTestSupport", dependencies: ["CallrecCore", "Codecs", "COpusFile"]),
+        .target(name: "CallrecTestSupport", dependencies: ["CallrecCore", "Codecs", "RTP", "COpusFile"]),
         .executableTarget(name: "make-fixtures", dependencies: ["CallrecTestSupport"]),
 
         .testTarget(name: "CallrecCoreTests", dependencies: ["CallrecCore", "CallrecTestSupport"]),

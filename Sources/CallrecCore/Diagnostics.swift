@@ -43,8 +43,10 @@ public final class Diagnostics {
         case rtpAfterCallEnd
         /// RTP copies of a leg seen at a second hop (a relay), not mixed in twice.
         case rtpSecondPath
-        /// SRTP packets: reported, never decoded.
+        /// SRTP packets that could not be decrypted (no SDES key, or none that authenticates): reported, never decoded.
         case rtpEncrypted
+        /// SRTP packets decrypted with their sender's SDES key and authenticated.
+        case rtpDecrypted
         /// Packets of a call's streams that are not its recorded audio (video, fax, a second audio stream).
         case mediaNotRecorded
         /// RTP streams without signalling not followed because too many were open.
@@ -86,6 +88,7 @@ public final class Diagnostics {
             case .rtpAfterCallEnd: "rtp_after_call_end"
             case .rtpSecondPath: "rtp_second_path"
             case .rtpEncrypted: "rtp_encrypted"
+            case .rtpDecrypted: "rtp_decrypted"
             case .mediaNotRecorded: "media_not_recorded"
             case .rtpStreamsOverLimit: "rtp_streams_over_limit"
             case .callsWithoutSignalling: "calls_without_signalling"

@@ -1,5 +1,6 @@
 import CallrecCore
 import Codecs
+import RTP
 
 /// A SIP call with RTP in both directions, generated from speech-like audio:
 /// INVITE with SDP offer, 100, 180, 200 with SDP answer, ACK, RTP both ways,
@@ -99,8 +100,19 @@ public struct SyntheticCall {
     public var cancelled = false
     public var move: MediaMove? = nil
     public var hold: Hold? = nil
-    /// RTP/SAVP with a=crypto: payloads are noise followed by an 80-bit tag.
+    /// SRTP: RTP/SAVP with a=crypto (AES_CM_128_HMAC_SHA1_80), each party's
+    /// packets encrypted with the key in its own SDP.
     public var srtp = false
+    /// Where the SRTP keys are, with `srtp`.
+    public enum SRTPKeys: Sendable {
+        /// Each party's key in its own SDP (SDES), and the packets encrypted with it.
+        case inSDP
+        /// No a=crypto: the keys were exchanged elsewhere (DTLS-SRTP); packets are noise with an 80-bit tag.
+        case absent
+        /// SDES keys that authenticate nothing: packets are noise with an 80-bit tag.
+        case wrong
+    }
+    public var srtpKeys = SRTPKeys.inSDP
     /// Whether the call ends with a BYE in the capture.
     public var bye = true
     /// Header lines (each ending in CRLF) added to the initial INVITE, for hostile input.
@@ -163,7 +175,10 @@ public struct SyntheticCall {
         let packets = Int(duration * Double(rate)) / samplesPerPacket
         let pt: UInt8 = codec == .pcmu ? 0 : 8
         var sent = [0, 0]
+        var scratch = [UInt8](repeating: 0, count: 2048)
         for (party, audio, firstSend) in [(Party.caller, callerAudio, mediaStart), (.callee, calleeAudio, calleeStart)] {
+            let protection = srtp && srtpKeys == .inSDP
+                ? SRTPSession(suite: "AES_CM_128_HMAC_SHA1_80", keySalt: SIPTemplates.srtpKey(party), sending: true) : nil
             let ssrc = UInt32(truncatingIfNeeded: rng.next())
             var sequence = UInt16(truncatingIfNeeded: rng.next())
             var timestamp = UInt32(truncatingIfNeeded: rng.next())
@@ -177,11 +192,18 @@ public struct SyntheticCall {
                     timestamp &+= UInt32(samplesPerPacket)
                 }
                 guard let (from, to) = route(party, sending: send, mediaStart: mediaStart) else { continue }
-                if srtp {
-                    // Encrypted payload: noise of the same length, then the 80-bit authentication tag.
+                if srtp && srtpKeys != .inSDP {
+                    // Noise of the payload's length, then an 80-bit tag nothing authenticates.
                     payload = (0..<(payload.count + 10)).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
                 }
-                let packet = PacketBuilder.rtp(payloadType: pt, sequence: sequence, timestamp: timestamp, ssrc: ssrc, marker: k == 0, payload: payload)
+                var packet = PacketBuilder.rtp(payloadType: pt, sequence: sequence, timestamp: timestamp, ssrc: ssrc, marker: k == 0, payload: payload)
+                if let protection {
+                    let length = scratch.withUnsafeMutableBytes { buffer -> Int? in
+                        packet.withUnsafeBytes { buffer.copyMemory(from: $0) }
+                        return protection.protect(buffer, count: packet.count)
+                    }
+                    packet = Array(scratch.prefix(length!))
+                }
                 records.append((at(arrival), PacketBuilder.ethernetUDP(from: from, to: to, payload: packet)))
                 sent[party == .caller ? 0 : 1] += 1
             }
@@ -275,6 +297,27 @@ struct SignallingWriter {
 struct SIPTemplates {
     let call: SyntheticCall
 
+    /// Each party's SRTP master key and salt (30 bytes), fixed so captures are deterministic.
+    static func srtpKey(_ party: SyntheticCall.Party) -> [UInt8] {
+        (0..<30).map { UInt8(truncatingIfNeeded: $0 &* 7 &+ (party == .caller ? 1 : 101)) }
+    }
+
+    /// Standard base64 with padding (RFC 4648).
+    static func base64(_ bytes: [UInt8]) -> String {
+        let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/")
+        var out = ""
+        var k = 0
+        while k < bytes.count {
+            let chunk = Array(bytes[k..<min(k + 3, bytes.count)])
+            let value = chunk.enumerated().reduce(UInt32(0)) { $0 | UInt32($1.element) << UInt32(16 - 8 * $1.offset) }
+            for j in 0..<4 {
+                out.append(j <= chunk.count ? alphabet[Int(value >> UInt32(18 - 6 * j) & 0x3F)] : "=")
+            }
+            k += 3
+        }
+        return out
+    }
+
     var caller: String { "sip:\(call.callerNumber)@\(call.callerSignalling.address)" }
     var callee: String { "sip:\(call.calleeNumber)@\(call.calleeSignalling.address)" }
 
@@ -285,7 +328,8 @@ struct SIPTemplates {
         let family = media.address.isIPv4 ? "IP4" : "IP6"
         let connection = hold2543 ? "0.0.0.0" : "\(media.address)"
         let profile = call.srtp ? "RTP/SAVP" : "RTP/AVP"
-        let crypto = call.srtp ? "a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:WVNfX19zZW1jdGwgKCkgewkyMjA7fQp9CnVubGVz\r\n" : ""
+        let party: SyntheticCall.Party = media == call.calleeMedia || media.port == call.move?.to.port && call.move?.party == .callee ? .callee : .caller
+        let crypto = call.srtp && call.srtpKeys != .absent ? "a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:\(SIPTemplates.base64(SIPTemplates.srtpKey(party)))\r\n" : ""
         return """
             v=0\r
             o=- \(session) \(version ?? session) IN \(family) \(media.address)\r

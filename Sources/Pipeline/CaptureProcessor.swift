@@ -71,6 +71,8 @@ public final class CaptureProcessor {
     private var candidates: [RTPStreamCandidate.Key: RTPStreamCandidate] = [:]
     /// The leg each SSRC in flight belongs to, to recognise a leg seen again at another hop.
     private var legsBySSRC: [UInt32: (call: Int, side: CallSide)] = [:]
+    /// Where SRTP packets are decrypted: one datagram's worth, made once.
+    private let plain = UnsafeMutableRawBufferPointer.allocate(byteCount: 65_536, alignment: 8)
     private var lastSweep: MediaTime? = nil
     /// The capture time of the latest packet.
     public private(set) var now: MediaTime? = nil
@@ -94,6 +96,10 @@ public final class CaptureProcessor {
         self.reassembler = TCPReassembler(diagnostics: diagnostics)
         self.onRecording = onRecording
         self.onCallEnded = onCallEnded
+    }
+
+    deinit {
+        plain.deallocate()
     }
 
     /// The number of calls in flight.
@@ -340,6 +346,14 @@ public final class CaptureProcessor {
         if call.legs[sender.rawValue].record(header) { legsBySSRC[header.ssrc] = (call.key, sender) }
         diagnostics.count(.rtpPackets)
         if call.encrypted {
+            // SRTP with the sender's SDES key: decrypted only if it authenticates, else counted and skipped.
+            if let length = call.decryption[sender.rawValue]?.decrypt(payload, into: plain),
+               let clear = RTPHeader(UnsafeRawBufferPointer(rebasing: plain[0..<length])) {
+                diagnostics.count(.rtpDecrypted)
+                let body = UnsafeRawBufferPointer(rebasing: plain[clear.payloadOffset..<(clear.payloadOffset + clear.payloadLength)])
+                try call.session.receive(clear, payload: body, from: sender, at: time)
+                return
+            }
             let clockRate = call.description.media(of: sender.opposite)?.media.format(for: header.payloadType)?.clockRate ?? 8000
             call.legs[sender.rawValue].recordEncrypted(header, at: time, clockRate: clockRate)
             diagnostics.count(.rtpEncrypted)

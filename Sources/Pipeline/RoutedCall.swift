@@ -82,6 +82,42 @@ final class RoutedCall {
         }
     }
 
+    /// The SRTP sessions that may decrypt one leg: one per SDES key its
+    /// sender announced (a re-offer may bring new ones), tried in turn until
+    /// one authenticates a packet; that one is tried first from then on.
+    final class LegDecryption {
+        /// Sessions at most per leg.
+        static let maxSessions = 4
+        let keys: [SDESCrypto]
+        private(set) var sessions: [SRTPSession]
+
+        init(keys: [SDESCrypto], keeping previous: LegDecryption?) {
+            self.keys = keys
+            sessions = keys.compactMap { SRTPSession(suite: $0.suite, keySalt: $0.keySalt) }
+            // Packets still in flight under the old key.
+            if let old = previous?.sessions.first { sessions.append(old) }
+            if sessions.count > LegDecryption.maxSessions { sessions.removeLast(sessions.count - LegDecryption.maxSessions) }
+        }
+
+        /// Decrypts the first `count` bytes of `buffer` (a copy of `packet`) in place.
+        /// Returns the plain RTP length, or nil when no session authenticates it.
+        func decrypt(_ packet: UnsafeRawBufferPointer, into buffer: UnsafeMutableRawBufferPointer) -> Int? {
+            guard packet.count <= buffer.count else { return nil }
+            for k in sessions.indices {
+                // A failed attempt may have touched the copy: start each from the packet.
+                buffer.copyMemory(from: packet)
+                if let length = sessions[k].unprotect(buffer, count: packet.count) {
+                    if k > 0 { sessions.swapAt(0, k) }
+                    return length
+                }
+            }
+            return nil
+        }
+    }
+
+    /// The SRTP decryption of each leg, indexed by the sending side; nil without keys.
+    private(set) var decryption: [LegDecryption?] = [nil, nil]
+
     /// The router's key for the call (never reused within a capture).
     let key: Int
     let session: CallSession
@@ -115,6 +151,12 @@ final class RoutedCall {
         onHold = CallSide.allCases.contains { description.media(of: $0)?.media.isHold == true }
         answered = description.answeredAt != nil
         encrypted = CallSide.allCases.contains { description.media(of: $0)?.media.isSecure == true }
+        for side in CallSide.allCases {
+            // A party encrypts what it sends with the key of its own SDP.
+            let keys = description.media(of: side)?.media.crypto ?? []
+            if keys.isEmpty || decryption[side.rawValue]?.keys == keys { continue }
+            decryption[side.rawValue] = LegDecryption(keys: keys, keeping: decryption[side.rawValue])
+        }
     }
 
     /// Adds `endpoint` to the call's claims. Returns the endpoint forgotten to

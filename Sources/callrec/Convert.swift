@@ -17,7 +17,8 @@ struct Convert: ParsableCommand {
 
             Calls are found from SIP over UDP or TCP (SDP in INVITE, 18x, 200, ACK, UPDATE, PRACK), and from RTP \
             alone when no signalling was captured (mirrored streams are paired; the index says the parties are \
-            unknown). SRTP calls are indexed but not recorded. A call ends on BYE or CANCEL, after --idle-timeout \
+            unknown). SRTP is decrypted with the SDES keys in the SDP; SRTP that no key authenticates is \
+            indexed, never decoded. A call ends on BYE or CANCEL, after --idle-timeout \
             seconds of capture time without packets (calls on hold wait 2 hours), or at the end of the capture (cut).
 
             Direction (inbound, outbound, internal) comes from the site's own parties: a caller or callee is local \

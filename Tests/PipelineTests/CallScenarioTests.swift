@@ -165,9 +165,22 @@ import Testing
         #expect(found.diagnostics[.callsWithoutSignalling] == 0)
     }
 
-    @Test func srtpIsIndexedAndNeverDecoded() throws {
+    @Test func srtpIsDecryptedWithEachPartysSDESKey() throws {
+        var call = SyntheticCall(seed: 50, duration: 4)
+        call.srtp = true
+        // The caller moves its media mid-call: the keys stay with the parties.
+        call.move = SyntheticCall.MediaMove(party: .caller, at: 2, to: Endpoint(address: call.callerMedia.address, port: 41_500))
+        let (generated, found) = try CallFinding.run(call)
+        try expectWholeCall(call, generated, found)
+        #expect(found.diagnostics[.rtpDecrypted] == generated.callerPackets + generated.calleePackets)
+        #expect(found.diagnostics[.rtpEncrypted] == 0)
+    }
+
+    @Test(arguments: [SyntheticCall.SRTPKeys.absent, .wrong])
+    func srtpThatNoKeyAuthenticatesIsIndexedAndNeverDecoded(keys: SyntheticCall.SRTPKeys) throws {
         var call = SyntheticCall(seed: 32, duration: 2)
         call.srtp = true
+        call.srtpKeys = keys
         let (generated, found) = try CallFinding.run(call)
         let report = try #require(found.reports.first)
         guard case .encrypted(let indexPath) = report.outcome else {
