@@ -14,6 +14,7 @@ let systemLibraries: [Target] = [
     .systemLibrary(name: "CFFTW", path: "Sources/CFFTW", providers: [.apt(["libfftw3-dev"])]),
     .systemLibrary(name: "CSndFile", path: "Sources/CSndFile", providers: [.apt(["libsndfile1-dev"])]),
     .systemLibrary(name: "CSpanDSP", path: "Sources/CSpanDSP", providers: [.apt(["libspandsp-dev"])]),
+    .systemLibrary(name: "CSRTP", path: "Sources/CSRTP", pkgConfig: "libsrtp2", providers: [.apt(["libsrtp2-dev"])]),
 ]
 
 let package = Package(
@@ -33,7 +34,7 @@ let package = Package(
         .target(name: "CallrecCore"),
         .target(name: "Capture", dependencies: ["CallrecCore", "CPcap"]),
         .target(name: "SIP", dependencies: ["CallrecCore"]),
-        .target(name: "RTP", dependencies: ["CallrecCore"]),
+        .target(name: "RTP", dependencies: ["CallrecCore", "CSRTP"]),
         .target(name: "Codecs", dependencies: ["CallrecCore", "CSpanDSP"]),
         .target(name: "DSP", dependencies: ["CallrecCore", "CSampleRate", "CFFTW"]),
         .target(name: "Output", dependencies: ["CallrecCore", "COpus", "CSndFile"]),
@@ -49,10 +50,10 @@ let package = Package(
             ]
         ),
         // Deterministic SIP + RTP captures from speech-like audio, for tests, fixtures and `callrec bench`.
-        .target(name: "CallSynthesis", dependencies: ["CallrecCore", "Codecs"]),
+        .target(name: "CallSynthesis", dependencies: ["CallrecCore", "Codecs", "RTP"]),
 
         // Test support: capture builders, a speech-like signal generator, an Ogg Opus reader.
-        .target(name: "CallrecTestSupport", dependencies: ["CallrecCore", "Codecs", "CallSynthesis", "COpusFile", "CSndFile"]),
+        .target(name: "CallrecTestSupport", dependencies: ["CallrecCore", "Codecs", "RTP", "CallSynthesis", "COpusFile", "CSndFile"]),
         .executableTarget(name: "make-fixtures", dependencies: ["CallrecTestSupport"]),
 
         .testTarget(name: "CallrecCoreTests", dependencies: ["CallrecCore", "CallrecTestSupport"]),

@@ -27,16 +27,17 @@ let package = Package(
             path: "Benchmarks/CodecThroughput",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
         ),
+    ] + ["Convert", "CallFinding"].map { name -> Target in
         .executableTarget(
-            name: "Convert",
+            name: name,
             dependencies: [
                 .product(name: "Benchmark", package: "benchmark"),
                 .product(name: "Pipeline", package: "callrec"),
                 .product(name: "CallrecTestSupport", package: "callrec"),
             ],
-            path: "Benchmarks/Convert",
+            path: "Benchmarks/\(name)",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
-        ),
-    ],
+        )
+    },
     swiftLanguageModes: [.v6]
 )

@@ -57,6 +57,46 @@ public enum PacketBuilder {
         return ip + udp + payload
     }
 
+    /// An Ethernet II frame carrying an IPv4 (or IPv6) TCP segment from `source` to `destination`.
+    /// - Parameters:
+    ///   - sequence: the sequence number of the first payload byte.
+    ///   - flags: TCP flags (0x18 = PSH+ACK, 0x02 = SYN, 0x01 = FIN, 0x04 = RST).
+    public static func ethernetTCP(from source: Endpoint, to destination: Endpoint, sequence: UInt32, flags: UInt8 = 0x18, payload: [UInt8]) -> [UInt8] {
+        var tcp: [UInt8] = []
+        tcp.appendBE16(source.port)
+        tcp.appendBE16(destination.port)
+        tcp.appendBE32(sequence)
+        tcp.appendBE32(1)  // acknowledgement number
+        tcp += [0x50, flags]  // data offset 5 words, flags
+        tcp.appendBE16(65_535)  // window
+        tcp += [0, 0, 0, 0]  // checksum (not computed), urgent pointer
+        let segment = tcp + payload
+        var frame: [UInt8] = [0x02, 0, 0, 0, 0, 0x02, 0x02, 0, 0, 0, 0, 0x01]
+        if source.address.isIPv4 {
+            frame += [0x08, 0x00]
+            var ip: [UInt8] = [0x45, 0x00]
+            ip.appendBE16(UInt16(20 + segment.count))
+            ip += [0, 0, 0x40, 0x00, 64, 6, 0, 0]
+            ip.appendBE32(source.address.ipv4Value)
+            ip.appendBE32(destination.address.ipv4Value)
+            let checksum = internetChecksum(ip)
+            ip[10] = UInt8(checksum >> 8)
+            ip[11] = UInt8(checksum & 0xFF)
+            frame += ip
+        } else {
+            frame += [0x86, 0xDD]
+            var ip: [UInt8] = [0x60, 0, 0, 0]
+            ip.appendBE16(UInt16(segment.count))
+            ip += [6, 64]
+            ip.appendBE64(source.address.high)
+            ip.appendBE64(source.address.low)
+            ip.appendBE64(destination.address.high)
+            ip.appendBE64(destination.address.low)
+            frame += ip
+        }
+        return frame + segment
+    }
+
     /// An RTP packet: 12-byte header and payload.
     public static func rtp(payloadType: UInt8, sequence: UInt16, timestamp: UInt32, ssrc: UInt32, marker: Bool = false, payload: [UInt8]) -> [UInt8] {
         var packet: [UInt8] = [0x80, (marker ? 0x80 : 0) | payloadType]

@@ -29,6 +29,32 @@ public final class Diagnostics {
         case rtpTimestampJumps
         case callsWithoutMedia
         case callsDroppedOverLimit
+        /// SDP bodies with no usable audio stream.
+        case sdpWithoutAudio
+        /// TCP segments that only repeated bytes already seen.
+        case tcpRetransmitted
+        /// Holes in a SIP-over-TCP stream that were skipped (the message around them is lost).
+        case tcpGaps
+        /// SIP-over-TCP connections not followed because too many were open.
+        case tcpFlowsOverLimit
+        /// Bytes of a SIP-over-TCP stream skipped to find the next message (garbage, oversized messages).
+        case sipStreamBytesSkipped
+        /// RTP to or from the media of a call that had just ended.
+        case rtpAfterCallEnd
+        /// RTP copies of a leg seen at a second hop (a relay), not mixed in twice.
+        case rtpSecondPath
+        /// SRTP packets that could not be decrypted (no SDES key, or none that authenticates): reported, never decoded.
+        case rtpEncrypted
+        /// SRTP packets decrypted with their sender's SDES key and authenticated.
+        case rtpDecrypted
+        /// Packets of a call's streams that are not its recorded audio (video, fax, a second audio stream).
+        case mediaNotRecorded
+        /// RTP streams without signalling not followed because too many were open.
+        case rtpStreamsOverLimit
+        /// Calls without signalling, found by pairing RTP streams.
+        case callsWithoutSignalling
+        /// Calls whose media was SRTP: indexed, not recorded.
+        case callsEncrypted
 
         /// A stable snake_case name for reports and JSON.
         public var name: String {
@@ -54,6 +80,19 @@ public final class Diagnostics {
             case .rtpTimestampJumps: "rtp_timestamp_jumps"
             case .callsWithoutMedia: "calls_without_media"
             case .callsDroppedOverLimit: "calls_dropped_over_limit"
+            case .sdpWithoutAudio: "sdp_without_audio"
+            case .tcpRetransmitted: "tcp_retransmitted"
+            case .tcpGaps: "tcp_gaps"
+            case .tcpFlowsOverLimit: "tcp_flows_over_limit"
+            case .sipStreamBytesSkipped: "sip_stream_bytes_skipped"
+            case .rtpAfterCallEnd: "rtp_after_call_end"
+            case .rtpSecondPath: "rtp_second_path"
+            case .rtpEncrypted: "rtp_encrypted"
+            case .rtpDecrypted: "rtp_decrypted"
+            case .mediaNotRecorded: "media_not_recorded"
+            case .rtpStreamsOverLimit: "rtp_streams_over_limit"
+            case .callsWithoutSignalling: "calls_without_signalling"
+            case .callsEncrypted: "calls_encrypted"
             }
         }
     }

@@ -85,15 +85,25 @@ public struct CallIndex: Codable, Sendable, Equatable {
     public var callee: String?
     /// `inbound`, `outbound`, `internal` or `unknown`.
     public var direction: String
+    /// How the call was found: `sip` (its signalling was captured) or `none`
+    /// (RTP streams paired without signalling: the parties are unknown).
+    public var signalling: String
     /// Time zero of the recording: the first RTP packet of either leg, ISO 8601 UTC.
     public var start: String
+    /// Seconds from time zero to the end of the last audio (of the last packet, when no audio was written).
     public var durationS: Double
-    public var sampleRate: Int
-    /// Why the call ended: `bye`, `cancel`, `timeout`, `cut` (the capture ended first).
+    /// The rate the audio was coded at; nil when no audio was written.
+    public var sampleRate: Int?
+    /// Why the call ended: `bye`, `cancel`, `rejected`, `timeout`, `cut` (the capture ended first).
     public var endReason: String
+    /// The final 3xx-6xx status of a rejected INVITE (a call that carried early media).
+    public var finalStatus: Int?
     /// The recording's audio file, relative to the index (with the split
-    /// layout, the caller's file; `audio_files` lists them all).
-    public var audio: String
+    /// layout, the caller's file; `audio_files` lists them all); nil when the
+    /// audio was not written.
+    public var audio: String?
+    /// Why the audio was not written (`srtp`: the media was encrypted), nil when it was.
+    public var skipped: String?
     /// Every audio file of the recording, relative to the index: one, or one
     /// per channel in channel order (split). Absent in indexes written before it.
     public var audioFiles: [String]?
@@ -106,8 +116,9 @@ public struct CallIndex: Codable, Sendable, Equatable {
     public var dtmf: [DTMF] = []
 
     public init(
-        id: String, callID: String, caller: String?, callee: String?, direction: String, start: String,
-        durationS: Double, sampleRate: Int, endReason: String, audio: String, channels: [Channel]
+        id: String, callID: String, caller: String?, callee: String?, direction: String, signalling: String = "sip",
+        start: String, durationS: Double, sampleRate: Int?, endReason: String, finalStatus: Int? = nil, audio: String?,
+        skipped: String? = nil, channels: [Channel]
     ) {
         self.version = CallIndex.currentVersion
         self.id = id
@@ -115,21 +126,25 @@ public struct CallIndex: Codable, Sendable, Equatable {
         self.caller = caller
         self.callee = callee
         self.direction = direction
+        self.signalling = signalling
         self.start = start
         self.durationS = durationS
         self.sampleRate = sampleRate
         self.endReason = endReason
+        self.finalStatus = finalStatus
         self.audio = audio
+        self.skipped = skipped
         self.channels = channels
     }
 
     enum CodingKeys: String, CodingKey {
-        case version, id, caller, callee, direction, start, channels, audio, dtmf, format, layout
+        case version, id, caller, callee, direction, signalling, start, channels, audio, skipped, dtmf, format, layout
         case audioFiles = "audio_files"
         case callID = "call_id"
         case durationS = "duration_s"
         case sampleRate = "sample_rate"
         case endReason = "end_reason"
+        case finalStatus = "final_status"
     }
 
     /// The index as pretty, key-sorted JSON with a trailing newline.

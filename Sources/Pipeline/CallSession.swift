@@ -21,8 +21,9 @@ final class CallSession {
     private var callerLeg: Leg?
     private var calleeLeg: Leg?
     private var output: RecordingOutput?
-    /// Decoded audio of one packet; sized for the largest datagram at 2 samples per byte.
-    private var scratch = [Int16](repeating: 0, count: 65_536 * 2)
+    /// Decoded audio of one packet; sized for the largest datagram at 2 samples
+    /// per byte, made at the first packet (a call without media costs nothing).
+    private lazy var scratch = [Int16](repeating: 0, count: 65_536 * 2)
     private var unsupportedNoted = false
 
     init(description: CallDescription, signalled: Bool, options: ConvertOptions, diagnostics: Diagnostics, at time: MediaTime) {
@@ -141,7 +142,7 @@ final class CallSession {
     private func open(at time: MediaTime, firstCodec: AudioCodec) throws {
         var tags: [(String, String)] = [
             ("CALL_ID", RecordingNaming.bounded(description.callID)),
-            ("DIRECTION", "unknown"),
+            ("DIRECTION", description.direction.rawValue),
         ]
         if let caller = description.callerParty { tags.append(("CALLER", RecordingNaming.bounded(caller))) }
         if let callee = description.calleeParty { tags.append(("CALLEE", RecordingNaming.bounded(callee))) }
@@ -205,9 +206,9 @@ final class CallSession {
         dtmf.sort { ($0.atS, $0.channel) < ($1.atS, $1.channel) }
         var index = CallIndex(
             id: id, callID: description.callID, caller: description.callerParty, callee: description.calleeParty,
-            direction: "unknown", start: finished.start.iso8601,
+            direction: description.direction.rawValue, signalling: signalled ? "sip" : "none", start: finished.start.iso8601,
             durationS: (Double(finished.samples) / Double(sampleRate) * 1000).rounded() / 1000,
-            sampleRate: sampleRate, endReason: reason.name, audio: names[0], channels: channels)
+            sampleRate: sampleRate, endReason: reason.name, finalStatus: reason.finalStatus, audio: names[0], channels: channels)
         index.dtmf = dtmf
         index.format = finished.format.rawValue
         index.layout = finished.layout.rawValue

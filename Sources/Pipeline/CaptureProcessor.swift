@@ -3,43 +3,113 @@ import Capture
 import RTP
 import SIP
 
-/// Drives one capture through the stages: slices each packet, feeds SIP to
-/// the call tracker, routes RTP to the call whose SDP named its endpoint,
-/// and commits each call's recording when the call ends.
+/// Drives one capture through the stages: slices each packet, feeds SIP
+/// (UDP datagrams, or TCP streams put back in order) to the call tracker,
+/// routes RTP to the call whose media it is, pairs RTP streams that no
+/// signalling explains into calls of their own, and commits each call's
+/// recording when the call ends.
 ///
-/// Memory depends on the calls in flight, never on the length of the capture:
-/// a finished call's state is released as soon as it is committed.
+/// Routing. Each call claims the endpoints its SDP names (or, for a call
+/// without signalling, the two ends of its first stream), and keeps every
+/// endpoint it claimed until it ends: a re-INVITE that moves the media adds
+/// the new address to the same call and channel, and a hold that sends to
+/// `0.0.0.0` or stops sending loses nothing. An RTP packet goes to the call
+/// that claimed its destination (that party receives it, so the other one
+/// sent it), preferring the call that also claimed its source; failing
+/// that, to the call that claimed its source (symmetric RTP behind NAT).
+/// When several calls claimed the same endpoints (two dialogs of a B2BUA
+/// with direct media, or a later call on the same ports), the most recent
+/// claim wins, for both directions alike.
+///
+/// Memory depends on the calls in flight, never on the length of the
+/// capture: calls, endpoints per call, candidate streams, TCP connections and
+/// recently ended endpoints are all bounded, the excess counted in
+/// `Diagnostics`, and a finished call's state is released as soon as it is
+/// committed.
 public final class CaptureProcessor {
-    /// Where an RTP packet goes: the call and the side that receives at an endpoint.
-    struct Route {
-        var callID: String
-        var receiver: CallSide
+    /// A call's claim on a media endpoint: the call's `side` receives there.
+    struct Claim {
+        var call: Int
+        var side: CallSide
+        /// False for a stream of the call that is not recorded (video, fax): its packets are counted and dropped.
+        var audio = true
+        /// When the claim was made or last confirmed by signalling.
+        var at: MediaTime
     }
+
+    /// Calls that may claim one endpoint at once (a later claim pushes out the oldest).
+    static let maxClaimsPerEndpoint = 4
+    /// Seconds during which RTP to or from an ended call's media is dropped
+    /// (the packets in flight after a BYE), not taken for a new call.
+    static let endedMediaQuarantine = 2.0
+    /// Ended endpoints remembered at most.
+    static let maxQuarantined = 4096
+    /// Flows that look like RTP followed at most before they confirm a stream.
+    static let maxCandidates = 1024
+    /// A candidate flow silent this long is forgotten, in seconds.
+    static let candidateTimeout = 5.0
+    /// A call without signalling that a SIP dialog claims within this many
+    /// seconds of its start is dropped: its packets arrived before the SDP
+    /// that explains them. An older one is committed and the dialog goes on.
+    static let supersedeGrace = 2.0
+    /// A call without signalling that has been silent this long (both legs)
+    /// and then hears a new SSRC has ended: the ports carry the next call.
+    static let unsignalledRestartGap = 5.0
 
     public let options: ConvertOptions
     public let diagnostics: Diagnostics
 
     private let slicer: PacketSlicer
     private var tracker: CallTracker
-    private var sessions: [String: CallSession] = [:]
-    private var routes: [Endpoint: Route] = [:]
+    private var reassembler: TCPReassembler
+    private var calls: [Int: RoutedCall] = [:]
+    private var keysByCallID: [String: Int] = [:]
+    private var nextKey = 1
+    private var claims: [Endpoint: [Claim]] = [:]
+    /// Endpoints of calls that just ended, and until when their RTP is dropped.
+    private var quarantine: [Endpoint: MediaTime] = [:]
+    private var candidates: [RTPStreamCandidate.Key: RTPStreamCandidate] = [:]
+    /// The leg each SSRC in flight belongs to, to recognise a leg seen again at another hop.
+    private var legsBySSRC: [UInt32: (call: Int, side: CallSide)] = [:]
+    /// Where SRTP packets are decrypted: one datagram's worth, made once.
+    private let plain = UnsafeMutableRawBufferPointer.allocate(byteCount: 65_536, alignment: 8)
     private var lastSweep: MediaTime? = nil
     /// The capture time of the latest packet.
     public private(set) var now: MediaTime? = nil
     /// Called with each recording as it is committed.
     private let onRecording: (RecordingSummary) throws -> Void
+    /// Called with every call as it ends, recorded or not.
+    private let onCallEnded: ((CallReport) throws -> Void)?
 
-    /// - Parameter onRecording: called with each recording once its files are committed.
-    public init(options: ConvertOptions, diagnostics: Diagnostics, onRecording: @escaping (RecordingSummary) throws -> Void) {
+    /// - Parameters:
+    ///   - onCallEnded: called with every call when it ends, whether or not it was recorded.
+    ///   - onRecording: called with each recording once its files are committed.
+    public init(
+        options: ConvertOptions, diagnostics: Diagnostics, onCallEnded: ((CallReport) throws -> Void)? = nil,
+        onRecording: @escaping (RecordingSummary) throws -> Void
+    ) {
         self.options = options
         self.diagnostics = diagnostics
         self.slicer = PacketSlicer(diagnostics: diagnostics)
-        self.tracker = CallTracker(maxCalls: options.maxCalls, diagnostics: diagnostics)
+        let local = LocalParties(numbers: options.localNumbers, prefixes: options.localPrefixes, domains: options.localDomains)
+        self.tracker = CallTracker(maxCalls: options.maxCalls, localParties: local, diagnostics: diagnostics)
+        self.reassembler = TCPReassembler(diagnostics: diagnostics)
         self.onRecording = onRecording
+        self.onCallEnded = onCallEnded
+    }
+
+    deinit {
+        plain.deallocate()
     }
 
     /// The number of calls in flight.
-    public var callsInFlight: Int { sessions.count }
+    public var callsInFlight: Int { calls.count }
+    /// The number of SIP dialogs the tracker follows.
+    public var dialogsInFlight: Int { tracker.count }
+    /// The number of flows held as possible RTP streams.
+    public var candidateStreams: Int { candidates.count }
+    /// The number of media endpoints claimed by calls in flight.
+    public var claimedEndpoints: Int { claims.count }
 
     /// Takes one captured packet.
     public func process(_ packet: borrowing RawPacket) throws {
@@ -48,116 +118,460 @@ public final class CaptureProcessor {
         if now == nil || time > now! { now = time }
         try sweepIfDue(at: time)
         guard let datagram = slicer.slice(packet) else { return }
-        guard datagram.transport == .udp else { return }
-        let payload = datagram.payload
-        if SIPMessage.looksLikeSIP(payload) {
-            try sip(payload, from: datagram.source, to: datagram.destination, at: time)
-            return
+        switch datagram.transport {
+        case .udp:
+            let payload = datagram.payload
+            if SIPMessage.looksLikeSIP(payload) {
+                try sip(payload, from: datagram.source, to: datagram.destination, at: time)
+                return
+            }
+            try rtp(payload, from: datagram.source, to: datagram.destination, at: time)
+        case .tcp:
+            // Follow a connection from a segment that starts like a SIP message.
+            let follow = SIPMessage.looksLikeSIP(datagram.payload)
+            let source = datagram.source
+            let destination = datagram.destination
+            try reassembler.process(datagram, at: time, follow: follow) { bytes in
+                try frameSIP(bytes, from: source, to: destination, at: time)
+            }
         }
-        try rtp(payload, from: datagram.source, to: datagram.destination, at: time)
+    }
+
+    // MARK: - Signalling
+
+    /// Takes the next frame of a SIP byte stream; returns the bytes it used.
+    private func frameSIP(_ bytes: UnsafeRawBufferPointer, from source: Endpoint, to destination: Endpoint, at time: MediaTime) throws -> Int {
+        switch SIPFrame.next(in: bytes) {
+        case .incomplete:
+            return 0
+        case .keepAlive(let count):
+            return count
+        case .skip(let count):
+            diagnostics.count(.sipStreamBytesSkipped, by: count)
+            return count
+        case .message(let length):
+            try sip(UnsafeRawBufferPointer(rebasing: bytes[0..<length]), from: source, to: destination, at: time)
+            return length
+        }
     }
 
     private func sip(_ payload: UnsafeRawBufferPointer, from source: Endpoint, to destination: Endpoint, at time: MediaTime) throws {
+        if tracker.isFull, let id = SIPFrame.callID(in: payload),
+           tracker.refuses(callID: String(decoding: id, as: UTF8.self)) {
+            // A flood of new Call-IDs while full: turned away before the full parse.
+            diagnostics.count(.sipMessages)
+            // "INVI": only a new INVITE would have been a call.
+            diagnostics.count(payload.u32be(at: 0) == 0x494E_5649 ? .callsDroppedOverLimit : .sipNotForACall)
+            return
+        }
         guard let (message, _) = SIPMessage.parse(payload) else {
             diagnostics.count(.sipMalformed)
             return
         }
         diagnostics.count(.sipMessages)
-        if let callID = message.callID, let session = sessions[callID] { session.lastActivity = time }
+        if let callID = message.callID, let key = keysByCallID[callID], let call = calls[key] { call.lastActivity = time }
+        var refused: [String] = []
         try tracker.process(message, from: source, to: destination, at: time) { event in
             switch event {
             case .updated(let call):
-                update(call, at: time)
+                if try !update(call, at: time) { refused.append(call.callID) }
             case .ended(let call):
-                try end(callID: call.callID, description: call, reason: call.endReason ?? .bye)
+                try end(callID: call.callID, description: call, reason: call.endReason ?? .bye, at: time)
             }
         }
+        // Calls the router had no room for leave the tracker too.
+        for callID in refused { _ = tracker.remove(callID: callID) }
     }
 
-    private func update(_ call: CallDescription, at time: MediaTime) {
-        let session: CallSession
-        if let known = sessions[call.callID] {
-            session = known
-            session.description = call
+    /// Applies a new or changed call description: creates the call, or moves
+    /// its media. Returns false when there is no room for a new call.
+    private func update(_ description: CallDescription, at time: MediaTime) throws -> Bool {
+        let call: RoutedCall
+        if let key = keysByCallID[description.callID], let known = calls[key] {
+            let before = known.description
+            known.session.description = description
+            call = known
+            if before.callerMedia != description.callerMedia || before.calleeMedia != description.calleeMedia {
+                // The media moved or changed direction: the next source of each leg is taken at once.
+                call.resetSources()
+            }
         } else {
-            session = CallSession(description: call, signalled: true, options: options, diagnostics: diagnostics, at: time)
-            sessions[call.callID] = session
+            guard let started = startCall(description, signalled: true, at: time) else { return false }
+            call = started
         }
+        call.update(from: description)
         for side in CallSide.allCases {
-            guard let media = call.media(of: side), media.endpoint.port != 0 else { continue }
-            // A new INVITE on the same endpoint (a later call on the same ports) takes the route over.
-            routes[media.endpoint] = Route(callID: call.callID, receiver: side)
+            guard let media = description.media(of: side), media.media.isEnabled, !media.media.isUnspecifiedAddress else { continue }
+            try claim(media.endpoint, for: call, side: side, at: time)
+        }
+        for endpoint in description.otherMedia where !call.endpoints.contains(where: { $0.endpoint == endpoint }) {
+            // Video and the like: the call's own, so never mistaken for a call without signalling.
+            try claim(endpoint, for: call, side: .caller, audio: false, at: time)
+        }
+        return true
+    }
+
+    /// The one place where a call comes into being: a signalled call at its
+    /// first INVITE, a call without signalling at its first confirmed RTP
+    /// stream. Returns nil (counted) when `maxCalls` calls are in flight.
+    private func startCall(_ description: CallDescription, signalled: Bool, at time: MediaTime) -> RoutedCall? {
+        guard calls.count < options.maxCalls else {
+            diagnostics.count(.callsDroppedOverLimit)
+            return nil
+        }
+        let session = CallSession(description: description, signalled: signalled, options: options, diagnostics: diagnostics, at: time)
+        let key = nextKey
+        nextKey += 1
+        let call = RoutedCall(key: key, session: session, at: time)
+        calls[key] = call
+        if signalled { keysByCallID[description.callID] = key }
+        return call
+    }
+
+    // MARK: - Endpoint claims
+
+    /// Records that `call`'s `side` receives media at `endpoint`.
+    private func claim(_ endpoint: Endpoint, for call: RoutedCall, side: CallSide, audio: Bool = true, at time: MediaTime) throws {
+        quarantine.removeValue(forKey: endpoint)
+        if call.session.signalled {
+            // Signalling now explains media that was taken for a call without signalling.
+            for other in claims[endpoint] ?? [] where other.call != call.key {
+                if let found = calls[other.call], !found.session.signalled { try supersede(found, at: time) }
+            }
+        }
+        var list = claims[endpoint] ?? []
+        if let k = list.firstIndex(where: { $0.call == call.key }) {
+            list[k].side = side
+            list[k].audio = audio
+            list[k].at = time
+        } else {
+            list.append(Claim(call: call.key, side: side, audio: audio, at: time))
+            if list.count > CaptureProcessor.maxClaimsPerEndpoint { list.removeFirst() }
+        }
+        claims[endpoint] = list
+        if let forgotten = call.claim(endpoint, side: side) { release(forgotten, of: call.key) }
+    }
+
+    private func release(_ endpoint: Endpoint, of key: Int) {
+        guard var list = claims[endpoint] else { return }
+        list.removeAll { $0.call == key }
+        claims[endpoint] = list.isEmpty ? nil : list
+    }
+
+    /// A call without signalling whose endpoint a SIP dialog claims: dropped
+    /// when it is younger than `supersedeGrace`, else committed as it is.
+    private func supersede(_ call: RoutedCall, at time: MediaTime) throws {
+        if time.seconds(since: call.createdAt) < CaptureProcessor.supersedeGrace {
+            forget(call)
+            call.session.discard()
+        } else {
+            try end(key: call.key, reason: .superseded, at: time)
         }
     }
+
+    /// The call an RTP packet from `source` to `destination` belongs to, and the side that sent it.
+    private func route(from source: Endpoint, to destination: Endpoint) -> (call: RoutedCall, sender: CallSide, audio: Bool)? {
+        var best: (claim: Claim, sender: CallSide, score: Int, at: MediaTime)? = nil
+        func consider(_ claim: Claim, _ sender: CallSide, _ score: Int, _ at: MediaTime) {
+            if let b = best, b.score > score || (b.score == score && b.at >= at) { return }
+            best = (claim, sender, score, at)
+        }
+        let sourceClaims = claims[source]
+        if let list = claims[destination] {
+            for c in list {
+                // The destination's party received it; the other party sent it.
+                if let s = sourceClaims?.first(where: { $0.call == c.call && $0.side == c.side.opposite }) {
+                    consider(c, c.side.opposite, 3, max(c.at, s.at))
+                } else {
+                    consider(c, c.side.opposite, 2, c.at)
+                }
+            }
+        }
+        if best == nil, let list = sourceClaims {
+            // Symmetric RTP: a party sends from the port it receives on.
+            for c in list { consider(c, c.side, 1, c.at) }
+        }
+        guard let b = best, let call = calls[b.claim.call] else { return nil }
+        return (call, b.sender, b.claim.audio)
+    }
+
+    // MARK: - Media
 
     private func rtp(_ payload: UnsafeRawBufferPointer, from source: Endpoint, to destination: Endpoint, at time: MediaTime) throws {
-        let route: Route
-        let sender: CallSide
-        if let r = routes[destination] {
-            route = r
-            sender = r.receiver.opposite
-        } else if let r = routes[source] {
-            // Symmetric RTP: a party sends from the port it receives on.
-            route = r
-            sender = r.receiver
-        } else {
-            diagnostics.count(.rtpUnmatched)
+        if let (call, sender, audio) = route(from: source, to: destination) {
+            guard audio else {
+                call.lastActivity = time
+                diagnostics.count(.mediaNotRecorded)
+                return
+            }
+            if !call.session.signalled, startsAnotherCall(payload, on: call, from: sender, at: time) {
+                // Nothing tells when a call without signalling ends but silence and a new source.
+                try end(key: call.key, reason: .timeout, at: call.lastActivity)
+                quarantine.removeValue(forKey: source)
+                quarantine.removeValue(forKey: destination)
+                try follow(payload, from: source, to: destination, at: time)
+                return
+            }
+            try deliver(payload, to: call, from: sender, source: source, at: time)
             return
         }
+        if let until = quarantine[destination] ?? quarantine[source], time < until {
+            diagnostics.count(.rtpAfterCallEnd)
+            return
+        }
+        try follow(payload, from: source, to: destination, at: time)
+    }
+
+    /// Whether a packet for a call without signalling is the start of the
+    /// next call on the same ports: a new SSRC after `unsignalledRestartGap`
+    /// seconds in which neither leg sent anything.
+    private func startsAnotherCall(_ payload: UnsafeRawBufferPointer, on call: RoutedCall, from sender: CallSide, at time: MediaTime) -> Bool {
+        guard time.seconds(since: call.lastActivity) >= CaptureProcessor.unsignalledRestartGap,
+              let header = RTPHeader(payload)
+        else { return false }
+        return !call.legs[sender.rawValue].ssrcs.contains(header.ssrc)
+    }
+
+    /// Hands one RTP packet of `sender`'s leg to its call.
+    private func deliver(_ payload: UnsafeRawBufferPointer, to call: RoutedCall, from sender: CallSide, source: Endpoint, at time: MediaTime) throws {
         guard let header = RTPHeader(payload) else {
             diagnostics.count(.rtpMalformed)
             return
         }
-        guard let session = sessions[route.callID] else {
+        guard call.accepts(source, header, for: sender, at: time) else {
+            diagnostics.count(.rtpSecondPath)
+            return
+        }
+        call.lastActivity = time
+        if call.legs[sender.rawValue].record(header) { legsBySSRC[header.ssrc] = (call.key, sender) }
+        diagnostics.count(.rtpPackets)
+        if call.encrypted {
+            // SRTP with the sender's SDES key: decrypted only if it authenticates, else counted and skipped.
+            if let length = call.decryption[sender.rawValue]?.decrypt(payload, into: plain),
+               let clear = RTPHeader(UnsafeRawBufferPointer(rebasing: plain[0..<length])) {
+                diagnostics.count(.rtpDecrypted)
+                let body = UnsafeRawBufferPointer(rebasing: plain[clear.payloadOffset..<(clear.payloadOffset + clear.payloadLength)])
+                try call.session.receive(clear, payload: body, from: sender, at: time)
+                return
+            }
+            let clockRate = call.description.media(of: sender.opposite)?.media.format(for: header.payloadType)?.clockRate ?? 8000
+            call.legs[sender.rawValue].recordEncrypted(header, at: time, clockRate: clockRate)
+            diagnostics.count(.rtpEncrypted)
+            return
+        }
+        let body = UnsafeRawBufferPointer(rebasing: payload[header.payloadOffset..<(header.payloadOffset + header.payloadLength)])
+        try call.session.receive(header, payload: body, from: sender, at: time)
+    }
+
+    /// Follows a flow no call claims, until it confirms an RTP stream (a call
+    /// without signalling) or shows it is not one.
+    private func follow(_ payload: UnsafeRawBufferPointer, from source: Endpoint, to destination: Endpoint, at time: MediaTime) throws {
+        guard let header = RTPHeader(payload) else {
             diagnostics.count(.rtpUnmatched)
             return
         }
-        diagnostics.count(.rtpPackets)
-        let body = UnsafeRawBufferPointer(rebasing: payload[header.payloadOffset..<(header.payloadOffset + header.payloadLength)])
-        try session.receive(header, payload: body, from: sender, at: time)
-    }
-
-    /// Ends calls that have been idle longer than the timeout, once a second of capture time.
-    private func sweepIfDue(at time: MediaTime) throws {
-        if let last = lastSweep, time.seconds(since: last) < 1 { return }
-        lastSweep = time
-        let idle = sessions.values.filter { time.seconds(since: $0.lastActivity) > options.idleTimeout }
-        for session in idle.sorted(by: { $0.lastActivity < $1.lastActivity }) {
-            let callID = session.description.callID
-            _ = tracker.remove(callID: callID)
-            try end(callID: callID, description: session.description, reason: .timeout)
+        let key = RTPStreamCandidate.Key(source: source, destination: destination)
+        // Out of the table while it changes, so its held packets are not copied.
+        if var candidate = candidates.removeValue(forKey: key) {
+            if candidate.extend(header, bytes: payload, at: time) {
+                if candidate.isConfirmed {
+                    try confirm(candidate, key, at: time)
+                } else {
+                    candidates[key] = candidate
+                }
+                return
+            }
+            // The run broke: what it held was not a stream.
+            diagnostics.count(.rtpUnmatched, by: candidate.held.count)
+        }
+        guard candidates.count < CaptureProcessor.maxCandidates else {
+            diagnostics.count(.rtpStreamsOverLimit)
+            diagnostics.count(.rtpUnmatched)
+            return
+        }
+        if let candidate = RTPStreamCandidate(header, bytes: payload, at: time) {
+            candidates[key] = candidate
+        } else {
+            diagnostics.count(.rtpUnmatched)
         }
     }
 
-    private func end(callID: String, description: CallDescription, reason: CallEndReason) throws {
-        guard let session = sessions.removeValue(forKey: callID) else { return }
-        session.description = description
-        for (endpoint, route) in routes where route.callID == callID {
-            routes.removeValue(forKey: endpoint)
+    /// Makes a confirmed stream part of a call.
+    ///
+    /// - A stream whose SSRC is a leg of a call in flight, at a nearby
+    ///   sequence number, is that leg seen at another hop (a gateway or relay
+    ///   that keeps the SSRC): its endpoints join that call, where it counts
+    ///   as a second path.
+    /// - Otherwise it starts a call without signalling, together with the
+    ///   stream that mirrors it (source and destination swapped) if that one
+    ///   is still a candidate. Channel 0 ("caller") is the stream whose first
+    ///   packet was captured first; the mirror, now or later, is channel 1.
+    private func confirm(_ candidate: RTPStreamCandidate, _ key: RTPStreamCandidate.Key, at time: MediaTime) throws {
+        if let known = legsBySSRC[candidate.ssrc], let call = calls[known.call],
+           let sequence = call.legs[known.side.rawValue].sequence(of: candidate.ssrc),
+           let last = candidate.held.last?.bytes, last.count >= 4 {
+            // Within 500 packets either way, modulo 2^16.
+            let distance = Int16(bitPattern: (UInt16(last[2]) << 8 | UInt16(last[3])) &- sequence)
+            if abs(Int(distance)) < 500 {
+                try claim(key.source, for: call, side: known.side, at: time)
+                try claim(key.destination, for: call, side: known.side.opposite, at: time)
+                try replay([(candidate, key.source, known.side)], to: call)
+                return
+            }
         }
-        if let summary = try session.finish(reason: reason) {
-            try onRecording(summary)
+        let mirrorKey = RTPStreamCandidate.Key(source: key.destination, destination: key.source)
+        let mirror = candidates.removeValue(forKey: mirrorKey)
+        let mirrorFirst = mirror.map { $0.held[0].time < candidate.held[0].time } ?? false
+        let (first, firstKey) = mirrorFirst ? (mirror!, mirrorKey) : (candidate, key)
+        let start = first.held[0].time
+        let name = "rtp:\(firstKey.source)-\(firstKey.destination)/\(RTPHeader.format(ssrc: first.ssrc))"
+        let description = CallDescription(callID: name, invitedAt: start, callerSignalling: firstKey.source)
+        guard let call = startCall(description, signalled: false, at: start) else {
+            diagnostics.count(.rtpUnmatched, by: candidate.held.count + (mirror?.held.count ?? 0))
+            return
+        }
+        call.encrypted = candidate.looksEncrypted || mirror?.looksEncrypted == true
+        try claim(firstKey.source, for: call, side: .caller, at: time)
+        try claim(firstKey.destination, for: call, side: .callee, at: time)
+        var streams = [(candidate, key.source, mirrorFirst ? CallSide.callee : .caller)]
+        if let mirror { streams.append((mirror, mirrorKey.source, mirrorFirst ? .caller : .callee)) }
+        try replay(streams, to: call)
+    }
+
+    /// Delivers the packets candidates held, in capture order.
+    private func replay(_ streams: [(RTPStreamCandidate, Endpoint, CallSide)], to call: RoutedCall) throws {
+        var packets: [(time: MediaTime, bytes: [UInt8], sender: CallSide, source: Endpoint)] = []
+        for (candidate, source, sender) in streams {
+            for held in candidate.held { packets.append((held.time, held.bytes, sender, source)) }
+        }
+        for packet in packets.sorted(by: { $0.time < $1.time }) {
+            try packet.bytes.withUnsafeBytes { bytes in
+                try deliver(bytes, to: call, from: packet.sender, source: packet.source, at: packet.time)
+            }
+        }
+    }
+
+    // MARK: - Call end
+
+    private func end(callID: String, description: CallDescription, reason: CallEndReason, at time: MediaTime) throws {
+        guard let key = keysByCallID[callID], let call = calls[key] else { return }
+        call.session.description = description
+        try end(key: key, reason: reason, at: time)
+    }
+
+    /// Ends a call: releases its endpoints (quarantined for a moment), commits
+    /// its recording (or, for SRTP, its index alone) and reports it.
+    private func end(key: Int, reason: CallEndReason, at time: MediaTime) throws {
+        guard let call = calls[key] else { return }
+        forget(call)
+        if !call.session.signalled { diagnostics.count(.callsWithoutSignalling) }
+        let until = time.advanced(byNanoseconds: Int64(CaptureProcessor.endedMediaQuarantine * 1e9))
+        for (endpoint, _) in call.endpoints where claims[endpoint] == nil && quarantine.count < CaptureProcessor.maxQuarantined {
+            quarantine[endpoint] = until
+        }
+        var outcome = CallReport.Outcome.notRecorded
+        var summary: RecordingSummary? = nil
+        if let recorded = try call.session.finish(reason: reason) {
+            summary = recorded
+            outcome = .recorded
+            try onRecording(recorded)
+        } else if call.encrypted, let path = try call.writeEncryptedIndex(reason: reason, options: options) {
+            outcome = .encrypted(indexPath: path)
+            diagnostics.count(.callsEncrypted)
+            diagnostics.note(
+                "call \(RecordingNaming.safeForDisplay(call.description.callID)): SRTP media is not decrypted; "
+                    + "not recorded, indexed in \(path)")
         } else {
             diagnostics.count(.callsWithoutMedia)
         }
+        guard let onCallEnded else { return }
+        let description = call.description
+        try onCallEnded(CallReport(
+            callID: description.callID, caller: description.callerParty, callee: description.calleeParty,
+            direction: description.direction.rawValue, signalled: call.session.signalled, endReason: reason.name,
+            finalStatus: reason.finalStatus,
+            legs: CallSide.allCases.map { side in
+                let leg = call.legs[side.rawValue]
+                let types = leg.payloadTypeList
+                // Named by the receiver's SDP (it says what it accepts), else the sender's, else RFC 3551.
+                let encodings = types.compactMap { pt in
+                    (description.media(of: side.opposite)?.media.format(for: pt) ?? description.media(of: side)?.media.format(for: pt)
+                        ?? RTPMap.staticPayloadType(pt))?.encoding
+                }
+                return CallReport.Leg(
+                    packets: leg.packets, encryptedPackets: leg.encryptedPackets, ssrcs: leg.ssrcs, payloadTypes: types,
+                    encodings: encodings)
+            },
+            outcome: outcome, recording: summary))
+    }
+
+    /// Removes every trace of `call` from the router: the call, its Call-ID,
+    /// its endpoint claims and its SSRCs.
+    private func forget(_ call: RoutedCall) {
+        calls.removeValue(forKey: call.key)
+        if call.session.signalled { keysByCallID.removeValue(forKey: call.description.callID) }
+        for leg in call.legs {
+            for ssrc in leg.ssrcs where legsBySSRC[ssrc]?.call == call.key { legsBySSRC.removeValue(forKey: ssrc) }
+        }
+        for (endpoint, _) in call.endpoints { release(endpoint, of: call.key) }
+    }
+
+    /// Once a second of capture time: ends calls idle past their timeout,
+    /// forgets stalled candidate flows and expired quarantine, skips TCP holes.
+    private func sweepIfDue(at time: MediaTime) throws {
+        if let last = lastSweep, time.seconds(since: last) < 1 { return }
+        lastSweep = time
+        var idle: [RoutedCall] = []
+        for call in calls.values where time.seconds(since: call.lastActivity) > timeout(of: call) { idle.append(call) }
+        for call in idle.sorted(by: { $0.lastActivity < $1.lastActivity }) {
+            if call.session.signalled { _ = tracker.remove(callID: call.description.callID) }
+            try end(key: call.key, reason: .timeout, at: time)
+        }
+        if !candidates.isEmpty {
+            let stalled = candidates.filter { time.seconds(since: $0.value.lastArrival) > CaptureProcessor.candidateTimeout }
+            for (key, candidate) in stalled {
+                candidates.removeValue(forKey: key)
+                diagnostics.count(.rtpUnmatched, by: candidate.held.count)
+            }
+        }
+        if !quarantine.isEmpty { quarantine = quarantine.filter { $0.value > time } }
+        try reassembler.sweep(at: time) { key, bytes in
+            try frameSIP(bytes, from: key.source, to: key.destination, at: time)
+        }
+    }
+
+    /// How long `call` may go without a packet: calls that are not expected
+    /// to send RTP (ringing without early media, on hold) wait longer.
+    private func timeout(of call: RoutedCall) -> Double {
+        if call.onHold { return max(options.idleTimeout, options.holdTimeout) }
+        if call.session.signalled && !call.answered && call.legs[0].packets == 0 && call.legs[1].packets == 0 {
+            return max(options.idleTimeout, options.ringTimeout)
+        }
+        return options.idleTimeout
     }
 
     /// Ends every call still in flight as cut (the capture ended) and commits it.
     public func finish() throws {
-        try tracker.finishAll(at: now ?? MediaTime(nanoseconds: 0)) { event in
+        let time = now ?? MediaTime(nanoseconds: 0)
+        try tracker.finishAll(at: time) { event in
             if case .ended(let call) = event {
-                try end(callID: call.callID, description: call, reason: .cut)
+                try end(callID: call.callID, description: call, reason: .cut, at: time)
             }
         }
-        for session in sessions.values.sorted(by: { $0.lastActivity < $1.lastActivity }) {
-            try end(callID: session.description.callID, description: session.description, reason: .cut)
+        for call in calls.values.sorted(by: { $0.createdAt < $1.createdAt }) {
+            try end(key: call.key, reason: .cut, at: time)
         }
+        for candidate in candidates.values { diagnostics.count(.rtpUnmatched, by: candidate.held.count) }
+        candidates.removeAll()
     }
 
     /// Drops every call in flight without committing (after a fatal error).
     public func discardAll() {
-        for session in sessions.values { session.discard() }
-        sessions.removeAll()
-        routes.removeAll()
+        for call in calls.values { call.session.discard() }
+        calls.removeAll()
+        keysByCallID.removeAll()
+        claims.removeAll()
+        candidates.removeAll()
+        legsBySSRC.removeAll()
     }
 }

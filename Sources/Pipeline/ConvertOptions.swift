@@ -19,6 +19,12 @@ public struct ConvertOptions: Sendable {
     public var opus: OpusSettings
     /// A call with no packets (RTP or SIP) for this long, in capture time, ends.
     public var idleTimeout: Double
+    /// A call on hold (its SDP says sendonly, recvonly, inactive or 0.0.0.0)
+    /// sends no RTP: it ends after this long without packets instead, in seconds.
+    public var holdTimeout: Double
+    /// A call that rings without early media sends no RTP either: it ends
+    /// after this long without packets (RFC 3261 Timer C is above 3 minutes).
+    public var ringTimeout: Double
     /// How long the mixer waits for late packets before a frame is final, in seconds.
     public var jitterWindow: Double
     /// A leg whose RTP timestamps disagree with capture time by more than this re-anchors, in seconds.
@@ -35,16 +41,27 @@ public struct ConvertOptions: Sendable {
     public var outputRate: Int? = nil
     /// The libsamplerate converter for legs whose rate differs from the recording's.
     public var resampler: Resampler.Converter = Resampler.defaultConverter
+    /// The site's own numbers, number prefixes and SIP domains: they decide
+    /// each call's direction (see `LocalParties` in the SIP module).
+    public var localNumbers: [String]
+    public var localPrefixes: [String]
+    public var localDomains: [String]
 
     public init(
         outputDirectory: String = "recordings", opus: OpusSettings = .default, idleTimeout: Double = 120,
-        jitterWindow: Double = 0.4, maxTimestampSkew: Double = 1.0, maxCalls: Int = 10_000
+        holdTimeout: Double = 7200, ringTimeout: Double = 300, jitterWindow: Double = 0.4, maxTimestampSkew: Double = 1.0, maxCalls: Int = 10_000,
+        localNumbers: [String] = [], localPrefixes: [String] = [], localDomains: [String] = []
     ) {
         self.outputDirectory = outputDirectory
         self.opus = opus
         self.idleTimeout = idleTimeout
+        self.holdTimeout = holdTimeout
+        self.ringTimeout = ringTimeout
         self.jitterWindow = jitterWindow
         self.maxTimestampSkew = maxTimestampSkew
         self.maxCalls = maxCalls
+        self.localNumbers = localNumbers
+        self.localPrefixes = localPrefixes
+        self.localDomains = localDomains
     }
 }

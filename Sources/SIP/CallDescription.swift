@@ -31,21 +31,31 @@ public enum CallEndReason: Sendable, Equatable {
     case bye
     /// The caller cancelled before an answer.
     case cancel
-    /// The INVITE got a final non-2xx response.
+    /// The INVITE got a final 3xx-6xx response (a call that carried early media).
     case rejected(code: Int)
     /// No media for longer than the inactivity timeout.
     case timeout
     /// The capture ended before the call did.
     case cut
+    /// A call found without signalling whose media a SIP dialog then claimed
+    /// (the capture started mid-call): the dialog's own recording goes on from there.
+    case superseded
 
     public var name: String {
         switch self {
         case .bye: "bye"
         case .cancel: "cancel"
-        case .rejected(let code): "rejected-\(code)"
+        case .rejected: "rejected"
         case .timeout: "timeout"
         case .cut: "cut"
+        case .superseded: "superseded"
         }
+    }
+
+    /// The final status of a rejected INVITE (`486`), else nil.
+    public var finalStatus: Int? {
+        if case .rejected(let code) = self { return code }
+        return nil
     }
 }
 
@@ -73,6 +83,16 @@ public struct CallDescription: Sendable {
     /// When and why the call ended, once it has.
     public var endedAt: MediaTime?
     public var endReason: CallEndReason?
+    /// Endpoints of the call's other enabled streams (video, fax, a second
+    /// audio stream), from any party's SDP: not recorded, but theirs.
+    public var otherMedia: [Endpoint] = []
+    /// Most `otherMedia` endpoints kept.
+    public static let maxOtherMedia = 8
+    /// Inbound, outbound or internal, from the configured local parties.
+    public var direction: CallDirection = .unknown
+    /// The first request seen was inside a dialog (a re-INVITE with a To tag):
+    /// the capture began mid-call, so From may be either party.
+    public var joinedMidDialog = false
 
     public init(callID: String, invitedAt: MediaTime, callerSignalling: Endpoint) {
         self.callID = callID

@@ -14,8 +14,11 @@ public struct SIPMessage: Sendable {
 
     /// Most headers kept; a message with more is malformed.
     public static let maxHeaders = 128
-    /// Longest header value kept, in bytes; a longer value is malformed.
+    /// Longest header value kept, in bytes. A longer value of a header callrec
+    /// reads (`essentialHeaders`) makes the message malformed; any other is dropped.
     public static let maxValueLength = 8192
+    /// The headers callrec needs to follow a call; an oversized one makes the message malformed.
+    static let essentialHeaders: Set<String> = ["call-id", "from", "to", "cseq", "content-length", "content-type"]
 
     public var startLine: StartLine
     /// Headers in order, names in canonical lowercase long form (`i` becomes `call-id`).
@@ -55,6 +58,17 @@ public struct SIPMessage: Sendable {
 
     /// The From header as a name-address.
     public var from: SIPAddress? { header("from").flatMap(SIPAddress.init(header:)) }
+    /// The `tag` parameter of the From header, read without parsing the whole address.
+    public var fromTag: String? {
+        guard let value = header("from") else { return nil }
+        // Header parameters follow the URI: after '>' when there are brackets.
+        let params = value.lastIndex(of: ">").map { value[value.index(after: $0)...] } ?? Substring(value)
+        for param in params.split(separator: ";").dropFirst(value.contains(">") ? 0 : 1) {
+            let kv = param.split(separator: "=", maxSplits: 1)
+            if kv.count == 2, kv[0].trimmingSpaces().lowercased() == "tag" { return kv[1].trimmingSpaces() }
+        }
+        return nil
+    }
     /// The To header as a name-address.
     public var to: SIPAddress? { header("to").flatMap(SIPAddress.init(header:)) }
 
@@ -84,23 +98,33 @@ extension SIPMessage {
         "a": "accept-contact", "j": "reject-contact", "d": "request-disposition", "y": "identity",
     ]
 
-    /// Whether `bytes` starts like a SIP message: `SIP/2.0 ` or a method token
-    /// followed by a space. Cheap enough to run on every UDP datagram.
+    /// Whether `bytes` starts with a SIP start line: `SIP/2.0 ` (a response),
+    /// or a method token, a space and a first line ending in ` SIP/2.0` (a
+    /// request). Cheap enough to run on every UDP datagram and TCP segment:
+    /// RTP fails on its first byte.
     public static func looksLikeSIP(_ bytes: UnsafeRawBufferPointer) -> Bool {
         guard bytes.count >= 12, let first = bytes.u8(at: 0) else { return false }
         // Upper-case ASCII letter first: RTP (version 2) starts with 0x80-0xBF.
         guard first >= 0x41 && first <= 0x5A else { return false }
         // "SIP/2.0 "
         if bytes.u32be(at: 0) == 0x5349_502F && bytes.u32be(at: 4) == 0x322E_3020 { return true }
-        // METHOD SP ... SIP/2.0 on the first line: find the first space within 16 bytes.
+        // METHOD SP Request-URI SP SIP/2.0 CRLF: a token of capitals within 16 bytes,
+        // then a first line ending in " SIP/2.0" (MGCP, MSNP, POP and the like do not).
         var i = 0
         while i < 16 && i < bytes.count {
             let b = bytes[i]
-            if b == 0x20 { return i >= 3 }
-            if !(b >= 0x41 && b <= 0x5A) { return false }
+            if b == 0x20 { break }
+            if !(b >= 0x41 && b <= 0x5A || b == 0x2D) { return false }
             i += 1
         }
-        return false
+        guard i >= 3, i < 16 else { return false }
+        let limit = min(bytes.count, 4096)
+        while i < limit && bytes[i] != 0x0A { i += 1 }
+        guard i < limit else { return false }
+        var end = i
+        if end > 0 && bytes[end - 1] == 0x0D { end -= 1 }
+        // " SIP/2.0" = 20 53 49 50 2F 32 2E 30
+        return end >= 8 && bytes.u32be(at: end - 8) == 0x2053_4950 && bytes.u32be(at: end - 4) == 0x2F32_2E30
     }
 
     /// Parses one SIP message from the start of `bytes`.
@@ -161,7 +185,11 @@ extension SIPMessage {
             guard !name.isEmpty, name.utf8.count <= 64 else { return nil }
             if let long = compactForms[name] { name = long }
             let value = line[line.index(after: colon)...].trimmingSpaces()
-            guard value.utf8.count <= maxValueLength else { return nil }
+            if value.utf8.count > maxValueLength {
+                // A 64 KB X-header does not hide the call; a 64 KB Call-ID makes it unusable.
+                if essentialHeaders.contains(name) { return nil }
+                continue
+            }
             headers.append((name, value))
         }
         var message = SIPMessage(startLine: startLine, headers: headers, body: [])

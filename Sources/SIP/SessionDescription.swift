@@ -66,9 +66,12 @@ public struct SessionDescription: Sendable, Equatable {
         return IPAddress(address)
     }
 
-    /// The first audio stream, with the session-level address filled in.
+    /// The audio stream callrec follows, with the session-level address
+    /// filled in: the first `m=audio` line that is enabled (port not 0), else
+    /// the first `m=audio` line (disabled).
     public var audio: MediaDescription? {
-        guard var m = media.first(where: { $0.kind == "audio" }) else { return nil }
+        let audio = media.filter { $0.kind == "audio" }
+        guard var m = audio.first(where: { $0.port != 0 }) ?? audio.first else { return nil }
         if m.connection == nil { m.connection = connection }
         return m
     }
@@ -101,6 +104,10 @@ public struct MediaDescription: Sendable, Equatable {
     public var directionIsExplicit = false
     /// Whether `a=crypto` appeared (SDES keys for SRTP).
     public var hasCrypto = false
+    /// The `a=crypto` lines (SDES, RFC 4568), at most 4.
+    public var crypto: [SDESCrypto] = []
+    /// Their crypto suites (`AES_CM_128_HMAC_SHA1_80`).
+    public var cryptoSuites: [String] { crypto.map(\.suite) }
 
     /// Parses the value of an `m=` line: `audio 49170 RTP/AVP 0 8 101`.
     public init?(mLine value: Substring) {
@@ -131,13 +138,28 @@ public struct MediaDescription: Sendable, Equatable {
             directionIsExplicit = true
         case "crypto":
             hasCrypto = true
+            if crypto.count < 4, let line = SDESCrypto(arg) { crypto.append(line) }
         default:
             break
         }
     }
 
-    /// Whether the transport is SRTP (`RTP/SAVP`, `RTP/SAVPF`).
+    /// Whether the transport is SRTP (`RTP/SAVP`, `RTP/SAVPF`, `UDP/TLS/RTP/SAVP`).
     public var isSecure: Bool { transportProtocol.uppercased().contains("SAVP") }
+
+    /// Whether the stream is enabled: a non-zero port (RFC 3264 section 6).
+    public var isEnabled: Bool { port != 0 }
+
+    /// Whether the connection address is the unspecified address (`0.0.0.0`,
+    /// `::`): the RFC 2543 way to put a stream on hold. No media goes there.
+    public var isUnspecifiedAddress: Bool {
+        guard let connection else { return false }
+        return connection == IPAddress(ipv4: 0) || connection == IPAddress(high: 0, low: 0)
+    }
+
+    /// Whether the party asks to stop receiving or sending: sendonly,
+    /// recvonly, inactive, or the RFC 2543 hold address.
+    public var isHold: Bool { direction != .sendrecv || isUnspecifiedAddress }
 
     /// The encoding for `payloadType`: from `a=rtpmap`, else the static table of RFC 3551.
     public func format(for payloadType: UInt8) -> RTPMap? {
@@ -185,5 +207,64 @@ public struct RTPMap: Sendable, Equatable {
         case 18: RTPMap(payloadType: 18, encoding: "G729", clockRate: 8000)
         default: nil
         }
+    }
+}
+
+/// One `a=crypto` line (SDES, RFC 4568 section 9.1):
+/// `a=crypto:<tag> <crypto-suite> inline:<base64 key||salt>[|lifetime][|MKI:length]`.
+///
+/// The key is what the party that wrote the SDP encrypts its own media
+/// with. It is secret: `description` leaves it out, and callrec never
+/// writes, prints or logs it.
+public struct SDESCrypto: Sendable, Equatable, CustomStringConvertible {
+    /// The tag the answer uses to pick this line.
+    public var tag: Int
+    /// The crypto suite (`AES_CM_128_HMAC_SHA1_80`).
+    public var suite: String
+    /// The master key followed by the master salt, from the first `inline:` key.
+    public var keySalt: [UInt8]
+
+    /// Parses the value after `a=crypto:`; nil when it has no usable inline key.
+    init?(_ value: Substring) {
+        let parts = value.split(separator: " ", maxSplits: 3, omittingEmptySubsequences: true)
+        guard parts.count >= 3, let tag = Int(parts[0]), tag >= 0 else { return nil }
+        // key-params: several may follow, separated by ';'; the first inline key is used.
+        guard let first = parts[2].split(separator: ";").first, first.hasPrefix("inline:") else { return nil }
+        let base64 = first.dropFirst("inline:".count).prefix { $0 != "|" }
+        guard base64.utf8.count <= 128, let key = Base64.decode(base64.utf8) else { return nil }
+        self.tag = tag
+        self.suite = String(parts[1].prefix(64)).uppercased()
+        self.keySalt = key
+    }
+
+    public var description: String { "crypto:\(tag) \(suite) (key withheld)" }
+}
+
+/// Standard base64 (RFC 4648 section 4), padding optional: enough for SDES keys.
+enum Base64 {
+    static func decode<C: Collection>(_ text: C) -> [UInt8]? where C.Element == UInt8 {
+        var out: [UInt8] = []
+        out.reserveCapacity(text.count * 3 / 4)
+        var buffer: UInt32 = 0
+        var bits = 0
+        for c in text {
+            let v: UInt32
+            switch c {
+            case 0x41...0x5A: v = UInt32(c - 0x41)
+            case 0x61...0x7A: v = UInt32(c - 0x61 + 26)
+            case 0x30...0x39: v = UInt32(c - 0x30 + 52)
+            case 0x2B: v = 62
+            case 0x2F: v = 63
+            case 0x3D: continue
+            default: return nil
+            }
+            buffer = buffer << 6 | v
+            bits += 6
+            if bits >= 8 {
+                bits -= 8
+                out.append(UInt8(truncatingIfNeeded: buffer >> UInt32(bits)))
+            }
+        }
+        return out
     }
 }

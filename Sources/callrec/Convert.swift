@@ -20,12 +20,28 @@ struct Convert: ParsableCommand {
             otherwise; only a leg at another rate is resampled.
             Files appear only when complete: they are written under a temporary name, synced and renamed.
 
+            Calls are found from SIP over UDP or TCP (SDP in INVITE, 18x, 200, ACK, UPDATE, PRACK), and from RTP \
+            alone when no signalling was captured (mirrored streams are paired; the index says the parties are \
+            unknown). SRTP is decrypted with the SDES keys in the SDP; SRTP that no key authenticates is \
+            indexed, never decoded. A call ends on BYE or CANCEL, after --idle-timeout \
+            seconds of capture time without packets (calls on hold wait 2 hours), or at the end of the capture (cut).
+
+            Direction (inbound, outbound, internal) comes from the site's own parties: a caller or callee is local \
+            when its number is a --local-number, starts with a --local-prefix, or its SIP host is a --local-domain \
+            (or a subdomain of one). Each may be given many times, or in a --config file, one 'name = value' per line:
+              # /etc/callrec.conf
+              local-prefix = +46812
+              local-domain = pbx.example.com
+              idle-timeout = 90
+
             Examples:
               callrec convert capture.pcap
               callrec convert --out /srv/recordings day1.pcap day2.pcapng
               callrec convert --format flac --channels split capture.pcap
               callrec convert --channels mono --bitrate 16000 capture.pcap
               tcpdump -U -w - udp | callrec convert -
+              callrec convert --local-prefix +46812 --local-domain pbx.example.com capture.pcap
+              callrec convert --config /etc/callrec.conf capture.pcap
             """
     )
 
@@ -60,8 +76,27 @@ struct Convert: ParsableCommand {
         "Opus: separate (one mono stream per speaker) or coupled (one stereo stream).", valueName: "separate|coupled"))
     var opusStreams: String = OpusSettings.default.layout.rawValue
 
-    @Option(help: ArgumentHelp("End a call after this many seconds without packets (capture time).", valueName: "seconds"))
-    var idleTimeout: Double = 120
+    @Option(help: ArgumentHelp(
+        "End a call after this many seconds without packets, in capture time (default: 120, or the --config file's).",
+        valueName: "seconds"))
+    var idleTimeout: Double?
+
+    @Option(name: .customLong("local-number"), help: ArgumentHelp(
+        "A number of this site (repeatable): calls from it are outbound, to it inbound.", valueName: "number"))
+    var localNumbers: [String] = []
+
+    @Option(name: .customLong("local-prefix"), help: ArgumentHelp(
+        "A number prefix of this site (repeatable), e.g. +46812.", valueName: "prefix"))
+    var localPrefixes: [String] = []
+
+    @Option(name: .customLong("local-domain"), help: ArgumentHelp(
+        "A SIP domain of this site (repeatable); its subdomains are local too.", valueName: "domain"))
+    var localDomains: [String] = []
+
+    @Option(help: ArgumentHelp(
+        "Read settings from a file of 'name = value' lines (local-number, local-prefix, local-domain, idle-timeout); "
+            + "options on the command line add to or override them.", valueName: "file"))
+    var config: String?
 
     @Flag(help: "Print one JSON object per recording instead of the table.")
     var json = false
@@ -76,7 +111,7 @@ struct Convert: ParsableCommand {
             throw ValidationError("--bitrate must be auto or between 6000 and 510000")
         }
         if !(0...10).contains(complexity) { throw ValidationError("--complexity must be between 0 and 10") }
-        if !(idleTimeout > 0) { throw ValidationError("--idle-timeout must be positive") }
+        if let idleTimeout, !(idleTimeout > 0) { throw ValidationError("--idle-timeout must be positive") }
         guard let format = AudioFileFormat(rawValue: format) else { throw ValidationError("--format must be opus, wav or flac") }
         guard ChannelLayout(rawValue: channels) != nil else { throw ValidationError("--channels must be stereo, mono or split") }
         guard OpusSettings.StreamLayout(rawValue: opusStreams) != nil else {
@@ -90,21 +125,32 @@ struct Convert: ParsableCommand {
         }
     }
 
-    /// The options the command line asks for.
-    var options: ConvertOptions {
+    /// The options the command line (and the --config file) ask for.
+    func makeOptions() throws -> ConvertOptions {
         var settings = OpusSettings.default
         settings.bitrate = Int(bitrate)
         settings.complexity = complexity
         settings.layout = OpusSettings.StreamLayout(rawValue: opusStreams) ?? settings.layout
-        var options = ConvertOptions(outputDirectory: out, opus: settings, idleTimeout: idleTimeout)
+        var options = ConvertOptions(outputDirectory: out, opus: settings)
         options.format = AudioFileFormat(rawValue: format) ?? .opus
         options.channelLayout = ChannelLayout(rawValue: channels) ?? .stereo
         options.outputRate = Int(rate)
+        if let config {
+            do {
+                try ConfigFile(path: config).apply(to: &options)
+            } catch let failure as ConfigFile.Failure {
+                throw ValidationError(failure.description)
+            }
+        }
+        if let idleTimeout { options.idleTimeout = idleTimeout }
+        options.localNumbers += localNumbers
+        options.localPrefixes += localPrefixes
+        options.localDomains += localDomains
         return options
     }
 
     func run() throws {
-        let options = self.options
+        let options = try makeOptions()
         let converter = try Converter(options: options)
         var failures = 0
         var written = 0
@@ -150,7 +196,7 @@ struct Convert: ParsableCommand {
 
     static func tableLine(_ s: RecordingSummary) -> String {
         let i = s.index
-        let parties = "\(i.caller ?? "?") -> \(i.callee ?? "?")"
+        let parties = "\(i.caller ?? "?") -> \(i.callee ?? "?")" + (i.direction == "unknown" ? "" : " (\(i.direction))")
         let packets = i.channels.map { String($0.packets) }.joined(separator: "+")
         let duration = String(format: "%7.2f s", i.durationS)
         return "\(s.audioPath)  \(duration)  \(parties.padded(24))  \(packets) packets  \(i.endReason)"

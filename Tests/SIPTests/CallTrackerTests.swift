@@ -10,8 +10,8 @@ import Testing
         Array(text.utf8).withUnsafeBytes { SIPMessage.parse($0)!.message }
     }
 
-    func sdp(_ ip: String, _ port: Int) -> String {
-        let body = "v=0\r\nc=IN IP4 \(ip)\r\nm=audio \(port) RTP/AVP 8\r\n"
+    func sdp(_ ip: String, _ port: Int, _ attribute: String = "") -> String {
+        let body = "v=0\r\nc=IN IP4 \(ip)\r\nm=audio \(port) RTP/AVP 8\r\n" + attribute
         return "Content-Type: application/sdp\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)"
     }
 
@@ -74,5 +74,146 @@ import Testing
         }
         #expect(tracker.count == 2)
         #expect(diagnostics[.callsDroppedOverLimit] == 3)
+    }
+
+    /// Feeds `steps` (message, sent by the caller?) and returns every event.
+    func run(_ steps: [(SIPMessage, Bool)], tracker: inout CallTracker) -> [CallTracker.Event] {
+        var events: [CallTracker.Event] = []
+        for (k, (message, byCaller)) in steps.enumerated() {
+            let t = MediaTime(nanoseconds: Int64(k) * 1_000_000)
+            tracker.process(message, from: byCaller ? caller : callee, to: byCaller ? callee : caller, at: t) { events.append($0) }
+        }
+        return events
+    }
+
+    func last(_ events: [CallTracker.Event]) -> CallDescription? {
+        switch events.last {
+        case .updated(let c), .ended(let c): c
+        case nil: nil
+        }
+    }
+
+    @Test func lateOfferTakesTheCallerMediaFromTheACK() throws {
+        var tracker = CallTracker(diagnostics: Diagnostics())
+        let events = run([
+            (request("INVITE", cseq: 1, toTag: nil), true),
+            (response(200, body: sdp("10.0.0.2", 6000)), false),
+            (request("ACK", cseq: 1, body: sdp("10.0.0.1", 4000)), true),
+        ], tracker: &tracker)
+        let call = try #require(last(events))
+        #expect(call.calleeMedia?.endpoint.port == 6000)
+        #expect(call.callerMedia?.endpoint.port == 4000)
+        #expect(call.answeredAt != nil)
+    }
+
+    @Test func earlyMediaPrackAndUpdateSetEachSide() throws {
+        var tracker = CallTracker(diagnostics: Diagnostics())
+        let events = run([
+            (request("INVITE", cseq: 1, toTag: nil, body: sdp("10.0.0.1", 4000)), true),
+            (response(183, body: sdp("10.0.0.2", 6000)), false),
+            (request("PRACK", cseq: 2), true),
+            (request("UPDATE", cseq: 3, body: sdp("10.0.0.1", 4002)), true),
+            (response(200, method: "UPDATE", cseq: 3, body: sdp("10.0.0.2", 6002)), false),
+        ], tracker: &tracker)
+        let call = try #require(last(events))
+        #expect(call.callerMedia?.endpoint.port == 4002)
+        #expect(call.calleeMedia?.endpoint.port == 6002)
+        #expect(call.answeredAt == nil)
+        #expect(tracker.count == 1)
+    }
+
+    @Test func aChallengeDoesNotEndTheCall() throws {
+        var tracker = CallTracker(diagnostics: Diagnostics())
+        let events = run([
+            (request("INVITE", cseq: 1, toTag: nil, body: sdp("10.0.0.1", 4000)), true),
+            (response(407), false),
+            (request("ACK", cseq: 1), true),
+            (request("INVITE", cseq: 2, toTag: nil, body: sdp("10.0.0.1", 4000)), true),
+            (response(200, cseq: 2, body: sdp("10.0.0.2", 6000)), false),
+        ], tracker: &tracker)
+        #expect(!events.contains { if case .ended = $0 { true } else { false } })
+        #expect(last(events)?.answeredAt != nil)
+    }
+
+    @Test func cancelEndsOnlyAnUnansweredCall() throws {
+        var tracker = CallTracker(diagnostics: Diagnostics())
+        var events = run([
+            (request("INVITE", cseq: 1, toTag: nil, body: sdp("10.0.0.1", 4000)), true),
+            (request("CANCEL", cseq: 1, toTag: nil), true),
+        ], tracker: &tracker)
+        #expect(last(events)?.endReason == .cancel)
+        tracker = CallTracker(diagnostics: Diagnostics())
+        events = run([
+            (request("INVITE", cseq: 1, toTag: nil, body: sdp("10.0.0.1", 4000)), true),
+            (response(200, body: sdp("10.0.0.2", 6000)), false),
+            (request("CANCEL", cseq: 1, toTag: nil), true),
+        ], tracker: &tracker)
+        #expect(tracker.count == 1)
+    }
+
+    @Test func holdAndResumeAreMediaChanges() throws {
+        var tracker = CallTracker(diagnostics: Diagnostics())
+        let events = run([
+            (request("INVITE", cseq: 1, toTag: nil, body: sdp("10.0.0.1", 4000)), true),
+            (response(200, body: sdp("10.0.0.2", 6000)), false),
+            (request("INVITE", cseq: 2, body: sdp("10.0.0.1", 4000, "a=sendonly\r\n")), true),
+            (response(200, cseq: 2, body: sdp("10.0.0.2", 6000, "a=recvonly\r\n")), false),
+        ], tracker: &tracker)
+        let held = try #require(last(events))
+        #expect(held.callerMedia?.media.isHold == true)
+        #expect(held.calleeMedia?.media.direction == .recvonly)
+        let resumed = run([(request("INVITE", cseq: 3, body: sdp("10.0.0.1", 4000)), true)], tracker: &tracker)
+        #expect(last(resumed)?.callerMedia?.media.isHold == false)
+    }
+
+    @Test func aRequestInsideAnUnknownDialogStartsACallMarkedMidDialog() throws {
+        var tracker = CallTracker(localParties: LocalParties(numbers: ["200"]), diagnostics: Diagnostics())
+        let events = run([(request("INVITE", cseq: 9, body: sdp("10.0.0.1", 4000)), true)], tracker: &tracker)
+        let call = try #require(last(events))
+        #expect(call.joinedMidDialog)
+        #expect(call.direction == .inbound)
+    }
+
+    @Test func hostileCallIDsAreRefused() {
+        let diagnostics = Diagnostics()
+        var tracker = CallTracker(diagnostics: diagnostics)
+        let long = String(repeating: "x", count: CallTracker.maxCallIDLength + 1)
+        let m = message("INVITE sip:a@b SIP/2.0\r\nFrom: <sip:x@y>;tag=1\r\nTo: <sip:a@b>\r\nCall-ID: \(long)\r\nCSeq: 1 INVITE\r\n\r\n")
+        tracker.process(m, from: caller, to: callee, at: MediaTime(nanoseconds: 0)) { _ in Issue.record("accepted") }
+        #expect(tracker.count == 0)
+        #expect(diagnostics[.sipMalformed] == 1)
+    }
+}
+
+@Suite struct LocalPartiesTests {
+    static let parties = LocalParties(
+        numbers: ["+46 8-123 45 67", "1001"], prefixes: ["+4631"], domains: ["PBX.example.com", ".office.test"])
+
+    @Test(arguments: [
+        ("<sip:+4681234567@carrier.net>", true),
+        ("<tel:+46-8-123-45-67>", true),
+        ("<sip:1001@10.0.0.1>", true),
+        ("<sip:10011@10.0.0.1>", false),
+        ("<sip:+46315550@carrier.net>", true),
+        ("<sip:0315550@carrier.net>", false),
+        ("<sip:alice@pbx.example.com>", true),
+        ("<sip:alice@eu.PBX.example.com:5060>", true),
+        ("<sip:alice@notpbx.example.com>", false),
+        ("<sip:bob@office.test>", true),
+        ("<sip:anonymous@anonymous.invalid>", false),
+    ])
+    func isLocal(header: String, local: Bool) throws {
+        #expect(Self.parties.isLocal(try #require(SIPAddress(header: header))) == local)
+    }
+
+    @Test func directions() {
+        let local = SIPAddress(header: "<sip:1001@x>")
+        let remote = SIPAddress(header: "<sip:+1555@y>")
+        #expect(Self.parties.direction(caller: local, callee: remote) == .outbound)
+        #expect(Self.parties.direction(caller: remote, callee: local) == .inbound)
+        #expect(Self.parties.direction(caller: local, callee: local) == .internal)
+        #expect(Self.parties.direction(caller: remote, callee: remote) == .unknown)
+        #expect(Self.parties.direction(caller: nil, callee: nil) == .unknown)
+        #expect(LocalParties().direction(caller: local, callee: remote) == .unknown)
     }
 }

@@ -71,6 +71,15 @@ import Testing
         #expect(Self.parse(text) == nil)
     }
 
+    @Test func anOversizedHeaderIsDroppedUnlessCallrecNeedsIt() throws {
+        let junk = String(repeating: "j", count: 64 * 1024)
+        let text = "INVITE sip:a@b SIP/2.0\r\nX-Junk: \(junk)\r\nCall-ID: 1\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n"
+        let message = try #require(Self.parse(text))
+        #expect(message.callID == "1")
+        #expect(message.header("x-junk") == nil)
+        #expect(Self.parse("INVITE sip:a@b SIP/2.0\r\nCall-ID: \(junk)\r\nCSeq: 1 INVITE\r\n\r\n") == nil)
+    }
+
     @Test func contentLengthFramesTheBody() throws {
         let text = "MESSAGE sip:a@b SIP/2.0\r\nCall-ID: 1\r\nCSeq: 1 MESSAGE\r\nContent-Length: 5\r\n\r\nhelloNEXT"
         let (message, length) = try #require(Array(text.utf8).withUnsafeBytes { SIPMessage.parse($0) })
@@ -91,6 +100,11 @@ import Testing
         #expect(looks("SIP/2.0 200 OK\r\n\r\n"))
         #expect(!looks("\u{80}\u{00}abcdefghijklmnop"))
         #expect(!looks("short"))
+        // Other text protocols on the same links: MGCP, MSN, POP, HTTP.
+        #expect(!looks("RQNT 1201 aaln/1@rgw-2567.whatever.net MGCP 1.0\r\n"))
+        #expect(!looks("VER 1 MSNP8 CVR0\r\n"))
+        #expect(!looks("USER alice\r\n"))
+        #expect(!looks("GET /index.html HTTP/1.1\r\n"))
     }
 
     @Test func telURIsAndBareAddresses() throws {
@@ -118,10 +132,93 @@ import Testing
         #expect(sdp.media[1].port == 0)
     }
 
+    @Test func theFirstEnabledAudioStreamIsFollowed() throws {
+        let body = "v=0\r\nc=IN IP4 10.0.0.1\r\nm=audio 0 RTP/AVP 0\r\nm=video 5000 RTP/AVP 96\r\nm=audio 4002 RTP/AVP 8\r\nc=IN IP4 10.0.0.9\r\n"
+        let audio = try #require(SessionDescription(Array(body.utf8))?.audio)
+        #expect(audio.port == 4002)
+        #expect(audio.connection == IPAddress("10.0.0.9"))
+        let disabled = try #require(SessionDescription(Array("v=0\r\nc=IN IP4 10.0.0.1\r\nm=audio 0 RTP/AVP 0\r\n".utf8))?.audio)
+        #expect(!disabled.isEnabled)
+    }
+
+    @Test(arguments: [
+        ("c=IN IP4 10.0.0.1\r\nm=audio 4000 RTP/AVP 0\r\n", false),
+        ("c=IN IP4 10.0.0.1\r\nm=audio 4000 RTP/AVP 0\r\na=sendonly\r\n", true),
+        ("c=IN IP4 10.0.0.1\r\na=inactive\r\nm=audio 4000 RTP/AVP 0\r\n", true),
+        ("c=IN IP4 0.0.0.0\r\nm=audio 4000 RTP/AVP 0\r\n", true),
+        ("c=IN IP6 ::\r\nm=audio 4000 RTP/AVP 0\r\n", true),
+        ("c=IN IP6 2001:db8::1\r\nm=audio 4000 RTP/AVP 0\r\na=recvonly\r\n", true),
+    ])
+    func holdForms(lines: String, hold: Bool) throws {
+        let audio = try #require(SessionDescription(Array(("v=0\r\n" + lines).utf8))?.audio)
+        #expect(audio.isHold == hold)
+    }
+
     @Test func secureProfileAndCrypto() throws {
         let body = "v=0\r\nc=IN IP4 10.0.0.1\r\nm=audio 4000 RTP/SAVP 0\r\na=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:abc\r\n"
         let audio = try #require(SessionDescription(Array(body.utf8))?.audio)
         #expect(audio.isSecure)
         #expect(audio.hasCrypto)
+        #expect(audio.cryptoSuites == ["AES_CM_128_HMAC_SHA1_80"])
+    }
+}
+
+@Suite struct SIPFrameTests {
+    static func frames(_ text: String) -> [SIPFrame] {
+        let bytes = Array(text.utf8)
+        var out: [SIPFrame] = []
+        var offset = 0
+        while offset < bytes.count {
+            let frame = bytes[offset...].withUnsafeBytes { SIPFrame.next(in: $0) }
+            out.append(frame)
+            switch frame {
+            case .incomplete: return out
+            case .message(let n), .skip(let n), .keepAlive(let n): offset += n
+            }
+        }
+        return out
+    }
+
+    static let options = "OPTIONS sip:a@b SIP/2.0\r\nCall-ID: 1\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n"
+    static let message = "MESSAGE sip:a@b SIP/2.0\r\ni: 2\r\nCSeq: 1 MESSAGE\r\nl: 5\r\n\r\nhello"
+
+    @Test func severalMessagesInOneSegment() {
+        let text = Self.options + Self.message + Self.options
+        #expect(Self.frames(text) == [
+            .message(length: Self.options.utf8.count), .message(length: Self.message.utf8.count),
+            .message(length: Self.options.utf8.count),
+        ])
+    }
+
+    @Test func aMessageCutAnywhereIsIncomplete() {
+        let whole = Self.message.utf8.count
+        for cut in [5, 20, whole - 6, whole - 1] {
+            let text = String(decoding: Array(Self.message.utf8)[..<cut], as: UTF8.self)
+            #expect(Self.frames(text) == [.incomplete], "cut at \(cut)")
+        }
+    }
+
+    @Test func keepAlivesAndGarbageAreSkipped() {
+        let text = "\r\n\r\n" + "ody of something cut\r\n" + Self.options
+        #expect(Self.frames(text) == [.keepAlive(count: 4), .skip(count: 22), .message(length: Self.options.utf8.count)])
+    }
+
+    @Test func contentLengthNameIsCaseInsensitive() {
+        let text = "MESSAGE sip:a@b SIP/2.0\r\ncontent-LENGTH:  3\r\n\r\nabc"
+        #expect(Self.frames(text) == [.message(length: text.utf8.count)])
+    }
+
+    @Test func unreadableOrOversizedContentLengthDropsTheHeaders() {
+        let headers = "MESSAGE sip:a@b SIP/2.0\r\nContent-Length: 99999999\r\n\r\n"
+        #expect(Self.frames(headers + "x").first == .skip(count: headers.utf8.count))
+        let bad = "MESSAGE sip:a@b SIP/2.0\r\nContent-Length: -1\r\n\r\n"
+        #expect(Self.frames(bad).first == .skip(count: bad.utf8.count))
+    }
+
+    @Test func anEndlessHeaderBlockIsSkippedAtTheLimit() {
+        let line = "X-Junk: " + String(repeating: "a", count: 1000) + "\r\n"
+        let text = "INVITE sip:a@b SIP/2.0\r\n" + String(repeating: line, count: 70)
+        let first = Array(text.utf8).withUnsafeBytes { SIPFrame.next(in: $0) }
+        #expect(first == .skip(count: "INVITE sip:a@b SIP/2.0\r\n".utf8.count))
     }
 }

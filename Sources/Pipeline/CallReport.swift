@@ -1,0 +1,51 @@
+import CallrecCore
+
+/// Everything the router learnt about one call, reported when the call ends
+/// whether or not it was recorded: its parties, how it was found, how it
+/// ended, and what each leg carried on the wire.
+public struct CallReport: Sendable {
+    /// One leg: the audio one party sent.
+    public struct Leg: Sendable, Equatable {
+        /// RTP packets routed to the leg (SRTP included).
+        public var packets: Int
+        /// SRTP packets among them.
+        public var encryptedPackets: Int
+        /// SSRCs in order of appearance.
+        public var ssrcs: [UInt32]
+        /// RTP payload types seen, ascending.
+        public var payloadTypes: [UInt8]
+        /// Their encoding names, from the SDP or the static table of RFC 3551
+        /// (`PCMA`, `CN`, `TELEPHONE-EVENT`); a dynamic type without SDP has none.
+        public var encodings: [String]
+    }
+
+    /// What became of the call.
+    public enum Outcome: Sendable, Equatable {
+        /// Recorded: audio file and index written.
+        case recorded
+        /// SRTP: the index was written, the audio was not decoded.
+        case encrypted(indexPath: String)
+        /// Nothing written: no media, or none that callrec decodes.
+        case notRecorded
+    }
+
+    /// The SIP Call-ID, or for a call without signalling a name made from its
+    /// first stream (`rtp:10.0.0.1:4000-10.0.0.2:5000/0x1A2B3C4D`).
+    public var callID: String
+    /// The parties (user part of From and To), nil when unknown.
+    public var caller: String?
+    public var callee: String?
+    /// `inbound`, `outbound`, `internal` or `unknown`.
+    public var direction: String
+    /// Whether the call was found from SIP (false: paired from RTP alone).
+    public var signalled: Bool
+    /// `bye`, `cancel`, `rejected`, `timeout` or `cut`.
+    public var endReason: String
+    /// The final status of a rejected INVITE.
+    public var finalStatus: Int?
+    /// The caller's leg (channel 0) and the callee's (channel 1).
+    public var legs: [Leg]
+    public var outcome: Outcome
+    /// The recording, when one was written.
+    public var recording: RecordingSummary?
+}

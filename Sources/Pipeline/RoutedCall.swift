@@ -1,0 +1,213 @@
+import CallrecCore
+import RTP
+import SIP
+
+/// What the router knows about one call in flight, beside its `CallSession`:
+/// the media endpoints it claimed, which source currently feeds each leg,
+/// the traffic seen per leg (also for legs that are never decoded: SRTP, an
+/// unsupported codec), and the times that decide when it has gone idle.
+final class RoutedCall {
+    /// Endpoints claimed at most per call (audio and its other streams); a
+    /// call that moves its media more often forgets its oldest endpoints.
+    static let maxEndpoints = 16
+    /// SSRCs remembered per leg for the report.
+    static let maxSSRCs = 8
+
+    /// What one leg (the audio one party sends) looked like on the wire.
+    struct LegTraffic {
+        /// RTP packets routed to the leg (SRTP included).
+        var packets = 0
+        /// SRTP packets among them (never decoded).
+        var encryptedPackets = 0
+        /// SSRCs in order of appearance, at most `maxSSRCs`, and the latest sequence number of each.
+        var ssrcs: [UInt32] = []
+        var sequences: [UInt16] = []
+        /// Payload types seen, as a 128-bit set.
+        var payloadTypes: (low: UInt64, high: UInt64) = (0, 0)
+        /// Per-SSRC statistics of SRTP packets (the header is in clear).
+        var encryptedStatistics: [(ssrc: UInt32, statistics: RTPStreamStatistics)] = []
+        /// The endpoint the leg's packets come from now, and when it last sent.
+        var source: Endpoint?
+        var sourceLastSeen: MediaTime?
+        /// The source's latest interval between packets, in seconds.
+        var sourceInterval = 0.02
+        /// The SSRC and sequence number of the source's latest packet.
+        var sourceSSRC: UInt32 = 0
+        var sourceSequence: UInt16 = 0
+
+        /// Counts one packet. Returns true when its SSRC is new to the leg.
+        mutating func record(_ header: RTPHeader) -> Bool {
+            packets += 1
+            if header.payloadType < 64 {
+                payloadTypes.low |= 1 << UInt64(header.payloadType)
+            } else {
+                payloadTypes.high |= 1 << UInt64(header.payloadType - 64)
+            }
+            if let k = ssrcs.firstIndex(of: header.ssrc) {
+                sequences[k] = header.sequence
+                return false
+            }
+            if ssrcs.count == RoutedCall.maxSSRCs {
+                ssrcs.removeFirst()
+                sequences.removeFirst()
+            }
+            ssrcs.append(header.ssrc)
+            sequences.append(header.sequence)
+            return true
+        }
+
+        /// The latest sequence number of `ssrc` on this leg, if the leg carries it.
+        func sequence(of ssrc: UInt32) -> UInt16? {
+            ssrcs.firstIndex(of: ssrc).map { sequences[$0] }
+        }
+
+        mutating func recordEncrypted(_ header: RTPHeader, at time: MediaTime, clockRate: Int) {
+            encryptedPackets += 1
+            if let k = encryptedStatistics.firstIndex(where: { $0.ssrc == header.ssrc }) {
+                encryptedStatistics[k].statistics.record(
+                    sequence: header.sequence, timestamp: header.timestamp, arrival: time, clockRate: clockRate)
+            } else if encryptedStatistics.count < RoutedCall.maxSSRCs {
+                var statistics = RTPStreamStatistics()
+                statistics.record(sequence: header.sequence, timestamp: header.timestamp, arrival: time, clockRate: clockRate)
+                encryptedStatistics.append((header.ssrc, statistics))
+            }
+        }
+
+        /// The payload types seen, ascending.
+        var payloadTypeList: [UInt8] {
+            (0..<128).compactMap { (pt: Int) -> UInt8? in
+                let bit = pt < 64 ? payloadTypes.low >> UInt64(pt) : payloadTypes.high >> UInt64(pt - 64)
+                return bit & 1 == 1 ? UInt8(pt) : nil
+            }
+        }
+    }
+
+    /// The SRTP sessions that may decrypt one leg: one per SDES key its
+    /// sender announced (a re-offer may bring new ones), tried in turn until
+    /// one authenticates a packet; that one is tried first from then on.
+    final class LegDecryption {
+        /// Sessions at most per leg.
+        static let maxSessions = 4
+        let keys: [SDESCrypto]
+        private(set) var sessions: [SRTPSession]
+
+        init(keys: [SDESCrypto], keeping previous: LegDecryption?) {
+            self.keys = keys
+            sessions = keys.compactMap { SRTPSession(suite: $0.suite, keySalt: $0.keySalt) }
+            // Packets still in flight under the old key.
+            if let old = previous?.sessions.first { sessions.append(old) }
+            if sessions.count > LegDecryption.maxSessions { sessions.removeLast(sessions.count - LegDecryption.maxSessions) }
+        }
+
+        /// Decrypts the first `count` bytes of `buffer` (a copy of `packet`) in place.
+        /// Returns the plain RTP length, or nil when no session authenticates it.
+        func decrypt(_ packet: UnsafeRawBufferPointer, into buffer: UnsafeMutableRawBufferPointer) -> Int? {
+            guard packet.count <= buffer.count else { return nil }
+            for k in sessions.indices {
+                // A failed attempt may have touched the copy: start each from the packet.
+                buffer.copyMemory(from: packet)
+                if let length = sessions[k].unprotect(buffer, count: packet.count) {
+                    if k > 0 { sessions.swapAt(0, k) }
+                    return length
+                }
+            }
+            return nil
+        }
+    }
+
+    /// The SRTP decryption of each leg, indexed by the sending side; nil without keys.
+    private(set) var decryption: [LegDecryption?] = [nil, nil]
+
+    /// The router's key for the call (never reused within a capture).
+    let key: Int
+    let session: CallSession
+    /// Endpoints this call claimed and which side receives at each, oldest first.
+    private(set) var endpoints: [(endpoint: Endpoint, side: CallSide)] = []
+    /// The traffic of each leg, indexed by the sending side's raw value.
+    var legs = [LegTraffic(), LegTraffic()]
+    /// When the call last saw one of its own packets (RTP or SIP), in capture time.
+    var lastActivity: MediaTime
+    /// When the call was created (first signalling, or first RTP without signalling).
+    let createdAt: MediaTime
+    /// The media is SRTP (from SDP, or recognised on the wire for a call without signalling).
+    var encrypted = false
+
+    init(key: Int, session: CallSession, at time: MediaTime) {
+        self.key = key
+        self.session = session
+        self.lastActivity = time
+        self.createdAt = time
+    }
+
+    var description: CallDescription { session.description }
+
+    /// Whether either party's current SDP puts the media on hold (kept by `update`).
+    var onHold = false
+    /// Whether the INVITE was answered (kept by `update`).
+    var answered = false
+
+    /// Takes what the router keeps from a new or changed description.
+    func update(from description: CallDescription) {
+        onHold = CallSide.allCases.contains { description.media(of: $0)?.media.isHold == true }
+        answered = description.answeredAt != nil
+        encrypted = CallSide.allCases.contains { description.media(of: $0)?.media.isSecure == true }
+        for side in CallSide.allCases {
+            // A party encrypts what it sends with the key of its own SDP.
+            let keys = description.media(of: side)?.media.crypto ?? []
+            if keys.isEmpty || decryption[side.rawValue]?.keys == keys { continue }
+            decryption[side.rawValue] = LegDecryption(keys: keys, keeping: decryption[side.rawValue])
+        }
+    }
+
+    /// Adds `endpoint` to the call's claims. Returns the endpoint forgotten to
+    /// make room, if any.
+    func claim(_ endpoint: Endpoint, side: CallSide) -> Endpoint? {
+        if let k = endpoints.firstIndex(where: { $0.endpoint == endpoint }) {
+            endpoints[k].side = side
+            return nil
+        }
+        endpoints.append((endpoint, side))
+        if endpoints.count > RoutedCall.maxEndpoints { return endpoints.removeFirst().endpoint }
+        return nil
+    }
+
+    /// Forgets which source feeds each leg (the media moved: the next source to send is taken).
+    func resetSources() {
+        for k in legs.indices {
+            legs[k].source = nil
+            legs[k].sourceLastSeen = nil
+        }
+    }
+
+    /// Whether a packet (`header`) of `side`'s leg from `source` is the one to record.
+    ///
+    /// A leg is fed by one source at a time. When a second source sends the
+    /// same leg (the copy a media relay forwards, seen on a second hop), its
+    /// packets are dropped while the current source keeps sending. The
+    /// second source takes over at once when it continues the current
+    /// stream (same SSRC, next sequence number: the stream moved to another
+    /// port), else once the current source has been silent for three of its
+    /// packet intervals (a new stream after a re-INVITE or a transfer).
+    func accepts(_ source: Endpoint, _ header: RTPHeader, for side: CallSide, at time: MediaTime) -> Bool {
+        let k = side.rawValue
+        if let current = legs[k].source, current != source, let last = legs[k].sourceLastSeen {
+            // seq 65535 -> 0 is a step of 1.
+            let step = header.sequence &- legs[k].sourceSequence
+            let continues = header.ssrc == legs[k].sourceSSRC && step >= 1 && step <= 3
+            let silence = time.seconds(since: last)
+            let patience = min(max(3 * legs[k].sourceInterval, 0.05), 0.5)
+            if !continues && silence < patience { return false }
+        }
+        legs[k].sourceSSRC = header.ssrc
+        legs[k].sourceSequence = header.sequence
+        if legs[k].source == source, let last = legs[k].sourceLastSeen {
+            let interval = time.seconds(since: last)
+            if interval > 0 && interval < 1 { legs[k].sourceInterval = interval }
+        } else {
+            legs[k].sourceInterval = 0.02
+        }
+        legs[k].source = source
+        legs[k].sourceLastSeen = time
+        return true
+    }
+}
