@@ -13,6 +13,7 @@ let systemLibraries: [Target] = [
     .systemLibrary(name: "CSampleRate", path: "Sources/CSampleRate", providers: [.apt(["libsamplerate0-dev"])]),
     .systemLibrary(name: "CFFTW", path: "Sources/CFFTW", providers: [.apt(["libfftw3-dev"])]),
     .systemLibrary(name: "CSndFile", path: "Sources/CSndFile", providers: [.apt(["libsndfile1-dev"])]),
+    .systemLibrary(name: "CCrypto", path: "Sources/CCrypto", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
 ]
 
 let package = Package(
@@ -34,8 +35,8 @@ let package = Package(
         .target(name: "RTP", dependencies: ["CallrecCore"]),
         .target(name: "Codecs", dependencies: ["CallrecCore"]),
         .target(name: "DSP", dependencies: ["CallrecCore", "CSampleRate", "CFFTW"]),
-        .target(name: "Output", dependencies: ["CallrecCore", "COpus", "CSndFile"]),
-        .target(name: "Catalog", dependencies: ["CallrecCore", .product(name: "GRDB", package: "GRDB.swift")]),
+        .target(name: "Output", dependencies: ["CallrecCore", "COpus", "CSndFile", "COpusFile"]),
+        .target(name: "Catalog", dependencies: ["CallrecCore", "CCrypto", .product(name: "GRDB", package: "GRDB.swift")]),
         .target(
             name: "Pipeline",
             dependencies: ["CallrecCore", "Capture", "SIP", "RTP", "Codecs", "DSP", "Output", "Catalog"]

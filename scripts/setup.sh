@@ -6,7 +6,7 @@ set -euo pipefail
 # C libraries callrec links (the -dev packages), and tools the tests use to
 # check our files the way users' tools read them (opusinfo from opus-tools).
 packages=(libpcap-dev libopus-dev libogg-dev libopusfile-dev libsamplerate0-dev
-          libfftw3-dev libsndfile1-dev libsqlite3-dev opus-tools)
+          libfftw3-dev libsndfile1-dev libsqlite3-dev libssl-dev opus-tools)
 
 missing=()
 for p in "${packages[@]}"; do

@@ -29,6 +29,7 @@ public final class Diagnostics {
         case rtpTimestampJumps
         case callsWithoutMedia
         case callsDroppedOverLimit
+        case callsSkippedByRule
 
         /// A stable snake_case name for reports and JSON.
         public var name: String {
@@ -54,6 +55,7 @@ public final class Diagnostics {
             case .rtpTimestampJumps: "rtp_timestamp_jumps"
             case .callsWithoutMedia: "calls_without_media"
             case .callsDroppedOverLimit: "calls_dropped_over_limit"
+            case .callsSkippedByRule: "calls_skipped_by_rule"
             }
         }
     }

@@ -1,4 +1,5 @@
 import CallrecCore
+import Catalog
 import Codecs
 import Output
 import RTP
@@ -13,6 +14,8 @@ final class CallSession {
     let signalled: Bool
     /// When the call last saw a packet of its own (SIP or RTP), in capture time.
     var lastActivity: MediaTime
+    /// What the recording rules decided when the call was identified; a skipped call is never decoded.
+    var decision = RuleDecision.unmatched
 
     private let options: ConvertOptions
     private let diagnostics: Diagnostics
@@ -36,6 +39,7 @@ final class CallSession {
     /// Takes one RTP packet sent by `side`.
     func receive(_ header: RTPHeader, payload: UnsafeRawBufferPointer, from side: CallSide, at time: MediaTime) throws {
         lastActivity = time
+        guard decision.records else { return }
         let channel = side.rawValue
         if legs[channel]?.payloadType != header.payloadType {
             guard let format = format(for: header.payloadType, sentBy: side) else {
@@ -116,10 +120,11 @@ final class CallSession {
             serial: Int32(bitPattern: StableHash.fnv1a32(description.callID.utf8)), options: options)
     }
 
-    /// Finishes the recording and commits its files: audio first, the index
-    /// last (the index marks a complete recording). Returns nil when the
+    /// Finishes the recording and syncs its files under their temporary
+    /// names, audio first and the index last; `RecordingCommitter` enters
+    /// them in the catalog and renames them into place. Returns nil when the
     /// call had no media.
-    func finish(reason: CallEndReason) throws -> RecordingSummary? {
+    func finish(reason: CallEndReason) throws -> FinishedRecording? {
         guard let output else { return nil }
         self.output = nil
         let finished = try output.finish()
@@ -127,11 +132,10 @@ final class CallSession {
         let indexFile = try AtomicFile(directory: output.directory, name: output.id + ".json")
         try indexFile.write(try index.encoded())
         try indexFile.sync()
-        try finished.audio.publish()
-        try indexFile.publish()
-        return RecordingSummary(
+        let summary = RecordingSummary(
             id: output.id, audioPath: finished.audio.path, indexPath: indexFile.path, index: index,
             audioBytes: finished.audio.size, start: output.origin)
+        return FinishedRecording(summary: summary, files: [finished.audio, indexFile])
     }
 
     private func callIndex(id: String, origin: MediaTime, sampleRate: Int, samples: Int64, reason: CallEndReason) -> CallIndex {

@@ -1,5 +1,6 @@
 import CallrecCore
 import Capture
+import Catalog
 import RTP
 import SIP
 
@@ -26,15 +27,23 @@ public final class CaptureProcessor {
     private var lastSweep: MediaTime? = nil
     /// The capture time of the latest packet.
     public private(set) var now: MediaTime? = nil
-    /// Called with each recording as it is committed.
-    private let onRecording: (RecordingSummary) throws -> Void
+    /// Called with each finished recording, its files synced under temporary names, to commit it.
+    private let onRecording: (FinishedRecording) throws -> Void
+    /// Decides which calls are recorded, before any audio is decoded.
+    private let policy: any RecordingPolicy
 
-    /// - Parameter onRecording: called with each recording once its files are committed.
-    public init(options: ConvertOptions, diagnostics: Diagnostics, onRecording: @escaping (RecordingSummary) throws -> Void) {
+    /// - Parameters:
+    ///   - policy: the recording rules; a call they skip is never decoded.
+    ///   - onRecording: called with each finished recording, to commit it (`RecordingCommitter`).
+    public init(
+        options: ConvertOptions, diagnostics: Diagnostics, policy: any RecordingPolicy = RecordEverything(),
+        onRecording: @escaping (FinishedRecording) throws -> Void
+    ) {
         self.options = options
         self.diagnostics = diagnostics
         self.slicer = PacketSlicer(diagnostics: diagnostics)
         self.tracker = CallTracker(maxCalls: options.maxCalls, diagnostics: diagnostics)
+        self.policy = policy
         self.onRecording = onRecording
     }
 
@@ -82,12 +91,23 @@ public final class CaptureProcessor {
         } else {
             session = CallSession(description: call, signalled: true, options: options, diagnostics: diagnostics, at: time)
             sessions[call.callID] = session
+            decide(session, at: time)
         }
         for side in CallSide.allCases {
             guard let media = call.media(of: side), media.endpoint.port != 0 else { continue }
             // A new INVITE on the same endpoint (a later call on the same ports) takes the route over.
             routes[media.endpoint] = Route(callID: call.callID, receiver: side)
         }
+    }
+
+    /// Applies the recording rules to a newly identified call; a skipped call
+    /// keeps its routes (its packets are claimed, not unmatched) but is never decoded.
+    private func decide(_ session: CallSession, at time: MediaTime) {
+        let call = session.description
+        let decision = policy.decide(
+            CallFacts(callID: call.callID, caller: call.callerParty, callee: call.calleeParty, direction: .unknown, start: time))
+        session.decision = decision
+        if !decision.records { diagnostics.count(.callsSkippedByRule) }
     }
 
     private func rtp(_ payload: UnsafeRawBufferPointer, from source: Endpoint, to destination: Endpoint, at time: MediaTime) throws {
@@ -135,9 +155,10 @@ public final class CaptureProcessor {
         for (endpoint, route) in routes where route.callID == callID {
             routes.removeValue(forKey: endpoint)
         }
-        if let summary = try session.finish(reason: reason) {
-            try onRecording(summary)
-        } else {
+        if var finished = try session.finish(reason: reason) {
+            finished.summary.decision = session.decision
+            try onRecording(finished)
+        } else if session.decision.records {
             diagnostics.count(.callsWithoutMedia)
         }
     }
