@@ -56,9 +56,10 @@ struct Convert: ParsableCommand {
         settings.bitrate = bitrate
         settings.complexity = complexity
         let options = ConvertOptions(outputDirectory: out, opus: settings, idleTimeout: idleTimeout)
-        let converter = try Converter(options: options)
+        let converter = try Converter(options: options, afterCommitStep: Self.crashInjection())
         var failures = 0
         var written = 0
+        var skipped = 0
         let stdout = FileHandleOutput.standardOutput
         let stderr = FileHandleOutput.standardError
         for input in inputs {
@@ -71,10 +72,11 @@ struct Convert: ParsableCommand {
                 }
             }
             written += result.recordings.count
+            skipped += diagnostics[.callsSkippedByRule]
             if let error = result.error {
                 failures += 1
                 stderr.write("callrec: \(error)\n")
-            } else if result.recordings.isEmpty {
+            } else if result.recordings.isEmpty && diagnostics[.callsSkippedByRule] == 0 {
                 failures += 1
                 stderr.write("callrec: \(Self.displayName(input)): no calls with audio found (\(Self.whatWasSeen(diagnostics)))\n")
             }
@@ -88,9 +90,18 @@ struct Convert: ParsableCommand {
             }
         }
         if !json {
-            stdout.write("\(written) recording\(written == 1 ? "" : "s") written to \(out)\n")
+            stdout.write("\(written) recording\(written == 1 ? "" : "s") written to \(out)"
+                + (skipped > 0 ? ", \(skipped) call\(skipped == 1 ? "" : "s") skipped by the recording rules" : "") + "\n")
         }
         if failures > 0 { throw PartialFailure() }
+    }
+
+    /// `CALLREC_CRASH_AT=<step>` (a `CommitStep`, e.g. `row-pending`) kills
+    /// the process with SIGKILL right after that step of the first commit:
+    /// the crash tests use it to leave exactly that state on disk.
+    static func crashInjection() -> ((CommitStep) throws -> Void)? {
+        guard let name = ProcessInfo.processInfo.environment["CALLREC_CRASH_AT"], let target = CommitStep(rawValue: name) else { return nil }
+        return { step in if step == target { kill(getpid(), SIGKILL) } }
     }
 
     static func displayName(_ path: String) -> String { path == "-" ? "<stdin>" : path }
