@@ -40,7 +40,7 @@ extension CatalogStore {
         guard number.isExact else { throw CatalogError(.invalid, "forget takes an exact number, not a pattern ('\(number)')") }
         let matches = try queue.read { db in
             try CatalogRecording.fetchAll(
-                db, sql: "SELECT * FROM recordings WHERE (caller = ? OR callee = ?) AND state != 'deleting' ORDER BY start_epoch",
+                db, sql: "SELECT * FROM recordings WHERE (caller = ? OR callee = ?) AND state = 'committed' ORDER BY start_epoch, id",
                 arguments: [number.text, number.text])
         }
         return try erase(matches, action: "forget", by: actor, reason: reason, at: now, summaryTarget: "number \(number)")
@@ -65,7 +65,7 @@ extension CatalogStore {
     public func expired(at now: Double) throws -> [CatalogRecording] {
         try queue.read { db in
             try CatalogRecording.fetchAll(
-                db, sql: "SELECT * FROM recordings WHERE retain_until_epoch <= ? AND state = 'committed' ORDER BY retain_until_epoch",
+                db, sql: "SELECT * FROM recordings WHERE retain_until_epoch <= ? AND state = 'committed' ORDER BY retain_until_epoch, id",
                 arguments: [now])
         }
     }

@@ -29,7 +29,7 @@ extension CatalogStore {
     /// Adds `rule` at `position` (1 = first; nil or past the end: last) and
     /// returns it with its id and position. Admin only; audited.
     @discardableResult
-    public func addRule(_ rule: RecordingRule, at position: Int? = nil, by actor: CatalogActor, at now: Double) throws -> RecordingRule {
+    public func addRule(_ rule: RecordingRule, position: Int? = nil, by actor: CatalogActor, at now: Double) throws -> RecordingRule {
         try require(.admin, actor, action: "rules add", target: nil, reason: nil, at: now)
         try rule.validate()
         return try queue.write { db in

@@ -31,6 +31,12 @@ public struct RuleDecision: Sendable, Equatable {
 
     public var records: Bool { action == .record }
 
+    public init(action: RuleAction, ruleID: Int64?, retention: Retention) {
+        self.action = action
+        self.ruleID = ruleID
+        self.retention = retention
+    }
+
     /// What happens when no rule matches: record, keep for the default period.
     public static let unmatched = RuleDecision(action: .record, ruleID: nil, retention: .default)
 }

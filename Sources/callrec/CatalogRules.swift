@@ -64,7 +64,7 @@ struct CatalogRules: ParsableCommand {
                 rule.exceptHours = try except.map(TimeOfDayWindow.parse)
                 rule.retention = try retain.map(Retention.parse)
                 let (store, actor) = try location.open(create: true)
-                let added = try store.addRule(rule, at: position, by: actor, at: wallClock())
+                let added = try store.addRule(rule, position: position, by: actor, at: wallClock())
                 FileHandleOutput.standardOutput.write("rule \(added.id) added at position \(added.position): \(added.summary)\n")
             }
         }
