@@ -22,6 +22,7 @@ let package = Package(
     products: [
         .executable(name: "callrec", targets: ["callrec"]),
         .library(name: "Pipeline", targets: ["Pipeline"]),
+        .library(name: "Catalog", targets: ["Catalog"]),
         .library(name: "CallrecTestSupport", targets: ["CallrecTestSupport"]),
     ],
     dependencies: [

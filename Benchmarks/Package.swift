@@ -12,6 +12,7 @@ let package = Package(
     dependencies: [
         .package(name: "callrec", path: ".."),
         .package(url: "https://github.com/ordo-one/benchmark.git", from: "1.38.1", traits: ["MallocInterposer"]),
+        .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
     ],
     targets: [
         .executableTarget(
@@ -22,6 +23,16 @@ let package = Package(
                 .product(name: "CallrecTestSupport", package: "callrec"),
             ],
             path: "Benchmarks/Convert",
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        ),
+        .executableTarget(
+            name: "CatalogFind",
+            dependencies: [
+                .product(name: "Benchmark", package: "benchmark"),
+                .product(name: "Catalog", package: "callrec"),
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ],
+            path: "Benchmarks/CatalogFind",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
         ),
     ],

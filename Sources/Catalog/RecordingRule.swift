@@ -118,11 +118,16 @@ public struct Retention: Sendable, Hashable, CustomStringConvertible {
 
     public var description: String { "\(amount)\(unit.rawValue)" }
 
+    private static let utc: Calendar = {
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = TimeZone(identifier: "UTC")!
+        return calendar
+    }()
+
     /// The end of retention for a recording that started at `epoch` (Unix
     /// seconds): calendar arithmetic in UTC, so `24m` from 31 Jan ends on 31 Jan.
     public func until(from epoch: Double) -> Double {
-        var calendar = Calendar(identifier: .gregorian)
-        calendar.timeZone = TimeZone(identifier: "UTC")!
+        let calendar = Retention.utc
         var delta = DateComponents()
         switch unit {
         case .days: delta.day = amount
