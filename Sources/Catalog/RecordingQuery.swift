@@ -29,6 +29,9 @@ public struct RecordingQuery: Sendable {
 
     public init(limit: Int = 100) { self.limit = limit }
 
+    /// Whether the query names a party or a call (rather than only times, lengths or speech).
+    public var namesACall: Bool { number != nil || caller != nil || callee != nil || callID != nil }
+
     /// The WHERE clause (without scope) and its arguments.
     func condition() -> (sql: String, arguments: [DatabaseValueConvertible?]) {
         var terms = ["state = 'committed'"]
@@ -76,8 +79,9 @@ public struct FindResult: Sendable {
 
 extension CatalogStore {
     /// The recordings that match `query` and that `actor` may see, newest
-    /// first. When the query also matches calls outside the actor's scope,
-    /// they are withheld and counted, and the refusal is audited.
+    /// first. When a query that names a party or a call also matches calls
+    /// outside the actor's scope, they are withheld and counted, and the
+    /// refusal is audited.
     public func find(_ query: RecordingQuery, by actor: CatalogActor, at now: Double) throws -> FindResult {
         let scope = try scope(of: actor)
         var (sql, arguments) = query.condition()
@@ -91,15 +95,16 @@ extension CatalogStore {
                 db, sql: "SELECT * FROM recordings WHERE \(sql) ORDER BY start_epoch DESC LIMIT ?",
                 arguments: StatementArguments(arguments + [query.limit]))
         }
+        // A search that names a party or a call and meets calls outside the
+        // scope is a refusal: count what was withheld, and audit it. (A search
+        // by date or length alone simply shows the user's own calls.)
         var withheld = 0
-        if scope != .all {
-            let all = try queue.read { db in
-                try Int.fetchOne(db, sql: "SELECT count(*) FROM recordings WHERE \(unscoped.0)", arguments: StatementArguments(unscoped.1)) ?? 0
+        if let restriction = scope.sqlCondition(), query.namesACall {
+            withheld = try queue.read { db in
+                try Int.fetchOne(
+                    db, sql: "SELECT count(*) FROM recordings WHERE \(unscoped.0) AND NOT \(restriction.sql)",
+                    arguments: StatementArguments(unscoped.1 + restriction.arguments.map { $0 as DatabaseValueConvertible? })) ?? 0
             }
-            let visible = try queue.read { db in
-                try Int.fetchOne(db, sql: "SELECT count(*) FROM recordings WHERE \(sql)", arguments: StatementArguments(arguments)) ?? 0
-            }
-            withheld = all - visible
             if withheld > 0 {
                 try audit(
                     "find", target: nil, outcome: .refused, by: actor, at: now,

@@ -79,12 +79,18 @@ import Testing
     ])
     func findShowsEachUserOnlyWhatTheyMaySee(name: String, visible: [Int]) throws {
         let store = try staffed()
-        let result = try store.find(RecordingQuery(), by: try actor(store, name), at: 5)
-        #expect(Set(result.recordings.map(\.id)) == Set(visible.map { F.id($0) }))
-        #expect(result.withheld == 3 - visible.count)
-        // Withholding is a refusal, and audited.
-        let refusals = try store.auditLog(actorName: name, by: admin, at: 6).filter { $0.outcome == .refused }
-        #expect(refusals.count == (visible.count == 3 ? 0 : 1))
+        let user = try actor(store, name)
+        let all = try store.find(RecordingQuery(), by: user, at: 5)
+        #expect(Set(all.recordings.map(\.id)) == Set(visible.map { F.id($0) }))
+        #expect(all.withheld == 0, "a search by no party is scoped, not refused")
+        // Naming another party's number is a refusal, counted and audited.
+        var query = RecordingQuery()
+        query.number = try .parse("+4670*")
+        let named = try store.find(query, by: user, at: 6)
+        #expect(Set(named.recordings.map(\.id)) == Set(visible.map { F.id($0) }))
+        #expect(named.withheld == 3 - visible.count)
+        let refusals = try store.auditLog(actorName: name, by: admin, at: 7).filter { $0.outcome == .refused }
+        #expect(refusals.map(\.action) == (visible.count == 3 ? [] : ["find"]))
     }
 
     @Test func agentCannotShowExportOrDeleteAnotherPersonsCall() throws {

@@ -22,12 +22,14 @@ let benchmarks: @Sendable () -> Void = {
     let admin = CatalogActor.operator("bench")
     let probe = rows / 2 + 12_345
 
-    func find(_ name: String, expecting: ClosedRange<Int>, _ edit: @escaping (inout RecordingQuery) -> Void) {
+    func find(
+        _ name: String, as actor: CatalogActor = admin, expecting: ClosedRange<Int>, _ edit: @escaping (inout RecordingQuery) -> Void
+    ) {
         Benchmark("Catalog.find \(name) among 1M") { benchmark in
             var query = RecordingQuery(limit: 100)
             edit(&query)
             benchmark.startMeasurement()
-            let result = try store.find(query, by: admin, at: 0)
+            let result = try store.find(query, by: actor, at: 0)
             benchmark.stopMeasurement()
             precondition(expecting.contains(result.recordings.count), "\(name): \(result.recordings.count) rows")
             blackHole(result)
@@ -42,6 +44,9 @@ let benchmarks: @Sendable () -> Void = {
         $0.to = GeneratedCatalog.start(probe) + 3600
         $0.direction = .inbound
     }
+    // An agent whose number took 200 of the calls: the query is scoped to them (and checked for withheld matches).
+    let agent = CatalogActor.user(CatalogUser(name: "agent", role: .agent, numbers: [NumberPattern(GeneratedCatalog.callee(probe))!]))
+    find("one call by number, as an agent", as: agent, expecting: 1...1) { $0.number = NumberPattern(GeneratedCatalog.caller(probe)) }
     find("baseline: talk time (no index, reads every row)", expecting: 1...1) {
         $0.minTalk = 1_000_000
     }
