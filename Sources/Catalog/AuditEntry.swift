@@ -7,6 +7,7 @@ public struct AuditEntry: Codable, Sendable, Equatable, FetchableRecord {
         case done, refused, failed
     }
 
+    /// The entry's number: entries are listed in this order.
     public var id: Int64
     /// When, Unix seconds (wall clock of the machine that ran the command).
     public var atEpoch: Double
@@ -16,6 +17,7 @@ public struct AuditEntry: Codable, Sendable, Equatable, FetchableRecord {
     public var action: String
     /// What it acted on: a recording id, `number +46...`, `rule 3`, `user alice`.
     public var target: String?
+    /// Whether it was done, refused or failed.
     public var outcome: Outcome
     /// Why, as the actor gave it (`--reason`).
     public var reason: String?

@@ -13,13 +13,16 @@ public enum Role: String, Sendable, CaseIterable, Codable {
 
 /// A person who uses the catalog through `--as NAME`.
 public struct CatalogUser: Sendable, Equatable {
+    /// What `--as` takes.
     public var name: String
+    /// What the user may do.
     public var role: Role
     /// A supervisor's team (nil: all calls); an agent's team (lets their supervisor see their calls).
     public var team: String?
     /// The numbers that are the user's own (exact, or patterns such as `+46812*`).
     public var numbers: [NumberPattern]
 
+    /// A user with `role`, an optional team and their own numbers.
     public init(name: String, role: Role, team: String? = nil, numbers: [NumberPattern] = []) {
         self.name = name
         self.role = role

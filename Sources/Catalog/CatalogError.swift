@@ -3,7 +3,9 @@
 public struct CatalogError: Error, CustomStringConvertible, Sendable, Equatable {
     /// What went wrong, as a small set of static constants.
     public struct Code: RawRepresentable, Hashable, Sendable {
+        /// The code as text (`refused`).
         public var rawValue: String
+        /// A code from its text.
         public init(rawValue: String) { self.rawValue = rawValue }
 
         /// No recording, rule or user by that name.
@@ -20,13 +22,17 @@ public struct CatalogError: Error, CustomStringConvertible, Sendable, Equatable 
         public static let damaged = Code(rawValue: "damaged")
     }
 
+    /// What kind of failure.
     public var code: Code
+    /// One line for the user, naming the recording, rule, user or file.
     public var message: String
 
+    /// An error of `code` saying `message`.
     public init(_ code: Code, _ message: String) {
         self.code = code
         self.message = message
     }
 
+    /// The message.
     public var description: String { message }
 }

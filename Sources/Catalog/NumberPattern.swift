@@ -33,6 +33,7 @@ public struct NumberPattern: Sendable, Hashable, CustomStringConvertible {
         return pattern
     }
 
+    /// The pattern as written.
     public var description: String { text }
 
     /// Whether the pattern has no wildcard (an exact number).

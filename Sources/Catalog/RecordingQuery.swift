@@ -5,13 +5,18 @@ import GRDB
 public struct RecordingQuery: Sendable {
     /// Either party matches (exact, `prefix*`, or a pattern with `*` / `?`).
     public var number: NumberPattern?
+    /// The caller matches.
     public var caller: NumberPattern?
+    /// The callee matches.
     public var callee: NumberPattern?
+    /// The SIP Call-ID, exactly.
     public var callID: String?
     /// Start at or after / before, Unix seconds.
     public var from: Double?
     public var to: Double?
+    /// The direction, exactly.
     public var direction: CallDirection?
+    /// Length bounds, seconds.
     public var minDuration: Double?
     public var maxDuration: Double?
     /// Talk time of both parties together, seconds.
@@ -27,6 +32,7 @@ public struct RecordingQuery: Sendable {
     /// At most this many, newest first.
     public var limit: Int
 
+    /// A query with no filter (every recording), at most `limit` of them.
     public init(limit: Int = 100) { self.limit = limit }
 
     /// Whether the query names a party or a call (rather than only times, lengths or speech).
@@ -72,6 +78,7 @@ public struct RecordingQuery: Sendable {
 /// What `find` returns: the recordings the actor may see, and how many more
 /// matched that the actor may not.
 public struct FindResult: Sendable {
+    /// Newest first.
     public var recordings: [CatalogRecording]
     /// Matches outside the actor's scope (withheld, and the refusal audited).
     public var withheld: Int

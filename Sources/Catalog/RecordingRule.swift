@@ -88,6 +88,7 @@ public struct TimeOfDayWindow: Sendable, Hashable, CustomStringConvertible {
     /// Whether `secondOfDay` falls in the part after midnight of a span that wraps.
     func isAfterMidnight(secondOfDay: Int) -> Bool { wraps && secondOfDay < end * 60 }
 
+    /// The span as written: `08:00-17:00`.
     public var description: String {
         func hm(_ m: Int) -> String { (m / 60 < 10 ? "0" : "") + "\(m / 60):" + (m % 60 < 10 ? "0" : "") + "\(m % 60)" }
         return hm(start) + "-" + hm(end)
@@ -96,13 +97,17 @@ public struct TimeOfDayWindow: Sendable, Hashable, CustomStringConvertible {
 
 /// How long a recording is kept: `90d`, `24m`, `7y` (days, calendar months, years).
 public struct Retention: Sendable, Hashable, CustomStringConvertible {
+    /// Days, calendar months or years.
     public enum Unit: String, Sendable { case days = "d", months = "m", years = "y" }
+    /// How many units.
     public var amount: Int
+    /// Which unit.
     public var unit: Unit
 
     /// 24 months: what callrec keeps when no rule says otherwise.
     public static let `default` = Retention(amount: 24, unit: .months)
 
+    /// `amount` units.
     public init(amount: Int, unit: Unit) {
         self.amount = amount
         self.unit = unit
@@ -116,6 +121,7 @@ public struct Retention: Sendable, Hashable, CustomStringConvertible {
         return Retention(amount: amount, unit: unit)
     }
 
+    /// As written: `24m`.
     public var description: String { "\(amount)\(unit.rawValue)" }
 
     private static let utc: Calendar = {
@@ -147,14 +153,19 @@ public struct RecordingRule: Sendable, Hashable {
     public var id: Int64
     /// Order among the rules, 1 first.
     public var position: Int
+    /// A name for lists and explanations.
     public var name: String?
+    /// Record or skip the calls it matches.
     public var action: RuleAction
+    /// The call's direction must be this.
     public var direction: CallDirection?
     /// The firm's own party (the caller of an outbound call, the callee of an inbound one).
     public var local: NumberPattern?
     /// The other party.
     public var remote: NumberPattern?
+    /// The weekdays (in `timeZone`) it applies on.
     public var weekdays: Weekdays?
+    /// The hours (in `timeZone`) it applies in.
     public var hours: TimeOfDayWindow?
     /// Spans excluded from `hours` ("not during 12:00-13:00").
     public var exceptHours: [TimeOfDayWindow]
@@ -165,6 +176,7 @@ public struct RecordingRule: Sendable, Hashable {
     /// How long what this rule records is kept (nil: the default).
     public var retention: Retention?
 
+    /// A rule; every condition left nil holds for every call.
     public init(
         id: Int64 = 0, position: Int = 0, name: String? = nil, action: RuleAction, direction: CallDirection? = nil,
         local: NumberPattern? = nil, remote: NumberPattern? = nil, weekdays: Weekdays? = nil, hours: TimeOfDayWindow? = nil,

@@ -6,12 +6,16 @@ import Foundation
 public struct CallFacts: Sendable {
     /// The SIP Call-ID (untrusted text: hashed for sampling, never SQL).
     public var callID: String
+    /// The caller's number or name, if known.
     public var caller: String?
+    /// The callee's number or name, if known.
     public var callee: String?
+    /// Which way the call goes (`unknown` until the local numbers are configured).
     public var direction: CallDirection
     /// When the call was identified (the INVITE, or the first RTP packet of an RTP-only call).
     public var start: MediaTime
 
+    /// The facts of one call.
     public init(callID: String, caller: String?, callee: String?, direction: CallDirection, start: MediaTime) {
         self.callID = callID
         self.caller = caller
@@ -23,14 +27,17 @@ public struct CallFacts: Sendable {
 
 /// What the rules decided for one call.
 public struct RuleDecision: Sendable, Equatable {
+    /// Record or skip.
     public var action: RuleAction
     /// The rule that matched, or nil when none did (then the call is recorded).
     public var ruleID: Int64?
     /// How long the recording is kept.
     public var retention: Retention
 
+    /// Whether the call is recorded.
     public var records: Bool { action == .record }
 
+    /// A decision.
     public init(action: RuleAction, ruleID: Int64?, retention: Retention) {
         self.action = action
         self.ruleID = ruleID
@@ -43,7 +50,9 @@ public struct RuleDecision: Sendable, Equatable {
 
 /// How one rule judged one call: each condition it sets, held or not, and why.
 public struct RuleEvaluation: Sendable {
+    /// The rule judged.
     public var rule: RecordingRule
+    /// Whether every condition held.
     public var matched: Bool
     /// One line per condition the rule sets: `(held, explanation)`.
     public var conditions: [(held: Bool, text: String)]
@@ -51,9 +60,11 @@ public struct RuleEvaluation: Sendable {
 
 /// The recording rules in order, evaluated first match wins.
 public struct RuleSet: Sendable {
+    /// In the order they are tried.
     public let rules: [RecordingRule]
     private let zones: [TimeZone]
 
+    /// The rules, ordered by position.
     public init(rules: [RecordingRule]) {
         self.rules = rules.sorted { ($0.position, $0.id) < ($1.position, $1.id) }
         self.zones = self.rules.map { TimeZone(identifier: $0.timeZone) ?? TimeZone(identifier: "UTC")! }

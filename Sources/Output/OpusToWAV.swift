@@ -19,7 +19,9 @@ import Darwin
 public enum OpusToWAV {
     /// What was written.
     public struct Result: Sendable {
+        /// Samples per second of the WAV (48000).
         public var sampleRate: Int
+        /// Channels, as in the recording.
         public var channels: Int
         /// Samples per channel.
         public var frames: Int64

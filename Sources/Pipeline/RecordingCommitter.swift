@@ -34,12 +34,15 @@ public enum CommitStep: String, CaseIterable, Sendable {
 /// A failure at any step removes what was done (files and row); a crash is
 /// settled by `catalog verify` (see `CatalogStore.insertPending`).
 public struct RecordingCommitter {
+    /// Where rows go.
     public let catalog: CatalogStore
+    /// The folder paths in the catalog are relative to.
     public let outputDirectory: String
     /// Called after each step (tests: a crash image or an injected failure;
     /// `CALLREC_CRASH_AT` in the command line: a kill). Throwing fails the commit.
     public var afterStep: ((CommitStep) throws -> Void)?
 
+    /// A committer into `catalog` for files under `outputDirectory`.
     public init(catalog: CatalogStore, outputDirectory: String, afterStep: ((CommitStep) throws -> Void)? = nil) {
         self.catalog = catalog
         self.outputDirectory = outputDirectory

@@ -12,6 +12,8 @@ extension RuleSet: RecordingPolicy {}
 
 /// Records every call and keeps it for the default retention (no rules).
 public struct RecordEverything: RecordingPolicy {
+    /// The policy.
     public init() {}
+    /// Record, for the default retention.
     public func decide(_ call: CallFacts) -> RuleDecision { .unmatched }
 }

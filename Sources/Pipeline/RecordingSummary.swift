@@ -26,6 +26,7 @@ public struct RecordingSummary: Sendable {
 /// temporary names, not yet visible: `RecordingCommitter` enters it in the
 /// catalog and renames the files into place.
 public struct FinishedRecording {
+    /// What the recording holds.
     public var summary: RecordingSummary
     /// The files in commit order: the audio first, the call index last.
     public let files: [AtomicFile]
