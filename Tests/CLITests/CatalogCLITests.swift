@@ -76,6 +76,14 @@ import Testing
         #expect(channels == 2 && rate == 48_000)
         // 6.01 s of two 16-bit channels, plus the header.
         #expect(abs(Double(bytes.count - 44) / 4 / 48_000 - 6.01) < 0.01)
+        // A file whose SHA-256 changed is not exported.
+        let audio = all.first { $0["id"] as? String == id }!["path"] as! String
+        _ = FileManager.default.createFile(atPath: audio, contents: Data("tampered".utf8))
+        let damaged = try run(["catalog", "export", id, "--out", out, "--to", copy + "2"])
+        #expect(damaged.status == 1 && damaged.stderr.contains("its SHA-256 differs from the catalog's; not exported"))
+        #expect(!FileManager.default.fileExists(atPath: copy + "2"))
+        let verify = try run(["catalog", "verify", "--out", out])
+        #expect(verify.status == 1 && verify.stdout.contains("damaged \(id): SHA-256 differs: 2026/11/18/\(id).opus"))
         let audit = try run(["catalog", "audit", "--out", out, "--target", id])
         #expect(audit.stdout.contains("show          done     \(id)  why: complaint 4711"))
         #expect(audit.stdout.contains("export        done     \(id)  why: dispute  (to \(wav) as wav)"))

@@ -1,6 +1,7 @@
 import Catalog
 import CallrecTestSupport
 import Foundation
+import GRDB
 import Testing
 
 /// `verify` on states a crash or outside hands leave.
@@ -10,7 +11,7 @@ import Testing
 
     func write(_ path: String, _ text: String) {
         try? FileManager.default.createDirectory(atPath: String(path[..<path.lastIndex(of: "/")!]), withIntermediateDirectories: true)
-        FileManager.default.createFile(atPath: path, contents: Data(text.utf8))
+        _ = FileManager.default.createFile(atPath: path, contents: Data(text.utf8))
     }
 
     @Test func cleanCatalogNeedsNothing() throws {
@@ -130,6 +131,21 @@ import Testing
             #expect(!F.exists(CatalogStore.temporaryPath(of: store.filePath(path))), "\(label): temporary \(path)")
         }
         #expect(try store.verify(dryRun: false, importer: nil, by: admin, at: 2).isClean)
+    }
+
+    /// A deletion interrupted after the row was marked: verify finishes it, files and row.
+    @Test func finishesAnInterruptedDeletion() throws {
+        let store = try F.store()
+        try F.recordingWithFiles(store, id: F.id(8))
+        try F.recordingWithFiles(store, id: F.id(9))
+        let queue = try DatabaseQueue(path: store.path)
+        try queue.write { db in try db.execute(sql: "UPDATE recordings SET state = 'deleting' WHERE id = ?", arguments: [F.id(8)]) }
+        try FileManager.default.removeItem(atPath: store.filePath("2026/11/29/\(F.id(8)).opus"))  // the crash came after the first unlink
+        let report = try store.verify(dryRun: false, importer: nil, by: admin, at: 1)
+        #expect(report.deletionsFinished == [F.id(8)])
+        #expect(try store.recording(id: F.id(8)) == nil)
+        #expect(!F.exists(store.filePath("2026/11/29/\(F.id(8)).json")))
+        #expect(try store.allRecordings().map(\.id) == [F.id(9)])
     }
 
     @Test func rejectsNamesThatAreNotRecordingFiles() throws {

@@ -18,7 +18,7 @@ import Testing
     static func files(_ folder: String) -> [String] {
         (FileManager.default.enumerator(atPath: folder)?.allObjects as? [String] ?? [])
             .filter { !$0.hasPrefix("catalog.sqlite") && !$0.hasPrefix("image") }
-            .filter { var isDir: ObjCBool = false; FileManager.default.fileExists(atPath: folder + "/" + $0, isDirectory: &isDir); return !isDir.boolValue }
+            .filter { (try? FileManager.default.attributesOfItem(atPath: folder + "/" + $0)[.type] as? FileAttributeType) == .typeRegular }
             .sorted()
     }
 
@@ -113,5 +113,24 @@ import Testing
         #expect(diagnostics.notes.contains { $0.contains("legal hold") })
         #expect(try FileDigest.sha256(path: out + "/" + (try #require(try converter.catalog.recording(id: id))).audioPath) == before)
         #expect(try Self.expectConsistent(out).map(\.id) == [id])
+    }
+
+    /// A complete recording whose row was lost (a catalog restored from an
+    /// older copy) is catalogued again from its call index, checksums and all.
+    @Test func recordingWithoutARowIsCataloguedFromItsIndex() throws {
+        let out = FixturePaths.temporaryDirectory("callrec-orphan")
+        let converter = try Converter(options: ConvertOptions(outputDirectory: out))
+        let summary = try #require(converter.convert(path: Self.fixture, diagnostics: Diagnostics()).recordings.first)
+        let original = try #require(try converter.catalog.recording(id: summary.id))
+        let files = try converter.catalog.files(of: summary.id)
+        let catalog = try CatalogStore(path: out + "/catalog.sqlite")
+        try catalog.write { db in try db.execute(sql: "DELETE FROM recordings") }
+        let report = try catalog.verify(dryRun: false, importer: CatalogImport.recording, by: Self.admin, at: 0)
+        #expect(report.orphansCatalogued == [summary.id])
+        let restored = try #require(try catalog.recording(id: summary.id))
+        #expect(restored.audioSHA256 == original.audioSHA256)
+        #expect(restored.caller == original.caller && restored.startEpoch == original.startEpoch && restored.durationS == original.durationS)
+        #expect(try catalog.files(of: summary.id) == files)
+        #expect(try Self.expectConsistent(out).map(\.id) == [summary.id])
     }
 }
