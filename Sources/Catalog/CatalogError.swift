@@ -16,6 +16,10 @@ public struct CatalogError: Error, CustomStringConvertible, Sendable, Equatable 
         public static let invalid = Code(rawValue: "invalid")
         /// A legal hold stops the operation.
         public static let held = Code(rawValue: "held")
+        /// The recording was erased (delete, forget, purge) and is not written again.
+        public static let erased = Code(rawValue: "erased")
+        /// Another callrec process holds the catalog (a convert while verify runs).
+        public static let busy = Code(rawValue: "busy")
         /// A file could not be read, written or removed.
         public static let io = Code(rawValue: "io")
         /// A file's SHA-256 differs from the one catalogued.

@@ -124,6 +124,16 @@ enum CatalogSchema {
                 CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
                 BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END
                 """)
+
+            // Ids of erased recordings (an id is a time and a hash: no number, no Call-ID),
+            // so neither converting the capture again nor restoring files brings them back.
+            try db.execute(sql: """
+                CREATE TABLE erased (
+                    id TEXT PRIMARY KEY,
+                    at_epoch REAL NOT NULL,
+                    action TEXT NOT NULL
+                )
+                """)
         }
         return migrator
     }

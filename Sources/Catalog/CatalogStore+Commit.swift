@@ -16,9 +16,15 @@ import GRDB
 extension CatalogStore {
     /// Step 1: enters `recording` as pending with its files. A recording of
     /// the same id (the same capture converted again) is replaced, unless
-    /// it is under legal hold.
+    /// it is under legal hold; one that was erased is not written again.
     public func insertPending(_ recording: CatalogRecording, files: [CatalogFile]) throws {
         try queue.write { db in
+            if let erased = try Row.fetchOne(db, sql: "SELECT action, at_epoch FROM erased WHERE id = ?", arguments: [recording.id]) {
+                let when: Double = erased["at_epoch"]
+                let action: String = erased["action"]
+                throw CatalogError(
+                    .erased, "recording \(recording.id) was erased (\(action), \(CatalogStore.isoDay(when))); it is not written again")
+            }
             if let existing = try CatalogRecording.fetchOne(db, key: recording.id), existing.isHeld {
                 throw CatalogError(.held, "recording \(recording.id) is under legal hold (\(existing.holdReason ?? "")); it was not replaced")
             }

@@ -1,3 +1,4 @@
+import CallrecCore
 import GRDB
 
 #if canImport(Glibc)
@@ -110,6 +111,8 @@ extension CatalogStore {
                     continue
                 }
                 try db.execute(sql: "UPDATE recordings SET state = 'deleting' WHERE id = ?", arguments: [recording.id])
+                try db.execute(
+                    sql: "INSERT OR REPLACE INTO erased (id, at_epoch, action) VALUES (?, ?, ?)", arguments: [recording.id, now, action])
                 let files = try Self.files(db, recording.id).map(\.path)
                 try Self.appendAudit(
                     db, at: now, actor: actor, action: action, target: recording.id, outcome: .done, reason: reason,
@@ -149,6 +152,17 @@ extension CatalogStore {
             try db.execute(sql: "DELETE FROM recordings WHERE id = ? AND state = 'deleting'", arguments: [id])
         }
         return nil
+    }
+
+    /// `2026-11-29`, the UTC day of `epoch`.
+    static func isoDay(_ epoch: Double) -> String {
+        let civil = CivilTime(epochSeconds: Int64(epoch.rounded(.down)))
+        return "\(civil.year)-\(pad2(civil.month))-\(pad2(civil.day))"
+    }
+
+    /// Whether recording `id` was erased.
+    public func wasErased(id: String) throws -> Bool {
+        try queue.read { db in try Bool.fetchOne(db, sql: "SELECT 1 FROM erased WHERE id = ?", arguments: [id]) ?? false }
     }
 
     /// `.<name>.partial` beside `path`: where a file is written before it is renamed into place.

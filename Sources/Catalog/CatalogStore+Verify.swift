@@ -49,6 +49,8 @@ extension CatalogStore {
         dryRun: Bool, importer: OrphanImporter?, by actor: CatalogActor, at now: Double
     ) throws -> VerifyReport {
         try require(.admin, actor, action: "verify", target: nil, reason: nil, at: now)
+        let lock = try CatalogLock(catalogPath: path, exclusive: true)
+        defer { withExtendedLifetime(lock) {} }
         var report = VerifyReport()
         var events: [(action: String, target: String, detail: String)] = []
         // Rows are read a page at a time, so memory stays flat however large the archive:
@@ -223,7 +225,7 @@ extension CatalogStore {
             for (stem, files) in orphansByStem.sorted(by: { $0.key < $1.key }) {
                 let indexFile = stem + ".json"
                 var imported: (CatalogRecording, [CatalogFile])? = nil
-                if let importer, files.contains(indexFile) {
+                if let importer, files.contains(indexFile), try !wasErased(id: String(stem.suffix(25))) {
                     imported = try? importer(filePath(indexFile), self)
                 }
                 if let (recording, catalogFiles) = imported,

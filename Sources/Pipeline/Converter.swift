@@ -24,6 +24,8 @@ public struct Converter {
     public let rules: RuleSet
     /// Commits each recording: files and catalog row together.
     public let committer: RecordingCommitter
+    /// Held while the converter lives, so `catalog verify` does not repair commits in progress.
+    private let lock: CatalogLock
 
     /// Opens (or creates) the catalog in the output folder and reads its recording rules.
     /// - Parameter afterCommitStep: called after each step of each commit (crash tests).
@@ -31,6 +33,7 @@ public struct Converter {
         self.options = options
         try AtomicFile.makeDirectories(options.outputDirectory)
         catalog = try CatalogStore(path: options.outputDirectory + "/" + CatalogStore.fileName)
+        lock = try catalog.writerLock()
         rules = try catalog.ruleSet()
         committer = RecordingCommitter(catalog: catalog, outputDirectory: options.outputDirectory, afterStep: afterCommitStep)
     }

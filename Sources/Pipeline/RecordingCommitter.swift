@@ -50,7 +50,8 @@ public struct RecordingCommitter {
     }
 
     /// Commits `finished`; returns its summary, or nil when a legal hold on
-    /// a recording of the same id kept it from being replaced (noted in `diagnostics`).
+    /// a recording of the same id kept it from being replaced, or the
+    /// recording was erased before (noted in `diagnostics`).
     public func commit(_ finished: FinishedRecording, diagnostics: Diagnostics) throws -> RecordingSummary? {
         var summary = finished.summary
         var renamed: [String] = []
@@ -67,7 +68,7 @@ public struct RecordingCommitter {
             summary.audioSHA256 = files.first?.sha256
             do {
                 try catalog.insertPending(summary.catalogRecording(relativeTo: outputDirectory), files: files)
-            } catch let error as CatalogError where error.code == .held {
+            } catch let error as CatalogError where error.code == .held || error.code == .erased {
                 for file in finished.files { file.discard() }
                 diagnostics.note(error.message)
                 return nil

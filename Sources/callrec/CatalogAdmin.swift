@@ -13,7 +13,8 @@ struct CatalogVerify: ParsableCommand {
             complete, else rolled back; an interrupted deletion is finished; a row whose files are all \
             gone is removed; a complete recording on disk without a row is catalogued from its index, \
             incomplete ones removed; a file whose SHA-256 differs marks its recording damaged (kept, \
-            never exported). Admin only; repairs are audited. Exit status 1 when damage remains.
+            never exported). Admin only; repairs are audited. Exit status 1 when damage remains. \
+            It waits for no one: while a convert writes to the catalog, verify refuses to start.
 
             Example: callrec catalog verify --out /srv/recordings
             """

@@ -35,8 +35,8 @@ enum CatalogFixtures {
         let folder = store.folder + "/2026/11/29"
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         let audio = Array("OggS audio of \(id)".utf8), index = Array("{\"id\":\"\(id)\"}".utf8)
-        FileManager.default.createFile(atPath: store.filePath(row.audioPath), contents: Data(audio))
-        FileManager.default.createFile(atPath: store.filePath(row.indexPath), contents: Data(index))
+        _ = FileManager.default.createFile(atPath: store.filePath(row.audioPath), contents: Data(audio))
+        _ = FileManager.default.createFile(atPath: store.filePath(row.indexPath), contents: Data(index))
         row.audioSHA256 = FileDigest.sha256(bytes: audio)
         row.audioBytes = Int64(audio.count)
         try store.save(

@@ -84,15 +84,17 @@ import Testing
     @Test(arguments: [CommitStep.filesSynced, .rowPending, .firstFileRenamed, .filesRenamed])
     func failureAtEveryStepLeavesNeither(step: CommitStep) throws {
         let out = FixturePaths.temporaryDirectory("callrec-fail")
-        let converter = try Converter(options: ConvertOptions(outputDirectory: out)) { at in
-            if at == step { throw InjectedFailure() }
+        do {
+            let converter = try Converter(options: ConvertOptions(outputDirectory: out)) { at in
+                if at == step { throw InjectedFailure() }
+            }
+            let result = converter.convert(path: Self.fixture, diagnostics: Diagnostics())
+            #expect(result.recordings.isEmpty)
+            #expect(result.error != nil)
         }
-        let result = converter.convert(path: Self.fixture, diagnostics: Diagnostics())
-        #expect(result.recordings.isEmpty)
-        #expect(result.error != nil)
         #expect(try Self.expectConsistent(out).isEmpty)
         #expect(Self.files(out).isEmpty)
-        #expect(try converter.catalog.verify(dryRun: true, importer: nil, by: Self.admin, at: 0).isClean)
+        #expect(try CatalogStore(path: out + "/catalog.sqlite").verify(dryRun: true, importer: nil, by: Self.admin, at: 0).isClean)
     }
 
     /// Converting the same capture again replaces the recording, unless it is under legal hold.
@@ -119,11 +121,11 @@ import Testing
     /// older copy) is catalogued again from its call index, checksums and all.
     @Test func recordingWithoutARowIsCataloguedFromItsIndex() throws {
         let out = FixturePaths.temporaryDirectory("callrec-orphan")
-        let converter = try Converter(options: ConvertOptions(outputDirectory: out))
-        let summary = try #require(converter.convert(path: Self.fixture, diagnostics: Diagnostics()).recordings.first)
-        let original = try #require(try converter.catalog.recording(id: summary.id))
-        let files = try converter.catalog.files(of: summary.id)
+        let summary = try #require(
+            try Converter(options: ConvertOptions(outputDirectory: out)).convert(path: Self.fixture, diagnostics: Diagnostics()).recordings.first)
         let catalog = try CatalogStore(path: out + "/catalog.sqlite")
+        let original = try #require(try catalog.recording(id: summary.id))
+        let files = try catalog.files(of: summary.id)
         try catalog.write { db in try db.execute(sql: "DELETE FROM recordings") }
         let report = try catalog.verify(dryRun: false, importer: CatalogImport.recording, by: Self.admin, at: 0)
         #expect(report.orphansCatalogued == [summary.id])
@@ -132,5 +134,42 @@ import Testing
         #expect(restored.caller == original.caller && restored.startEpoch == original.startEpoch && restored.durationS == original.durationS)
         #expect(try catalog.files(of: summary.id) == files)
         #expect(try Self.expectConsistent(out).map(\.id) == [summary.id])
+    }
+
+    /// verify never settles a commit a running convert is making: it waits for the convert to finish.
+    @Test func verifyRefusesWhileAConvertIsWriting() throws {
+        let out = FixturePaths.temporaryDirectory("callrec-busy")
+        do {
+            let converter = try Converter(options: ConvertOptions(outputDirectory: out))
+            #expect(throws: CatalogError(.busy, "\(out)/catalog.sqlite: a convert is writing to this catalog; run verify when it has finished")) {
+                _ = try CatalogStore(path: out + "/catalog.sqlite").verify(dryRun: false, importer: nil, by: Self.admin, at: 0)
+            }
+            withExtendedLifetime(converter) {}
+        }
+        #expect(try CatalogStore(path: out + "/catalog.sqlite").verify(dryRun: false, importer: nil, by: Self.admin, at: 0).isClean)
+    }
+
+    /// Erasure sticks: converting the capture again, or restoring the files, does not bring the recording back.
+    @Test func anErasedRecordingIsNotWrittenAgain() throws {
+        let out = FixturePaths.temporaryDirectory("callrec-erased")
+        let first = try Converter(options: ConvertOptions(outputDirectory: out)).convert(path: Self.fixture, diagnostics: Diagnostics())
+        let id = try #require(first.recordings.first?.id)
+        let audio = try Data(contentsOf: URL(fileURLWithPath: first.recordings[0].audioPath))
+        let index = try Data(contentsOf: URL(fileURLWithPath: first.recordings[0].indexPath))
+        let catalog = try CatalogStore(path: out + "/catalog.sqlite")
+        _ = try catalog.forget(number: try .parse("+4687654321"), by: Self.admin, reason: "erasure request", at: 1)
+
+        let diagnostics = Diagnostics()
+        let again = try Converter(options: ConvertOptions(outputDirectory: out)).convert(path: Self.fixture, diagnostics: diagnostics)
+        #expect(again.recordings.isEmpty && again.error == nil)
+        #expect(diagnostics.notes.contains { $0.hasPrefix("recording \(id) was erased (forget, ") })
+        #expect(Self.files(out).isEmpty)
+
+        // Files restored from a backup are removed, not catalogued.
+        _ = FileManager.default.createFile(atPath: first.recordings[0].audioPath, contents: audio)
+        _ = FileManager.default.createFile(atPath: first.recordings[0].indexPath, contents: index)
+        let report = try catalog.verify(dryRun: false, importer: CatalogImport.recording, by: Self.admin, at: 2)
+        #expect(report.orphansCatalogued.isEmpty && report.orphanFilesRemoved.count == 2)
+        #expect(try Self.expectConsistent(out).isEmpty)
     }
 }
