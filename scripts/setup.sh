@@ -3,10 +3,11 @@
 # then builds the package. Safe to run again: it skips what is present.
 set -euo pipefail
 
-# C libraries callrec links (the -dev packages), and tools the tests use to
-# check our files the way users' tools read them (opusinfo from opus-tools).
+# C libraries callrec links (the -dev packages), the time zone database the
+# recording rules read (tzdata), and tools the tests use to check our files the
+# way users' tools read them (opusinfo from opus-tools).
 packages=(libpcap-dev libopus-dev libogg-dev libopusfile-dev libsamplerate0-dev
-          libfftw3-dev libsndfile1-dev libsqlite3-dev libssl-dev opus-tools)
+          libfftw3-dev libsndfile1-dev libsqlite3-dev libssl-dev tzdata opus-tools)
 
 missing=()
 for p in "${packages[@]}"; do

@@ -94,6 +94,13 @@ import Testing
         let mine = id(all, caller: "+4681234567"), theirs = id(all, caller: "+4631555010")
         #expect(try run(["catalog", "users", "add", "alice", "--out", out, "--role", "agent", "--number", "+4681234567"]).status == 0)
         #expect(try run(["catalog", "users", "add", "bob", "--out", out, "--role", "supervisor", "--team", "north"]).status == 0)
+        #expect(try run(["catalog", "users", "add", "tmp", "--out", out, "--role", "boss"]).status == 2)
+        #expect(try run(["catalog", "users", "add", "tmp", "--out", out, "--role", "agent"]).status == 0)
+        #expect(try run(["catalog", "users", "remove", "tmp", "--out", out]).stdout == "user tmp removed\n")
+        #expect(try run(["catalog", "users", "remove", "tmp", "--out", out]).status == 1)
+        let users = try run(["catalog", "users", "list", "--out", out]).stdout
+        #expect(users.split(separator: "\n").map { $0.split(separator: " ").first.map(String.init) } == ["alice", "bob"])
+        #expect(users.contains("agent       team -           numbers +4681234567"))
         let own = try run(["catalog", "find", "--out", out, "--as", "alice"])
         #expect(own.stdout.contains(mine) && !own.stdout.contains(theirs) && own.stderr.isEmpty)
         let find = try run(["catalog", "find", "--out", out, "--as", "alice", "--number", "+4631555010"])
