@@ -14,8 +14,8 @@ struct Convert: ParsableCommand {
               OUT/YYYY/MM/DD/<id>.json   the call index (parties, times, codecs, stream statistics)
             where <id> is the UTC start time and a hash of the Call-ID, e.g. 20261129T081530Z-3f9a1c2e.
             Files appear only when complete: they are written under a temporary name, synced and renamed.
-            Each recording is also a row in OUT/catalog.sqlite, entered in the same step as its files; the
-            catalog's recording rules decide, before any audio is decoded, which calls are recorded
+            Each recording is also a row in OUT/catalog.sqlite, entered in the same step as its files; \
+            the catalog's recording rules decide, before any audio is decoded, which calls are recorded \
             (callrec catalog rules --help).
 
             Examples:
