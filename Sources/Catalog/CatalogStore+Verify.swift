@@ -88,12 +88,14 @@ extension CatalogStore {
                     events.append(("verify", row.id, "finished an interrupted deletion"))
                     if !dryRun { _ = try finishDeletion(id: row.id) }
                 case .pending:
-                    // Complete when each file is present under its final or temporary name with its checksum.
+                    // Complete when each file is present under its temporary or final name with its
+                    // checksum. A temporary file is the newer (it is gone once renamed): a capture
+                    // converted again leaves the old final file beside the new temporary one.
                     var complete = !files.isEmpty
                     for file in files where complete {
                         let final = filePath(file.path)
                         let temp = CatalogStore.temporaryPath(of: final)
-                        let present = exists(final) ? final : (exists(temp) ? temp : nil)
+                        let present = exists(temp) ? temp : (exists(final) ? final : nil)
                         guard let present else {
                             complete = false
                             break

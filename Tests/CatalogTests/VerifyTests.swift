@@ -101,6 +101,7 @@ import Testing
         ("both renamed", ["f", "f"], true),
         ("index missing", ["t", "-"], false),
         ("audio truncated", ["x", "t"], false),
+        ("converted again: old finals beside new temporaries", ["ot", "ot"], true),
     ])
     func settlesAnInterruptedCommit(label: String, files: [String], completes: Bool) throws {
         let store = try F.store()
@@ -114,6 +115,9 @@ import Testing
             case "t": write(CatalogStore.temporaryPath(of: final), contents[i])
             case "f": write(final, contents[i])
             case "x": write(CatalogStore.temporaryPath(of: final), "audio by")
+            case "ot":
+                write(final, "an older conversion")
+                write(CatalogStore.temporaryPath(of: final), contents[i])
             default: break
             }
         }
@@ -126,8 +130,9 @@ import Testing
         #expect(report.pendingCompleted == (completes ? [id] : []), "\(label)")
         #expect(report.pendingRolledBack == (completes ? [] : [id]), "\(label)")
         #expect(try store.allRecordings().map(\.id) == (completes ? [id] : []))
-        for path in paths {
+        for (i, path) in paths.enumerated() {
             #expect(F.exists(store.filePath(path)) == completes, "\(label): \(path)")
+            if completes { #expect(FileManager.default.contents(atPath: store.filePath(path)) == Data(contents[i].utf8), "\(label)") }
             #expect(!F.exists(CatalogStore.temporaryPath(of: store.filePath(path))), "\(label): temporary \(path)")
         }
         #expect(try store.verify(dryRun: false, importer: nil, by: admin, at: 2).isClean)
