@@ -48,18 +48,49 @@ extension CatalogStore {
     }
 
     /// Removes every recording whose retention has ended by `now`, except
-    /// those under legal hold. Admin only; audited.
+    /// those under legal hold. Admin only; audited. Works in batches, so a
+    /// first purge of a large archive does not hold it all in memory.
     public func purge(by actor: CatalogActor, reason: String?, at now: Double, dryRun: Bool = false) throws -> ErasureReport {
         try require(.admin, actor, action: "purge", target: nil, reason: reason, at: now)
-        let due = try expired(at: now)
+        var report = ErasureReport()
+        let held = try queue.read { db in
+            try CatalogRecording.fetchAll(
+                db, sql: """
+                    SELECT * FROM recordings WHERE retain_until_epoch <= ? AND state = 'committed' AND hold_reason IS NOT NULL
+                    ORDER BY retain_until_epoch, id
+                    """, arguments: [now])
+        }
+        report.kept = held.map { ($0.id, "legal hold: \($0.holdReason!)") }
         if dryRun {
-            var report = ErasureReport()
-            for r in due {
-                if r.isHeld { report.kept.append((r.id, "legal hold: \(r.holdReason!)")) } else { report.erased.append(r.id) }
+            report.erased = try queue.read { db in
+                try String.fetchAll(
+                    db, sql: """
+                        SELECT id FROM recordings WHERE retain_until_epoch <= ? AND state = 'committed' AND hold_reason IS NULL
+                        ORDER BY retain_until_epoch, id
+                        """, arguments: [now])
             }
             return report
         }
-        return try erase(due, action: "purge", by: actor, reason: reason ?? "retention ended", at: now, summaryTarget: "retention")
+        let why = reason ?? "retention ended"
+        while true {
+            let batch = try queue.read { db in
+                try CatalogRecording.fetchAll(
+                    db, sql: """
+                        SELECT * FROM recordings WHERE retain_until_epoch <= ? AND state = 'committed' AND hold_reason IS NULL
+                        ORDER BY retain_until_epoch, id LIMIT 500
+                        """, arguments: [now])
+            }
+            if batch.isEmpty { break }
+            let done = try erase(batch, action: "purge", by: actor, reason: why, at: now)
+            report.erased += done.erased
+            report.failed += done.failed
+            if done.erased.isEmpty { break }  // every one failed: verify finishes them
+        }
+        try audit(
+            "purge", target: "retention", outcome: .done, by: actor, at: now, reason: why,
+            detail: "erased \(report.erased.count), kept \(report.kept.count) under legal hold"
+                + (report.kept.isEmpty ? "" : ": " + report.kept.map(\.id).joined(separator: " ")))
+        return report
     }
 
     /// Recordings past their retention at `now`, oldest first.
@@ -102,7 +133,10 @@ extension CatalogStore {
         var report = ErasureReport()
         var doomed: [String] = []
         try queue.write { db in
-            for recording in recordings {
+            for listed in recordings {
+                // Read again inside the transaction: a hold set, or a commit begun, since the
+                // list was made wins over the erasure.
+                guard let recording = try CatalogRecording.fetchOne(db, key: listed.id), recording.state == .committed else { continue }
                 if recording.isHeld {
                     report.kept.append((recording.id, "legal hold: \(recording.holdReason!)"))
                     try Self.appendAudit(
