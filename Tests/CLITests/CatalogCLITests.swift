@@ -131,18 +131,18 @@ import Testing
         ]).status == 0)
         let list = try run(["catalog", "rules", "list", "--out", out])
         #expect(list.stdout.contains("2    2     record local +46812* mon,tue,wed,thu,fri 08:00-17:00 not 12:00-13:00 Europe/Stockholm retain 7y"))
-        let test = try run([
-            "catalog", "rules", "test", "--out", out, "--caller", "+4681234567", "--callee", "+4687654321", "--direction", "outbound",
-            "--at", "2026-11-18T10:06", "--tz", "Europe/Stockholm",
-        ])
+        func ruleTest(at time: String) throws -> CommandRunner.Run {
+            try run([
+                "catalog", "rules", "test", "--out", out, "--caller", "+4681234567", "--callee", "+4687654321", "--direction", "outbound",
+                "--at", time, "--tz", "Europe/Stockholm",
+            ])
+        }
+        let test = try ruleTest(at: "2026-11-18T10:06")
         #expect(test.stdout.contains("rule 2 (#2): MATCHES"))
         #expect(test.stdout.contains("no  remote +4687654321 does not match +4631555020"))
         #expect(test.stdout.contains("yes wed 2026-11-18 10:06:00 Europe/Stockholm is not within the excluded 12:00-13:00"))
         #expect(test.stdout.hasSuffix("decision: record, retain 7y\n"))
-        let lunch = try run([
-            "catalog", "rules", "test", "--out", out, "--caller", "+4681234567", "--callee", "+4687654321", "--direction", "outbound",
-            "--at", "2026-11-18T12:30", "--tz", "Europe/Stockholm",
-        ])
+        let lunch = try ruleTest(at: "2026-11-18T12:30")
         #expect(lunch.stdout.contains("no  wed 2026-11-18 12:30:00 Europe/Stockholm is within the excluded 12:00-13:00"))
         #expect(lunch.stdout.hasSuffix("no rule matches: the default applies\ndecision: record, retain 24m\n"))
         let convert = try run(["convert", Self.u, Self.a, "--out", out])
