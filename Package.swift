@@ -15,6 +15,7 @@ let systemLibraries: [Target] = [
     .systemLibrary(name: "CSndFile", path: "Sources/CSndFile", providers: [.apt(["libsndfile1-dev"])]),
     .systemLibrary(name: "CSpanDSP", path: "Sources/CSpanDSP", providers: [.apt(["libspandsp-dev"])]),
     .systemLibrary(name: "CSRTP", path: "Sources/CSRTP", pkgConfig: "libsrtp2", providers: [.apt(["libsrtp2-dev"])]),
+    .systemLibrary(name: "CCrypto", path: "Sources/CCrypto", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
 ]
 
 let package = Package(
@@ -23,6 +24,7 @@ let package = Package(
     products: [
         .executable(name: "callrec", targets: ["callrec"]),
         .library(name: "Pipeline", targets: ["Pipeline"]),
+        .library(name: "Catalog", targets: ["Catalog"]),
         .library(name: "CallrecTestSupport", targets: ["CallrecTestSupport"]),
         .library(name: "CallSynthesis", targets: ["CallSynthesis"]),
     ],
@@ -37,8 +39,8 @@ let package = Package(
         .target(name: "RTP", dependencies: ["CallrecCore", "CSRTP"]),
         .target(name: "Codecs", dependencies: ["CallrecCore", "CSpanDSP"]),
         .target(name: "DSP", dependencies: ["CallrecCore", "CSampleRate", "CFFTW"]),
-        .target(name: "Output", dependencies: ["CallrecCore", "COpus", "CSndFile"]),
-        .target(name: "Catalog", dependencies: ["CallrecCore", .product(name: "GRDB", package: "GRDB.swift")]),
+        .target(name: "Output", dependencies: ["CallrecCore", "COpus", "CSndFile", "COpusFile"]),
+        .target(name: "Catalog", dependencies: ["CallrecCore", "CCrypto", .product(name: "GRDB", package: "GRDB.swift")]),
         .target(
             name: "Pipeline",
             dependencies: ["CallrecCore", "Capture", "SIP", "RTP", "Codecs", "DSP", "Output", "Catalog", "CallSynthesis"]

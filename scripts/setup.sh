@@ -3,12 +3,15 @@
 # then builds the package. Safe to run again: it skips what is present.
 set -euo pipefail
 
-# C libraries callrec links (the -dev packages), and tools the tests use to
-# check our files the way users' tools read them (opusinfo from opus-tools).
+# C libraries callrec links (the -dev packages), the time zone database the
+# recording rules read (tzdata), and tools the tests use to check our files the
+# way users' tools read them (opusinfo from opus-tools).
 # libspandsp-dev: G.711 Appendix I loss concealment, and the G.722 baseline in Benchmarks/.
 # libsrtp2-dev: SRTP decryption with the SDES keys from the SDP.
+# libssl-dev: SHA-256 of recordings (OpenSSL's libcrypto) for the catalog.
 packages=(libpcap-dev libopus-dev libogg-dev libopusfile-dev libsamplerate0-dev
-          libfftw3-dev libsndfile1-dev libsqlite3-dev libspandsp-dev libsrtp2-dev opus-tools)
+          libfftw3-dev libsndfile1-dev libsqlite3-dev libspandsp-dev libsrtp2-dev libssl-dev
+          tzdata opus-tools)
 
 missing=()
 for p in "${packages[@]}"; do

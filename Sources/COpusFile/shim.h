@@ -1,6 +1,6 @@
 #ifndef CALLREC_COPUSFILE_SHIM_H
 #define CALLREC_COPUSFILE_SHIM_H
-/* libopusfile is used by the tests only, to decode what callrec wrote the way
-   a player would. */
+/* libopusfile decodes what callrec wrote the way a player would: in the tests,
+   and for `catalog export --format wav`. */
 #include <opus/opusfile.h>
 #endif

@@ -55,6 +55,7 @@ public final class Diagnostics {
         case callsWithoutSignalling
         /// Calls whose media was SRTP: indexed, not recorded.
         case callsEncrypted
+        case callsSkippedByRule
 
         /// A stable snake_case name for reports and JSON.
         public var name: String {
@@ -93,6 +94,7 @@ public final class Diagnostics {
             case .rtpStreamsOverLimit: "rtp_streams_over_limit"
             case .callsWithoutSignalling: "calls_without_signalling"
             case .callsEncrypted: "calls_encrypted"
+            case .callsSkippedByRule: "calls_skipped_by_rule"
             }
         }
     }

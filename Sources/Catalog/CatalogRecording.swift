@@ -1,13 +1,25 @@
 import GRDB
 
-/// One recording as the catalog holds it.
+/// One recording as the catalog holds it (table `recordings`;
+/// docs/FORMATS.md lists every column).
 public struct CatalogRecording: Codable, Sendable, Equatable, FetchableRecord, PersistableRecord {
+    /// The table.
     public static let databaseTableName = "recordings"
+
+    /// Where a row is in the commit protocol: `pending` while its files are
+    /// being renamed into place, `committed` once they all are, `deleting`
+    /// while its files are being removed.
+    public enum State: String, Codable, Sendable, DatabaseValueConvertible {
+        case pending, committed, deleting
+    }
 
     /// The recording id (`20261129T081530Z-3f9a1c2e`), also the file stem.
     public var id: String
+    /// The SIP Call-ID (untrusted text: bound, never SQL).
     public var callID: String
+    /// The caller's number or name (nil when unknown).
     public var caller: String?
+    /// The callee's number or name (nil when unknown).
     public var callee: String?
     /// `inbound`, `outbound`, `internal` or `unknown`.
     public var direction: String
@@ -15,15 +27,60 @@ public struct CatalogRecording: Codable, Sendable, Equatable, FetchableRecord, P
     public var start: String
     /// Time zero in Unix seconds, for range queries.
     public var startEpoch: Double
+    /// Length of the recording in seconds.
     public var durationS: Double
     /// The audio file and the call index, relative to the catalog's folder.
     public var audioPath: String
+    /// The call index, relative to the catalog's folder.
     public var indexPath: String
+    /// Size of the audio file.
     public var audioBytes: Int64
+    /// SHA-256 of the audio file, lowercase hex (nil for rows catalogued before checksums).
+    public var audioSHA256: String?
     /// Codec of each channel, comma-separated (`PCMU,PCMU`).
     public var codecs: String
+    /// The rate the audio was coded at.
+    public var sampleRate: Int?
+    /// `bye`, `cancel`, `timeout` or `cut`, as in the call index.
     public var endReason: String
+    /// Seconds each party spoke, when the call index has speech detection.
+    public var callerTalkS: Double?
+    /// Seconds the callee spoke.
+    public var calleeTalkS: Double?
+    /// Seconds both spoke at once.
+    public var overtalkS: Double?
+    /// DTMF digits seen (nil: the index does not report DTMF).
+    public var dtmfCount: Int?
+    /// Share of the recording in which nobody spoke, 0 to 1.
+    public var silenceShare: Double?
+    /// Stream statistics per party (from the call index).
+    public var callerPackets: Int?
+    /// RTP packets from the callee.
+    public var calleePackets: Int?
+    /// Packets the caller sent that were lost.
+    public var callerLost: Int?
+    /// Packets the callee sent that were lost.
+    public var calleeLost: Int?
+    /// Largest RFC 3550 jitter of the caller's leg, ms.
+    public var callerJitterMs: Double?
+    /// Largest RFC 3550 jitter of the callee's leg, ms.
+    public var calleeJitterMs: Double?
+    /// The recording rule that let the call be recorded (nil: no rule matched).
+    public var ruleID: Int64?
+    /// When retention ends, Unix seconds; `catalog purge` removes the recording after it.
+    public var retainUntilEpoch: Double
+    /// A legal hold: while set, no purge, deletion or erasure removes the recording.
+    public var holdReason: String?
+    /// Who set the hold.
+    public var holdBy: String?
+    /// When the hold was set, Unix seconds.
+    public var holdAtEpoch: Double?
+    /// Where the row is in the commit or erasure protocol.
+    public var state: State
+    /// Set by `catalog verify` when a file no longer has its catalogued SHA-256.
+    public var damaged: Bool
 
+    /// A committed recording with the default retention; the optional fields start nil.
     public init(
         id: String, callID: String, caller: String?, callee: String?, direction: String, start: String,
         startEpoch: Double, durationS: Double, audioPath: String, indexPath: String, audioBytes: Int64,
@@ -42,16 +99,78 @@ public struct CatalogRecording: Codable, Sendable, Equatable, FetchableRecord, P
         self.audioBytes = audioBytes
         self.codecs = codecs
         self.endReason = endReason
+        self.retainUntilEpoch = Retention.default.until(from: startEpoch)
+        self.state = .committed
+        self.damaged = false
+    }
+
+    /// Whether a legal hold is set.
+    public var isHeld: Bool { holdReason != nil }
+
+    /// Talk time of both parties together, when known.
+    public var talkS: Double? {
+        if callerTalkS == nil && calleeTalkS == nil { return nil }
+        return (callerTalkS ?? 0) + (calleeTalkS ?? 0)
     }
 
     enum CodingKeys: String, CodingKey {
-        case id, caller, callee, direction, start, codecs
+        case id, caller, callee, direction, start, codecs, state, damaged
         case callID = "call_id"
         case startEpoch = "start_epoch"
         case durationS = "duration_s"
         case audioPath = "audio_path"
         case indexPath = "index_path"
         case audioBytes = "audio_bytes"
+        case audioSHA256 = "audio_sha256"
+        case sampleRate = "sample_rate"
         case endReason = "end_reason"
+        case callerTalkS = "caller_talk_s"
+        case calleeTalkS = "callee_talk_s"
+        case overtalkS = "overtalk_s"
+        case dtmfCount = "dtmf_count"
+        case silenceShare = "silence_share"
+        case callerPackets = "caller_packets"
+        case calleePackets = "callee_packets"
+        case callerLost = "caller_lost"
+        case calleeLost = "callee_lost"
+        case callerJitterMs = "caller_jitter_ms"
+        case calleeJitterMs = "callee_jitter_ms"
+        case ruleID = "rule_id"
+        case retainUntilEpoch = "retain_until_epoch"
+        case holdReason = "hold_reason"
+        case holdBy = "hold_by"
+        case holdAtEpoch = "hold_at_epoch"
+    }
+}
+
+/// One file of a recording (audio, call index, later peaks or one file per
+/// channel), in the order the commit renames them: the index last.
+public struct CatalogFile: Codable, Sendable, Equatable, FetchableRecord, PersistableRecord {
+    /// The table.
+    public static let databaseTableName = "recording_files"
+
+    /// The recording the file belongs to.
+    public var recordingID: String
+    /// Order of commit: files are renamed into place in ascending position.
+    public var position: Int
+    /// Relative to the catalog's folder.
+    public var path: String
+    /// Size in bytes.
+    public var bytes: Int64
+    /// Lowercase hex SHA-256 (nil for files catalogued before checksums).
+    public var sha256: String?
+
+    /// A file row.
+    public init(recordingID: String, position: Int, path: String, bytes: Int64, sha256: String?) {
+        self.recordingID = recordingID
+        self.position = position
+        self.path = path
+        self.bytes = bytes
+        self.sha256 = sha256
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case position, path, bytes, sha256
+        case recordingID = "recording_id"
     }
 }

@@ -1,62 +1,95 @@
 import GRDB
 
 /// The catalog: an SQLite database (through GRDB, WAL mode) beside the
-/// recordings, created and upgraded by migrations. Values from captures
-/// reach SQL only as bound parameters.
+/// recordings, created and upgraded by migrations. It holds the recordings
+/// and their files, the recording rules, users and roles, and the
+/// append-only audit log. Values from captures reach SQL only as bound
+/// parameters.
 public final class CatalogStore {
     /// Where the database lives.
     public let path: String
-    private let queue: DatabaseQueue
+    /// The folder recordings' relative paths start from (the database's folder).
+    public let folder: String
+    let queue: DatabaseQueue
 
     /// The catalog file name inside an output folder.
     public static let fileName = "catalog.sqlite"
 
     /// Opens (creating if needed) the catalog at `path` and runs its migrations.
-    public init(path: String) throws {
+    /// - Parameter create: when false, a missing catalog is an error rather than a new empty one.
+    public init(path: String, create: Bool = true) throws {
+        if !create, access(path, F_OK) != 0 {
+            throw CatalogError(.notFound, "\(path): no catalog there (callrec convert writes OUT/catalog.sqlite; give --out DIR or --catalog PATH)")
+        }
         self.path = path
+        let parts = path.split(separator: "/", omittingEmptySubsequences: false).dropLast()
+        folder = parts.isEmpty ? "." : (parts.joined(separator: "/").isEmpty ? "/" : parts.joined(separator: "/"))
         var configuration = Configuration()
         configuration.journalMode = .wal
         configuration.busyMode = .timeout(5)
-        queue = try DatabaseQueue(path: path, configuration: configuration)
-        try CatalogStore.migrator.migrate(queue)
-    }
-
-    static var migrator: DatabaseMigrator {
-        var migrator = DatabaseMigrator()
-        migrator.registerMigration("v1-recordings") { db in
-            try db.create(table: "recordings") { t in
-                t.primaryKey("id", .text)
-                t.column("call_id", .text).notNull()
-                t.column("caller", .text)
-                t.column("callee", .text)
-                t.column("direction", .text).notNull()
-                t.column("start", .text).notNull()
-                t.column("start_epoch", .double).notNull().indexed()
-                t.column("duration_s", .double).notNull()
-                t.column("audio_path", .text).notNull()
-                t.column("index_path", .text).notNull()
-                t.column("audio_bytes", .integer).notNull()
-                t.column("codecs", .text).notNull()
-                t.column("end_reason", .text).notNull()
-            }
-            try db.create(index: "recordings_caller", on: "recordings", columns: ["caller"])
-            try db.create(index: "recordings_callee", on: "recordings", columns: ["callee"])
+        configuration.prepareDatabase { db in
+            // Erased rows are overwritten, not merely unlinked from the b-tree (GDPR erasure).
+            try db.execute(sql: "PRAGMA secure_delete = ON")
         }
-        return migrator
+        queue = try DatabaseQueue(path: path, configuration: configuration)
+        try CatalogSchema.migrator.migrate(queue)
     }
 
-    /// Inserts or replaces a recording (converting the same capture twice yields the same ids).
-    public func save(_ recording: CatalogRecording) throws {
-        try queue.write { db in try recording.save(db) }
+    /// The absolute (or working-folder relative) path of a catalogued file.
+    public func filePath(_ relative: String) -> String {
+        relative.hasPrefix("/") ? relative : folder + "/" + relative
     }
 
-    /// The recording with `id`, or nil.
+    /// Inserts or replaces a committed recording with its files (the commit
+    /// protocol in `CatalogStore+Commit.swift` is what convert uses).
+    public func save(_ recording: CatalogRecording, files: [CatalogFile] = []) throws {
+        try queue.write { db in
+            try recording.save(db)
+            try db.execute(sql: "DELETE FROM recording_files WHERE recording_id = ?", arguments: [recording.id])
+            for file in files { try file.insert(db) }
+        }
+    }
+
+    /// The recording with `id` in any state, or nil.
     public func recording(id: String) throws -> CatalogRecording? {
         try queue.read { db in try CatalogRecording.fetchOne(db, key: id) }
     }
 
-    /// Every recording, oldest first.
+    /// The files of recording `id`, in commit order.
+    public func files(of id: String) throws -> [CatalogFile] {
+        try queue.read { db in try Self.files(db, id) }
+    }
+
+    static func files(_ db: Database, _ id: String) throws -> [CatalogFile] {
+        try CatalogFile.fetchAll(db, sql: "SELECT * FROM recording_files WHERE recording_id = ? ORDER BY position", arguments: [id])
+    }
+
+    /// Every committed recording, oldest first.
     public func allRecordings() throws -> [CatalogRecording] {
-        try queue.read { db in try CatalogRecording.order(Column("start_epoch")).fetchAll(db) }
+        try queue.read { db in
+            try CatalogRecording.fetchAll(db, sql: "SELECT * FROM recordings WHERE state = 'committed' ORDER BY start_epoch")
+        }
+    }
+
+    /// Number of recordings in any state.
+    public func count() throws -> Int {
+        try queue.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM recordings") ?? 0 }
+    }
+
+    /// Runs `body` in one write transaction (for bulk loads such as the benchmark's generated catalog).
+    public func write<T>(_ body: (Database) throws -> T) throws -> T {
+        try queue.write(body)
+    }
+
+    /// Moves the WAL's pages into the database and empties the WAL, so erased
+    /// rows leave no copy behind in it.
+    func checkpoint() throws {
+        _ = try queue.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA wal_checkpoint(TRUNCATE)") }
     }
 }
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif

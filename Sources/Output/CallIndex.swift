@@ -109,6 +109,9 @@ public struct CallIndex: Codable, Sendable, Equatable {
     public var audioFiles: [String]?
     /// `opus`, `wav` or `flac`.
     public var format: String?
+    /// Files of the recording beside the audio and the index (the waveform
+    /// peaks), relative to the index, in the order they are committed.
+    public var extraFiles: [String] { [] }
     /// `stereo` (channel per speaker in one file), `mono` (both mixed) or `split` (a file per speaker).
     public var layout: String?
     public var channels: [Channel]

@@ -1,4 +1,5 @@
 import CallrecCore
+import Catalog
 import Codecs
 import Output
 import RTP
@@ -13,6 +14,8 @@ final class CallSession {
     let signalled: Bool
     /// When the call last saw a packet of its own (SIP or RTP), in capture time.
     var lastActivity: MediaTime
+    /// What the recording rules decided when the call was identified; a skipped call is never decoded.
+    var decision = RuleDecision.unmatched
 
     private let options: ConvertOptions
     private let diagnostics: Diagnostics
@@ -46,6 +49,7 @@ final class CallSession {
     /// Takes one RTP packet sent by `side`.
     func receive(_ header: RTPHeader, payload: UnsafeRawBufferPointer, from side: CallSide, at time: MediaTime) throws {
         lastActivity = time
+        guard decision.records else { return }
         let channel = side.rawValue
         let pt = Int(header.payloadType)
         let kind = withLeg(channel) { $0?.kinds[pt] } ?? kind(of: header.payloadType, sentBy: side)
@@ -153,10 +157,11 @@ final class CallSession {
             options: options)
     }
 
-    /// Finishes the recording and commits its files: audio first, the index
-    /// last (the index marks a complete recording). Returns nil when the
+    /// Finishes the recording and syncs its files under their temporary
+    /// names, audio first and the index last; `RecordingCommitter` enters
+    /// them in the catalog and renames them into place. Returns nil when the
     /// call had no media.
-    func finish(reason: CallEndReason) throws -> RecordingSummary? {
+    func finish(reason: CallEndReason) throws -> FinishedRecording? {
         guard let output else { return nil }
         self.output = nil
         let diagnostics = self.diagnostics
@@ -172,11 +177,11 @@ final class CallSession {
         let indexFile = try AtomicFile(directory: finished.directory, name: finished.id + ".json")
         try indexFile.write(try index.encoded())
         try indexFile.sync()
-        for file in finished.files { try file.publish() }
-        try indexFile.publish()
-        return RecordingSummary(
+        let summary = RecordingSummary(
             id: finished.id, audioFiles: finished.files.map { RecordingSummary.AudioFile(path: $0.path, bytes: $0.size) },
             indexPath: indexFile.path, index: index, start: finished.start)
+        // Audio first, the index last: a recording whose index exists is complete.
+        return FinishedRecording(summary: summary, files: finished.files + [indexFile])
     }
 
     private func callIndex(_ finished: RecordingOutput.Finished, sampleRate: Int, reason: CallEndReason) -> CallIndex {

@@ -1,5 +1,6 @@
 import CallrecCore
 import Capture
+import Catalog
 import RTP
 import SIP
 
@@ -76,17 +77,21 @@ public final class CaptureProcessor {
     private var lastSweep: MediaTime? = nil
     /// The capture time of the latest packet.
     public private(set) var now: MediaTime? = nil
-    /// Called with each recording as it is committed.
-    private let onRecording: (RecordingSummary) throws -> Void
+    /// Called with each finished recording, its files synced under temporary names, to commit it.
+    private let onRecording: (FinishedRecording) throws -> Void
     /// Called with every call as it ends, recorded or not.
     private let onCallEnded: ((CallReport) throws -> Void)?
+    /// Decides which calls are recorded, before any audio is decoded.
+    private let policy: any RecordingPolicy
 
     /// - Parameters:
+    ///   - policy: the recording rules; a call they skip is never decoded.
     ///   - onCallEnded: called with every call when it ends, whether or not it was recorded.
-    ///   - onRecording: called with each recording once its files are committed.
+    ///   - onRecording: called with each finished recording, to commit it (`RecordingCommitter`).
     public init(
-        options: ConvertOptions, diagnostics: Diagnostics, onCallEnded: ((CallReport) throws -> Void)? = nil,
-        onRecording: @escaping (RecordingSummary) throws -> Void
+        options: ConvertOptions, diagnostics: Diagnostics, policy: any RecordingPolicy = RecordEverything(),
+        onCallEnded: ((CallReport) throws -> Void)? = nil,
+        onRecording: @escaping (FinishedRecording) throws -> Void
     ) {
         self.options = options
         self.diagnostics = diagnostics
@@ -94,6 +99,7 @@ public final class CaptureProcessor {
         let local = LocalParties(numbers: options.localNumbers, prefixes: options.localPrefixes, domains: options.localDomains)
         self.tracker = CallTracker(maxCalls: options.maxCalls, localParties: local, diagnostics: diagnostics)
         self.reassembler = TCPReassembler(diagnostics: diagnostics)
+        self.policy = policy
         self.onRecording = onRecording
         self.onCallEnded = onCallEnded
     }
@@ -225,7 +231,19 @@ public final class CaptureProcessor {
         let call = RoutedCall(key: key, session: session, at: time)
         calls[key] = call
         if signalled { keysByCallID[description.callID] = key }
+        // The recording rules decide here, before any audio: a skipped call is claimed but never decoded.
+        decide(session, at: time)
         return call
+    }
+
+    /// Applies the recording rules to a newly identified call; a skipped call
+    /// keeps its claims (its packets are not unmatched) but is never decoded.
+    private func decide(_ session: CallSession, at time: MediaTime) {
+        let call = session.description
+        let decision = policy.decide(
+            CallFacts(callID: call.callID, caller: call.callerParty, callee: call.calleeParty, direction: call.direction, start: time))
+        session.decision = decision
+        if !decision.records { diagnostics.count(.callsSkippedByRule) }
     }
 
     // MARK: - Endpoint claims
@@ -471,10 +489,13 @@ public final class CaptureProcessor {
         }
         var outcome = CallReport.Outcome.notRecorded
         var summary: RecordingSummary? = nil
-        if let recorded = try call.session.finish(reason: reason) {
-            summary = recorded
+        if var finished = try call.session.finish(reason: reason) {
+            finished.summary.decision = call.session.decision
+            summary = finished.summary
             outcome = .recorded
-            try onRecording(recorded)
+            try onRecording(finished)
+        } else if !call.session.decision.records {
+            outcome = .notRecorded
         } else if call.encrypted, let path = try call.writeEncryptedIndex(reason: reason, options: options) {
             outcome = .encrypted(indexPath: path)
             diagnostics.count(.callsEncrypted)

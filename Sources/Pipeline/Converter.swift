@@ -20,12 +20,22 @@ public struct Converter {
     public let options: ConvertOptions
     /// The catalog every recording is entered into (OUT/catalog.sqlite).
     public let catalog: CatalogStore
+    /// The catalog's recording rules, read once when conversion starts.
+    public let rules: RuleSet
+    /// Commits each recording: files and catalog row together.
+    public let committer: RecordingCommitter
+    /// Held while the converter lives, so `catalog verify` does not repair commits in progress.
+    private let lock: CatalogLock
 
-    /// Opens (or creates) the catalog in the output folder.
-    public init(options: ConvertOptions) throws {
+    /// Opens (or creates) the catalog in the output folder and reads its recording rules.
+    /// - Parameter afterCommitStep: called after each step of each commit (crash tests).
+    public init(options: ConvertOptions, afterCommitStep: ((CommitStep) throws -> Void)? = nil) throws {
         self.options = options
         try AtomicFile.makeDirectories(options.outputDirectory)
         catalog = try CatalogStore(path: options.outputDirectory + "/" + CatalogStore.fileName)
+        lock = try catalog.writerLock()
+        rules = try catalog.ruleSet()
+        committer = RecordingCommitter(catalog: catalog, outputDirectory: options.outputDirectory, afterStep: afterCommitStep)
     }
 
     /// Converts one capture (a path, or `-` for standard input).
@@ -34,10 +44,9 @@ public struct Converter {
         path: String, diagnostics: Diagnostics, onRecording: @escaping (RecordingSummary) -> Void = { _ in }
     ) -> InputResult {
         var recordings: [RecordingSummary] = []
-        let catalog = self.catalog
-        let outputDirectory = options.outputDirectory
-        let processor = CaptureProcessor(options: options, diagnostics: diagnostics) { summary in
-            try catalog.save(summary.catalogRecording(relativeTo: outputDirectory))
+        let committer = self.committer
+        let processor = CaptureProcessor(options: options, diagnostics: diagnostics, policy: rules) { finished in
+            guard let summary = try committer.commit(finished, diagnostics: diagnostics) else { return }
             recordings.append(summary)
             onRecording(summary)
         }

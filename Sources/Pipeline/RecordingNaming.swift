@@ -2,7 +2,7 @@ import CallrecCore
 
 /// Names derived for recordings. Nothing from the network becomes a path:
 /// the id is the UTC start time and a hash of the Call-ID.
-enum RecordingNaming {
+public enum RecordingNaming {
     /// `20261129T081530Z-3f9a1c2e`.
     static func recordingID(start: MediaTime, callID: String) -> String {
         start.compactUTC + "-" + StableHash.hex(StableHash.fnv1a32(callID.utf8), digits: 8)
@@ -21,7 +21,7 @@ enum RecordingNaming {
     }
 
     /// Untrusted text made safe to print on one line: control characters escaped, length bounded.
-    static func safeForDisplay(_ text: String) -> String {
+    public static func safeForDisplay(_ text: String) -> String {
         var out = ""
         for scalar in bounded(text, maxBytes: 120).unicodeScalars {
             if scalar.value < 0x20 || scalar.value == 0x7F {

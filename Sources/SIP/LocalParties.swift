@@ -1,17 +1,5 @@
 import CallrecCore
 
-/// Which way a call goes, seen from the site callrec records for.
-public enum CallDirection: String, Sendable, Equatable, CaseIterable {
-    /// A remote party called a local one.
-    case inbound
-    /// A local party called a remote one.
-    case outbound
-    /// Both parties are local.
-    case `internal`
-    /// Neither party is known to be local, no local parties are configured,
-    /// or the parties are unknown (a call without signalling).
-    case unknown
-}
 
 /// The site's own parties: numbers, number prefixes and SIP domains. A party
 /// (the From or To of the initial INVITE) is local when its user part is one

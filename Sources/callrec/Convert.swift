@@ -19,6 +19,9 @@ struct Convert: ParsableCommand {
             The rate is the call's own (8000 for G.711, 16000 with G.722) unless --rate says
             otherwise; only a leg at another rate is resampled.
             Files appear only when complete: they are written under a temporary name, synced and renamed.
+            Each recording is also a row in OUT/catalog.sqlite, entered in the same step as its files; \
+            the catalog's recording rules decide, before any audio is decoded, which calls are recorded \
+            (callrec catalog rules --help).
 
             Calls are found from SIP over UDP or TCP (SDP in INVITE, 18x, 200, ACK, UPDATE, PRACK), and from RTP \
             alone when no signalling was captured (mirrored streams are paired; the index says the parties are \
@@ -151,9 +154,10 @@ struct Convert: ParsableCommand {
 
     func run() throws {
         let options = try makeOptions()
-        let converter = try Converter(options: options)
+        let converter = try Converter(options: options, afterCommitStep: Self.crashInjection())
         var failures = 0
         var written = 0
+        var skipped = 0
         let stdout = FileHandleOutput.standardOutput
         let stderr = FileHandleOutput.standardError
         for input in inputs {
@@ -166,10 +170,11 @@ struct Convert: ParsableCommand {
                 }
             }
             written += result.recordings.count
+            skipped += diagnostics[.callsSkippedByRule]
             if let error = result.error {
                 failures += 1
                 stderr.write("callrec: \(error)\n")
-            } else if result.recordings.isEmpty {
+            } else if result.recordings.isEmpty && diagnostics[.callsSkippedByRule] == 0 {
                 failures += 1
                 stderr.write("callrec: \(Self.displayName(input)): no calls with audio found (\(Self.whatWasSeen(diagnostics)))\n")
             }
@@ -183,9 +188,18 @@ struct Convert: ParsableCommand {
             }
         }
         if !json {
-            stdout.write("\(written) recording\(written == 1 ? "" : "s") written to \(out)\n")
+            stdout.write("\(written) recording\(written == 1 ? "" : "s") written to \(out)"
+                + (skipped > 0 ? ", \(skipped) call\(skipped == 1 ? "" : "s") skipped by the recording rules" : "") + "\n")
         }
         if failures > 0 { throw PartialFailure() }
+    }
+
+    /// `CALLREC_CRASH_AT=<step>` (a `CommitStep`, e.g. `row-pending`) kills
+    /// the process with SIGKILL right after that step of the first commit:
+    /// the crash tests use it to leave exactly that state on disk.
+    static func crashInjection() -> ((CommitStep) throws -> Void)? {
+        guard let name = ProcessInfo.processInfo.environment["CALLREC_CRASH_AT"], let target = CommitStep(rawValue: name) else { return nil }
+        return { step in if step == target { kill(getpid(), SIGKILL) } }
     }
 
     static func displayName(_ path: String) -> String { path == "-" ? "<stdin>" : path }

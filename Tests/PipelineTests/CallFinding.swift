@@ -27,7 +27,10 @@ struct CallFinding {
         configure(&options)
         let diagnostics = Diagnostics()
         var reports: [CallReport] = []
-        let processor = CaptureProcessor(options: options, diagnostics: diagnostics, onCallEnded: { reports.append($0) }) { _ in }
+        // Publish each recording's files as it finishes (no catalog here).
+        let processor = CaptureProcessor(options: options, diagnostics: diagnostics, onCallEnded: { reports.append($0) }) { finished in
+            for file in finished.files { try file.publish() }
+        }
         let source = try CaptureSource(path: path)
         try source.forEachPacket { try processor.process($0) }
         try processor.finish()

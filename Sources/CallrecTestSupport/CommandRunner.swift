@@ -1,0 +1,33 @@
+import Foundation
+
+/// Runs the built `callrec` binary the way a user does, for CLI tests.
+public enum CommandRunner {
+    /// What one run printed and how it ended.
+    public struct Run: Sendable {
+        public var status: Int32
+        /// Whether the process was killed by a signal (`status` is then the signal number).
+        public var killed: Bool
+        public var stdout: String
+        public var stderr: String
+    }
+
+    /// Runs `callrec arguments`, with `environment` added to this process's own.
+    public static func callrec(_ arguments: [String], environment: [String: String] = [:], in directory: String? = nil) throws -> Run {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: FixturePaths.callrecBinary)
+        process.arguments = arguments
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+        let o = out.fileHandleForReading.readDataToEndOfFile()
+        let e = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return Run(
+            status: process.terminationStatus, killed: process.terminationReason == .uncaughtSignal,
+            stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
+    }
+}

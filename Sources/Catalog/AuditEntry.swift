@@ -1,0 +1,84 @@
+import GRDB
+
+/// One line of the audit log: who did what, when, why, and whether it was done.
+public struct AuditEntry: Codable, Sendable, Equatable, FetchableRecord {
+    /// Whether the action happened.
+    public enum Outcome: String, Codable, Sendable, DatabaseValueConvertible {
+        case done, refused, failed
+    }
+
+    /// The entry's number: entries are listed in this order.
+    public var id: Int64
+    /// When, Unix seconds (wall clock of the machine that ran the command).
+    public var atEpoch: Double
+    /// The user (`--as`), or `operator:<login>`.
+    public var actor: String
+    /// The command: `show`, `export`, `delete`, `forget`, `purge`, `hold`, ...
+    public var action: String
+    /// What it acted on: a recording id, `number +46...`, `rule 3`, `user alice`.
+    public var target: String?
+    /// Whether it was done, refused or failed.
+    public var outcome: Outcome
+    /// Why, as the actor gave it (`--reason`).
+    public var reason: String?
+    /// What happened: files removed, recordings kept under hold, the refusal's ground.
+    public var detail: String?
+
+    enum CodingKeys: String, CodingKey {
+        case id, actor, action, target, outcome, reason, detail
+        case atEpoch = "at_epoch"
+    }
+}
+
+extension CatalogStore {
+    /// Appends one entry inside the caller's transaction, so the entry exists
+    /// exactly when the change it describes does.
+    static func appendAudit(
+        _ db: Database, at now: Double, actor: CatalogActor, action: String, target: String?, outcome: AuditEntry.Outcome,
+        reason: String? = nil, detail: String? = nil
+    ) throws {
+        try db.execute(
+            sql: "INSERT INTO audit (at_epoch, actor, action, target, outcome, reason, detail) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            arguments: [now, actor.auditName, action, target, outcome.rawValue, reason, detail])
+    }
+
+    /// Appends one entry in its own transaction.
+    public func audit(
+        _ action: String, target: String?, outcome: AuditEntry.Outcome, by actor: CatalogActor, at now: Double, reason: String? = nil,
+        detail: String? = nil
+    ) throws {
+        try queue.write { db in
+            try Self.appendAudit(db, at: now, actor: actor, action: action, target: target, outcome: outcome, reason: reason, detail: detail)
+        }
+    }
+
+    /// The audit log, oldest first, optionally only since `since` (Unix
+    /// seconds), of one actor, or about one target: the newest `limit`
+    /// entries. Admin only (a refusal is itself logged).
+    public func auditLog(
+        since: Double? = nil, actorName: String? = nil, target: String? = nil, limit: Int = 1000, by actor: CatalogActor, at now: Double
+    ) throws -> [AuditEntry] {
+        try require(.admin, actor, action: "audit", target: nil, reason: nil, at: now)
+        var conditions: [String] = []
+        var arguments: [DatabaseValueConvertible?] = []
+        if let since {
+            conditions.append("at_epoch >= ?")
+            arguments.append(since)
+        }
+        if let actorName {
+            conditions.append("actor = ?")
+            arguments.append(actorName)
+        }
+        if let target {
+            conditions.append("target = ?")
+            arguments.append(target)
+        }
+        let filter = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
+        arguments.append(limit)
+        return try queue.read { db in
+            try AuditEntry.fetchAll(
+                db, sql: "SELECT * FROM (SELECT * FROM audit \(filter) ORDER BY id DESC LIMIT ?) ORDER BY id",
+                arguments: StatementArguments(arguments))
+        }
+    }
+}

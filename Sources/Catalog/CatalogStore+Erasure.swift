@@ -1,0 +1,219 @@
+import CallrecCore
+import GRDB
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// What an erasure (delete, forget, purge) did.
+public struct ErasureReport: Sendable {
+    /// Recordings whose files and rows were removed.
+    public var erased: [String] = []
+    /// Recordings kept, with the reason (a legal hold).
+    public var kept: [(id: String, why: String)] = []
+    /// Recordings whose files could not all be removed (left `deleting`; `catalog verify` retries).
+    public var failed: [(id: String, why: String)] = []
+}
+
+/// Removal is two-phase, like the commit: the rows are marked `deleting`
+/// (with their audit entries) in one transaction, then the files are
+/// unlinked, then the rows deleted. A crash in between leaves `deleting`
+/// rows, which `verify` finishes; a removed recording never comes back.
+extension CatalogStore {
+    /// Deletes one recording. Supervisor or admin, within their scope; a
+    /// legal hold refuses it. Audited.
+    public func delete(id: String, by actor: CatalogActor, reason: String?, at now: Double) throws -> ErasureReport {
+        let recording = try authorizedRecording(id: id, action: "delete", minimumRole: .supervisor, by: actor, reason: reason, at: now)
+        if recording.isHeld {
+            try audit("delete", target: id, outcome: .refused, by: actor, at: now, reason: reason, detail: "legal hold: \(recording.holdReason!)")
+            throw CatalogError(.held, "recording \(id) is under legal hold (\(recording.holdReason!)); release it first")
+        }
+        return try erase([recording], action: "delete", by: actor, reason: reason, at: now)
+    }
+
+    /// Erases every recording in which `number` is a party (right to
+    /// erasure), except those under legal hold, which are kept and reported.
+    /// Admin only; audited per recording and in summary.
+    public func forget(number: NumberPattern, by actor: CatalogActor, reason: String?, at now: Double) throws -> ErasureReport {
+        try require(.admin, actor, action: "forget", target: "number \(number)", reason: reason, at: now)
+        guard number.isExact else { throw CatalogError(.invalid, "forget takes an exact number, not a pattern ('\(number)')") }
+        let matches = try queue.read { db in
+            try CatalogRecording.fetchAll(
+                db, sql: "SELECT * FROM recordings WHERE (caller = ? OR callee = ?) AND state = 'committed' ORDER BY start_epoch, id",
+                arguments: [number.text, number.text])
+        }
+        return try erase(matches, action: "forget", by: actor, reason: reason, at: now, summaryTarget: "number \(number)")
+    }
+
+    /// Removes every recording whose retention has ended by `now`, except
+    /// those under legal hold. Admin only; audited. Works in batches, so a
+    /// first purge of a large archive does not hold it all in memory.
+    public func purge(by actor: CatalogActor, reason: String?, at now: Double, dryRun: Bool = false) throws -> ErasureReport {
+        try require(.admin, actor, action: "purge", target: nil, reason: reason, at: now)
+        var report = ErasureReport()
+        let held = try queue.read { db in
+            try CatalogRecording.fetchAll(
+                db, sql: """
+                    SELECT * FROM recordings WHERE retain_until_epoch <= ? AND state = 'committed' AND hold_reason IS NOT NULL
+                    ORDER BY retain_until_epoch, id
+                    """, arguments: [now])
+        }
+        report.kept = held.map { ($0.id, "legal hold: \($0.holdReason!)") }
+        if dryRun {
+            report.erased = try queue.read { db in
+                try String.fetchAll(
+                    db, sql: """
+                        SELECT id FROM recordings WHERE retain_until_epoch <= ? AND state = 'committed' AND hold_reason IS NULL
+                        ORDER BY retain_until_epoch, id
+                        """, arguments: [now])
+            }
+            return report
+        }
+        let why = reason ?? "retention ended"
+        while true {
+            let batch = try queue.read { db in
+                try CatalogRecording.fetchAll(
+                    db, sql: """
+                        SELECT * FROM recordings WHERE retain_until_epoch <= ? AND state = 'committed' AND hold_reason IS NULL
+                        ORDER BY retain_until_epoch, id LIMIT 500
+                        """, arguments: [now])
+            }
+            if batch.isEmpty { break }
+            let done = try erase(batch, action: "purge", by: actor, reason: why, at: now)
+            report.erased += done.erased
+            report.failed += done.failed
+            if done.erased.isEmpty { break }  // every one failed: verify finishes them
+        }
+        try audit(
+            "purge", target: "retention", outcome: .done, by: actor, at: now, reason: why,
+            detail: "erased \(report.erased.count), kept \(report.kept.count) under legal hold"
+                + (report.kept.isEmpty ? "" : ": " + report.kept.map(\.id).joined(separator: " ")))
+        return report
+    }
+
+    /// Recordings past their retention at `now`, oldest first.
+    public func expired(at now: Double) throws -> [CatalogRecording] {
+        try queue.read { db in
+            try CatalogRecording.fetchAll(
+                db, sql: "SELECT * FROM recordings WHERE retain_until_epoch <= ? AND state = 'committed' ORDER BY retain_until_epoch, id",
+                arguments: [now])
+        }
+    }
+
+    /// Sets a legal hold on recording `id` (admin only; audited).
+    public func hold(id: String, reason: String, by actor: CatalogActor, at now: Double) throws {
+        _ = try authorizedRecording(id: id, action: "hold", minimumRole: .admin, by: actor, reason: reason, at: now)
+        try queue.write { db in
+            try db.execute(
+                sql: "UPDATE recordings SET hold_reason = ?, hold_by = ?, hold_at_epoch = ? WHERE id = ?",
+                arguments: [reason, actor.auditName, now, id])
+            try Self.appendAudit(db, at: now, actor: actor, action: "hold", target: id, outcome: .done, reason: reason)
+        }
+    }
+
+    /// Lifts the legal hold on recording `id` (admin only; audited).
+    public func release(id: String, reason: String, by actor: CatalogActor, at now: Double) throws {
+        let recording = try authorizedRecording(id: id, action: "release", minimumRole: .admin, by: actor, reason: reason, at: now)
+        guard recording.isHeld else { throw CatalogError(.notFound, "recording \(id) is not under legal hold") }
+        try queue.write { db in
+            try db.execute(sql: "UPDATE recordings SET hold_reason = NULL, hold_by = NULL, hold_at_epoch = NULL WHERE id = ?", arguments: [id])
+            try Self.appendAudit(
+                db, at: now, actor: actor, action: "release", target: id, outcome: .done, reason: reason,
+                detail: "hold was: \(recording.holdReason!) (by \(recording.holdBy ?? "?"))")
+        }
+    }
+
+    /// Marks `recordings` (less the held ones) `deleting` with their audit
+    /// entries, removes their files, then their rows.
+    private func erase(
+        _ recordings: [CatalogRecording], action: String, by actor: CatalogActor, reason: String?, at now: Double, summaryTarget: String? = nil
+    ) throws -> ErasureReport {
+        var report = ErasureReport()
+        var doomed: [String] = []
+        try queue.write { db in
+            for listed in recordings {
+                // Read again inside the transaction: a hold set, or a commit begun, since the
+                // list was made wins over the erasure.
+                guard let recording = try CatalogRecording.fetchOne(db, key: listed.id), recording.state == .committed else { continue }
+                if recording.isHeld {
+                    report.kept.append((recording.id, "legal hold: \(recording.holdReason!)"))
+                    try Self.appendAudit(
+                        db, at: now, actor: actor, action: action, target: recording.id, outcome: .refused, reason: reason,
+                        detail: "kept: legal hold: \(recording.holdReason!)")
+                    continue
+                }
+                try db.execute(sql: "UPDATE recordings SET state = 'deleting' WHERE id = ?", arguments: [recording.id])
+                try db.execute(
+                    sql: "INSERT OR REPLACE INTO erased (id, at_epoch, action) VALUES (?, ?, ?)", arguments: [recording.id, now, action])
+                let files = try Self.files(db, recording.id).map(\.path)
+                try Self.appendAudit(
+                    db, at: now, actor: actor, action: action, target: recording.id, outcome: .done, reason: reason,
+                    detail: "erased " + files.joined(separator: " "))
+                doomed.append(recording.id)
+            }
+            if let summaryTarget {
+                try Self.appendAudit(
+                    db, at: now, actor: actor, action: action, target: summaryTarget, outcome: .done, reason: reason,
+                    detail: "erased \(doomed.count), kept \(report.kept.count) under legal hold"
+                        + (report.kept.isEmpty ? "" : ": " + report.kept.map(\.id).joined(separator: " ")))
+            }
+        }
+        for id in doomed {
+            if let failure = try finishDeletion(id: id) {
+                report.failed.append((id, failure))
+            } else {
+                report.erased.append(id)
+            }
+        }
+        if !doomed.isEmpty { try checkpoint() }
+        return report
+    }
+
+    /// Removes the files of a `deleting` row, then the row. Returns why it
+    /// could not, or nil when done.
+    func finishDeletion(id: String) throws -> String? {
+        let files = try files(of: id)
+        for file in files {
+            let path = filePath(file.path)
+            for candidate in [path, CatalogStore.temporaryPath(of: path)] where unlink(candidate) != 0 && errno != ENOENT {
+                return "\(candidate): cannot remove: \(String(cString: strerror(errno)))"
+            }
+            CatalogStore.syncFolder(of: path)
+        }
+        try queue.write { db in
+            try db.execute(sql: "DELETE FROM recordings WHERE id = ? AND state = 'deleting'", arguments: [id])
+        }
+        return nil
+    }
+
+    /// `2026-11-29`, the UTC day of `epoch`.
+    static func isoDay(_ epoch: Double) -> String {
+        let civil = CivilTime(epochSeconds: Int64(epoch.rounded(.down)))
+        return "\(civil.year)-\(pad2(civil.month))-\(pad2(civil.day))"
+    }
+
+    /// Whether recording `id` was erased.
+    public func wasErased(id: String) throws -> Bool {
+        try queue.read { db in try Bool.fetchOne(db, sql: "SELECT 1 FROM erased WHERE id = ?", arguments: [id]) ?? false }
+    }
+
+    /// `.<name>.partial` beside `path`: where a file is written before it is renamed into place.
+    public static func temporaryPath(of path: String) -> String {
+        var parts = path.split(separator: "/", omittingEmptySubsequences: false).map(String.init)
+        parts[parts.count - 1] = "." + parts[parts.count - 1] + ".partial"
+        return parts.joined(separator: "/")
+    }
+
+    /// Syncs the folder holding `path`, so a rename or unlink survives power loss.
+    static func syncFolder(of path: String) {
+        let parts = path.split(separator: "/", omittingEmptySubsequences: false).dropLast()
+        let folder = parts.isEmpty ? "." : parts.joined(separator: "/")
+        let fd = open(folder.isEmpty ? "/" : folder, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        if fd >= 0 {
+            fsync(fd)
+            close(fd)
+        }
+    }
+}

@@ -1,0 +1,334 @@
+import Foundation
+import GRDB
+
+/// What `catalog verify` found, and what it did about it.
+public struct VerifyReport: Sendable {
+    /// Committed recordings whose files were all present with their checksums.
+    public var healthy = 0
+    /// Temporary files no commit could finish (a crash before the row was entered), removed.
+    public var temporaryFilesRemoved: [String] = []
+    /// Pending rows whose files were all complete: renamed into place, committed.
+    public var pendingCompleted: [String] = []
+    /// Pending rows with a file missing or wrong: files and row removed.
+    public var pendingRolledBack: [String] = []
+    /// Deletions a crash interrupted, finished.
+    public var deletionsFinished: [String] = []
+    /// Committed rows all of whose files are gone: rows removed.
+    public var rowsWithoutFiles: [String] = []
+    /// Recordings with some file missing or not matching its SHA-256: marked damaged, kept.
+    public var damaged: [(id: String, why: String)] = []
+    /// Complete recordings (audio and index) on disk without a row: catalogued from their index.
+    public var orphansCatalogued: [String] = []
+    /// Incomplete recording files on disk without a row: removed.
+    public var orphanFilesRemoved: [String] = []
+    /// Files catalogued without a checksum (before checksums existed): checksum recorded.
+    public var checksumsRecorded = 0
+
+    /// Whether nothing needed repair.
+    public var isClean: Bool {
+        temporaryFilesRemoved.isEmpty && pendingCompleted.isEmpty && pendingRolledBack.isEmpty
+            && deletionsFinished.isEmpty
+            && rowsWithoutFiles.isEmpty && damaged.isEmpty && orphansCatalogued.isEmpty
+            && orphanFilesRemoved.isEmpty
+    }
+}
+
+/// Rebuilds a catalog row from a recording's call index on disk (supplied
+/// by the pipeline, which knows the index format). Returns nil when the
+/// index is not a complete recording's.
+public typealias OrphanImporter = (_ indexPath: String, _ catalog: CatalogStore) throws -> (
+    CatalogRecording, [CatalogFile]
+)?
+
+extension CatalogStore {
+    /// Finds and (unless `dryRun`) repairs what a crash or outside hands
+    /// left: temporary files, pending and half-deleted rows, rows without
+    /// files, files without rows, and checksum mismatches. Admin only; the
+    /// repairs are audited.
+    public func verify(
+        dryRun: Bool, importer: OrphanImporter?, by actor: CatalogActor, at now: Double
+    ) throws -> VerifyReport {
+        try require(.admin, actor, action: "verify", target: nil, reason: nil, at: now)
+        let lock = try CatalogLock(catalogPath: path, exclusive: true)
+        defer { withExtendedLifetime(lock) {} }
+        var report = VerifyReport()
+        var events: [(action: String, target: String, detail: String)] = []
+        // Rows are read a page at a time, so memory stays flat however large the archive:
+        // the unsettled ones first (few), then the committed ones by id.
+        let unsettled = try queue.read { db in
+            try CatalogRecording.fetchAll(
+                db, sql: "SELECT * FROM recordings WHERE state != 'committed' ORDER BY id")
+        }
+        var pendingClaimed = Set<String>()
+        for row in unsettled where row.state == .pending {
+            for file in try files(of: row.id) { pendingClaimed.insert(file.path) }
+        }
+        let fm = FileManager.default
+        func exists(_ path: String) -> Bool { fm.fileExists(atPath: path) }
+
+        var page = unsettled
+        var lastID = ""
+        while true {
+            if page.isEmpty {
+                page = try queue.read { db in
+                    try CatalogRecording.fetchAll(
+                        db,
+                        sql:
+                            "SELECT * FROM recordings WHERE state = 'committed' AND id > ? ORDER BY id LIMIT 500",
+                        arguments: [lastID])
+                }
+                guard let last = page.last else { break }
+                lastID = last.id
+            }
+            for row in page {
+                let files = try files(of: row.id)
+                switch row.state {
+                case .deleting:
+                    report.deletionsFinished.append(row.id)
+                    events.append(("verify", row.id, "finished an interrupted deletion"))
+                    if !dryRun { _ = try finishDeletion(id: row.id) }
+                case .pending:
+                    // Complete when each file is present under its temporary or final name with its
+                    // checksum. A temporary file is the newer (it is gone once renamed): a capture
+                    // converted again leaves the old final file beside the new temporary one.
+                    var complete = !files.isEmpty
+                    for file in files where complete {
+                        let final = filePath(file.path)
+                        let temp = CatalogStore.temporaryPath(of: final)
+                        let present = exists(temp) ? temp : (exists(final) ? final : nil)
+                        guard let present else {
+                            complete = false
+                            break
+                        }
+                        if let sum = file.sha256, try FileDigest.sha256(path: present) != sum {
+                            complete = false
+                        }
+                    }
+                    if complete {
+                        report.pendingCompleted.append(row.id)
+                        events.append(("verify", row.id, "completed an interrupted commit"))
+                        if !dryRun {
+                            for file in files {
+                                let final = filePath(file.path)
+                                let temp = CatalogStore.temporaryPath(of: final)
+                                if exists(temp) {
+                                    guard rename(temp, final) == 0 else {
+                                        throw CatalogError(
+                                            .io, "\(temp): cannot rename into place: \(String(cString: strerror(errno)))")
+                                    }
+                                    CatalogStore.syncFolder(of: final)
+                                }
+                            }
+                            try markCommitted(id: row.id)
+                        }
+                    } else {
+                        report.pendingRolledBack.append(row.id)
+                        events.append(
+                            (
+                                "verify", row.id,
+                                "rolled back an interrupted commit (a file was missing or incomplete)"
+                            ))
+                        if !dryRun {
+                            try queue.write { db in
+                                try db.execute(
+                                    sql: "UPDATE recordings SET state = 'deleting' WHERE id = ?", arguments: [row.id])
+                            }
+                            _ = try finishDeletion(id: row.id)
+                        }
+                    }
+                case .committed:
+                    var missing: [String] = []
+                    var mismatched: [String] = []
+                    for file in files {
+                        let path = filePath(file.path)
+                        guard exists(path) else {
+                            missing.append(file.path)
+                            continue
+                        }
+                        let sum = try FileDigest.sha256(path: path)
+                        if let known = file.sha256 {
+                            if known != sum { mismatched.append(file.path) }
+                        } else {
+                            report.checksumsRecorded += 1
+                            if !dryRun {
+                                let size = (try? fm.attributesOfItem(atPath: path)[.size] as? Int64) ?? file.bytes
+                                try queue.write { db in
+                                    try db.execute(
+                                        sql:
+                                            "UPDATE recording_files SET sha256 = ?, bytes = ? WHERE recording_id = ? AND position = ?",
+                                        arguments: [sum, size, row.id, file.position])
+                                    if file.position == 0 {
+                                        try db.execute(
+                                            sql: "UPDATE recordings SET audio_sha256 = ? WHERE id = ?",
+                                            arguments: [sum, row.id])
+                                    }
+                                }
+                            }
+                        }
+                    }
+                    if !files.isEmpty && missing.count == files.count && !row.isHeld {
+                        report.rowsWithoutFiles.append(row.id)
+                        events.append(
+                            (
+                                "verify", row.id,
+                                "removed a row whose files are all gone: " + missing.joined(separator: " ")
+                            ))
+                        if !dryRun {
+                            try queue.write { db in
+                                try db.execute(sql: "DELETE FROM recordings WHERE id = ?", arguments: [row.id])
+                            }
+                        }
+                    } else if !missing.isEmpty || !mismatched.isEmpty {
+                        let why: [String] =
+                            (missing.isEmpty ? [] : ["missing " + missing.joined(separator: " ")])
+                            + (mismatched.isEmpty
+                                ? [] : ["SHA-256 differs: " + mismatched.joined(separator: " ")])
+                        report.damaged.append((row.id, why.joined(separator: "; ")))
+                        events.append(("verify", row.id, "marked damaged: " + why.joined(separator: "; ")))
+                        if !dryRun {
+                            try queue.write { db in
+                                try db.execute(
+                                    sql: "UPDATE recordings SET damaged = 1 WHERE id = ?", arguments: [row.id])
+                            }
+                        }
+                    } else {
+                        report.healthy += 1
+                        if row.damaged && !dryRun {
+                            // Restored from a copy: the files match again.
+                            try queue.write { db in
+                                try db.execute(
+                                    sql: "UPDATE recordings SET damaged = 0 WHERE id = ?", arguments: [row.id])
+                            }
+                            events.append(
+                                ("verify", row.id, "files match their checksums again; damaged mark cleared"))
+                        }
+                    }
+                }
+            }
+            page = []
+        }
+
+        // Files on disk that no row claims: leftovers of a crash, or recordings that lost their row.
+        // One day's folder at a time; each file is looked up by its (unique, indexed) path.
+        try forEachRecordingFolder { dayFiles in
+            var orphansByStem: [String: [String]] = [:]
+            for relative in dayFiles {
+                if let final = CatalogStore.finalPath(ofTemporary: relative) {
+                    // In a dry run, pending rows were not settled: their temporary files are theirs.
+                    if dryRun && pendingClaimed.contains(final) { continue }
+                    report.temporaryFilesRemoved.append(relative)
+                    events.append(("verify", relative, "removed a temporary file no commit finished"))
+                    if !dryRun { unlink(filePath(relative)) }
+                    continue
+                }
+                guard try !isClaimed(relative) else { continue }
+                orphansByStem[CatalogStore.recordingStem(relative), default: []].append(relative)
+            }
+            for (stem, files) in orphansByStem.sorted(by: { $0.key < $1.key }) {
+                let indexFile = stem + ".json"
+                var imported: (CatalogRecording, [CatalogFile])? = nil
+                if let importer, files.contains(indexFile), try !wasErased(id: String(stem.suffix(25))) {
+                    imported = try? importer(filePath(indexFile), self)
+                }
+                if let (recording, catalogFiles) = imported,
+                    catalogFiles.allSatisfy({ exists(filePath($0.path)) })
+                {
+                    report.orphansCatalogued.append(recording.id)
+                    events.append(("verify", recording.id, "catalogued a complete recording that had no row"))
+                    if !dryRun { try save(recording, files: catalogFiles) }
+                    for extra in files where !catalogFiles.contains(where: { $0.path == extra }) {
+                        report.orphanFilesRemoved.append(extra)
+                        if !dryRun { unlink(filePath(extra)) }
+                    }
+                } else {
+                    for file in files.sorted() {
+                        report.orphanFilesRemoved.append(file)
+                        events.append(
+                            ("verify", file, "removed a recording file with no row and no complete recording"))
+                        if !dryRun { unlink(filePath(file)) }
+                    }
+                }
+            }
+
+        }
+
+        if !dryRun && !events.isEmpty {
+            try queue.write { db in
+                for event in events {
+                    try Self.appendAudit(
+                        db, at: now, actor: actor, action: event.action, target: event.target, outcome: .done,
+                        detail: event.detail)
+                }
+            }
+        }
+        return report
+    }
+
+    /// Whether a row claims the file at `relative`.
+    private func isClaimed(_ relative: String) throws -> Bool {
+        try queue.read { db in
+            try Bool.fetchOne(
+                db, sql: "SELECT 1 FROM recording_files WHERE path = ?", arguments: [relative]) ?? false
+        }
+    }
+
+    /// Calls `body` with the recording files of each `YYYY/MM/DD/` folder
+    /// under the catalog's folder, relative to it: names that start with a
+    /// recording id (`20261129T081530Z-3f9a1c2e`), final or temporary.
+    func forEachRecordingFolder(_ body: ([String]) throws -> Void) throws {
+        let fm = FileManager.default
+        guard let years = try? fm.contentsOfDirectory(atPath: folder) else { return }
+        for year in years.sorted() where year.count == 4 && year.allSatisfy(\.isNumber) {
+            for month in ((try? fm.contentsOfDirectory(atPath: folder + "/" + year)) ?? []).sorted()
+            where month.count == 2 {
+                let monthPath = year + "/" + month
+                for day in ((try? fm.contentsOfDirectory(atPath: folder + "/" + monthPath)) ?? []).sorted()
+                where day.count == 2 {
+                    let dayPath = monthPath + "/" + day
+                    let names = ((try? fm.contentsOfDirectory(atPath: folder + "/" + dayPath)) ?? []).sorted()
+                    try body(names.filter(CatalogStore.isRecordingFileName).map { dayPath + "/" + $0 })
+                }
+            }
+        }
+    }
+
+    /// `2026/11/29/<id>.opus` for the temporary `2026/11/29/.<id>.opus.partial`; nil for a final name.
+    static func finalPath(ofTemporary relative: String) -> String? {
+        let slash = relative.lastIndex(of: "/")
+        let name = slash.map { relative[relative.index(after: $0)...] } ?? relative[...]
+        guard name.hasPrefix("."), name.hasSuffix(".partial") else { return nil }
+        let folder = slash.map { String(relative[...$0]) } ?? ""
+        return folder + name.dropFirst().dropLast(".partial".count)
+    }
+
+    /// `2026/11/29/<id>` for any file of the recording `<id>` in that folder.
+    static func recordingStem(_ relative: String) -> String {
+        let slash = relative.lastIndex(of: "/")
+        let name = slash.map { relative[relative.index(after: $0)...] } ?? relative[...]
+        let folder = slash.map { String(relative[...$0]) } ?? ""
+        return folder + name.prefix(25)
+    }
+
+    /// Whether `name` is a recording file name: `<id>.<ext>` or `.<id>.<ext>.partial`.
+    static func isRecordingFileName(_ name: String) -> Bool {
+        var bytes = Array(name.utf8)
+        if bytes.first == UInt8(ascii: "."), name.hasSuffix(".partial") {
+            bytes = Array(bytes.dropFirst())
+        }
+        // YYYYMMDDTHHMMSSZ-hhhhhhhh followed by '.'
+        guard bytes.count > 26 else { return false }
+        let digits = Array(0..<8) + Array(9..<15)
+        for i in digits where !(UInt8(ascii: "0")...UInt8(ascii: "9")).contains(bytes[i]) {
+            return false
+        }
+        guard bytes[8] == UInt8(ascii: "T"), bytes[15] == UInt8(ascii: "Z"),
+            bytes[16] == UInt8(ascii: "-"), bytes[25] == UInt8(ascii: ".")
+        else {
+            return false
+        }
+        return bytes[17..<25].allSatisfy {
+            (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0)
+                || (UInt8(ascii: "a")...UInt8(ascii: "f")).contains($0)
+        }
+    }
+}

@@ -1,0 +1,83 @@
+import COpusFile
+import CSndFile
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Decodes an Ogg Opus recording and writes it as a 16-bit PCM WAV file, for
+/// `catalog export --format wav`: libopusfile decodes (at 48 kHz, the rate
+/// every Opus decoder yields), libsndfile writes. The channels are kept as
+/// they are (0 = caller, 1 = callee). Streams in blocks: memory does not
+/// grow with the recording's length. The WAV is written under a temporary
+/// name and renamed into place when complete.
+///
+/// The corresponding C functions are `op_open_file`, `op_read`, `sf_open`
+/// and `sf_writef_short`.
+public enum OpusToWAV {
+    /// What was written.
+    public struct Result: Sendable {
+        /// Samples per second of the WAV (48000).
+        public var sampleRate: Int
+        /// Channels, as in the recording.
+        public var channels: Int
+        /// Samples per channel.
+        public var frames: Int64
+    }
+
+    /// Decodes `opusPath` into the WAV file `wavPath`.
+    public static func convert(opusPath: String, wavPath: String) throws -> Result {
+        var error: Int32 = 0
+        guard let opus = op_open_file(opusPath, &error) else {
+            throw OutputError(code: .io, path: opusPath, message: "cannot decode as Ogg Opus (libopusfile error \(error))")
+        }
+        defer { op_free(opus) }
+        let channels = Int(op_channel_count(opus, -1))
+        let rate = 48_000
+        var info = SF_INFO()
+        info.samplerate = Int32(rate)
+        info.channels = Int32(channels)
+        info.format = Int32(SF_FORMAT_WAV | SF_FORMAT_PCM_16)
+        let slash = wavPath.lastIndex(of: "/")
+        let temporary = (slash.map { String(wavPath[...$0]) } ?? "") + "." + (slash.map { String(wavPath[wavPath.index(after: $0)...]) } ?? wavPath)
+            + AtomicFile.temporarySuffix
+        guard let wav = sf_open(temporary, Int32(SFM_WRITE), &info) else {
+            throw OutputError(code: .io, path: wavPath, message: "cannot create: \(String(cString: sf_strerror(nil)))")
+        }
+        var closed = false
+        defer {
+            if !closed {
+                sf_close(wav)
+                unlink(temporary)
+            }
+        }
+        // 120 ms at 48 kHz: the largest Opus packet, the most op_read returns at once.
+        var buffer = [Int16](repeating: 0, count: 5760 * channels)
+        var frames: Int64 = 0
+        while true {
+            let n = buffer.withUnsafeMutableBufferPointer { op_read(opus, $0.baseAddress, Int32($0.count), nil) }
+            if n < 0 { throw OutputError(code: .io, path: opusPath, message: "cannot decode (libopusfile error \(n))") }
+            if n == 0 { break }
+            let written = buffer.withUnsafeBufferPointer { sf_writef_short(wav, $0.baseAddress, sf_count_t(n)) }
+            guard written == sf_count_t(n) else {
+                throw OutputError(code: .io, path: wavPath, message: "cannot write: \(String(cString: sf_strerror(wav)))")
+            }
+            frames += Int64(n)
+        }
+        sf_write_sync(wav)
+        closed = true
+        guard sf_close(wav) == 0 else {
+            unlink(temporary)
+            throw OutputError(code: .io, path: wavPath, message: "cannot finish the file")
+        }
+        guard rename(temporary, wavPath) == 0 else {
+            let reason = String(cString: strerror(errno))
+            unlink(temporary)
+            throw OutputError(code: .io, path: wavPath, message: "cannot rename into place: \(reason)")
+        }
+        AtomicFile.syncDirectory(of: wavPath)
+        return Result(sampleRate: rate, channels: channels, frames: frames)
+    }
+}

@@ -1,0 +1,57 @@
+import Catalog
+import CallrecCore
+import Foundation
+import Output
+
+/// Rebuilds catalog rows from call indexes on disk, for `catalog verify`
+/// when it finds a complete recording without a row.
+public enum CatalogImport {
+    /// The row and files of the recording whose call index is at `indexPath`,
+    /// or nil when the index does not decode or its audio file is missing.
+    /// The recording gets the default retention (the rule that chose it is not known).
+    public static func recording(indexPath: String, catalog: CatalogStore) throws -> (CatalogRecording, [CatalogFile])? {
+        guard let bytes = FileManager.default.contents(atPath: indexPath),
+            let index = try? CallIndex.decode(Array(bytes)),
+            let audio = index.audio,
+            let start = ISO8601.parse(index.start)
+        else { return nil }
+        // Every file the index names, in commit order; names from the index never leave its folder.
+        let names = (index.audioFiles ?? [audio]) + index.extraFiles
+        guard names.allSatisfy({ !$0.isEmpty && !$0.contains("/") && !$0.hasPrefix(".") }) else { return nil }
+        let folder = String(indexPath[..<(indexPath.lastIndex(of: "/") ?? indexPath.startIndex)])
+        var audioFiles: [RecordingSummary.AudioFile] = []
+        var files: [CatalogFile] = []
+        for (position, name) in names.enumerated() {
+            let path = folder + "/" + name
+            guard let attributes = try? FileManager.default.attributesOfItem(atPath: path),
+                let size = (attributes[.size] as? NSNumber)?.int64Value
+            else { return nil }
+            if position < (index.audioFiles ?? [audio]).count { audioFiles.append(.init(path: path, bytes: size)) }
+            files.append(CatalogFile(
+                recordingID: index.id, position: position, path: RecordingSummary.relative(path, to: catalog.folder), bytes: size,
+                sha256: try FileDigest.sha256(path: path)))
+        }
+        var summary = RecordingSummary(
+            id: index.id, audioFiles: audioFiles, indexPath: indexPath, index: index,
+            start: MediaTime(nanoseconds: Int64((start * 1000).rounded()) * 1_000_000))
+        summary.audioSHA256 = files.first?.sha256
+        var row = summary.catalogRecording(relativeTo: catalog.folder)
+        row.state = .committed
+        files.append(CatalogFile(
+            recordingID: index.id, position: files.count, path: row.indexPath, bytes: Int64(bytes.count),
+            sha256: FileDigest.sha256(bytes: Array(bytes))))
+        return (row, files)
+    }
+}
+
+/// ISO 8601 UTC times as callrec writes them (`2026-11-29T08:15:30.120Z`).
+enum ISO8601 {
+    /// Unix seconds, or nil.
+    static func parse(_ text: String) -> Double? {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        if let date = formatter.date(from: text) { return date.timeIntervalSince1970 }
+        formatter.formatOptions = [.withInternetDateTime]
+        return formatter.date(from: text)?.timeIntervalSince1970
+    }
+}

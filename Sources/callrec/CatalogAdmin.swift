@@ -1,0 +1,153 @@
+import ArgumentParser
+import Catalog
+import Pipeline
+
+/// `callrec catalog verify`.
+struct CatalogVerify: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "verify",
+        abstract: "Check files against the catalog and repair what a crash left.",
+        discussion: """
+            Reads every catalogued file and compares its SHA-256, then repairs: temporary files no \
+            commit finished are removed; an interrupted commit is completed when all its files are \
+            complete, else rolled back; an interrupted deletion is finished; a row whose files are all \
+            gone is removed; a complete recording on disk without a row is catalogued from its index, \
+            incomplete ones removed; a file whose SHA-256 differs marks its recording damaged (kept, \
+            never exported). Admin only; repairs are audited. Exit status 1 when damage remains. \
+            It waits for no one: while a convert writes to the catalog, verify refuses to start.
+
+            Example: callrec catalog verify --out /srv/recordings
+            """
+    )
+    @OptionGroup var location: CatalogLocation
+    @Flag(help: "Only report; change nothing.") var dryRun = false
+
+    func run() throws {
+        try reportingCatalogErrors {
+            let (store, actor) = try location.open()
+            let report = try store.verify(dryRun: dryRun, importer: CatalogImport.recording, by: actor, at: wallClock())
+            let out = FileHandleOutput.standardOutput
+            let verb = dryRun ? "would " : ""
+            for p in report.temporaryFilesRemoved { out.write("temporary file \(p): \(verb)removed\n") }
+            for id in report.pendingCompleted { out.write("interrupted commit \(id): \(verb)completed (files and row)\n") }
+            for id in report.pendingRolledBack { out.write("interrupted commit \(id): \(verb)rolled back (a file was missing or incomplete)\n") }
+            for id in report.deletionsFinished { out.write("interrupted deletion \(id): \(verb)finished\n") }
+            for id in report.rowsWithoutFiles { out.write("row without files \(id): \(verb)removed\n") }
+            for id in report.orphansCatalogued { out.write("recording without row \(id): \(verb)catalogued from its index\n") }
+            for p in report.orphanFilesRemoved { out.write("file without row \(p): \(verb)removed\n") }
+            for (id, why) in report.damaged { out.write("damaged \(id): \(why)\n") }
+            out.write("\(report.healthy) recording\(report.healthy == 1 ? "" : "s") healthy"
+                + (report.checksumsRecorded > 0 ? ", \(report.checksumsRecorded) checksums recorded" : "")
+                + (report.isClean ? ", nothing to repair" : "") + "\n")
+            if !report.damaged.isEmpty { throw PartialFailure() }
+        }
+    }
+}
+
+/// `callrec catalog audit`.
+struct CatalogAudit: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "audit",
+        abstract: "List the audit log: who did what to which recording, when, why, and whether it was refused.",
+        discussion: "Admin only. Example: callrec catalog audit --since 2026-11-01 --user alice"
+    )
+    @OptionGroup var location: CatalogLocation
+    @Option(help: ArgumentHelp("Only entries at or after this date/time (UTC unless Z or an offset).", valueName: "time")) var since: String?
+    @Option(help: ArgumentHelp("Only entries by this user (operator:<login> for the operator).", valueName: "name")) var user: String?
+    @Option(help: ArgumentHelp("Only entries about this recording id (or 'number +46...', 'rule 3').", valueName: "target")) var target: String?
+    @Option(help: ArgumentHelp("The newest this many entries.", valueName: "n")) var limit: Int = 1000
+    @Flag(help: "Print a JSON array instead of the table.") var json = false
+
+    func run() throws {
+        let sinceEpoch = try since.map { try CatalogTime.parse($0, zone: CatalogTime.zone("UTC")) }
+        try reportingCatalogErrors {
+            let (store, actor) = try location.open()
+            let entries = try store.auditLog(since: sinceEpoch, actorName: user, target: target, limit: limit, by: actor, at: wallClock())
+            if json {
+                struct Line: Encodable {
+                    var at: String, actor: String, action: String, target: String?, outcome: String, reason: String?, detail: String?
+                }
+                FileHandleOutput.standardOutput.write(
+                    catalogJSON(entries.map {
+                        Line(at: CatalogTime.iso($0.atEpoch), actor: $0.actor, action: $0.action, target: $0.target,
+                             outcome: $0.outcome.rawValue, reason: $0.reason, detail: $0.detail)
+                    }) + "\n")
+                return
+            }
+            var text = ""
+            for e in entries {
+                text += "\(CatalogTime.iso(e.atEpoch))  \(e.actor.padded(16))  \(e.action.padded(12))  \(e.outcome.rawValue.padded(7))  \(display(e.target ?? "-"))"
+                if let reason = e.reason { text += "  why: \(display(reason))" }
+                if let detail = e.detail { text += "  (\(display(detail)))" }
+                text += "\n"
+            }
+            FileHandleOutput.standardOutput.write(text + "\(entries.count) entr\(entries.count == 1 ? "y" : "ies")\n")
+        }
+    }
+}
+
+/// `callrec catalog users`.
+struct CatalogUsers: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "users",
+        abstract: "Catalog users and their roles: agent (own numbers), supervisor (a team, or all), admin.",
+        subcommands: [Add.self, List.self, Remove.self]
+    )
+
+    struct Add: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Add a user, or replace one of the same name (admin only).",
+            discussion: """
+                Examples:
+                  callrec catalog users add alice --role agent --team sales --number +4681234567
+                  callrec catalog users add bob --role supervisor --team sales
+                  callrec catalog users add carol --role admin
+                """
+        )
+        @OptionGroup var location: CatalogLocation
+        @Argument(help: "The user name (what --as takes).") var name: String
+        @Option(help: "agent, supervisor or admin.") var role: String
+        @Option(help: ArgumentHelp("The team (a supervisor with a team sees that team's numbers).", valueName: "team")) var team: String?
+        @Option(help: ArgumentHelp("A number of the user's own: exact or prefix* (repeat for several).", valueName: "number")) var number: [String] = []
+
+        func run() throws {
+            guard let role = Role(rawValue: role) else { throw ValidationError("--role must be agent, supervisor or admin") }
+            let numbers = try number.map { try NumberPattern.parse($0) }
+            try reportingCatalogErrors {
+                let (store, actor) = try location.open(create: true)
+                try store.putUser(CatalogUser(name: name, role: role, team: team, numbers: numbers), by: actor, at: wallClock())
+                FileHandleOutput.standardOutput.write("user \(name): \(role.rawValue)\n")
+            }
+        }
+    }
+
+    struct List: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List the users.")
+        @OptionGroup var location: CatalogLocation
+
+        func run() throws {
+            try reportingCatalogErrors {
+                let (store, _) = try location.open()
+                var text = ""
+                for u in try store.users() {
+                    text += "\(u.name.padded(16))  \(u.role.rawValue.padded(10))  team \((u.team ?? "-").padded(10))  numbers \(u.numbers.isEmpty ? "-" : u.numbers.map(\.text).joined(separator: " "))\n"
+                }
+                FileHandleOutput.standardOutput.write(text)
+            }
+        }
+    }
+
+    struct Remove: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Remove a user (admin only).")
+        @OptionGroup var location: CatalogLocation
+        @Argument(help: "The user name.") var name: String
+
+        func run() throws {
+            try reportingCatalogErrors {
+                let (store, actor) = try location.open()
+                try store.removeUser(named: name, by: actor, at: wallClock())
+                FileHandleOutput.standardOutput.write("user \(name) removed\n")
+            }
+        }
+    }
+}

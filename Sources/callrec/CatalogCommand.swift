@@ -1,0 +1,137 @@
+import ArgumentParser
+import Catalog
+import Foundation
+import Output
+import Pipeline
+
+/// `callrec catalog`: find, play out, keep and erase recordings; the
+/// recording rules; users and roles; the audit log.
+struct CatalogCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "catalog",
+        abstract: "Find, export, hold and erase recordings; recording rules, users and the audit log.",
+        discussion: """
+            Every catalog command finds the catalog where convert wrote it: OUT/catalog.sqlite \
+            with --out DIR (default ./recordings), or the file given with --catalog PATH.
+
+            --as USER runs the command as that catalog user: an agent sees the calls of their own \
+            numbers, a supervisor those of their team (or all, without a team), an admin everything. \
+            Without --as, the command runs as the operator who owns the catalog file, with every right. \
+            Every show, export, delete, forget, purge, hold and refusal is written to the audit log.
+
+            Examples:
+              callrec catalog find --number '+46812*' --from 2026-11-01 --to 2026-11-30
+              callrec catalog show 20261129T081530Z-3f9a1c2e --as alice --reason "complaint 4711"
+              callrec catalog export 20261129T081530Z-3f9a1c2e --to call.wav
+              callrec catalog rules add --skip --remote '+467*' --name "never mobiles"
+              callrec catalog forget --number +46701234567 --reason "erasure request 2026-118"
+            """,
+        subcommands: [
+            CatalogFind.self, CatalogShow.self, CatalogExport.self, CatalogDelete.self, CatalogForget.self, CatalogHold.self,
+            CatalogRelease.self, CatalogPurge.self, CatalogVerify.self, CatalogRules.self, CatalogUsers.self, CatalogAudit.self,
+        ]
+    )
+}
+
+/// Where the catalog is and who acts on it: shared by every catalog command.
+struct CatalogLocation: ParsableArguments {
+    @Option(name: .shortAndLong, help: ArgumentHelp("The output folder convert wrote (its catalog.sqlite).", valueName: "dir"))
+    var out: String = "recordings"
+
+    @Option(help: ArgumentHelp("The catalog file itself (overrides --out).", valueName: "path"))
+    var catalog: String?
+
+    @Option(name: .customLong("as"), help: ArgumentHelp("Act as this catalog user (scopes and audits the command).", valueName: "user"))
+    var user: String?
+
+    /// The catalog's path.
+    var path: String { catalog ?? (out.hasSuffix("/") ? out : out + "/") + CatalogStore.fileName }
+
+    /// Opens the catalog (it must exist unless `create`) and resolves the actor.
+    func open(create: Bool = false) throws -> (CatalogStore, CatalogActor) {
+        if create, catalog == nil { try AtomicFile.makeDirectories(out) }
+        let store = try CatalogStore(path: path, create: create)
+        let login = ProcessInfo.processInfo.environment["USER"] ?? ProcessInfo.processInfo.environment["LOGNAME"]
+            ?? getpwuid(getuid()).map { String(cString: $0.pointee.pw_name) } ?? "uid \(getuid())"
+        return (store, try store.actor(named: user, login: login))
+    }
+}
+
+/// The wall clock, for audit entries, retention and purge (never for media timing).
+func wallClock() -> Double { Date().timeIntervalSince1970 }
+
+/// Runs a catalog command: its failures (a refusal, a missing recording, a
+/// database or file error) print one line and exit with status 1.
+func reportingCatalogErrors(_ body: () throws -> Void) throws {
+    do {
+        try body()
+    } catch let error as CatalogError {
+        FileHandleOutput.standardError.write("callrec: \(error.message)\n")
+        throw PartialFailure()
+    } catch let error as OutputError {
+        FileHandleOutput.standardError.write("callrec: \(error)\n")
+        throw PartialFailure()
+    } catch let error as ValidationError {
+        throw error
+    } catch is PartialFailure {
+        throw PartialFailure()
+    } catch {
+        // SQLite's own errors (a locked or corrupt database).
+        FileHandleOutput.standardError.write("callrec: catalog: \(error)\n")
+        throw PartialFailure()
+    }
+}
+
+/// Parses the times the catalog commands take: `2026-11-29`,
+/// `2026-11-29T08:15`, `2026-11-29T08:15:30`, each optionally with `Z` or an
+/// offset (`+01:00`); without one, the time is read in `zone`.
+enum CatalogTime {
+    static func parse(_ text: String, zone: TimeZone, endOfDay: Bool = false) throws -> Double {
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = zone
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.calendar = calendar
+        formatter.timeZone = zone
+        for format in ["yyyy-MM-dd'T'HH:mm:ss.SSSXXXXX", "yyyy-MM-dd'T'HH:mm:ssXXXXX", "yyyy-MM-dd'T'HH:mmXXXXX", "yyyy-MM-dd'T'HH:mm:ss", "yyyy-MM-dd'T'HH:mm", "yyyy-MM-dd HH:mm"] {
+            formatter.dateFormat = format
+            if let date = formatter.date(from: text) { return date.timeIntervalSince1970 }
+        }
+        formatter.dateFormat = "yyyy-MM-dd"
+        if let day = formatter.date(from: text) {
+            // A date alone: its start, or for an upper bound its end (the next midnight).
+            return endOfDay ? (calendar.date(byAdding: .day, value: 1, to: day) ?? day).timeIntervalSince1970 : day.timeIntervalSince1970
+        }
+        throw ValidationError("'\(text)' is not a date or time (2026-11-29, 2026-11-29T08:15, 2026-11-29T08:15:30Z)")
+    }
+
+    /// The zone named `name`, or a usage error.
+    static func zone(_ name: String) throws -> TimeZone {
+        guard let zone = TimeZone(identifier: name) else {
+            throw ValidationError("'\(name)' is not a time zone (an IANA name such as Europe/Stockholm, or UTC)")
+        }
+        return zone
+    }
+
+    /// `2026-11-29T08:15:30Z`.
+    static func iso(_ epoch: Double) -> String {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime]
+        return formatter.string(from: Date(timeIntervalSince1970: epoch))
+    }
+
+    /// `2026-11-29`.
+    static func day(_ epoch: Double) -> String { String(iso(epoch).prefix(10)) }
+}
+
+/// JSON for scripts: sorted keys, no escaped slashes.
+func catalogJSON<T: Encodable>(_ value: T) -> String {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+    return String(decoding: (try? encoder.encode(value)) ?? Data(), as: UTF8.self)
+}
+
+/// Untrusted text (numbers, Call-IDs from captures) made safe for one line of a table.
+func display(_ text: String?) -> String {
+    text.map(RecordingNaming.safeForDisplay) ?? "?"
+}

@@ -1,0 +1,282 @@
+import CallrecCore
+import ArgumentParser
+import Catalog
+import Foundation
+import Output
+
+/// `callrec catalog find`.
+struct CatalogFind: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "find",
+        abstract: "List the recordings that match every filter given, newest first.",
+        discussion: """
+            Numbers: exact (+4681234567), a prefix ('+46812*'), or a pattern with * and ? \
+            ('+46*1?34'). Quote patterns so the shell leaves them alone. Dates are read in --tz \
+            (default UTC) unless they carry Z or an offset; --to with a date alone includes that day.
+
+            Talk time, DTMF and silence come from speech and DTMF detection in the call index; \
+            recordings whose index lacks them never match those filters.
+
+            Examples:
+              callrec catalog find --number +4681234567
+              callrec catalog find --caller '+46812*' --direction inbound --from 2026-11-01 --to 2026-11-30
+              callrec catalog find --min-duration 60 --dtmf --json
+              callrec catalog find --as alice            (alice's own calls only)
+            """
+    )
+
+    @OptionGroup var location: CatalogLocation
+
+    @Option(help: ArgumentHelp("Either party's number: exact, prefix* or pattern.", valueName: "number"))
+    var number: String?
+    @Option(help: ArgumentHelp("The caller's number: exact, prefix* or pattern.", valueName: "number"))
+    var caller: String?
+    @Option(help: ArgumentHelp("The callee's number: exact, prefix* or pattern.", valueName: "number"))
+    var callee: String?
+    @Option(name: .customLong("call-id"), help: ArgumentHelp("The SIP Call-ID, exactly.", valueName: "id"))
+    var callID: String?
+    @Option(help: ArgumentHelp("Started at or after this date/time.", valueName: "time"))
+    var from: String?
+    @Option(help: ArgumentHelp("Started before this date/time (a date alone: up to its end).", valueName: "time"))
+    var to: String?
+    @Option(help: ArgumentHelp("The zone dates without Z or offset are read in.", valueName: "zone"))
+    var tz: String = "UTC"
+    @Option(help: ArgumentHelp("inbound, outbound, internal or unknown.", valueName: "direction"))
+    var direction: String?
+    @Option(help: ArgumentHelp("At least this long, seconds.", valueName: "s"))
+    var minDuration: Double?
+    @Option(help: ArgumentHelp("At most this long, seconds.", valueName: "s"))
+    var maxDuration: Double?
+    @Option(help: ArgumentHelp("Both parties together spoke at least this long, seconds.", valueName: "s"))
+    var minTalk: Double?
+    @Option(help: ArgumentHelp("Both parties together spoke at most this long, seconds.", valueName: "s"))
+    var maxTalk: Double?
+    @Flag(inversion: .prefixedNo, help: "Only calls with (--dtmf) or without (--no-dtmf) DTMF digits.")
+    var dtmf: Bool?
+    @Option(help: ArgumentHelp("Nobody spoke for at least this share of the call, 0 to 1.", valueName: "share"))
+    var minSilence: Double?
+    @Option(help: ArgumentHelp("Nobody spoke for at most this share of the call, 0 to 1.", valueName: "share"))
+    var maxSilence: Double?
+    @Flag(help: "Only recordings under legal hold.")
+    var held = false
+    @Option(help: ArgumentHelp("At most this many recordings.", valueName: "n"))
+    var limit: Int = 100
+    @Flag(help: "Print a JSON array of recordings instead of the table.")
+    var json = false
+
+    func validate() throws {
+        if let direction, CallDirection(rawValue: direction) == nil {
+            throw ValidationError("--direction must be inbound, outbound, internal or unknown")
+        }
+        if limit < 1 || limit > 1_000_000 { throw ValidationError("--limit must be between 1 and 1000000") }
+        for share in [minSilence, maxSilence].compactMap({ $0 }) where !(0...1).contains(share) {
+            throw ValidationError("--min-silence and --max-silence are shares from 0 to 1")
+        }
+    }
+
+    func query() throws -> RecordingQuery {
+        let zone = try CatalogTime.zone(tz)
+        var query = RecordingQuery(limit: limit)
+        func pattern(_ text: String?, _ option: String) throws -> NumberPattern? {
+            guard let text else { return nil }
+            guard let p = NumberPattern(text) else { throw ValidationError("\(option) '\(text)' is not a number pattern") }
+            return p
+        }
+        query.number = try pattern(number, "--number")
+        query.caller = try pattern(caller, "--caller")
+        query.callee = try pattern(callee, "--callee")
+        query.callID = callID
+        query.from = try from.map { try CatalogTime.parse($0, zone: zone) }
+        query.to = try to.map { try CatalogTime.parse($0, zone: zone, endOfDay: true) }
+        query.direction = direction.flatMap(CallDirection.init(rawValue:))
+        query.minDuration = minDuration
+        query.maxDuration = maxDuration
+        query.minTalk = minTalk
+        query.maxTalk = maxTalk
+        query.dtmf = dtmf
+        query.minSilence = minSilence
+        query.maxSilence = maxSilence
+        query.held = held ? true : nil
+        return query
+    }
+
+    func run() throws {
+        let query = try query()
+        try reportingCatalogErrors {
+            let (store, actor) = try location.open()
+            let result = try store.find(query, by: actor, at: wallClock())
+            let out = FileHandleOutput.standardOutput
+            if json {
+                out.write(catalogJSON(result.recordings.map { RecordingJSON($0, store: store) }) + "\n")
+            } else {
+                out.write(Self.table(result.recordings, store: store))
+                out.write("\(result.recordings.count) recording\(result.recordings.count == 1 ? "" : "s")"
+                    + (result.recordings.count == limit ? " (the first \(limit); --limit shows more)" : "") + "\n")
+            }
+            if result.withheld > 0 {
+                FileHandleOutput.standardError.write(
+                    "callrec: refused: \(result.withheld) more matching recording\(result.withheld == 1 ? " is not a call" : "s are not calls") \(actor.display) may see (audited)\n")
+            }
+        }
+    }
+
+    static func table(_ recordings: [CatalogRecording], store: CatalogStore) -> String {
+        var text = "ID                         START (UTC)           LENGTH  DIRECTION  CALLER -> CALLEE                PATH\n"
+        for r in recordings {
+            let length = String(format: "%7.1fs", r.durationS)
+            let parties = "\(display(r.caller)) -> \(display(r.callee))"
+            let flags = (r.isHeld ? " [hold]" : "") + (r.damaged ? " [damaged]" : "")
+            text += "\(r.id)  \(String(r.start.prefix(19)).replacingOccurrences(of: "T", with: " "))  \(length)  \(r.direction.padded(9))  \(parties.padded(30))  \(store.filePath(r.audioPath))\(flags)\n"
+        }
+        return text
+    }
+}
+
+/// A recording as `find --json` and `show --json` print it.
+struct RecordingJSON: Encodable {
+    var id: String
+    var call_id: String
+    var caller: String?
+    var callee: String?
+    var direction: String
+    var start: String
+    var duration_s: Double
+    var path: String
+    var index_path: String
+    var bytes: Int64
+    var sha256: String?
+    var codecs: String
+    var end_reason: String
+    var caller_talk_s: Double?
+    var callee_talk_s: Double?
+    var dtmf_count: Int?
+    var silence_share: Double?
+    var rule_id: Int64?
+    var retain_until: String
+    var hold_reason: String?
+    var damaged: Bool
+
+    init(_ r: CatalogRecording, store: CatalogStore) {
+        id = r.id
+        call_id = r.callID
+        caller = r.caller
+        callee = r.callee
+        direction = r.direction
+        start = r.start
+        duration_s = r.durationS
+        path = store.filePath(r.audioPath)
+        index_path = store.filePath(r.indexPath)
+        bytes = r.audioBytes
+        sha256 = r.audioSHA256
+        codecs = r.codecs
+        end_reason = r.endReason
+        caller_talk_s = r.callerTalkS
+        callee_talk_s = r.calleeTalkS
+        dtmf_count = r.dtmfCount
+        silence_share = r.silenceShare
+        rule_id = r.ruleID
+        retain_until = CatalogTime.iso(r.retainUntilEpoch)
+        hold_reason = r.holdReason
+        damaged = r.damaged
+    }
+}
+
+/// `callrec catalog show ID`.
+struct CatalogShow: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "show",
+        abstract: "Show one recording: parties, times, files, checksums, statistics, retention, hold.",
+        discussion: "Audited (who, when, --reason). Example: callrec catalog show 20261129T081530Z-3f9a1c2e --as bob --reason \"QA review\""
+    )
+
+    @OptionGroup var location: CatalogLocation
+    @Argument(help: "The recording id.") var id: String
+    @Option(help: ArgumentHelp("Why you look at it (written to the audit log).", valueName: "text")) var reason: String?
+    @Flag(help: "Print JSON instead of text.") var json = false
+
+    func run() throws {
+        try reportingCatalogErrors {
+            let (store, actor) = try location.open()
+            let (r, files) = try store.show(id: id, by: actor, reason: reason, at: wallClock())
+            if json {
+                FileHandleOutput.standardOutput.write(catalogJSON(RecordingJSON(r, store: store)) + "\n")
+                return
+            }
+            func opt<T>(_ v: T?) -> String { v.map { "\($0)" } ?? "-" }
+            var lines = [
+                "id           \(r.id)",
+                "call-id      \(display(r.callID))",
+                "caller       \(display(r.caller))",
+                "callee       \(display(r.callee))",
+                "direction    \(r.direction)",
+                "start        \(r.start)",
+                "duration     \(r.durationS) s",
+                "codecs       \(r.codecs) at \(opt(r.sampleRate)) Hz",
+                "end          \(r.endReason)",
+                "packets      caller \(opt(r.callerPackets)) (lost \(opt(r.callerLost)), jitter \(opt(r.callerJitterMs)) ms), callee \(opt(r.calleePackets)) (lost \(opt(r.calleeLost)), jitter \(opt(r.calleeJitterMs)) ms)",
+                "talk time    caller \(opt(r.callerTalkS)) s, callee \(opt(r.calleeTalkS)) s, overtalk \(opt(r.overtalkS)) s",
+                "dtmf         \(opt(r.dtmfCount)) digits, silence share \(opt(r.silenceShare))",
+                "rule         \(r.ruleID.map { "rule \($0)" } ?? "no rule matched (recorded by default)")",
+                "retain until \(CatalogTime.iso(r.retainUntilEpoch))",
+                "legal hold   \(r.holdReason.map { "\($0) (by \(r.holdBy ?? "?") at \(CatalogTime.iso(r.holdAtEpoch ?? 0)))" } ?? "none")",
+            ]
+            if r.damaged { lines.append("DAMAGED      a file is missing or its SHA-256 differs (catalog verify)") }
+            for f in files {
+                lines.append("file         \(store.filePath(f.path))  \(f.bytes) bytes  sha256 \(f.sha256 ?? "-")")
+            }
+            FileHandleOutput.standardOutput.write(lines.joined(separator: "\n") + "\n")
+        }
+    }
+}
+
+/// `callrec catalog export ID --to PATH`.
+struct CatalogExport: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "export",
+        abstract: "Copy one recording out of the archive, as it is (Ogg Opus) or decoded to WAV.",
+        discussion: """
+            The copy is checked against the catalogued SHA-256 first; a damaged recording is not exported. \
+            WAV is 16-bit PCM at 48 kHz (what an Opus decoder yields), channel 0 the caller, 1 the callee. \
+            The format follows the extension of --to unless --format says otherwise. Audited.
+
+            Examples:
+              callrec catalog export 20261129T081530Z-3f9a1c2e --to /tmp/call.opus
+              callrec catalog export 20261129T081530Z-3f9a1c2e --to /tmp/call.wav --reason "dispute 4711"
+            """
+    )
+
+    enum Format: String, ExpressibleByArgument, CaseIterable { case opus, wav }
+
+    @OptionGroup var location: CatalogLocation
+    @Argument(help: "The recording id.") var id: String
+    @Option(help: ArgumentHelp("Where to write the copy.", valueName: "path")) var to: String
+    @Option(help: "opus (the file as recorded) or wav (decoded). Default: from the extension of --to.") var format: Format?
+    @Option(help: ArgumentHelp("Why it leaves the archive (written to the audit log).", valueName: "text")) var reason: String?
+
+    func run() throws {
+        let chosen = format ?? (to.lowercased().hasSuffix(".wav") ? .wav : .opus)
+        try reportingCatalogErrors {
+            let (store, actor) = try location.open()
+            let now = wallClock()
+            let r = try store.authorizedRecording(id: id, action: "export", by: actor, reason: reason, at: now)
+            let source = store.filePath(r.audioPath)
+            if let known = r.audioSHA256, try FileDigest.sha256(path: source) != known {
+                try store.audit("export", target: id, outcome: .failed, by: actor, at: now, reason: reason, detail: "SHA-256 differs from the catalog's")
+                throw CatalogError(.damaged, "\(source): its SHA-256 differs from the catalog's; not exported (run callrec catalog verify)")
+            }
+            switch chosen {
+            case .opus:
+                let data = try Data(contentsOf: URL(fileURLWithPath: source))
+                let slash = to.lastIndex(of: "/")
+                let file = try AtomicFile(
+                    directory: slash.map { String(to[..<$0]) } ?? ".", name: slash.map { String(to[to.index(after: $0)...]) } ?? to)
+                try file.write(Array(data))
+                try file.commit()
+            case .wav:
+                _ = try OpusToWAV.convert(opusPath: source, wavPath: to)
+            }
+            try store.audit("export", target: id, outcome: .done, by: actor, at: now, reason: reason, detail: "to \(to) as \(chosen.rawValue)")
+            FileHandleOutput.standardOutput.write("exported \(id) to \(to) (\(chosen.rawValue))\n")
+        }
+    }
+}

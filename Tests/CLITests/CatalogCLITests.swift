@@ -1,0 +1,224 @@
+import CallrecCore
+import CallrecTestSupport
+import Foundation
+import Testing
+
+/// `callrec catalog ...` run as a user runs it, on recordings convert wrote.
+@Suite struct CatalogCLITests {
+    static let u = FixturePaths.fixture("g711u-2legs-20ms.pcap")  // +4681234567 -> +4687654321
+    static let a = FixturePaths.fixture("g711a-2legs-20ms.pcap")  // +4631555010 -> +4631555020
+
+    func run(_ arguments: [String], _ environment: [String: String] = [:]) throws -> CommandRunner.Run {
+        try CommandRunner.callrec(arguments, environment: environment)
+    }
+
+    /// Converts both fixtures into a new folder; returns it and the recordings as find --json prints them.
+    func converted() throws -> (String, [[String: Any]]) {
+        let out = FixturePaths.temporaryDirectory("cli-catalog")
+        let convert = try run(["convert", Self.u, Self.a, "--out", out])
+        #expect(convert.status == 0, "\(convert.stderr)")
+        return (out, try found(out))
+    }
+
+    func found(_ out: String, _ extra: [String] = []) throws -> [[String: Any]] {
+        let find = try run(["catalog", "find", "--out", out, "--json"] + extra)
+        #expect(find.status == 0, "\(find.stderr)")
+        return try JSONSerialization.jsonObject(with: Data(find.stdout.utf8)) as? [[String: Any]] ?? []
+    }
+
+    func id(_ recordings: [[String: Any]], caller: String) -> String {
+        recordings.first { $0["caller"] as? String == caller }?["id"] as? String ?? "?"
+    }
+
+    @Test func findPrintsJSONAndTablesAndFilters() throws {
+        let (out, all) = try converted()
+        #expect(all.count == 2)
+        for r in all {
+            for key in ["id", "call_id", "caller", "callee", "direction", "start", "duration_s", "path", "sha256", "retain_until"] {
+                #expect(r[key] != nil, "find --json lacks \(key)")
+            }
+            #expect(FileManager.default.fileExists(atPath: r["path"] as? String ?? ""))
+        }
+        #expect(try found(out, ["--number", "+4687654321"]).map { $0["caller"] as? String } == ["+4681234567"])
+        #expect(try found(out, ["--number", "+46315*"]).map { $0["callee"] as? String } == ["+4631555020"])
+        #expect(try found(out, ["--caller", "+46?12*"]).count == 1)
+        #expect(try found(out, ["--from", "2026-11-18", "--to", "2026-11-18"]).count == 2)
+        #expect(try found(out, ["--to", "2026-11-17"]).isEmpty)
+        #expect(try found(out, ["--from", "2026-11-18T12:06:00", "--tz", "Europe/Stockholm"]).count == 2)  // 11:06 UTC
+        #expect(try found(out, ["--from", "2026-11-18T12:07:00+01:00"]).isEmpty)
+        #expect(try found(out, ["--direction", "unknown", "--min-duration", "6", "--max-duration", "7"]).count == 2)
+        #expect(try found(out, ["--min-duration", "7"]).isEmpty)
+        #expect(try found(out, ["--dtmf"]).isEmpty, "the index reports no DTMF yet")
+        let table = try run(["catalog", "find", "--out", out, "--callee", "+4687654321"])
+        #expect(table.stdout.contains("+4681234567 -> +4687654321"))
+        #expect(table.stdout.hasSuffix("1 recording\n"))
+        // The catalog is found from --catalog as well as --out.
+        #expect(try run(["catalog", "find", "--catalog", out + "/catalog.sqlite"]).stdout.contains("2 recordings"))
+    }
+
+    @Test func showAndExportAsOpusAndWAV() throws {
+        let (out, all) = try converted()
+        let id = id(all, caller: "+4681234567")
+        let show = try run(["catalog", "show", id, "--out", out, "--reason", "complaint 4711"])
+        #expect(show.status == 0)
+        #expect(show.stdout.contains("caller       +4681234567"))
+        #expect(show.stdout.contains("packets      caller 300 (lost 0"))
+        let copy = FixturePaths.temporaryDirectory("export") + "/call.opus"
+        #expect(try run(["catalog", "export", id, "--out", out, "--to", copy]).status == 0)
+        #expect(FileManager.default.contents(atPath: copy) == FileManager.default.contents(atPath: all.first { $0["id"] as? String == id }!["path"] as! String))
+        let wav = FixturePaths.temporaryDirectory("export") + "/call.wav"
+        let export = try run(["catalog", "export", id, "--out", out, "--to", wav, "--reason", "dispute"])
+        #expect(export.status == 0, "\(export.stderr)")
+        let bytes = try #require(FileManager.default.contents(atPath: wav))
+        #expect(bytes.prefix(4) == Data("RIFF".utf8) && bytes[8..<12] == Data("WAVE".utf8))
+        let channels = Int(bytes[22]) | Int(bytes[23]) << 8
+        let rate = Int(bytes[24]) | Int(bytes[25]) << 8 | Int(bytes[26]) << 16
+        #expect(channels == 2 && rate == 48_000)
+        // 6.01 s of two 16-bit channels, plus the header.
+        #expect(abs(Double(bytes.count - 44) / 4 / 48_000 - 6.01) < 0.01)
+        // A file whose SHA-256 changed is not exported.
+        let audio = all.first { $0["id"] as? String == id }!["path"] as! String
+        _ = FileManager.default.createFile(atPath: audio, contents: Data("tampered".utf8))
+        let damaged = try run(["catalog", "export", id, "--out", out, "--to", copy + "2"])
+        #expect(damaged.status == 1 && damaged.stderr.contains("its SHA-256 differs from the catalog's; not exported"))
+        #expect(!FileManager.default.fileExists(atPath: copy + "2"))
+        let verify = try run(["catalog", "verify", "--out", out])
+        #expect(verify.status == 1 && verify.stdout.contains("damaged \(id): SHA-256 differs: 2026/11/18/\(id).opus"))
+        let audit = try run(["catalog", "audit", "--out", out, "--target", id])
+        #expect(audit.stdout.contains("show          done     \(id)  why: complaint 4711"))
+        #expect(audit.stdout.contains("export        done     \(id)  why: dispute  (to \(wav) as wav)"))
+    }
+
+    @Test func agentsAreRefusedOtherPeoplesCallsAndRefusalsAreAudited() throws {
+        let (out, all) = try converted()
+        let mine = id(all, caller: "+4681234567"), theirs = id(all, caller: "+4631555010")
+        #expect(try run(["catalog", "users", "add", "alice", "--out", out, "--role", "agent", "--number", "+4681234567"]).status == 0)
+        #expect(try run(["catalog", "users", "add", "bob", "--out", out, "--role", "supervisor", "--team", "north"]).status == 0)
+        #expect(try run(["catalog", "users", "add", "tmp", "--out", out, "--role", "boss"]).status == 2)
+        #expect(try run(["catalog", "users", "add", "tmp", "--out", out, "--role", "agent"]).status == 0)
+        #expect(try run(["catalog", "users", "remove", "tmp", "--out", out]).stdout == "user tmp removed\n")
+        #expect(try run(["catalog", "users", "remove", "tmp", "--out", out]).status == 1)
+        let users = try run(["catalog", "users", "list", "--out", out]).stdout
+        #expect(users.split(separator: "\n").map { $0.split(separator: " ").first.map(String.init) } == ["alice", "bob"])
+        #expect(users.contains("agent       team -           numbers +4681234567"))
+        let own = try run(["catalog", "find", "--out", out, "--as", "alice"])
+        #expect(own.stdout.contains(mine) && !own.stdout.contains(theirs) && own.stderr.isEmpty)
+        let find = try run(["catalog", "find", "--out", out, "--as", "alice", "--number", "+4631555010"])
+        #expect(find.stdout.hasSuffix("0 recordings\n"))
+        #expect(find.stderr == "callrec: refused: 1 more matching recording is not a call alice (agent) may see (audited)\n")
+        for command in [["show", theirs], ["export", theirs, "--to", out + "/x.opus"], ["delete", theirs, "--reason", "r"]] {
+            let refused = try run(["catalog"] + command + ["--out", out, "--as", "alice"])
+            #expect(refused.status == 1)
+            #expect(refused.stderr.hasPrefix("callrec: refused: alice (agent) may not \(command[0]) \(theirs): "), "\(refused.stderr)")
+        }
+        #expect(try run(["catalog", "show", mine, "--out", out, "--as", "alice"]).status == 0)
+        #expect(try run(["catalog", "audit", "--out", out, "--as", "alice"]).stderr.contains("refused: alice (agent) may not audit"))
+        #expect(try run(["catalog", "purge", "--out", out, "--as", "bob"]).status == 1)
+        #expect(try run(["catalog", "find", "--out", out, "--as", "mallory"]).stderr == "callrec: no user 'mallory' in the catalog (callrec catalog users list)\n")
+        let audit = try run(["catalog", "audit", "--out", out, "--user", "alice", "--json"])
+        let entries = try JSONSerialization.jsonObject(with: Data(audit.stdout.utf8)) as? [[String: Any]] ?? []
+        #expect(entries.map { "\($0["action"]!) \($0["outcome"]!)" } == ["find refused", "show refused", "export refused", "delete refused", "show done", "audit refused"])
+        #expect(FileManager.default.fileExists(atPath: all.first { $0["id"] as? String == theirs }!["path"] as! String))
+    }
+
+    @Test func rulesAddListTestAndConvertSkips() throws {
+        let out = FixturePaths.temporaryDirectory("cli-rules")
+        let add = try run(["catalog", "rules", "add", "--out", out, "--skip", "--remote", "+4631555020", "--name", "supplier line"])
+        #expect(add.stdout == "rule 1 added at position 1: skip remote +4631555020 retain 24m\n")
+        #expect(try run([
+            "catalog", "rules", "add", "--out", out, "--record", "--local", "+46812*", "--days", "mon-fri", "--hours", "08:00-17:00",
+            "--except", "12:00-13:00", "--tz", "Europe/Stockholm", "--retain", "7y",
+        ]).status == 0)
+        let list = try run(["catalog", "rules", "list", "--out", out])
+        #expect(list.stdout.contains("2    2     record local +46812* mon,tue,wed,thu,fri 08:00-17:00 not 12:00-13:00 Europe/Stockholm retain 7y"))
+        func ruleTest(at time: String) throws -> CommandRunner.Run {
+            try run([
+                "catalog", "rules", "test", "--out", out, "--caller", "+4681234567", "--callee", "+4687654321", "--direction", "outbound",
+                "--at", time, "--tz", "Europe/Stockholm",
+            ])
+        }
+        let test = try ruleTest(at: "2026-11-18T10:06")
+        #expect(test.stdout.contains("rule 2 (#2): MATCHES"))
+        #expect(test.stdout.contains("no  remote +4687654321 does not match +4631555020"))
+        #expect(test.stdout.contains("yes wed 2026-11-18 10:06:00 Europe/Stockholm is not within the excluded 12:00-13:00"))
+        #expect(test.stdout.hasSuffix("decision: record, retain 7y\n"))
+        let lunch = try ruleTest(at: "2026-11-18T12:30")
+        #expect(lunch.stdout.contains("no  wed 2026-11-18 12:30:00 Europe/Stockholm is within the excluded 12:00-13:00"))
+        #expect(lunch.stdout.hasSuffix("no rule matches: the default applies\ndecision: record, retain 24m\n"))
+        let convert = try run(["convert", Self.u, Self.a, "--out", out])
+        #expect(convert.status == 0)
+        #expect(convert.stdout.hasSuffix("1 recording written to \(out), 1 call skipped by the recording rules\n"))
+        #expect(try run(["catalog", "rules", "remove", "1", "--out", out]).stdout == "rule 1 removed\n")
+        #expect(try run(["catalog", "rules", "remove", "1", "--out", out]).status == 1)
+        #expect(try run(["catalog", "rules", "add", "--out", out, "--record", "--tz", "Mars/Olympus"]).status == 1)
+        #expect(try run(["catalog", "rules", "add", "--out", out, "--record", "--hours", "25:00-26:00"]).status != 0)
+    }
+
+    /// A capture from 2020 is past the default 24 months: purge removes it unless it is held.
+    @Test func purgeHoldReleaseAndForget() throws {
+        let out = FixturePaths.temporaryDirectory("cli-purge")
+        var old = SyntheticCall()
+        old.start = MediaTime(seconds: 1_600_000_000, microseconds: 0)  // 2020-09-13
+        old.callerNumber = "+46701234567"
+        let path = try TemporaryFile.write(old.build().pcap, name: "old.pcap")
+        #expect(try run(["convert", path, Self.u, Self.a, "--out", out]).status == 0)
+        let all = try found(out)
+        let oldID = id(all, caller: "+46701234567")
+        let dry = try run(["catalog", "purge", "--out", out, "--dry-run"])
+        #expect(dry.stdout == "would purge \(oldID)\n1 would purge, 0 kept under legal hold\n")
+        #expect(try run(["catalog", "hold", oldID, "--out", out, "--reason", "case 2026-17"]).status == 0)
+        let kept = try run(["catalog", "purge", "--out", out])
+        #expect(kept.stdout == "kept \(oldID): legal hold: case 2026-17\n0 purged, 1 kept under legal hold\n")
+        #expect(try found(out, ["--held"]).count == 1)
+        #expect(try run(["catalog", "release", oldID, "--out", out, "--reason", "case closed"]).status == 0)
+        #expect(try run(["catalog", "purge", "--out", out]).stdout == "purged \(oldID)\n1 purged, 0 kept under legal hold\n")
+        #expect(try found(out).count == 2)
+
+        let other = id(all, caller: "+4631555010")
+        #expect(try run(["catalog", "hold", other, "--out", out, "--reason", "dispute"]).status == 0)
+        let forget = try run(["catalog", "forget", "--out", out, "--number", "+4631555020", "--reason", "erasure request 118"])
+        #expect(forget.stdout == "kept \(other): legal hold: dispute\n0 erased, 1 kept under legal hold\n")
+        let forgetU = try run(["catalog", "forget", "--out", out, "--number", "+4687654321", "--reason", "erasure request 119"])
+        #expect(forgetU.stdout.hasPrefix("erased "))
+        #expect(try found(out).map { $0["id"] as? String } == [other])
+        let delete = try run(["catalog", "delete", other, "--out", out, "--reason", "x"])
+        #expect(delete.status == 1 && delete.stderr.contains("under legal hold"))
+        #expect(try run(["catalog", "verify", "--out", out]).stdout == "1 recording healthy, nothing to repair\n")
+    }
+
+    /// convert killed (SIGKILL) right after each commit step; verify repairs
+    /// to the recording complete in files and catalog, or absent from both.
+    @Test(arguments: ["files-synced", "row-pending", "first-file-renamed", "files-renamed", "committed"])
+    func killedMidCommitThenVerified(step: String) throws {
+        let out = FixturePaths.temporaryDirectory("cli-kill")
+        let killed = try run(["convert", Self.u, "--out", out], ["CALLREC_CRASH_AT": step])
+        #expect(killed.killed && killed.status == SIGKILL)
+        let verify = try run(["catalog", "verify", "--out", out])
+        #expect(verify.status == 0)
+        let expected = [
+            "files-synced": "temporary file 2026/11/18/.20261118T110641Z-9030a5a1.opus.partial: removed",
+            "row-pending": "interrupted commit 20261118T110641Z-9030a5a1: completed (files and row)",
+            "first-file-renamed": "interrupted commit 20261118T110641Z-9030a5a1: completed (files and row)",
+            "files-renamed": "interrupted commit 20261118T110641Z-9030a5a1: completed (files and row)",
+            "committed": "1 recording healthy, nothing to repair",
+        ][step]!
+        #expect(verify.stdout.contains(expected), "\(verify.stdout)")
+        let recordings = try found(out)
+        #expect(recordings.count == (step == "files-synced" ? 0 : 1))
+        let files = (FileManager.default.enumerator(atPath: out)?.allObjects as? [String] ?? []).filter { $0.hasSuffix(".opus") || $0.hasSuffix(".json") || $0.hasSuffix(".partial") }
+        #expect(files.count == recordings.count * 2)
+        #expect(try run(["catalog", "verify", "--out", out]).stdout.hasSuffix("nothing to repair\n"))
+    }
+
+    @Test func missingCatalogAndBadArgumentsAreOneLine() throws {
+        let missing = try run(["catalog", "find", "--out", "/nonexistent/out"])
+        #expect(missing.status == 1)
+        #expect(missing.stderr == "callrec: /nonexistent/out/catalog.sqlite: no catalog there (callrec convert writes OUT/catalog.sqlite; give --out DIR or --catalog PATH)\n")
+        let bad = try run(["catalog", "find", "--out", "/tmp", "--direction", "sideways"])
+        #expect(bad.status == 2 && bad.stderr.contains("--direction must be inbound, outbound, internal or unknown"))
+        let badDate = try run(["catalog", "find", "--out", "/tmp", "--from", "yesterday"])
+        #expect(badDate.status == 2 && badDate.stderr.contains("'yesterday' is not a date or time"))
+        let help = try run(["catalog", "--help"])
+        #expect(help.status == 0 && help.stdout.contains("callrec catalog find --number '+46812*'"))
+    }
+}
