@@ -1,5 +1,6 @@
 import CallrecCore
 import Codecs
+import Foundation
 
 /// A SIP call with RTP in both directions, generated from speech-like audio:
 /// INVITE with SDP offer, 100, 180, 200 with SDP answer, ACK, RTP both ways,
@@ -49,6 +50,8 @@ public struct SyntheticCall {
         public var packetsPerLeg: Int
         /// What the impairments did to each leg: [caller, callee].
         public var legReports: [LegReport]
+        /// When each party spoke (talk spurts, seconds from its first RTP packet): [caller, callee].
+        public var spurts: [[(Double, Double)]]
     }
 
     /// What happened to one leg's packets on the way.
@@ -74,8 +77,10 @@ public struct SyntheticCall {
     public func build() -> Output {
         let rate = codec.sampleRate
         let spurts = SpeechSynth.conversation(duration: duration, seed: seed)
-        let callerAudio = SpeechSynth(sampleRate: rate, voice: callerVoice).render(duration: duration, spurts: spurts.caller, seed: seed &+ 11)
-        let calleeAudio = SpeechSynth(sampleRate: rate, voice: calleeVoice).render(duration: duration, spurts: spurts.callee, seed: seed &+ 23)
+        var callerAudio = SpeechSynth(sampleRate: rate, voice: callerVoice).render(duration: duration, spurts: spurts.caller, seed: seed &+ 11)
+        var calleeAudio = SpeechSynth(sampleRate: rate, voice: calleeVoice).render(duration: duration, spurts: spurts.callee, seed: seed &+ 23)
+        callerImpairments.addBackground(to: &callerAudio, rate: rate, seed: seed &+ 31)
+        calleeImpairments.addBackground(to: &calleeAudio, rate: rate, seed: seed &+ 37)
         var rng = SeededRandom(seed: seed &+ 99)
         var records: [(MediaTime, [UInt8])] = []
         func at(_ seconds: Double) -> MediaTime { start.advanced(byNanoseconds: Int64(seconds * 1e9)) }
@@ -194,7 +199,7 @@ public struct SyntheticCall {
         return Output(
             pcap: writer.bytes, callerAudio: Array(callerAudio.prefix(used)), calleeAudio: Array(calleeAudio.prefix(used)),
             callerFirstPacket: at(mediaStart), calleeFirstPacket: at(mediaStart + calleeDelay), packetsPerLeg: packets,
-            legReports: reports)
+            legReports: reports, spurts: [spurts.caller, spurts.callee])
     }
 }
 
@@ -279,6 +284,30 @@ public struct LegImpairments: Sendable {
     public var timestampUnitsPerSample = 1
     /// RFC 4733 events to send instead of audio: digit code, start and duration in seconds.
     public var events: [(digit: UInt8, at: Double, duration: Double)] = []
+    /// White line noise under the speech, in dB full scale (nil: none).
+    public var noise: Double? = nil
+    /// Mains hum (50 Hz with harmonics to 450 Hz) under the speech, in dB full scale (nil: none).
+    public var hum: Double? = nil
 
     public init() {}
+
+    /// Mixes the configured line noise and hum into `audio`.
+    func addBackground(to audio: inout [Int16], rate: Int, seed: UInt64) {
+        guard noise != nil || hum != nil else { return }
+        var rng = SeededRandom(seed: seed)
+        let noiseAmplitude = noise.map { pow(10, $0 / 20) * 32767 * 1.732 } ?? 0
+        let humAmplitude = hum.map { pow(10, $0 / 20) * 32767 * 1.414 } ?? 0
+        for i in audio.indices {
+            var v = Double(audio[i])
+            if noiseAmplitude > 0 { v += (rng.unit() * 2 - 1) * noiseAmplitude }
+            if humAmplitude > 0 {
+                let t = Double(i) / Double(rate)
+                for h in stride(from: 1, through: 9, by: 2) {
+                    let phase: Double = 2 * Double.pi * 50 * Double(h) * t
+                    v += humAmplitude / Double(h) * sin(phase)
+                }
+            }
+            audio[i] = Int16(max(-32767, min(32767, v.rounded())))
+        }
+    }
 }

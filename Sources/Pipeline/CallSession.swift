@@ -164,6 +164,8 @@ final class CallSession {
         try indexFile.write(try index.encoded())
         try indexFile.sync()
         try finished.audio.publish()
+        for file in finished.analysis.peaks { try file.publish() }
+        // The index last: a recording whose index exists is complete.
         try indexFile.publish()
         return RecordingSummary(
             id: finished.id, audioPath: finished.audio.path, indexPath: indexFile.path, index: index,
@@ -182,6 +184,8 @@ final class CallSession {
             channel.concealedMs = (leg?.concealedSamples ?? 0) * 1000 / sampleRate
             channel.timestampJumps = leg?.timestampJumps ?? 0
             channel.driftPPM = Int(((leg?.drift ?? 0) * 1e6).rounded())
+            channel.speech = finished.analysis.speech[side.rawValue].map { [Self.round($0.start), Self.round($0.end)] }
+            channel.talkTimeS = Self.round(finished.analysis.talkTime[side.rawValue])
             return channel
         }
         var dtmf: [CallIndex.DTMF] = []
@@ -200,7 +204,16 @@ final class CallSession {
             durationS: (Double(finished.samples) / Double(sampleRate) * 1000).rounded() / 1000,
             sampleRate: sampleRate, endReason: reason.name, audio: id + ".opus", channels: channels)
         index.dtmf = dtmf
+        index.overtalkS = Self.round(finished.analysis.overtalk)
+        index.longestSilenceS = Self.round(finished.analysis.longestSilence)
+        index.silenceShare = (finished.analysis.silenceShare * 1000).rounded() / 1000
+        index.peaks = finished.analysis.peaks.map { String($0.path.split(separator: "/").last!) }
         return index
+    }
+
+    /// Seconds to the millisecond.
+    private static func round(_ seconds: Double) -> Double {
+        (seconds * 1000).rounded() / 1000
     }
 
     /// Drops the recording without committing anything (its temporary file is removed).

@@ -14,6 +14,8 @@ public struct ConvertOptions: Sendable {
     public var maxTimestampSkew: Double
     /// Calls in flight at most; more are counted and dropped.
     public var maxCalls: Int
+    /// Which waveform peaks files to write beside each recording.
+    public var peaks: PeaksOptions = .default
 
     public init(
         outputDirectory: String = "recordings", opus: OpusSettings = .default, idleTimeout: Double = 120,

@@ -30,6 +30,7 @@ final class RecordingOutput {
         var startPosition: Int64
         var file: AtomicFile
         var writer: OggOpusWriter
+        var analysis: CallAnalysis
     }
 
     /// A finished recording: synced under its temporary name until `publish()`.
@@ -43,6 +44,8 @@ final class RecordingOutput {
         var audio: AtomicFile
         /// Samples per channel in the recording.
         var samples: Int64
+        /// Speech, talk time and the peaks files.
+        var analysis: CallAnalysis.Result
     }
 
     /// - Parameters:
@@ -80,6 +83,7 @@ final class RecordingOutput {
         // The first frame starts the timeline.
         if open == nil { try create(startPosition: position) }
         try open!.writer.write(frame: frame)
+        try open!.analysis.process(frame)
     }
 
     /// Creates the file once the timeline's start is known.
@@ -91,7 +95,10 @@ final class RecordingOutput {
         let writer = try OggOpusWriter(
             file: file, format: AudioFormat(sampleRate: sampleRate, channels: 2), settings: options.opus,
             tags: tags + [("START", start.iso8601)], serial: Int32(bitPattern: StableHash.fnv1a32(callID.utf8)))
-        open = Open(id: id, directory: directory, start: start, startPosition: startPosition, file: file, writer: writer)
+        let analysis = try CallAnalysis(channels: 2, sampleRate: sampleRate, options: options.peaks, directory: directory, id: id)
+        open = Open(
+            id: id, directory: directory, start: start, startPosition: startPosition, file: file, writer: writer,
+            analysis: analysis)
     }
 
     /// Encodes what is left, ends the Ogg stream and syncs the file.
@@ -104,14 +111,16 @@ final class RecordingOutput {
         }
         try open.writer.finish(totalSamples: total)
         try open.file.sync()
+        let analysis = try open.analysis.finish(total: total)
         return Finished(
             id: open.id, directory: open.directory, start: open.start, startPosition: open.startPosition, audio: open.file,
-            samples: total)
+            samples: total, analysis: analysis)
     }
 
     /// Drops the recording; its temporary file is removed.
     func discard() {
         open?.file.discard()
+        open?.analysis.discard()
         open = nil
     }
 }
