@@ -1,5 +1,6 @@
 import CallrecCore
 import Codecs
+import Foundation
 import RTP
 
 /// A SIP call with RTP in both directions, generated from speech-like audio:
@@ -165,6 +166,8 @@ public struct SyntheticCall {
         /// RTP packets each leg actually sent (after a hold, a rejection or a cancel removed some).
         public var callerPackets: Int
         public var calleePackets: Int
+        /// When each party spoke (talk spurts, seconds from its first RTP packet): [caller, callee].
+        public var spurts: [[(Double, Double)]]
     }
 
     /// What happened to one leg's packets on the way.
@@ -196,10 +199,12 @@ public struct SyntheticCall {
     public func build() -> Output {
         let codecs = legCodecs
         let spurts = SpeechSynth.conversation(duration: duration, seed: seed)
-        let callerAudio = callerSpeech ?? SpeechSynth(sampleRate: codecs.caller.sampleRate, voice: callerVoice)
+        var callerAudio = callerSpeech ?? SpeechSynth(sampleRate: codecs.caller.sampleRate, voice: callerVoice)
             .render(duration: duration, spurts: spurts.caller, seed: seed &+ 11)
-        let calleeAudio = calleeSpeech ?? SpeechSynth(sampleRate: codecs.callee.sampleRate, voice: calleeVoice)
+        var calleeAudio = calleeSpeech ?? SpeechSynth(sampleRate: codecs.callee.sampleRate, voice: calleeVoice)
             .render(duration: duration, spurts: spurts.callee, seed: seed &+ 23)
+        callerImpairments.addBackground(to: &callerAudio, rate: codecs.caller.sampleRate, seed: seed &+ 31)
+        calleeImpairments.addBackground(to: &calleeAudio, rate: codecs.callee.sampleRate, seed: seed &+ 37)
         let duration = min(
             duration, Double(callerAudio.count) / Double(codecs.caller.sampleRate),
             Double(calleeAudio.count) / Double(codecs.callee.sampleRate))
@@ -362,7 +367,8 @@ public struct SyntheticCall {
             callerAudio: Array(callerAudio.prefix(packets * codecs.caller.sampleRate * ptime / 1000)),
             calleeAudio: Array(calleeAudio.prefix(packets * codecs.callee.sampleRate * ptime / 1000)),
             callerFirstPacket: at(mediaStart), calleeFirstPacket: at(calleeStart), packetsPerLeg: packets,
-            legReports: reports, callerPackets: reports[0].captured, calleePackets: reports[1].captured)
+            legReports: reports, callerPackets: reports[0].captured, calleePackets: reports[1].captured,
+            spurts: [spurts.caller, spurts.callee])
     }
 
     /// The endpoints a packet of `party` sent at `send` goes from and to, or
@@ -619,6 +625,30 @@ public struct LegImpairments: Sendable {
     public var timestampScale = 1
     /// RFC 4733 events to send instead of audio: digit code, start and duration in seconds.
     public var events: [(digit: UInt8, at: Double, duration: Double)] = []
+    /// White line noise under the speech, in dB full scale (nil: none).
+    public var noise: Double? = nil
+    /// Mains hum (50 Hz with harmonics to 450 Hz) under the speech, in dB full scale (nil: none).
+    public var hum: Double? = nil
 
     public init() {}
+
+    /// Mixes the configured line noise and hum into `audio`.
+    func addBackground(to audio: inout [Int16], rate: Int, seed: UInt64) {
+        guard noise != nil || hum != nil else { return }
+        var rng = SeededRandom(seed: seed)
+        let noiseAmplitude = noise.map { pow(10, $0 / 20) * 32767 * 1.732 } ?? 0
+        let humAmplitude = hum.map { pow(10, $0 / 20) * 32767 * 1.414 } ?? 0
+        for i in audio.indices {
+            var v = Double(audio[i])
+            if noiseAmplitude > 0 { v += (rng.unit() * 2 - 1) * noiseAmplitude }
+            if humAmplitude > 0 {
+                let t = Double(i) / Double(rate)
+                for h in stride(from: 1, through: 9, by: 2) {
+                    let phase: Double = 2 * Double.pi * 50 * Double(h) * t
+                    v += humAmplitude / Double(h) * sin(phase)
+                }
+            }
+            audio[i] = Int16(max(-32767, min(32767, v.rounded())))
+        }
+    }
 }

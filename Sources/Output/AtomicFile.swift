@@ -68,6 +68,21 @@ public final class AtomicFile {
         if end >= 0 { size = Int64(end) }
     }
 
+    /// Overwrites bytes already written, at `offset` from the start (a header
+    /// whose length is known only at the end).
+    public func write(_ bytes: UnsafeRawBufferPointer, at offset: Int64) throws {
+        precondition(offset + Int64(bytes.count) <= size, "can only overwrite what was written")
+        var done = 0
+        while done < bytes.count {
+            let n = pwrite(fd, bytes.baseAddress! + done, bytes.count - done, off_t(offset) + off_t(done))
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw AtomicFile.error(errno, path: temporaryPath, doing: "cannot write")
+            }
+            done += n
+        }
+    }
+
     /// Appends `bytes`.
     public func write(_ bytes: [UInt8]) throws {
         try bytes.withUnsafeBytes { try write($0) }

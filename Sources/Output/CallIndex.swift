@@ -30,6 +30,10 @@ public struct CallIndex: Codable, Sendable, Equatable {
         public var timestampJumps: Int = 0
         /// The sender's clock drift against capture time, in parts per million (positive: fast), as corrected.
         public var driftPPM: Int = 0
+        /// When this speaker spoke: `[start, end]` pairs in seconds from the recording's start.
+        public var speech: [[Double]] = []
+        /// Seconds this speaker spoke.
+        public var talkTimeS: Double = 0
 
         public init(speaker: String, codec: String?, ssrcs: [String], packets: Int, lost: Int, duplicates: Int, late: Int, jitterMs: Double) {
             self.speaker = speaker
@@ -48,6 +52,8 @@ public struct CallIndex: Codable, Sendable, Equatable {
             case concealedMs = "concealed_ms"
             case timestampJumps = "timestamp_jumps"
             case driftPPM = "drift_ppm"
+            case speech
+            case talkTimeS = "talk_time_s"
         }
     }
 
@@ -111,12 +117,20 @@ public struct CallIndex: Codable, Sendable, Equatable {
     public var format: String?
     /// Files of the recording beside the audio and the index (the waveform
     /// peaks), relative to the index, in the order they are committed.
-    public var extraFiles: [String] { [] }
+    public var extraFiles: [String] { peaks }
     /// `stereo` (channel per speaker in one file), `mono` (both mixed) or `split` (a file per speaker).
     public var layout: String?
     public var channels: [Channel]
     /// DTMF digits (RFC 4733 events) in time order.
     public var dtmf: [DTMF] = []
+    /// Seconds in which both speakers speak at once.
+    public var overtalkS: Double = 0
+    /// The longest stretch in which nobody speaks, in seconds.
+    public var longestSilenceS: Double = 0
+    /// The share of the recording in which nobody speaks, 0 to 1.
+    public var silenceShare: Double = 0
+    /// The waveform peaks files, relative to the index (BBC audiowaveform formats).
+    public var peaks: [String] = []
 
     public init(
         id: String, callID: String, caller: String?, callee: String?, direction: String, signalling: String = "sip",
@@ -141,8 +155,11 @@ public struct CallIndex: Codable, Sendable, Equatable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case version, id, caller, callee, direction, signalling, start, channels, audio, skipped, dtmf, format, layout
+        case version, id, caller, callee, direction, signalling, start, channels, audio, skipped, dtmf, format, layout, peaks
         case audioFiles = "audio_files"
+        case overtalkS = "overtalk_s"
+        case longestSilenceS = "longest_silence_s"
+        case silenceShare = "silence_share"
         case callID = "call_id"
         case durationS = "duration_s"
         case sampleRate = "sample_rate"

@@ -180,8 +180,8 @@ final class CallSession {
         let summary = RecordingSummary(
             id: finished.id, audioFiles: finished.files.map { RecordingSummary.AudioFile(path: $0.path, bytes: $0.size) },
             indexPath: indexFile.path, index: index, start: finished.start)
-        // Audio first, the index last: a recording whose index exists is complete.
-        return FinishedRecording(summary: summary, files: finished.files + [indexFile])
+        // Audio first, then the peaks, the index last: a recording whose index exists is complete.
+        return FinishedRecording(summary: summary, files: finished.files + finished.analysis.peaks + [indexFile])
     }
 
     private func callIndex(_ finished: RecordingOutput.Finished, sampleRate: Int, reason: CallEndReason) -> CallIndex {
@@ -197,6 +197,8 @@ final class CallSession {
             channel.concealedMs = Int(((leg?.concealedSeconds ?? 0) * 1000).rounded())
             channel.timestampJumps = leg?.timestampJumps ?? 0
             channel.driftPPM = Int(((leg?.drift ?? 0) * 1e6).rounded())
+            channel.speech = finished.analysis.speech[side.rawValue].map { [Self.round($0.start), Self.round($0.end)] }
+            channel.talkTimeS = Self.round(finished.analysis.talkTime[side.rawValue])
             return channel
         }
         var dtmf: [CallIndex.DTMF] = []
@@ -218,7 +220,16 @@ final class CallSession {
         index.format = finished.format.rawValue
         index.layout = finished.layout.rawValue
         index.audioFiles = names
+        index.overtalkS = Self.round(finished.analysis.overtalk)
+        index.longestSilenceS = Self.round(finished.analysis.longestSilence)
+        index.silenceShare = (finished.analysis.silenceShare * 1000).rounded() / 1000
+        index.peaks = finished.analysis.peaks.map { String($0.path.split(separator: "/").last!) }
         return index
+    }
+
+    /// Seconds to the millisecond.
+    private static func round(_ seconds: Double) -> Double {
+        (seconds * 1000).rounded() / 1000
     }
 
     /// Drops the recording without committing anything (its temporary file is removed).

@@ -46,6 +46,8 @@ public struct ConvertOptions: Sendable {
     public var localNumbers: [String]
     public var localPrefixes: [String]
     public var localDomains: [String]
+    /// Which waveform peaks files to write beside each recording.
+    public var peaks: PeaksOptions = .default
 
     public init(
         outputDirectory: String = "recordings", opus: OpusSettings = .default, idleTimeout: Double = 120,

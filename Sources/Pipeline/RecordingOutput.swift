@@ -46,6 +46,8 @@ final class RecordingOutput {
         var start: MediaTime
         var startPosition: Int64
         var sinks: [any AudioSink]
+        /// Speech detection and peaks, fed every frame as it is encoded.
+        var analysis: CallAnalysis
     }
 
     /// A leg's audio being resampled: continuous from `start` until a packet
@@ -74,6 +76,8 @@ final class RecordingOutput {
         var layout: ChannelLayout
         /// Samples per channel in the recording.
         var samples: Int64
+        /// Speech, talk time and the peaks files.
+        var analysis: CallAnalysis.Result
     }
 
     /// - Parameters:
@@ -133,7 +137,8 @@ final class RecordingOutput {
                         bitrate: options.opus.bitrate.map { $0 / channelNames.count }))
             }
         }
-        open = Open(id: id, directory: directory, start: start, startPosition: startPosition, sinks: sinks)
+        let analysis = try CallAnalysis(channels: channels, sampleRate: sampleRate, options: options.peaks, directory: directory, id: id)
+        open = Open(id: id, directory: directory, start: start, startPosition: startPosition, sinks: sinks, analysis: analysis)
     }
 
     private func sink(file: AtomicFile, channels: Int, tags: [(String, String)], serial: Int32, bitrate: Int?) throws -> any AudioSink {
@@ -209,6 +214,8 @@ final class RecordingOutput {
         // The first frame starts the timeline.
         if open == nil { try create(startPosition: position) }
         let sinks = open!.sinks
+        // The taps see the call's two channels as they are encoded, whatever the file layout.
+        try open!.analysis.process(frame)
         switch layout {
         case .stereo:
             try sinks[0].write(frame: frame)
@@ -240,14 +247,16 @@ final class RecordingOutput {
             try sink.finish(totalSamples: total)
             try sink.file.sync()
         }
+        let analysis = try open.analysis.finish(total: total)
         return Finished(
             id: open.id, directory: open.directory, start: open.start, startPosition: open.startPosition,
-            files: open.sinks.map(\.file), format: format, layout: layout, samples: total)
+            files: open.sinks.map(\.file), format: format, layout: layout, samples: total, analysis: analysis)
     }
 
     /// Drops the recording; its temporary files are removed.
     func discard() {
         for sink in open?.sinks ?? [] { sink.file.discard() }
+        open?.analysis.discard()
         open = nil
     }
 }

@@ -206,7 +206,8 @@ import Testing
         let recordings = try found(out)
         #expect(recordings.count == (step == "files-synced" ? 0 : 1))
         let files = (FileManager.default.enumerator(atPath: out)?.allObjects as? [String] ?? []).filter { $0.hasSuffix(".opus") || $0.hasSuffix(".json") || $0.hasSuffix(".partial") }
-        #expect(files.count == recordings.count * 2)
+        // Audio, peaks and index per recording.
+        #expect(files.count == recordings.count * 3)
         #expect(try run(["catalog", "verify", "--out", out]).stdout.hasSuffix("nothing to repair\n"))
     }
 

@@ -64,7 +64,7 @@ import Testing
         switch step {
         case .filesSynced:
             // No row yet: the temporary files go, and with them the recording.
-            #expect(report.temporaryFilesRemoved.count == 2)
+            #expect(report.temporaryFilesRemoved.count == 3)  // audio, peaks, index
             #expect(try Self.expectConsistent(image).isEmpty)
         case .rowPending, .firstFileRenamed, .filesRenamed:
             // The row says what the files must be; they are complete, so the commit is finished.

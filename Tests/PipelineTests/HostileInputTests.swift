@@ -17,7 +17,7 @@ import Testing
         let recording = try #require(found.recordings.first)
         #expect(recording.index.callID == "../../etc/passwd")
         // Every file is under OUT/YYYY/MM/DD and named by time and hash.
-        let pattern = #/^\d{4}/\d{2}/\d{2}/\d{8}T\d{6}Z-[0-9a-f]{8}\.(opus|json)$/#
+        let pattern = #/^\d{4}/\d{2}/\d{2}/\d{8}T\d{6}Z-[0-9a-f]{8}\.(opus|json|peaks\.json)$/#
         #expect(!found.files.isEmpty)
         for file in found.files where !file.hasPrefix("catalog") {
             let isDirectory = (try? FileManager.default.attributesOfItem(atPath: found.output + "/" + file)[.type] as? FileAttributeType) == .typeDirectory
