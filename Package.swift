@@ -57,6 +57,8 @@ let package = Package(
         // Test support: capture builders, a speech-like signal generator, an Ogg Opus reader.
         .target(name: "CallrecTestSupport", dependencies: ["CallrecCore", "Codecs", "RTP", "CallSynthesis", "COpusFile", "CSndFile"]),
         .executableTarget(name: "make-fixtures", dependencies: ["CallrecTestSupport"]),
+        // The live recorder under an hour of generated traffic (`make soak`).
+        .executableTarget(name: "soak", dependencies: ["CallrecTestSupport"]),
 
         .testTarget(name: "CallrecCoreTests", dependencies: ["CallrecCore", "CallrecTestSupport"]),
         .testTarget(name: "CaptureTests", dependencies: ["Capture", "CallrecTestSupport"]),

@@ -52,7 +52,7 @@ extension CatalogStore {
         let lock = try CatalogLock(catalogPath: path, exclusive: true)
         defer { withExtendedLifetime(lock) {} }
         var report = VerifyReport()
-        var events: [(action: String, target: String, detail: String)] = []
+        var events: [RepairEvent] = []
         // Rows are read a page at a time, so memory stays flat however large the archive:
         // the unsettled ones first (few), then the committed ones by id.
         let unsettled = try queue.read { db in
@@ -83,59 +83,8 @@ extension CatalogStore {
             for row in page {
                 let files = try files(of: row.id)
                 switch row.state {
-                case .deleting:
-                    report.deletionsFinished.append(row.id)
-                    events.append(("verify", row.id, "finished an interrupted deletion"))
-                    if !dryRun { _ = try finishDeletion(id: row.id) }
-                case .pending:
-                    // Complete when each file is present under its temporary or final name with its
-                    // checksum. A temporary file is the newer (it is gone once renamed): a capture
-                    // converted again leaves the old final file beside the new temporary one.
-                    var complete = !files.isEmpty
-                    for file in files where complete {
-                        let final = filePath(file.path)
-                        let temp = CatalogStore.temporaryPath(of: final)
-                        let present = exists(temp) ? temp : (exists(final) ? final : nil)
-                        guard let present else {
-                            complete = false
-                            break
-                        }
-                        if let sum = file.sha256, try FileDigest.sha256(path: present) != sum {
-                            complete = false
-                        }
-                    }
-                    if complete {
-                        report.pendingCompleted.append(row.id)
-                        events.append(("verify", row.id, "completed an interrupted commit"))
-                        if !dryRun {
-                            for file in files {
-                                let final = filePath(file.path)
-                                let temp = CatalogStore.temporaryPath(of: final)
-                                if exists(temp) {
-                                    guard rename(temp, final) == 0 else {
-                                        throw CatalogError(
-                                            .io, "\(temp): cannot rename into place: \(String(cString: strerror(errno)))")
-                                    }
-                                    CatalogStore.syncFolder(of: final)
-                                }
-                            }
-                            try markCommitted(id: row.id)
-                        }
-                    } else {
-                        report.pendingRolledBack.append(row.id)
-                        events.append(
-                            (
-                                "verify", row.id,
-                                "rolled back an interrupted commit (a file was missing or incomplete)"
-                            ))
-                        if !dryRun {
-                            try queue.write { db in
-                                try db.execute(
-                                    sql: "UPDATE recordings SET state = 'deleting' WHERE id = ?", arguments: [row.id])
-                            }
-                            _ = try finishDeletion(id: row.id)
-                        }
-                    }
+                case .deleting, .pending:
+                    try settle(row, files: files, dryRun: dryRun, report: &report, events: &events)
                 case .committed:
                     var missing: [String] = []
                     var mismatched: [String] = []
@@ -216,9 +165,7 @@ extension CatalogStore {
                 if let final = CatalogStore.finalPath(ofTemporary: relative) {
                     // In a dry run, pending rows were not settled: their temporary files are theirs.
                     if dryRun && pendingClaimed.contains(final) { continue }
-                    report.temporaryFilesRemoved.append(relative)
-                    events.append(("verify", relative, "removed a temporary file no commit finished"))
-                    if !dryRun { unlink(filePath(relative)) }
+                    removeTemporaryFile(relative, dryRun: dryRun, report: &report, events: &events)
                     continue
                 }
                 guard try !isClaimed(relative) else { continue }
@@ -252,15 +199,7 @@ extension CatalogStore {
 
         }
 
-        if !dryRun && !events.isEmpty {
-            try queue.write { db in
-                for event in events {
-                    try Self.appendAudit(
-                        db, at: now, actor: actor, action: event.action, target: event.target, outcome: .done,
-                        detail: event.detail)
-                }
-            }
-        }
+        if !dryRun { try appendRepairs(events, by: actor, at: now) }
         return report
     }
 

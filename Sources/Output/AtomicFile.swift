@@ -12,6 +12,12 @@ import Darwin
 ///
 /// One owner per file descriptor: opened in `init`, closed in `commit`,
 /// `discard` or `deinit`.
+///
+/// Given a `DiskSpaceWait`, a full disk (`ENOSPC`) while creating, writing
+/// or renaming waits for space and tries again from the byte where the write
+/// stopped, so the file is the same as if the disk had never been full;
+/// without one (or once the wait gives up) it throws `OutputError.noSpace`.
+/// A sync that fails is never retried: the kernel may have dropped the data.
 public final class AtomicFile {
     /// The final path.
     public let path: String
@@ -22,37 +28,59 @@ public final class AtomicFile {
 
     private var fd: Int32
     private var committed = false
+    /// What to do when the disk is full; nil: fail at once.
+    private let space: DiskSpaceWait?
 
     /// The suffix of temporary files; anything ending in it is a leftover.
     public static let temporarySuffix = ".partial"
 
     /// Creates the folder `directory` (and its parents) and opens a
     /// temporary file for `name` in it.
-    public init(directory: String, name: String) throws {
-        try AtomicFile.makeDirectories(directory)
+    /// - Parameter space: waits out a full disk; nil: a full disk fails at once.
+    public init(directory: String, name: String, space: DiskSpaceWait? = nil) throws {
+        self.space = space
         path = directory + "/" + name
         temporaryPath = directory + "/." + name + AtomicFile.temporarySuffix
-        fd = open(temporaryPath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        if fd < 0 {
-            throw AtomicFile.error(errno, path: temporaryPath, doing: "cannot create")
+        let temporaryPath = self.temporaryPath
+        fd = try AtomicFile.retrying(space, path: temporaryPath) {
+            try AtomicFile.makeDirectories(directory)
+            let opened = open(temporaryPath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+            if opened < 0 {
+                throw AtomicFile.error(errno, path: temporaryPath, doing: "cannot create")
+            }
+            return opened
         }
+    }
+
+    /// Runs `body` again while it fails for want of space and `space` says to wait.
+    private static func retrying<T>(_ space: DiskSpaceWait?, path: String, _ body: () throws -> T) throws -> T {
+        guard let space else { return try body() }
+        return try space.retrying(path: path, isNoSpace: { ($0 as? OutputError)?.code == .noSpace }, body)
     }
 
     deinit {
         if !committed { discard() }
     }
 
-    /// Appends `bytes`.
+    /// Appends `bytes`. On a full disk with a `DiskSpaceWait`, waits and
+    /// goes on from the first byte not written.
     public func write(_ bytes: UnsafeRawBufferPointer) throws {
         var offset = 0
+        var waited = false
         while offset < bytes.count {
             let n = Glibc.write(fd, bytes.baseAddress! + offset, bytes.count - offset)
             if n < 0 {
-                if errno == EINTR { continue }
-                throw AtomicFile.error(errno, path: temporaryPath, doing: "cannot write")
+                let code = errno
+                if code == EINTR { continue }
+                if code == ENOSPC, let space, space.waitForSpace(path: temporaryPath) {
+                    waited = true
+                    continue
+                }
+                throw AtomicFile.error(code, path: temporaryPath, doing: "cannot write")
             }
             offset += n
         }
+        if waited { space?.spaceReturned() }
         size += Int64(bytes.count)
     }
 
@@ -102,8 +130,11 @@ public final class AtomicFile {
     /// Publishes the synced file under its final name and syncs the folder.
     public func publish() throws {
         try sync()
-        if rename(temporaryPath, path) != 0 {
-            throw AtomicFile.error(errno, path: path, doing: "cannot rename into place")
+        let (from, to) = (temporaryPath, path)
+        try AtomicFile.retrying(space, path: path) {
+            if rename(from, to) != 0 {
+                throw AtomicFile.error(errno, path: to, doing: "cannot rename into place")
+            }
         }
         committed = true
         AtomicFile.syncDirectory(of: path)

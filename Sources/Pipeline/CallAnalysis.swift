@@ -35,7 +35,8 @@ final class CallAnalysis {
 
     /// - Parameters:
     ///   - directory, id: where the peaks files go (`<id>.peaks.json`, `<id>.peaks.dat`).
-    init(channels: Int, sampleRate: Int, options: PeaksOptions, directory: String, id: String) throws {
+    ///   - space: waits out a full disk (`ConvertOptions.diskSpace`).
+    init(channels: Int, sampleRate: Int, options: PeaksOptions, directory: String, id: String, space: DiskSpaceWait? = nil) throws {
         self.channels = channels
         self.sampleRate = sampleRate
         detectors = (0..<channels).map { _ in SpeechDetector(sampleRate: sampleRate) }
@@ -43,7 +44,7 @@ final class CallAnalysis {
         peakBuilder = PeakBuilder(channels: channels, samplesPerPixel: samplesPerPixel)
         writers = try options.formats.map { format in
             try PeaksWriter(
-                file: AtomicFile(directory: directory, name: id + format.suffix), format: format, bits: options.bits,
+                file: AtomicFile(directory: directory, name: id + format.suffix, space: space), format: format, bits: options.bits,
                 channels: channels, sampleRate: sampleRate, samplesPerPixel: samplesPerPixel)
         }
     }

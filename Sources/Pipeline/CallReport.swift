@@ -1,4 +1,5 @@
 import CallrecCore
+import Catalog
 
 /// Everything the router learnt about one call, reported when the call ends
 /// whether or not it was recorded: its parties, how it was found, how it
@@ -48,4 +49,8 @@ public struct CallReport: Sendable {
     public var outcome: Outcome
     /// The recording, when one was written.
     public var recording: RecordingSummary?
+    /// What the recording rules decided (a skipped call is `.notRecorded` with `decision.records` false).
+    public var decision: RuleDecision = .unmatched
+    /// The call's place (1, 2, ...) in the order calls ended in this run.
+    public var sequence = 0
 }

@@ -18,7 +18,14 @@ final class CallSession {
     var decision = RuleDecision.unmatched
 
     private let options: ConvertOptions
-    private let diagnostics: Diagnostics
+    /// Where the call's counts go (with worker threads, the worker's own).
+    let diagnostics: Diagnostics
+    /// The worker thread the call runs on (`CallWorkers`).
+    var worker = 0
+    /// What stopped the call's recording on a worker thread (a full disk
+    /// given up, an I/O error): the rest of its packets are skipped and the
+    /// call is reported as failed when it ends.
+    var failure: (any Error)? = nil
     /// The caller's and the callee's leg. Two properties rather than an array, so a leg is
     /// only ever accessed in place (an array element read would copy it per packet).
     private var callerLeg: Leg?
@@ -174,7 +181,7 @@ final class CallSession {
         }
         guard let finished = try output.finish() else { return nil }
         let index = callIndex(finished, sampleRate: output.sampleRate, reason: reason)
-        let indexFile = try AtomicFile(directory: finished.directory, name: finished.id + ".json")
+        let indexFile = try AtomicFile(directory: finished.directory, name: finished.id + ".json", space: options.diskSpace)
         try indexFile.write(try index.encoded())
         try indexFile.sync()
         let summary = RecordingSummary(

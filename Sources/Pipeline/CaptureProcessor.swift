@@ -83,14 +83,34 @@ public final class CaptureProcessor {
     private let onCallEnded: ((CallReport) throws -> Void)?
     /// Decides which calls are recorded, before any audio is decoded.
     private let policy: any RecordingPolicy
+    /// Runs each call's own work: here and now (convert), or on worker threads (record).
+    private let executor: any CallExecutor
+    /// With worker threads: told of a call whose recording failed, instead of throwing.
+    private let onCallFailed: ((CallReport, any Error) -> Void)?
+    /// Calls ended so far (their `CallReport.sequence`).
+    private var endedCalls = 0
 
     /// - Parameters:
     ///   - policy: the recording rules; a call they skip is never decoded.
     ///   - onCallEnded: called with every call when it ends, whether or not it was recorded.
     ///   - onRecording: called with each finished recording, to commit it (`RecordingCommitter`).
-    public init(
+    public convenience init(
         options: ConvertOptions, diagnostics: Diagnostics, policy: any RecordingPolicy = RecordEverything(),
         onCallEnded: ((CallReport) throws -> Void)? = nil,
+        onRecording: @escaping (FinishedRecording) throws -> Void
+    ) {
+        self.init(
+            options: options, diagnostics: diagnostics, policy: policy, executor: InlineExecutor(diagnostics: diagnostics),
+            onCallEnded: onCallEnded, onCallFailed: nil, onRecording: onRecording)
+    }
+
+    /// - Parameters:
+    ///   - executor: where each call's packets are decoded and its recording written.
+    ///   - onCallFailed: when given, a call whose recording fails is reported here (on the
+    ///     executor's thread) and the run goes on; when nil, the error is thrown.
+    init(
+        options: ConvertOptions, diagnostics: Diagnostics, policy: any RecordingPolicy, executor: any CallExecutor,
+        onCallEnded: ((CallReport) throws -> Void)?, onCallFailed: ((CallReport, any Error) -> Void)?,
         onRecording: @escaping (FinishedRecording) throws -> Void
     ) {
         self.options = options
@@ -100,8 +120,10 @@ public final class CaptureProcessor {
         self.tracker = CallTracker(maxCalls: options.maxCalls, localParties: local, diagnostics: diagnostics)
         self.reassembler = TCPReassembler(diagnostics: diagnostics)
         self.policy = policy
+        self.executor = executor
         self.onRecording = onRecording
         self.onCallEnded = onCallEnded
+        self.onCallFailed = onCallFailed
     }
 
     deinit {
@@ -195,7 +217,9 @@ public final class CaptureProcessor {
         let call: RoutedCall
         if let key = keysByCallID[description.callID], let known = calls[key] {
             let before = known.description
-            known.session.description = description
+            known.description = description
+            let session = known.session
+            try executor.perform(on: session) { session.description = description }
             call = known
             if before.callerMedia != description.callerMedia || before.calleeMedia != description.calleeMedia {
                 // The media moved or changed direction: the next source of each leg is taken at once.
@@ -225,21 +249,20 @@ public final class CaptureProcessor {
             diagnostics.count(.callsDroppedOverLimit)
             return nil
         }
-        let session = CallSession(description: description, signalled: signalled, options: options, diagnostics: diagnostics, at: time)
         let key = nextKey
         nextKey += 1
-        let call = RoutedCall(key: key, session: session, at: time)
+        let session = executor.makeSession(key: key, description: description, signalled: signalled, options: options, at: time)
+        let call = RoutedCall(key: key, session: session, description: description, at: time)
         calls[key] = call
         if signalled { keysByCallID[description.callID] = key }
         // The recording rules decide here, before any audio: a skipped call is claimed but never decoded.
-        decide(session, at: time)
+        decide(session, description, at: time)
         return call
     }
 
     /// Applies the recording rules to a newly identified call; a skipped call
     /// keeps its claims (its packets are not unmatched) but is never decoded.
-    private func decide(_ session: CallSession, at time: MediaTime) {
-        let call = session.description
+    private func decide(_ session: CallSession, _ call: CallDescription, at time: MediaTime) {
         let decision = policy.decide(
             CallFacts(callID: call.callID, caller: call.callerParty, callee: call.calleeParty, direction: call.direction, start: time))
         session.decision = decision
@@ -281,7 +304,8 @@ public final class CaptureProcessor {
     private func supersede(_ call: RoutedCall, at time: MediaTime) throws {
         if time.seconds(since: call.createdAt) < CaptureProcessor.supersedeGrace {
             forget(call)
-            call.session.discard()
+            let session = call.session
+            try executor.perform(on: session) { session.discard() }
         } else {
             try end(key: call.key, reason: .superseded, at: time)
         }
@@ -369,7 +393,7 @@ public final class CaptureProcessor {
                let clear = RTPHeader(UnsafeRawBufferPointer(rebasing: plain[0..<length])) {
                 diagnostics.count(.rtpDecrypted)
                 let body = UnsafeRawBufferPointer(rebasing: plain[clear.payloadOffset..<(clear.payloadOffset + clear.payloadLength)])
-                try call.session.receive(clear, payload: body, from: sender, at: time)
+                try executor.receive(call.session, clear, payload: body, from: sender, at: time)
                 return
             }
             let clockRate = call.description.media(of: sender.opposite)?.media.format(for: header.payloadType)?.clockRate ?? 8000
@@ -378,7 +402,7 @@ public final class CaptureProcessor {
             return
         }
         let body = UnsafeRawBufferPointer(rebasing: payload[header.payloadOffset..<(header.payloadOffset + header.payloadLength)])
-        try call.session.receive(header, payload: body, from: sender, at: time)
+        try executor.receive(call.session, header, payload: body, from: sender, at: time)
     }
 
     /// Follows a flow no call claims, until it confirms an RTP stream (a call
@@ -473,12 +497,13 @@ public final class CaptureProcessor {
 
     private func end(callID: String, description: CallDescription, reason: CallEndReason, at time: MediaTime) throws {
         guard let key = keysByCallID[callID], let call = calls[key] else { return }
-        call.session.description = description
+        call.description = description
         try end(key: key, reason: reason, at: time)
     }
 
-    /// Ends a call: releases its endpoints (quarantined for a moment), commits
-    /// its recording (or, for SRTP, its index alone) and reports it.
+    /// Ends a call: releases its endpoints (quarantined for a moment), and
+    /// has its executor finish it: commit its recording (or, for SRTP, its
+    /// index alone) and report it.
     private func end(key: Int, reason: CallEndReason, at time: MediaTime) throws {
         guard let call = calls[key] else { return }
         forget(call)
@@ -487,27 +512,56 @@ public final class CaptureProcessor {
         for (endpoint, _) in call.endpoints where claims[endpoint] == nil && quarantine.count < CaptureProcessor.maxQuarantined {
             quarantine[endpoint] = until
         }
-        var outcome = CallReport.Outcome.notRecorded
-        var summary: RecordingSummary? = nil
-        if var finished = try call.session.finish(reason: reason) {
-            finished.summary.decision = call.session.decision
-            summary = finished.summary
-            outcome = .recorded
+        endedCalls += 1
+        // What the router knows is read here; the call is the executor's from now on.
+        var report = self.report(call, reason: reason)
+        report.sequence = endedCalls
+        let (description, options, onRecording, onCallEnded, onCallFailed) = (call.description, options, onRecording, onCallEnded, onCallFailed)
+        try executor.perform(on: call.session) {
+            let session = call.session
+            session.description = description
+            do {
+                (report.outcome, report.recording) = try CaptureProcessor.complete(
+                    call, reason: reason, options: options, onRecording: onRecording)
+            } catch {
+                guard let onCallFailed else { throw error }
+                session.discard()
+                onCallFailed(report, error)
+                return
+            }
+            try onCallEnded?(report)
+        }
+    }
+
+    /// Finishes `call`'s recording and commits it, or writes the index of
+    /// an SRTP call; counts a call without media. Runs on the call's executor.
+    private static func complete(
+        _ call: RoutedCall, reason: CallEndReason, options: ConvertOptions, onRecording: (FinishedRecording) throws -> Void
+    ) throws -> (CallReport.Outcome, RecordingSummary?) {
+        let session = call.session
+        let diagnostics = session.diagnostics
+        if let failure = session.failure { throw failure }
+        if var finished = try session.finish(reason: reason) {
+            finished.summary.decision = session.decision
             try onRecording(finished)
-        } else if !call.session.decision.records {
-            outcome = .notRecorded
-        } else if call.encrypted, let path = try call.writeEncryptedIndex(reason: reason, options: options) {
-            outcome = .encrypted(indexPath: path)
+            return (.recorded, finished.summary)
+        }
+        if !session.decision.records { return (.notRecorded, nil) }
+        if call.encrypted, let path = try call.writeEncryptedIndex(reason: reason, options: options) {
             diagnostics.count(.callsEncrypted)
             diagnostics.note(
                 "call \(RecordingNaming.safeForDisplay(call.description.callID)): SRTP media is not decrypted; "
                     + "not recorded, indexed in \(path)")
-        } else {
-            diagnostics.count(.callsWithoutMedia)
+            return (.encrypted(indexPath: path), nil)
         }
-        guard let onCallEnded else { return }
+        diagnostics.count(.callsWithoutMedia)
+        return (.notRecorded, nil)
+    }
+
+    /// What the router knows of `call` as it ends (the outcome is filled in once it is finished).
+    private func report(_ call: RoutedCall, reason: CallEndReason) -> CallReport {
         let description = call.description
-        try onCallEnded(CallReport(
+        var report = CallReport(
             callID: description.callID, caller: description.callerParty, callee: description.calleeParty,
             direction: description.direction.rawValue, signalled: call.session.signalled, endReason: reason.name,
             finalStatus: reason.finalStatus,
@@ -523,7 +577,9 @@ public final class CaptureProcessor {
                     packets: leg.packets, encryptedPackets: leg.encryptedPackets, ssrcs: leg.ssrcs, payloadTypes: types,
                     encodings: encodings)
             },
-            outcome: outcome, recording: summary))
+            outcome: .notRecorded, recording: nil)
+        report.decision = call.session.decision
+        return report
     }
 
     /// Removes every trace of `call` from the router: the call, its Call-ID,
@@ -571,6 +627,15 @@ public final class CaptureProcessor {
         return options.idleTimeout
     }
 
+    /// Moves capture time on to `time` without a packet, and ends the calls
+    /// idle past their timeout by then: the live recorder's clock when the
+    /// input is silent (see `Recorder`). Earlier times are ignored.
+    public func advanceClock(to time: MediaTime) throws {
+        guard let current = now, time > current else { return }
+        now = time
+        try sweepIfDue(at: time)
+    }
+
     /// Ends every call still in flight as cut (the capture ended) and commits it.
     public func finish() throws {
         let time = now ?? MediaTime(nanoseconds: 0)
@@ -588,7 +653,10 @@ public final class CaptureProcessor {
 
     /// Drops every call in flight without committing (after a fatal error).
     public func discardAll() {
-        for call in calls.values { call.session.discard() }
+        for call in calls.values {
+            let session = call.session
+            try? executor.perform(on: session) { session.discard() }
+        }
         calls.removeAll()
         keysByCallID.removeAll()
         claims.removeAll()

@@ -48,6 +48,9 @@ public struct ConvertOptions: Sendable {
     public var localDomains: [String]
     /// Which waveform peaks files to write beside each recording.
     public var peaks: PeaksOptions = .default
+    /// What writing does when the disk is full: nil fails the recording at
+    /// once (convert); the live recorder waits for space (`DiskSpaceWait`).
+    public var diskSpace: DiskSpaceWait? = nil
 
     public init(
         outputDirectory: String = "recordings", opus: OpusSettings = .default, idleTimeout: Double = 120,

@@ -36,7 +36,8 @@ extension RoutedCall {
             signalling: session.signalled ? "sip" : "none", start: start.iso8601,
             durationS: (end.seconds(since: start) * 1000).rounded() / 1000, sampleRate: nil, endReason: reason.name,
             finalStatus: reason.finalStatus, audio: nil, skipped: "srtp", channels: channels)
-        let file = try AtomicFile(directory: options.outputDirectory + "/" + RecordingNaming.dateFolder(start), name: id + ".json")
+        let file = try AtomicFile(
+            directory: options.outputDirectory + "/" + RecordingNaming.dateFolder(start), name: id + ".json", space: options.diskSpace)
         try file.write(try index.encoded())
         try file.sync()
         try file.publish()

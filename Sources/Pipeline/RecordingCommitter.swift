@@ -41,12 +41,24 @@ public struct RecordingCommitter {
     /// Called after each step (tests: a crash image or an injected failure;
     /// `CALLREC_CRASH_AT` in the command line: a kill). Throwing fails the commit.
     public var afterStep: ((CommitStep) throws -> Void)?
+    /// Waits out a full disk under the catalog (SQLite's `SQLITE_FULL`: the
+    /// transaction was rolled back, so it is tried again); nil: fail at once.
+    public var space: DiskSpaceWait?
 
     /// A committer into `catalog` for files under `outputDirectory`.
-    public init(catalog: CatalogStore, outputDirectory: String, afterStep: ((CommitStep) throws -> Void)? = nil) {
+    public init(
+        catalog: CatalogStore, outputDirectory: String, afterStep: ((CommitStep) throws -> Void)? = nil, space: DiskSpaceWait? = nil
+    ) {
         self.catalog = catalog
         self.outputDirectory = outputDirectory
         self.afterStep = afterStep
+        self.space = space
+    }
+
+    /// Runs a catalog write, again while the disk is full and `space` says to wait.
+    private func catalogWrite(_ body: () throws -> Void) throws {
+        guard let space else { return try body() }
+        try space.retrying(path: catalog.path, isNoSpace: CatalogStore.isDiskFull, body)
     }
 
     /// Commits `finished`; returns its summary, or nil when a legal hold on
@@ -67,7 +79,8 @@ public struct RecordingCommitter {
             }
             summary.audioSHA256 = files.first?.sha256
             do {
-                try catalog.insertPending(summary.catalogRecording(relativeTo: outputDirectory), files: files)
+                let row = summary.catalogRecording(relativeTo: outputDirectory)
+                try catalogWrite { try catalog.insertPending(row, files: files) }
             } catch let error as CatalogError where error.code == .held || error.code == .erased {
                 for file in finished.files { file.discard() }
                 diagnostics.note(error.message)
@@ -81,7 +94,7 @@ public struct RecordingCommitter {
                 if renamed.count == 1 { try afterStep?(.firstFileRenamed) }
             }
             try afterStep?(.filesRenamed)
-            try catalog.markCommitted(id: summary.id)
+            try catalogWrite { try catalog.markCommitted(id: summary.id) }
         } catch {
             // Undo: neither files nor row stay behind.
             for file in finished.files { file.discard() }

@@ -125,19 +125,20 @@ final class RecordingOutput {
             let fileChannels = layout == .stereo ? channels : 1
             sinks.append(
                 try sink(
-                    file: try AtomicFile(directory: directory, name: id + ext), channels: fileChannels, tags: tags, serial: serial,
+                    file: try AtomicFile(directory: directory, name: id + ext, space: options.diskSpace), channels: fileChannels, tags: tags, serial: serial,
                     bitrate: options.opus.bitrate))
         case .split:
             // A bit rate set per call is shared by its files, as by the streams of one file.
             for (c, name) in channelNames.enumerated() {
                 sinks.append(
                     try sink(
-                        file: try AtomicFile(directory: directory, name: id + "-" + name + ext), channels: 1,
+                        file: try AtomicFile(directory: directory, name: id + "-" + name + ext, space: options.diskSpace), channels: 1,
                         tags: tags + [("SPEAKER", name)], serial: serial &+ Int32(c),
                         bitrate: options.opus.bitrate.map { $0 / channelNames.count }))
             }
         }
-        let analysis = try CallAnalysis(channels: channels, sampleRate: sampleRate, options: options.peaks, directory: directory, id: id)
+        let analysis = try CallAnalysis(
+            channels: channels, sampleRate: sampleRate, options: options.peaks, directory: directory, id: id, space: options.diskSpace)
         open = Open(id: id, directory: directory, start: start, startPosition: startPosition, sinks: sinks, analysis: analysis)
     }
 

@@ -132,14 +132,17 @@ final class RoutedCall {
     /// The media is SRTP (from SDP, or recognised on the wire for a call without signalling).
     var encrypted = false
 
-    init(key: Int, session: CallSession, at time: MediaTime) {
+    init(key: Int, session: CallSession, description: CallDescription, at time: MediaTime) {
         self.key = key
         self.session = session
+        self.description = description
         self.lastActivity = time
         self.createdAt = time
     }
 
-    var description: CallDescription { session.description }
+    /// The call as signalling describes it now (the router's copy; the
+    /// session gets each change through its executor, in packet order).
+    var description: CallDescription
 
     /// Whether either party's current SDP puts the media on hold (kept by `update`).
     var onHold = false

@@ -197,7 +197,7 @@ struct Convert: ParsableCommand {
     /// `CALLREC_CRASH_AT=<step>` (a `CommitStep`, e.g. `row-pending`) kills
     /// the process with SIGKILL right after that step of the first commit:
     /// the crash tests use it to leave exactly that state on disk.
-    static func crashInjection() -> ((CommitStep) throws -> Void)? {
+    static func crashInjection() -> (@Sendable (CommitStep) throws -> Void)? {
         guard let name = ProcessInfo.processInfo.environment["CALLREC_CRASH_AT"], let target = CommitStep(rawValue: name) else { return nil }
         return { step in if step == target { kill(getpid(), SIGKILL) } }
     }

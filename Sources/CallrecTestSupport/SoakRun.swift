@@ -1,0 +1,222 @@
+import Foundation
+
+/// Feeds generated traffic (`TrafficGenerator`) through a pipe into a
+/// running `callrec record -`, as fast as it takes it, while sampling the
+/// recorder's resident memory; then checks what it wrote: a JSON line and a
+/// committed recording for every call, the lines in order, no temporary
+/// file left, and `catalog verify` finding the catalog and the files in
+/// agreement. The soak test (short) and `make soak` (an hour) both run it.
+public enum SoakRun {
+    /// What one run saw.
+    public struct Report: Sendable {
+        /// What the generator wrote.
+        public var generated: TrafficGenerator.Summary
+        /// The recorder's exit status, and what it printed on stderr.
+        public var status: Int32
+        public var stderr: String
+        /// JSON lines by outcome, and whether their `seq` ran 1, 2, 3, ... in order.
+        public var outcomes: [String: Int]
+        public var inOrder: Bool
+        /// Final audio files, temporary files and call indexes left in the output folder.
+        public var audioFiles: Int
+        public var temporaryFiles: Int
+        /// What `callrec catalog verify` printed, and its status.
+        public var verify: String
+        public var verifyStatus: Int32
+        /// Wall-clock seconds from the first byte to the recorder's exit.
+        public var wallSeconds: Double
+        /// CPU seconds the recorder used (all its threads).
+        public var cpuSeconds: Double
+        /// Resident memory samples: (seconds since start, bytes).
+        public var rss: [(Double, Int)]
+
+        /// Calls written (outcome `recorded`).
+        public var recorded: Int { outcomes["recorded", default: 0] }
+
+        /// The median resident size over a span of the run (fractions 0...1 of its samples).
+        public func medianRSS(from: Double, to: Double) -> Int {
+            let values = rss.dropFirst(Int(Double(rss.count) * from)).prefix(max(1, Int(Double(rss.count) * (to - from))))
+                .map(\.1).sorted()
+            return values.isEmpty ? 0 : values[values.count / 2]
+        }
+
+        /// The growth of resident memory from the second quarter of the run to its last quarter, as a fraction.
+        public var rssGrowth: Double {
+            let early = medianRSS(from: 0.25, to: 0.5)
+            let late = medianRSS(from: 0.75, to: 1.0)
+            return early > 0 ? Double(late - early) / Double(early) : 0
+        }
+
+        /// The largest resident size seen.
+        public var peakRSS: Int { rss.map(\.1).max() ?? 0 }
+
+        /// Concurrent calls the recorder kept up with in real time, and per CPU second.
+        public var callsSustained: Double { generated.callSeconds / wallSeconds }
+        public var callsPerCore: Double { generated.callSeconds / max(cpuSeconds, 0.001) }
+
+        /// A few lines for a person.
+        public var summary: String {
+            """
+            generated: \(generated.calls) calls, \(generated.peakConcurrent) at once at most, \(Int(generated.callSeconds)) call-seconds, \
+            \(generated.packets) packets, \(generated.bytes / 1_000_000) MB
+            recorder: exit \(status), \(String(format: "%.1f", wallSeconds)) s wall, \(String(format: "%.1f", cpuSeconds)) s CPU; \
+            lines \(outcomes.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")), in order: \(inOrder)
+            output: \(audioFiles) audio files, \(temporaryFiles) temporary files; verify (exit \(verifyStatus)): \
+            \(verify.split(separator: "\n").last.map(String.init) ?? "")
+            speed: \(String(format: "%.0f", callsSustained)) calls in real time on this machine, \
+            \(String(format: "%.0f", callsPerCore)) calls per core (call-seconds per CPU second)
+            memory: peak \(peakRSS / 1_000_000) MB, median \(medianRSS(from: 0.25, to: 0.5) / 1_000_000) MB in the second quarter, \
+            \(medianRSS(from: 0.75, to: 1.0) / 1_000_000) MB in the last (\(String(format: "%+.1f", rssGrowth * 100)) %)
+            """
+        }
+    }
+
+    /// Runs `callrec record - --out output arguments...` on `traffic`.
+    /// - Parameters:
+    ///   - callrec: the binary.
+    ///   - sampleInterval: seconds between two memory samples.
+    ///   - progress: told of each memory sample (seconds, bytes), for long runs.
+    public static func run(
+        callrec: String, traffic: TrafficGenerator, output: String, arguments: [String] = [], sampleInterval: Double = 0.5,
+        progress: (@Sendable (Double, Int) -> Void)? = nil
+    ) throws -> Report {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: callrec)
+        process.arguments = ["record", "-", "--out", output, "--status-interval", "0"] + arguments
+        let input = Pipe(), out = Pipe(), err = Pipe()
+        process.standardInput = input
+        process.standardOutput = out
+        process.standardError = err
+        let began = Date()
+        try process.run()
+        let pid = process.processIdentifier
+
+        // Lines and stderr are read as they come, so the recorder never blocks on a full pipe.
+        let lines = Collector()
+        let errors = Collector()
+        let readers = DispatchGroup()
+        for (pipe, collector) in [(out, lines), (err, errors)] {
+            DispatchQueue.global().async(group: readers) {
+                while true {
+                    let data = pipe.fileHandleForReading.availableData
+                    if data.isEmpty { return }
+                    collector.append(data)
+                }
+            }
+        }
+        let samples = Samples()
+        let sampling = DispatchGroup()
+        DispatchQueue.global().async(group: sampling) {
+            while process.isRunning {
+                if let rss = residentBytes(pid: pid) {
+                    let at = Date().timeIntervalSince(began)
+                    samples.add(at, rss, cpuSeconds(pid: pid))
+                    progress?(at, rss)
+                }
+                Thread.sleep(forTimeInterval: sampleInterval)
+            }
+        }
+
+        let writer = input.fileHandleForWriting
+        var writeError: (any Error)? = nil
+        let generated = traffic.generate { chunk in
+            guard writeError == nil else { return }
+            do {
+                try writer.write(contentsOf: Data(chunk))
+            } catch {
+                writeError = error
+            }
+        }
+        try? writer.close()
+        process.waitUntilExit()
+        let wall = Date().timeIntervalSince(began)
+        readers.wait()
+        sampling.wait()
+        if let writeError { throw writeError }
+
+        var outcomes: [String: Int] = [:]
+        var inOrder = true
+        var expected = 1
+        for line in lines.text.split(separator: "\n") {
+            guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else {
+                outcomes["unparsable", default: 0] += 1
+                continue
+            }
+            outcomes[object["outcome"] as? String ?? "?", default: 0] += 1
+            if (object["seq"] as? Int) != expected { inOrder = false }
+            expected += 1
+        }
+        var audio = 0
+        var temporary = 0
+        for path in (FileManager.default.enumerator(atPath: output)?.allObjects as? [String]) ?? [] {
+            let name = (path as NSString).lastPathComponent
+            if name.hasSuffix(".partial") { temporary += 1 } else if name.hasSuffix(".opus") { audio += 1 }
+        }
+        let verify = try CommandRunner.callrec(["catalog", "verify", "--out", output, "--dry-run"])
+        return Report(
+            generated: generated, status: process.terminationStatus, stderr: errors.text, outcomes: outcomes, inOrder: inOrder,
+            audioFiles: audio, temporaryFiles: temporary, verify: verify.stdout + verify.stderr, verifyStatus: verify.status,
+            wallSeconds: wall, cpuSeconds: samples.lastCPU, rss: samples.values)
+    }
+
+    /// VmRSS of a process, from /proc (Linux).
+    static func residentBytes(pid: Int32) -> Int? {
+        guard let text = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
+            let line = text.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") }),
+            let kB = line.split(separator: " ").dropFirst().first.flatMap({ Int($0) })
+        else { return nil }
+        return kB * 1024
+    }
+
+    /// User + system CPU seconds of a process, from /proc (Linux).
+    static func cpuSeconds(pid: Int32) -> Double? {
+        guard let text = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+            let close = text.lastIndex(of: ")")
+        else { return nil }
+        // Fields after the command name: state is field 3; utime and stime are fields 14 and 15.
+        let fields = text[text.index(after: close)...].split(separator: " ")
+        guard fields.count > 12, let user = Double(fields[11]), let system = Double(fields[12]) else { return nil }
+        return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
+    }
+
+    /// Bytes read from a pipe on another thread.
+    private final class Collector: @unchecked Sendable {
+        // SAFETY: guarded by `lock`.
+        private let lock = NSLock()
+        private var data = Data()
+        func append(_ more: Data) {
+            lock.lock()
+            data.append(more)
+            lock.unlock()
+        }
+        var text: String {
+            lock.lock()
+            defer { lock.unlock() }
+            return String(decoding: data, as: UTF8.self)
+        }
+    }
+
+    /// Memory and CPU samples taken on another thread.
+    private final class Samples: @unchecked Sendable {
+        // SAFETY: guarded by `lock`.
+        private let lock = NSLock()
+        private var rss: [(Double, Int)] = []
+        private var cpu = 0.0
+        func add(_ at: Double, _ bytes: Int, _ cpuSeconds: Double?) {
+            lock.lock()
+            rss.append((at, bytes))
+            if let cpuSeconds { cpu = cpuSeconds }
+            lock.unlock()
+        }
+        var values: [(Double, Int)] {
+            lock.lock()
+            defer { lock.unlock() }
+            return rss
+        }
+        var lastCPU: Double {
+            lock.lock()
+            defer { lock.unlock() }
+            return cpu
+        }
+    }
+}

@@ -1,0 +1,127 @@
+import Foundation
+import GRDB
+
+/// One repair, for the audit log: what, on which recording or file, and how.
+typealias RepairEvent = (action: String, target: String, detail: String)
+
+extension CatalogStore {
+    /// What a live recorder does when it starts, before it writes anything:
+    /// settles every commit and deletion a crash or power loss interrupted
+    /// (completed when all the files are there with their checksums, else
+    /// rolled back, exactly as `verify` does) and, when `scanFolders`, removes
+    /// the temporary files no commit finished. Unlike `verify` it reads no
+    /// committed recording's files, so it takes a moment however large the
+    /// archive. The repairs are audited under `actor`.
+    ///
+    /// Takes the exclusive lock while it works.
+    /// - Throws: `CatalogError.busy` when a convert or recorder is writing to the catalog.
+    public func recover(scanFolders: Bool, by actor: CatalogActor, at now: Double) throws -> VerifyReport {
+        let lock = try CatalogLock(catalogPath: path, exclusive: true)
+        defer { withExtendedLifetime(lock) {} }
+        var report = VerifyReport()
+        var events: [RepairEvent] = []
+        let unsettled = try queue.read { db in
+            try CatalogRecording.fetchAll(db, sql: "SELECT * FROM recordings WHERE state != 'committed' ORDER BY id")
+        }
+        for row in unsettled {
+            try settle(row, files: try files(of: row.id), dryRun: false, report: &report, events: &events)
+        }
+        if scanFolders {
+            try forEachRecordingFolder { dayFiles in
+                for relative in dayFiles where CatalogStore.finalPath(ofTemporary: relative) != nil {
+                    removeTemporaryFile(relative, dryRun: false, report: &report, events: &events)
+                }
+            }
+        }
+        try appendRepairs(events, by: actor, at: now)
+        return report
+    }
+
+    /// Settles one row a crash left `pending` or `deleting`: an interrupted
+    /// deletion is finished; an interrupted commit is completed (files renamed
+    /// into place, row committed) when each file is present under its
+    /// temporary or final name with its catalogued checksum, else rolled back
+    /// (files and row removed).
+    func settle(
+        _ row: CatalogRecording, files: [CatalogFile], dryRun: Bool, report: inout VerifyReport, events: inout [RepairEvent]
+    ) throws {
+        let fm = FileManager.default
+        func exists(_ path: String) -> Bool { fm.fileExists(atPath: path) }
+        switch row.state {
+        case .committed:
+            return
+        case .deleting:
+            report.deletionsFinished.append(row.id)
+            events.append(("verify", row.id, "finished an interrupted deletion"))
+            if !dryRun { _ = try finishDeletion(id: row.id) }
+        case .pending:
+            // Complete when each file is present under its temporary or final name with its
+            // checksum. A temporary file is the newer (it is gone once renamed): a capture
+            // converted again leaves the old final file beside the new temporary one.
+            var complete = !files.isEmpty
+            for file in files where complete {
+                let final = filePath(file.path)
+                let temp = CatalogStore.temporaryPath(of: final)
+                let present = exists(temp) ? temp : (exists(final) ? final : nil)
+                guard let present else {
+                    complete = false
+                    break
+                }
+                if let sum = file.sha256, try FileDigest.sha256(path: present) != sum {
+                    complete = false
+                }
+            }
+            if complete {
+                report.pendingCompleted.append(row.id)
+                events.append(("verify", row.id, "completed an interrupted commit"))
+                if !dryRun {
+                    for file in files {
+                        let final = filePath(file.path)
+                        let temp = CatalogStore.temporaryPath(of: final)
+                        if exists(temp) {
+                            guard rename(temp, final) == 0 else {
+                                throw CatalogError(.io, "\(temp): cannot rename into place: \(String(cString: strerror(errno)))")
+                            }
+                            CatalogStore.syncFolder(of: final)
+                        }
+                    }
+                    try markCommitted(id: row.id)
+                }
+            } else {
+                report.pendingRolledBack.append(row.id)
+                events.append(("verify", row.id, "rolled back an interrupted commit (a file was missing or incomplete)"))
+                if !dryRun {
+                    try queue.write { db in
+                        try db.execute(sql: "UPDATE recordings SET state = 'deleting' WHERE id = ?", arguments: [row.id])
+                    }
+                    _ = try finishDeletion(id: row.id)
+                }
+            }
+        }
+    }
+
+    /// Removes a temporary file (`YYYY/MM/DD/.<name>.partial`) that no commit will finish.
+    func removeTemporaryFile(_ relative: String, dryRun: Bool, report: inout VerifyReport, events: inout [RepairEvent]) {
+        report.temporaryFilesRemoved.append(relative)
+        events.append(("verify", relative, "removed a temporary file no commit finished"))
+        if !dryRun { unlink(filePath(relative)) }
+    }
+
+    /// Writes `events` to the audit log in one transaction.
+    func appendRepairs(_ events: [RepairEvent], by actor: CatalogActor, at now: Double) throws {
+        guard !events.isEmpty else { return }
+        try queue.write { db in
+            for event in events {
+                try Self.appendAudit(
+                    db, at: now, actor: actor, action: event.action, target: event.target, outcome: .done, detail: event.detail)
+            }
+        }
+    }
+
+    /// Whether `error` means the disk holding the catalog is full (SQLite's
+    /// `SQLITE_FULL`): the transaction was rolled back and may be tried again
+    /// once there is space.
+    public static func isDiskFull(_ error: any Error) -> Bool {
+        (error as? DatabaseError)?.resultCode == .SQLITE_FULL
+    }
+}

@@ -1,0 +1,53 @@
+import CallrecCore
+import RTP
+import SIP
+
+/// Where the work of each call runs: decoding, the jitter buffer, mixing,
+/// encoding, analysis and the commit. `CaptureProcessor` (signalling and
+/// routing, which span calls) hands every call's packets and events to its
+/// executor in capture order; the executor runs them in that order for each
+/// call.
+///
+/// `InlineExecutor` runs them at once on the caller's thread (convert);
+/// `CallWorkers` spreads calls over worker threads (record).
+protocol CallExecutor: AnyObject {
+    /// Creates the session of a new call (`key` is the router's, unique within the run).
+    func makeSession(
+        key: Int, description: CallDescription, signalled: Bool, options: ConvertOptions, at time: MediaTime
+    ) -> CallSession
+
+    /// Gives one RTP packet of `side`'s leg to `session`. `payload` is only
+    /// valid during the call.
+    func receive(
+        _ session: CallSession, _ header: RTPHeader, payload: UnsafeRawBufferPointer, from side: CallSide, at time: MediaTime
+    ) throws
+
+    /// Runs `work` for `session` after every packet given to it before.
+    func perform(on session: CallSession, _ work: @escaping () throws -> Void) throws
+}
+
+/// Runs each call's work at once on the caller's thread: errors reach the caller.
+final class InlineExecutor: CallExecutor {
+    private let diagnostics: Diagnostics
+
+    /// An executor whose sessions count into `diagnostics`.
+    init(diagnostics: Diagnostics) {
+        self.diagnostics = diagnostics
+    }
+
+    func makeSession(
+        key: Int, description: CallDescription, signalled: Bool, options: ConvertOptions, at time: MediaTime
+    ) -> CallSession {
+        CallSession(description: description, signalled: signalled, options: options, diagnostics: diagnostics, at: time)
+    }
+
+    func receive(
+        _ session: CallSession, _ header: RTPHeader, payload: UnsafeRawBufferPointer, from side: CallSide, at time: MediaTime
+    ) throws {
+        try session.receive(header, payload: payload, from: side, at: time)
+    }
+
+    func perform(on session: CallSession, _ work: @escaping () throws -> Void) throws {
+        try work()
+    }
+}

@@ -1,0 +1,231 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A bounded first-in first-out queue from one producer thread to one
+/// consumer thread. Each element carries a run of bytes (a packet), copied
+/// into a ring made once, so passing a packet allocates nothing.
+///
+/// When the queue is full, `push` either waits (back-pressure: the producer
+/// slows to the consumer's pace) or refuses the element and counts it
+/// (`dropped`), as the caller chooses. The consumer takes every element
+/// queued at once and works through them outside the lock.
+///
+/// The producer ends the stream with `finishInput` (the consumer drains
+/// what is queued, then sees `.finished`); `abandon` ends it from either side
+/// at once (waiting pushes return false).
+final class HandoffQueue<Element>: @unchecked Sendable {
+    // SAFETY: every stored var is read and written with `mutex` held, except
+    // the slots and bytes of a batch the consumer holds: the producer never
+    // touches a slot or byte range until the consumer has released it.
+
+    private struct Slot {
+        var element: Element?
+        /// Where the element's bytes start in the ring, and how many.
+        var offset = 0
+        var length = 0
+        /// Ring bytes the element used up: its length plus any tail of the
+        /// ring skipped so that its bytes stay contiguous.
+        var span = 0
+    }
+
+    /// Elements queued at most.
+    let capacity: Int
+    /// Bytes the ring holds.
+    let byteCapacity: Int
+
+    private let slots: UnsafeMutablePointer<Slot>
+    private let bytes: UnsafeMutableRawPointer
+    private var head = 0
+    private var count = 0
+    private var byteHead = 0
+    private var byteTail = 0
+    private var byteUsed = 0
+    private var inputFinished = false
+    private var abandoned = false
+    private var consumerWaiting = false
+    private var producerWaiting = false
+    private var droppedCount = 0
+    private var peakBytes = 0
+    private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
+    private let notEmpty = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
+    private let notFull = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
+
+    /// A queue of at most `capacity` elements and `byteCapacity` bytes.
+    init(capacity: Int, byteCapacity: Int) {
+        precondition(capacity > 0 && byteCapacity > 0)
+        self.capacity = capacity
+        self.byteCapacity = byteCapacity
+        slots = UnsafeMutablePointer<Slot>.allocate(capacity: capacity)
+        slots.initialize(repeating: Slot(), count: capacity)
+        bytes = UnsafeMutableRawPointer.allocate(byteCount: byteCapacity, alignment: 16)
+        pthread_mutex_init(mutex, nil)
+        pthread_cond_init(notEmpty, nil)
+        pthread_cond_init(notFull, nil)
+    }
+
+    deinit {
+        slots.deinitialize(count: capacity)
+        slots.deallocate()
+        bytes.deallocate()
+        pthread_cond_destroy(notFull)
+        pthread_cond_destroy(notEmpty)
+        pthread_mutex_destroy(mutex)
+        notFull.deallocate()
+        notEmpty.deallocate()
+        mutex.deallocate()
+    }
+
+    /// What became of a pushed element.
+    enum PushResult: Equatable {
+        case queued
+        /// The queue was full and the producer would not wait (counted in `dropped`).
+        case dropped
+        /// The queue takes nothing more (finished or abandoned).
+        case closed
+    }
+
+    /// Queues `element` with a copy of `payload`. When the queue is full,
+    /// waits for room if `wait`, else drops the element (counted).
+    @discardableResult
+    func push(_ element: Element, bytes payload: UnsafeRawBufferPointer, wait: Bool) -> PushResult {
+        pthread_mutex_lock(mutex)
+        defer { pthread_mutex_unlock(mutex) }
+        while true {
+            if abandoned || inputFinished { return .closed }
+            // An element larger than the ring could never be queued.
+            guard payload.count <= byteCapacity else {
+                droppedCount += 1
+                return .dropped
+            }
+            if count < capacity, let (offset, span) = allocate(payload.count) {
+                let index = (head + count) % capacity
+                slots[index] = Slot(element: element, offset: offset, length: payload.count, span: span)
+                if payload.count > 0 { (bytes + offset).copyMemory(from: payload.baseAddress!, byteCount: payload.count) }
+                byteTail = offset + payload.count
+                byteUsed += span
+                peakBytes = max(peakBytes, byteUsed)
+                count += 1
+                if consumerWaiting { pthread_cond_signal(notEmpty) }
+                return .queued
+            }
+            guard wait else {
+                droppedCount += 1
+                return .dropped
+            }
+            producerWaiting = true
+            pthread_cond_wait(notFull, mutex)
+            producerWaiting = false
+        }
+    }
+
+    /// Where `length` contiguous bytes fit in the ring, and how much of it
+    /// they use up; nil when they do not fit now. The mutex is held.
+    private func allocate(_ length: Int) -> (offset: Int, span: Int)? {
+        if byteUsed == 0 {
+            byteHead = 0
+            byteTail = 0
+        }
+        let full = byteUsed > 0 && byteTail == byteHead
+        if full { return length == 0 ? (byteTail, 0) : nil }
+        if byteTail >= byteHead {
+            // Free: [byteTail, end) and [0, byteHead).
+            if byteCapacity - byteTail >= length { return (byteTail, length) }
+            if byteHead >= length { return (0, byteCapacity - byteTail + length) }
+            return nil
+        }
+        // Free: [byteTail, byteHead).
+        return byteHead - byteTail >= length ? (byteTail, length) : nil
+    }
+
+    /// What `pop` found.
+    enum PopResult: Equatable {
+        /// This many elements were handed to the body.
+        case delivered(Int)
+        /// Nothing came within the timeout.
+        case timedOut
+        /// The producer finished (or the queue was abandoned) and everything queued was delivered.
+        case finished
+    }
+
+    /// Hands every queued element, with its bytes, to `body` in order,
+    /// waiting up to `timeout` seconds (nil: for ever) for the first one.
+    /// The bytes are valid only during the call.
+    func pop(timeout: Double?, _ body: (Element, UnsafeRawBufferPointer) -> Void) -> PopResult {
+        pthread_mutex_lock(mutex)
+        if count == 0 && !inputFinished && !abandoned {
+            consumerWaiting = true
+            if let timeout {
+                var deadline = timespec()
+                clock_gettime(CLOCK_REALTIME, &deadline)
+                let nanoseconds = Int(deadline.tv_nsec) + Int(max(0, timeout) * 1e9)
+                deadline.tv_sec += nanoseconds / 1_000_000_000
+                deadline.tv_nsec = nanoseconds % 1_000_000_000
+                while count == 0 && !inputFinished && !abandoned {
+                    if pthread_cond_timedwait(notEmpty, mutex, &deadline) == ETIMEDOUT { break }
+                }
+            } else {
+                while count == 0 && !inputFinished && !abandoned { pthread_cond_wait(notEmpty, mutex) }
+            }
+            consumerWaiting = false
+        }
+        let (start, n) = (head, abandoned ? 0 : count)
+        let finished = n == 0 && (inputFinished || abandoned)
+        pthread_mutex_unlock(mutex)
+        if finished { return .finished }
+        if n == 0 { return .timedOut }
+        var released = 0
+        for k in 0..<n {
+            let index = (start + k) % capacity
+            // The producer does not touch queued slots: this element is the consumer's until released.
+            let element = slots[index].element!
+            slots[index].element = nil
+            body(element, UnsafeRawBufferPointer(start: bytes + slots[index].offset, count: slots[index].length))
+            released += slots[index].span
+        }
+        pthread_mutex_lock(mutex)
+        let last = slots[(start + n - 1) % capacity]
+        byteHead = last.offset + last.length
+        byteUsed -= released
+        head = (head + n) % capacity
+        count -= n
+        if producerWaiting { pthread_cond_signal(notFull) }
+        pthread_mutex_unlock(mutex)
+        return .delivered(n)
+    }
+
+    /// The producer is done: the consumer gets what is queued, then `.finished`.
+    func finishInput() {
+        pthread_mutex_lock(mutex)
+        inputFinished = true
+        pthread_cond_broadcast(notEmpty)
+        pthread_cond_broadcast(notFull)
+        pthread_mutex_unlock(mutex)
+    }
+
+    /// Ends the queue at once: pushes fail, a waiting producer or consumer
+    /// wakes, and what is still queued is never delivered (nor counted).
+    func abandon() {
+        pthread_mutex_lock(mutex)
+        abandoned = true
+        pthread_cond_broadcast(notEmpty)
+        pthread_cond_broadcast(notFull)
+        pthread_mutex_unlock(mutex)
+    }
+
+    /// Elements refused because the queue was full (and the producer would not wait).
+    var dropped: Int {
+        pthread_mutex_lock(mutex)
+        defer { pthread_mutex_unlock(mutex) }
+        return droppedCount
+    }
+
+    /// The share of the byte ring in use now, and the most ever used (0 to 1).
+    var fill: (now: Double, peak: Double) {
+        pthread_mutex_lock(mutex)
+        defer { pthread_mutex_unlock(mutex) }
+        return (Double(byteUsed) / Double(byteCapacity), Double(peakBytes) / Double(byteCapacity))
+    }
+}

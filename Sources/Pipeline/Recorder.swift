@@ -1,0 +1,550 @@
+import CallrecCore
+import Capture
+import Catalog
+import Foundation
+import Output
+
+/// The live recorder (`callrec record`): reads a capture stream that never
+/// ends (standard input from `tcpdump -U -w -`, or a live interface), writes
+/// each call when it ends, and keeps going for months.
+///
+/// Threads:
+/// - a reader takes packets from the input into a bounded queue (for a pipe
+///   it waits when the queue is full, so the writer slows down; for a live
+///   interface it drops and counts, beside libpcap's own counts);
+/// - the front (the thread that calls `run`) slices packets, follows SIP and
+///   routes RTP (`CaptureProcessor`): state that spans calls;
+/// - `jobs` workers (`CallWorkers`) decode, mix, encode, analyse and commit
+///   the calls, each call on one worker;
+/// - a status thread prints the state every `statusInterval` seconds and on
+///   `reportStatus()` (SIGUSR1).
+///
+/// Time. Calls end on BYE, CANCEL and the idle timeouts in capture time, as
+/// in convert. When no packet arrives at all, capture time is moved on by
+/// the wall-clock time since the last packet (checked every 200 ms), so
+/// calls still end on a silent link; while packets flow, the wall clock
+/// plays no part and the same input gives the same output.
+///
+/// Start and stop. `init` settles what a crash left (`CatalogStore.recover`:
+/// interrupted commits, and temporary files when the previous recorder did
+/// not stop cleanly) and takes the catalog's writer lock. `stop()` (SIGINT,
+/// SIGTERM) stops reading, processes what was read, ends every call in flight
+/// as `cut`, commits them and returns from `run`. A full disk pauses writing
+/// (`DiskSpaceWait`) up to `diskFullWait` seconds, then the recorder stops.
+public final class Recorder: @unchecked Sendable {
+    // SAFETY: the mutable state shared between threads (`stopReason`,
+    // `readerError`, `front`, `statusRequested`, `monitorDone`) is guarded by
+    // `mutex`; everything else is either fixed after init or owned by the
+    // thread in `run` (the processor, the rules).
+
+    /// What the recorder is asked to do.
+    public struct Settings: Sendable {
+        /// Output folder, formats, timeouts, local parties: as for convert.
+        public var convert: ConvertOptions
+        /// Worker threads for the calls (default: the number of cores).
+        public var jobs: Int
+        /// Seconds between two status lines (0: only on request).
+        public var statusInterval: Double = 60
+        /// Seconds a full disk is waited out before the recorder stops (0: stop at once).
+        public var diskFullWait: Double = 600
+        /// Seconds between two reads of the catalog's recording rules.
+        public var rulesInterval: Double = 10
+        /// Bytes of packets queued between the reader and the front.
+        public var packetQueueBytes = 64 << 20
+        /// Bytes of RTP payload queued per worker.
+        public var workerQueueBytes = 4 << 20
+        /// Who the start-up repairs are audited as.
+        public var actor: CatalogActor = .operator("callrec-record")
+        /// Called after each step of each commit (crash tests).
+        public var afterCommitStep: (@Sendable (CommitStep) throws -> Void)? = nil
+
+        /// Settings with `convert`'s options and one worker per core.
+        public init(convert: ConvertOptions, jobs: Int = ProcessInfo.processInfo.activeProcessorCount) {
+            self.convert = convert
+            self.jobs = jobs
+        }
+    }
+
+    /// Where packets come from.
+    public enum Input: Sendable, Equatable, CustomStringConvertible {
+        /// A capture stream or file; `-` is standard input.
+        case capture(path: String)
+
+        /// `<stdin>` or the path.
+        public var description: String {
+            switch self {
+            case .capture(let path): path == "-" ? "<stdin>" : path
+            }
+        }
+    }
+
+    /// Where the recorder's output goes (called on any of its threads).
+    public struct Events: Sendable {
+        /// Each finished call, in the order calls ended.
+        public var call: @Sendable (FinishedCall) -> Void
+        /// Lines for the operator (standard error): start, repairs, status, disk, notes.
+        public var message: @Sendable (String) -> Void
+
+        /// Events delivered to these closures.
+        public init(call: @escaping @Sendable (FinishedCall) -> Void, message: @escaping @Sendable (String) -> Void) {
+            self.call = call
+            self.message = message
+        }
+    }
+
+    /// Why `run` returned.
+    public enum StopReason: String, Sendable {
+        /// The input ended (the pipe was closed).
+        case endOfInput = "end of input"
+        /// `stop()` was called (SIGINT, SIGTERM).
+        case stopped
+        /// The disk stayed full longer than `diskFullWait`.
+        case diskFull = "disk full"
+        /// The input could not be read on (not a capture, cut, unreadable).
+        case inputFailed = "input failed"
+        /// An error no call could absorb.
+        case failed
+    }
+
+    /// What a run did.
+    public struct Summary: Sendable {
+        public var reason: StopReason
+        /// The error behind `inputFailed` or `failed`.
+        public var error: String?
+        /// Calls by outcome.
+        public var recorded: Int
+        public var skipped: Int
+        public var encrypted: Int
+        public var noMedia: Int
+        public var failed: Int
+        /// Packets read, and dropped because the front fell behind (live input only).
+        public var packets: Int
+        public var dropped: Int
+        /// Every count of the run (front and workers).
+        public var counters: [(name: String, value: Int)]
+        /// Notes about unusual input, at most `Diagnostics.maxNotes`.
+        public var notes: [String]
+    }
+
+    /// What the front last published, for status lines.
+    struct FrontState: Sendable {
+        var packets = 0
+        var callsInFlight = 0
+        var dialogs = 0
+        var candidateStreams = 0
+        var callsOverLimit = 0
+        var streamsOverLimit = 0
+        var tcpOverLimit = 0
+        var captureTime: MediaTime? = nil
+    }
+
+    /// The repairs made at start-up (nil when another writer held the catalog).
+    public let recovery: VerifyReport?
+    public let settings: Settings
+    public let input: Input
+
+    private let events: Events
+    private let catalog: CatalogStore
+    private let lock: CatalogLock
+    private let committer: RecordingCommitter
+    private let space: DiskSpaceWait
+    private let ledger: CallLedger
+    private let rules: LiveRules
+    private let packets: HandoffQueue<PacketInfo>
+    private let marker: String
+    private let started = monotonicSeconds()
+
+    private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
+    private let wake = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
+    private var stopReason: StopReason? = nil
+    private var readerError: String? = nil
+    private var front = FrontState()
+    private var statusRequested = false
+    private var monitorDone = false
+    private var workers: CallWorkers? = nil
+
+    /// The file whose presence at start says the previous recorder did not stop cleanly.
+    public static let runningMarker = ".callrec-record.running"
+
+    /// Opens (or creates) the catalog in the output folder, repairs what a
+    /// crash left, takes the writer lock and reads the recording rules.
+    /// Nothing is read from `input` until `run`.
+    /// - Throws: `CatalogError.busy` while `catalog verify` repairs the
+    ///   catalog; an error when the folder or catalog cannot be opened.
+    public init(settings: Settings, input: Input, events: Events) throws {
+        self.settings = settings
+        self.input = input
+        self.events = events
+        pthread_mutex_init(mutex, nil)
+        pthread_cond_init(wake, nil)
+        let out = settings.convert.outputDirectory
+        try AtomicFile.makeDirectories(out)
+        catalog = try CatalogStore(path: out + "/" + CatalogStore.fileName)
+        marker = out + "/" + Recorder.runningMarker
+        let unclean = access(marker, F_OK) == 0
+        do {
+            let report = try catalog.recover(scanFolders: unclean, by: settings.actor, at: Date().timeIntervalSince1970)
+            recovery = report
+            for line in Recorder.describe(report, unclean: unclean, out: out) { events.message(line) }
+        } catch let error as CatalogError where error.code == .busy {
+            recovery = nil
+            events.message(
+                "callrec: another callrec is writing to \(out); start-up repairs skipped (callrec catalog verify makes them)")
+        }
+        lock = try catalog.writerLock()
+        rules = LiveRules(try catalog.ruleSet())
+        let emit = events.call
+        ledger = CallLedger(emit: emit)
+        packets = HandoffQueue(capacity: max(1024, settings.packetQueueBytes / 64), byteCapacity: settings.packetQueueBytes)
+        // `self` is needed by the disk events (a give-up stops the recorder): set below.
+        let stopper = StopRelay()
+        let message = events.message
+        space = DiskSpaceWait(limit: settings.diskFullWait) { event in
+            switch event {
+            case .full(let path, let limit):
+                message("callrec: disk full writing \(path); recording paused, waiting up to \(Int(limit)) s for space")
+            case .resumed(let seconds):
+                message("callrec: disk space is back after \(Int(seconds.rounded())) s; recording resumed")
+            case .gaveUp(let path, let seconds):
+                message(
+                    "callrec: disk still full after \(Int(seconds.rounded())) s (\(path)); stopping: calls in flight "
+                        + "are not written, every call written so far is kept")
+                stopper.stop(.diskFull)
+            }
+        }
+        var options = settings.convert
+        options.diskSpace = space
+        committer = RecordingCommitter(catalog: catalog, outputDirectory: out, afterStep: settings.afterCommitStep, space: space)
+        self.options = options
+        stopper.recorder = self
+        try Recorder.writeMarker(marker)
+    }
+
+    private let options: ConvertOptions
+
+    deinit {
+        pthread_cond_destroy(wake)
+        pthread_mutex_destroy(mutex)
+        wake.deallocate()
+        mutex.deallocate()
+        withExtendedLifetime(lock) {}
+    }
+
+    /// Passes a stop from the disk-space wait to the recorder, which does not exist yet when the wait is made.
+    private final class StopRelay: @unchecked Sendable {
+        // SAFETY: set once in init before any thread starts.
+        weak var recorder: Recorder?
+        func stop(_ reason: StopReason) { recorder?.stop(reason) }
+    }
+
+    /// Asks the recorder to stop: nothing more is read; what was read is
+    /// processed, every call in flight ends as `cut` and is committed, and
+    /// `run` returns. Safe from any thread (a signal watcher).
+    public func stop() {
+        stop(.stopped)
+    }
+
+    private func stop(_ reason: StopReason) {
+        pthread_mutex_lock(mutex)
+        if stopReason == nil || reason == .diskFull { stopReason = reason }
+        pthread_mutex_unlock(mutex)
+        packets.finishInput()
+        // Calls in flight cannot wait for a disk that is full: they fail now rather than hold up the stop.
+        if space.fullSince != nil { space.cancel() }
+    }
+
+    /// Prints a status line now (SIGUSR1). Safe from any thread.
+    public func reportStatus() {
+        pthread_mutex_lock(mutex)
+        statusRequested = true
+        pthread_cond_signal(wake)
+        pthread_mutex_unlock(mutex)
+    }
+
+    /// Reads and records until the input ends or `stop()` is called, then
+    /// finishes every call in flight. Call once.
+    public func run() -> Summary {
+        let diagnostics = Diagnostics()
+        let workers = CallWorkers(count: settings.jobs, queueBytes: settings.workerQueueBytes)
+        pthread_mutex_lock(mutex)
+        self.workers = workers
+        pthread_mutex_unlock(mutex)
+        let ledger = self.ledger
+        let committer = self.committer
+        let processor = CaptureProcessor(
+            options: options, diagnostics: diagnostics, policy: rules, executor: workers,
+            onCallEnded: { report in ledger.add(FinishedCall(report)) },
+            onCallFailed: { report, error in ledger.add(FinishedCall(report, error: error)) },
+            onRecording: { finished in
+                let notes = Diagnostics()
+                guard try committer.commit(finished, diagnostics: notes) != nil else {
+                    // A legal hold or an erasure kept it out: its files are gone.
+                    throw OutputError(code: .io, path: finished.summary.id, message: notes.notes.first ?? "not committed")
+                }
+            })
+        events.message(
+            "callrec: recording \(input) into \(options.outputDirectory) with \(workers.count) worker\(workers.count == 1 ? "" : "s")"
+                + (settings.statusInterval > 0 ? "; status every \(Self.duration(settings.statusInterval))" : ""))
+
+        let reader = startReader()
+        let monitor = WorkerThread { [self] in monitorLoop() }
+        let fatal = frontLoop(processor)
+        var failure = fatal
+        do {
+            try processor.finish()
+        } catch {
+            failure = failure ?? error
+        }
+        workers.finish(into: diagnostics)
+        if let error = workers.fatalError { failure = failure ?? error }
+        ledger.flush()
+
+        pthread_mutex_lock(mutex)
+        monitorDone = true
+        pthread_cond_signal(wake)
+        var reason = stopReason ?? .endOfInput
+        let inputError = readerError
+        pthread_mutex_unlock(mutex)
+        monitor.join()
+        // A pipe writer may still block the reader in read(): it is not waited for.
+        reader.detach()
+
+        if inputError != nil, reason == .endOfInput { reason = .inputFailed }
+        if failure != nil { reason = .failed }
+        let counts = ledger.counts
+        unlink(marker)
+        AtomicFile.syncDirectory(of: marker)
+        events.message(
+            "callrec: stopped (\(reason.rawValue)): \(counts.recorded) recorded, \(counts.skipped) skipped by rule, "
+                + "\(counts.noMedia) without media, \(counts.encrypted) encrypted, \(counts.failed) failed")
+        return Summary(
+            reason: reason, error: failure.map { String(describing: $0) } ?? inputError, recorded: counts.recorded,
+            skipped: counts.skipped, encrypted: counts.encrypted, noMedia: counts.noMedia, failed: counts.failed,
+            packets: diagnostics[.packetsRead], dropped: packets.dropped,
+            counters: diagnostics.nonZero.map { ($0.0.name, $0.1) }, notes: diagnostics.notes)
+    }
+
+    /// One packet in the reader's queue; its bytes travel beside it.
+    struct PacketInfo {
+        var timestamp: MediaTime
+        var originalLength: Int
+        var linkType: LinkType
+        var number: Int
+    }
+
+    /// Starts the thread that reads the input into `packets`.
+    private func startReader() -> WorkerThread {
+        let packets = self.packets
+        let input = self.input
+        return WorkerThread { [self] in
+            struct Closed: Error {}
+            do {
+                switch input {
+                case .capture(let path):
+                    let source = try CaptureSource(path: path)
+                    try source.forEachPacket { packet in
+                        let info = PacketInfo(
+                            timestamp: packet.timestamp, originalLength: packet.originalLength, linkType: packet.linkType,
+                            number: packet.number)
+                        // A pipe waits for the front (tcpdump blocks, nothing is lost).
+                        if packets.push(info, bytes: packet.bytes, wait: true) == .closed { throw Closed() }
+                    }
+                }
+            } catch is Closed {
+            } catch {
+                pthread_mutex_lock(mutex)
+                readerError = String(describing: error)
+                pthread_mutex_unlock(mutex)
+            }
+            packets.finishInput()
+        }
+    }
+
+    /// The front: processes packets until the input is done; returns an error that stopped it.
+    private func frontLoop(_ processor: CaptureProcessor) -> (any Error)? {
+        var failure: (any Error)? = nil
+        var lastPacketWall = monotonicSeconds()
+        var lastPacketTime: MediaTime? = nil
+        var nextPublish = 0.0
+        var nextRules = lastPacketWall + settings.rulesInterval
+        while failure == nil {
+            let result = packets.pop(timeout: 0.2) { info, bytes in
+                guard failure == nil else { return }
+                let packet = RawPacket(
+                    timestamp: info.timestamp, bytes: bytes, originalLength: info.originalLength, linkType: info.linkType,
+                    number: info.number)
+                do {
+                    try processor.process(packet)
+                } catch {
+                    failure = error
+                }
+            }
+            let wall = monotonicSeconds()
+            switch result {
+            case .delivered:
+                lastPacketWall = wall
+                lastPacketTime = processor.now
+            case .timedOut:
+                // A silent input: capture time goes on with the wall clock, so idle calls end.
+                if let last = lastPacketTime, wall - lastPacketWall >= 1 {
+                    do {
+                        try processor.advanceClock(to: last.advanced(byNanoseconds: Int64((wall - lastPacketWall) * 1e9)))
+                    } catch {
+                        failure = error
+                    }
+                }
+            case .finished:
+                publish(processor)
+                return failure
+            }
+            if let error = workers?.fatalError { failure = error }
+            if wall >= nextPublish {
+                publish(processor)
+                nextPublish = wall + 0.25
+            }
+            if wall >= nextRules {
+                nextRules = wall + settings.rulesInterval
+                if let fresh = try? catalog.ruleSet() { rules.current = fresh }
+            }
+        }
+        packets.abandon()
+        return failure
+    }
+
+    /// Makes the front's numbers visible to the status thread.
+    private func publish(_ processor: CaptureProcessor) {
+        let d = processor.diagnostics
+        let state = FrontState(
+            packets: d[.packetsRead], callsInFlight: processor.callsInFlight, dialogs: processor.dialogsInFlight,
+            candidateStreams: processor.candidateStreams, callsOverLimit: d[.callsDroppedOverLimit],
+            streamsOverLimit: d[.rtpStreamsOverLimit], tcpOverLimit: d[.tcpFlowsOverLimit], captureTime: processor.now)
+        pthread_mutex_lock(mutex)
+        front = state
+        pthread_mutex_unlock(mutex)
+    }
+
+    /// The status thread: a line every `statusInterval` seconds and on request.
+    private func monitorLoop() {
+        var next = settings.statusInterval > 0 ? monotonicSeconds() + settings.statusInterval : Double.infinity
+        var previous: (packets: Int, at: Double) = (0, monotonicSeconds())
+        pthread_mutex_lock(mutex)
+        while !monitorDone {
+            if !statusRequested {
+                if next.isFinite {
+                    var deadline = timespec()
+                    clock_gettime(CLOCK_REALTIME, &deadline)
+                    let seconds = max(0, next - monotonicSeconds())
+                    let nanoseconds = Int(deadline.tv_nsec) + Int(seconds * 1e9)
+                    deadline.tv_sec += nanoseconds / 1_000_000_000
+                    deadline.tv_nsec = nanoseconds % 1_000_000_000
+                    pthread_cond_timedwait(wake, mutex, &deadline)
+                } else {
+                    pthread_cond_wait(wake, mutex)
+                }
+            }
+            if monitorDone { break }
+            let now = monotonicSeconds()
+            guard statusRequested || now >= next else { continue }
+            statusRequested = false
+            if now >= next { next = now + settings.statusInterval }
+            let state = front
+            pthread_mutex_unlock(mutex)
+            let rate = Double(state.packets - previous.packets) / max(0.001, now - previous.at)
+            previous = (state.packets, now)
+            events.message(statusLine(state, packetRate: rate, at: now))
+            pthread_mutex_lock(mutex)
+        }
+        pthread_mutex_unlock(mutex)
+    }
+
+    /// `callrec: status: up 2h03m, 187 calls in flight, 4321 recorded, ...`
+    func statusLine(_ state: FrontState, packetRate: Double, at now: Double) -> String {
+        let counts = ledger.counts
+        let fill = workers?.fill ?? (now: 0, peak: 0)
+        var parts = [
+            "up \(Self.duration(now - started))",
+            "\(state.callsInFlight) calls in flight",
+            "\(counts.recorded) recorded", "\(counts.skipped) skipped by rule", "\(counts.noMedia) without media",
+            "\(counts.encrypted) encrypted", "\(counts.failed) failed",
+            "\(state.packets) packets (\(Int(packetRate.rounded()))/s)",
+            "\(packets.dropped) dropped",
+            "queues \(Int((packets.fill.now * 100).rounded()))% read, \(Int((fill.now * 100).rounded()))% work",
+        ]
+        if state.callsOverLimit + state.streamsOverLimit + state.tcpOverLimit > 0 {
+            parts.append(
+                "over limits: \(state.callsOverLimit) calls, \(state.streamsOverLimit) RTP streams, \(state.tcpOverLimit) TCP flows")
+        }
+        if let full = space.fullSince {
+            parts.append("DISK FULL for \(Int(full.seconds.rounded())) s (\(full.path))")
+        }
+        return "callrec: status: " + parts.joined(separator: ", ")
+    }
+
+    /// `45 s`, `12m05s`, `3h07m`, `2d04h`.
+    static func duration(_ seconds: Double) -> String {
+        let s = Int(seconds.rounded())
+        if s < 60 { return "\(s) s" }
+        if s < 3600 { return "\(s / 60)m\(String(format: "%02d", s % 60))s" }
+        if s < 86400 { return "\(s / 3600)h\(String(format: "%02d", s % 3600 / 60))m" }
+        return "\(s / 86400)d\(String(format: "%02d", s % 86400 / 3600))h"
+    }
+
+    /// The lines that tell what the start-up repairs found.
+    static func describe(_ report: VerifyReport, unclean: Bool, out: String) -> [String] {
+        var found: [String] = []
+        func count(_ n: Int, _ what: String) { if n > 0 { found.append("\(n) \(what)") } }
+        count(report.temporaryFilesRemoved.count, "temporary file\(report.temporaryFilesRemoved.count == 1 ? "" : "s") removed")
+        count(report.pendingCompleted.count, "interrupted commit\(report.pendingCompleted.count == 1 ? "" : "s") completed")
+        count(report.pendingRolledBack.count, "interrupted commit\(report.pendingRolledBack.count == 1 ? "" : "s") rolled back")
+        count(report.deletionsFinished.count, "interrupted deletion\(report.deletionsFinished.count == 1 ? "" : "s") finished")
+        var lines: [String] = []
+        if unclean {
+            lines.append(
+                "callrec: the previous recorder in \(out) did not stop cleanly; "
+                    + (found.isEmpty ? "nothing was left to repair" : "repaired: " + found.joined(separator: ", ")))
+        } else if !found.isEmpty {
+            lines.append("callrec: repaired in \(out): " + found.joined(separator: ", "))
+        }
+        for id in report.pendingCompleted { lines.append("callrec:   completed \(id)") }
+        for id in report.pendingRolledBack { lines.append("callrec:   rolled back \(id)") }
+        for path in report.temporaryFilesRemoved.prefix(20) { lines.append("callrec:   removed \(path)") }
+        if report.temporaryFilesRemoved.count > 20 {
+            lines.append("callrec:   ... and \(report.temporaryFilesRemoved.count - 20) more temporary files")
+        }
+        return lines
+    }
+
+    /// Creates the running marker (the process id inside), synced.
+    static func writeMarker(_ path: String) throws {
+        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw OutputError(code: .io, path: path, message: "cannot create: \(String(cString: strerror(errno)))") }
+        let text = Array("\(getpid())\n".utf8)
+        _ = text.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+        fsync(fd)
+        close(fd)
+        AtomicFile.syncDirectory(of: path)
+    }
+}
+
+/// Seconds on the monotonic clock (never set back, unlike the wall clock).
+func monotonicSeconds() -> Double {
+    var time = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &time)
+    return Double(time.tv_sec) + Double(time.tv_nsec) / 1e9
+}
+
+/// The catalog's recording rules, read again while the recorder runs so a
+/// rule added with `callrec catalog rules add` applies within seconds.
+/// Read and replaced on the front thread only.
+final class LiveRules: RecordingPolicy, @unchecked Sendable {
+    // SAFETY: `current` is read (decide) and replaced (reload) on the front thread only.
+    var current: RuleSet
+
+    init(_ rules: RuleSet) {
+        current = rules
+    }
+
+    func decide(_ call: CallFacts) -> RuleDecision {
+        current.decide(call)
+    }
+}

@@ -1,0 +1,69 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// The write end of the signal pipe, for the handler (which may use nothing else).
+nonisolated(unsafe) private var signalPipeWrite: Int32 = -1
+
+/// Turns signals into calls on an ordinary thread, for the live recorder:
+/// the handler only writes the signal's number into a pipe (write(2) is
+/// async-signal-safe), and a thread reads the pipe and calls `handler`.
+/// Any thread may take the signal; nothing else runs in signal context.
+///
+/// One watcher per process (the handlers are process-wide).
+public final class SignalWatcher: @unchecked Sendable {
+    // SAFETY: the pipe descriptors are fixed after init; the thread only reads.
+
+    private let readEnd: Int32
+    private var thread: WorkerThread? = nil
+
+    /// Installs handlers for `signals` and calls `handler` with each one
+    /// that arrives, on the watcher's thread. SIGPIPE is ignored as well, so
+    /// a reader of standard output that goes away does not stop the process.
+    public init(_ signals: [Int32], handler: @escaping @Sendable (Int32) -> Void) {
+        var fds: [Int32] = [-1, -1]
+        precondition(pipe(&fds) == 0, "pipe: \(String(cString: strerror(errno)))")
+        _ = fcntl(fds[0], F_SETFD, FD_CLOEXEC)
+        _ = fcntl(fds[1], F_SETFD, FD_CLOEXEC)
+        readEnd = fds[0]
+        signalPipeWrite = fds[1]
+        signal(SIGPIPE, SIG_IGN)
+        for number in signals {
+            var action = sigaction()
+            #if canImport(Glibc)
+            action.__sigaction_handler.sa_handler = { number in
+                let saved = errno
+                var byte = UInt8(truncatingIfNeeded: number)
+                _ = write(signalPipeWrite, &byte, 1)
+                errno = saved
+            }
+            #else
+            action.__sigaction_u.__sa_handler = { number in
+                let saved = errno
+                var byte = UInt8(truncatingIfNeeded: number)
+                _ = write(signalPipeWrite, &byte, 1)
+                errno = saved
+            }
+            #endif
+            action.sa_flags = SA_RESTART
+            sigemptyset(&action.sa_mask)
+            sigaction(number, &action, nil)
+        }
+        let readEnd = self.readEnd
+        thread = WorkerThread {
+            var byte: UInt8 = 0
+            while true {
+                let n = read(readEnd, &byte, 1)
+                if n == 1 {
+                    handler(Int32(byte))
+                } else if n < 0 && errno == EINTR {
+                    continue
+                } else {
+                    return
+                }
+            }
+        }
+    }
+}

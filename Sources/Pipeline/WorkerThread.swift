@@ -1,0 +1,61 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A POSIX thread that runs one closure and can be joined: the
+/// recorder's reader, workers and status reporter. One owner per `pthread_t`.
+/// The corresponding C functions are `pthread_create` and `pthread_join`.
+final class WorkerThread {
+    private final class Body {
+        let run: @Sendable () -> Void
+        init(run: @escaping @Sendable () -> Void) {
+            self.run = run
+        }
+    }
+
+    #if canImport(Glibc)
+    private var thread = pthread_t()
+    #else
+    private var thread: pthread_t? = nil
+    #endif
+    private var joined = false
+
+    /// Starts a thread running `body`.
+    init(_ body: @escaping @Sendable () -> Void) {
+        let box = Unmanaged.passRetained(Body(run: body)).toOpaque()
+        let status = pthread_create(&thread, nil, { argument in
+            let body = Unmanaged<Body>.fromOpaque(argument!).takeRetainedValue()
+            body.run()
+            return nil
+        }, box)
+        precondition(status == 0, "pthread_create failed: \(status)")
+    }
+
+    /// Waits for the thread to end.
+    func join() {
+        guard !joined else { return }
+        joined = true
+        #if canImport(Glibc)
+        pthread_join(thread, nil)
+        #else
+        if let thread { pthread_join(thread, nil) }
+        #endif
+    }
+
+    /// Lets the thread run on by itself: nothing will join it (a reader blocked in `read`).
+    func detach() {
+        guard !joined else { return }
+        joined = true
+        #if canImport(Glibc)
+        pthread_detach(thread)
+        #else
+        if let thread { pthread_detach(thread) }
+        #endif
+    }
+
+    deinit {
+        detach()
+    }
+}

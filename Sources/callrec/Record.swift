@@ -1,0 +1,121 @@
+import ArgumentParser
+import Catalog
+import Foundation
+import Pipeline
+
+/// `callrec record`: the live recorder behind a PBX mirror port.
+struct Record: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Record calls from a live capture stream, each as it ends, until stopped.",
+        discussion: """
+            Reads a pcap or pcapng stream that does not end (tcpdump -U -w -, dumpcap -w -) and writes \
+            each call when it ends (BYE, CANCEL, or --idle-timeout seconds without packets): the \
+            recording, its index and peaks, and its catalog row, exactly as convert writes them. \
+            The catalog's recording rules decide which calls are recorded (read again every 10 s); \
+            a skipped call is never decoded.
+
+            Standard output: one JSON object per finished call, in the order calls ended \
+            (outcome recorded, skipped, encrypted, no_media or failed; docs/FORMATS.md). \
+            Standard error: what the recorder does, and a status line every --status-interval \
+            seconds and on SIGUSR1 (calls in flight, recorded, skipped, packets, drops).
+
+            Signalling and routing run on one thread; the calls are spread over --jobs worker \
+            threads (default: one per core). Memory depends on the calls in flight (at most 10 000), \
+            never on how long the recorder runs.
+
+            Stopping. SIGINT or SIGTERM: stop reading, end every call in flight as cut, commit it, \
+            exit 0 (a second signal exits at once). After SIGKILL or a power loss no file looks \
+            complete that is not; the next start repairs what was left (temporary files, interrupted \
+            commits) and says what it found. A full disk pauses recording and waits up to \
+            --disk-full-wait seconds for space, then stops (exit 1), keeping everything written.
+
+            Time is the capture's: when no packet arrives at all, it moves on with the wall clock \
+            so idle calls still end.
+
+            Examples:
+              tcpdump -i eth1 -U -w - udp | callrec record - --out /var/spool/callrec
+              ssh mirror 'tcpdump -i eth1 -U -w - udp' | callrec record - --out /srv/calls --jobs 4
+              callrec record - --out /srv/calls --local-prefix +46812 < replay.pcap
+              kill -USR1 $(pidof callrec)        # a status line on stderr now
+
+            Exit status: 0 stopped by a signal or at the end of the input with every call written; \
+            1 some call could not be written, the disk stayed full, or the input broke; 2 usage error.
+            """
+    )
+
+    @Argument(help: ArgumentHelp("The capture stream: '-' for standard input (or a capture file, replayed).", valueName: "capture"))
+    var input: String
+
+    @OptionGroup var recording: RecordingFormatOptions
+
+    @Option(help: ArgumentHelp("Worker threads for the calls (default: the number of cores).", valueName: "N"))
+    var jobs: Int = ProcessInfo.processInfo.activeProcessorCount
+
+    @Option(help: ArgumentHelp("Seconds between two status lines on stderr; 0: only on SIGUSR1.", valueName: "seconds"))
+    var statusInterval: Double = 60
+
+    @Option(help: ArgumentHelp("Seconds to wait for space when the disk is full before stopping.", valueName: "seconds"))
+    var diskFullWait: Double = 600
+
+    @Flag(name: .shortAndLong, help: "At the end, also print what was skipped and why (malformed, late, unmatched packets).")
+    var verbose = false
+
+    func validate() throws {
+        if !(1...1024).contains(jobs) { throw ValidationError("--jobs must be between 1 and 1024") }
+        if !(statusInterval >= 0) { throw ValidationError("--status-interval must be 0 or more seconds") }
+        if !(diskFullWait >= 0) { throw ValidationError("--disk-full-wait must be 0 or more seconds") }
+    }
+
+    func run() throws {
+        var settings = Recorder.Settings(convert: try recording.makeOptions(), jobs: jobs)
+        settings.statusInterval = statusInterval
+        settings.diskFullWait = diskFullWait
+        settings.afterCommitStep = Convert.crashInjection()
+        let env = ProcessInfo.processInfo.environment
+        settings.actor = .operator(env["USER"] ?? env["LOGNAME"] ?? "uid \(getuid())")
+        let stdout = FileHandleOutput.standardOutput
+        let stderr = FileHandleOutput.standardError
+        let events = Recorder.Events(
+            call: { stdout.write($0.jsonLine + "\n") },
+            message: { stderr.write($0 + "\n") })
+        let recorder: Recorder
+        do {
+            recorder = try Recorder(settings: settings, input: .capture(path: input), events: events)
+        } catch let error as CatalogError {
+            stderr.write("callrec: \(error.message)\n")
+            throw PartialFailure()
+        }
+        let stops = StopCount()
+        let watcher = SignalWatcher([SIGINT, SIGTERM, SIGUSR1]) { signal in
+            if signal == SIGUSR1 {
+                recorder.reportStatus()
+            } else if stops.next() == 1 {
+                stderr.write("callrec: \(signal == SIGINT ? "SIGINT" : "SIGTERM"): stopping; finishing the calls in flight\n")
+                recorder.stop()
+            } else {
+                stderr.write("callrec: stopping at once; the calls in flight are lost (the next start cleans up)\n")
+                _exit(ExitStatus.partial)
+            }
+        }
+        let summary = withExtendedLifetime(watcher) { recorder.run() }
+        if let error = summary.error { stderr.write("callrec: \(error)\n") }
+        if verbose {
+            for (name, value) in summary.counters { stderr.write("  \(name) \(value)\n") }
+            for note in summary.notes { stderr.write("  \(note)\n") }
+        } else {
+            for note in summary.notes.prefix(5) { stderr.write("callrec: note: \(note)\n") }
+        }
+        let clean = (summary.reason == .endOfInput || summary.reason == .stopped) && summary.failed == 0
+        if !clean { throw PartialFailure() }
+    }
+}
+
+/// Counts stop signals (only the watcher's thread touches it).
+private final class StopCount: @unchecked Sendable {
+    // SAFETY: used from the signal watcher's one thread only.
+    private var count = 0
+    func next() -> Int {
+        count += 1
+        return count
+    }
+}
