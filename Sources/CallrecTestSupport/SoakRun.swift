@@ -80,34 +80,13 @@ public enum SoakRun {
         callrec: String, traffic: TrafficGenerator, output: String, arguments: [String] = [], sampleInterval: Double = 0.5,
         progress: (@Sendable (Double, Int) -> Void)? = nil
     ) throws -> Report {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: callrec)
-        process.arguments = ["record", "-", "--out", output, "--status-interval", "0"] + arguments
-        let input = Pipe(), out = Pipe(), err = Pipe()
-        process.standardInput = input
-        process.standardOutput = out
-        process.standardError = err
         let began = Date()
-        try process.run()
-        let pid = process.processIdentifier
-
-        // Lines and stderr are read as they come, so the recorder never blocks on a full pipe.
-        let lines = Collector()
-        let errors = Collector()
-        let readers = DispatchGroup()
-        for (pipe, collector) in [(out, lines), (err, errors)] {
-            DispatchQueue.global().async(group: readers) {
-                while true {
-                    let data = pipe.fileHandleForReading.availableData
-                    if data.isEmpty { return }
-                    collector.append(data)
-                }
-            }
-        }
+        let recorder = try RecorderProcess(["--out", output, "--status-interval", "0"] + arguments, binary: callrec)
+        let pid = recorder.pid
         let samples = Samples()
         let sampling = DispatchGroup()
         DispatchQueue.global().async(group: sampling) {
-            while process.isRunning {
+            while recorder.process.isRunning {
                 if let rss = residentBytes(pid: pid) {
                     let at = Date().timeIntervalSince(began)
                     samples.add(at, rss, cpuSeconds(pid: pid))
@@ -116,28 +95,26 @@ public enum SoakRun {
                 Thread.sleep(forTimeInterval: sampleInterval)
             }
         }
-
-        let writer = input.fileHandleForWriting
+        // As fast as the recorder takes it: each write waits while the pipe is full.
         var writeError: (any Error)? = nil
         let generated = traffic.generate { chunk in
             guard writeError == nil else { return }
             do {
-                try writer.write(contentsOf: Data(chunk))
+                try recorder.write(chunk)
             } catch {
                 writeError = error
             }
         }
-        try? writer.close()
-        process.waitUntilExit()
+        recorder.closeInput()
+        let (status, _) = recorder.waitForExit(timeout: 1e9)
         let wall = Date().timeIntervalSince(began)
-        readers.wait()
         sampling.wait()
         if let writeError { throw writeError }
 
         var outcomes: [String: Int] = [:]
         var inOrder = true
         var expected = 1
-        for line in lines.text.split(separator: "\n") {
+        for line in recorder.lines {
             guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else {
                 outcomes["unparsable", default: 0] += 1
                 continue
@@ -154,7 +131,7 @@ public enum SoakRun {
         }
         let verify = try CommandRunner.callrec(["catalog", "verify", "--out", output, "--dry-run"])
         return Report(
-            generated: generated, status: process.terminationStatus, stderr: errors.text, outcomes: outcomes, inOrder: inOrder,
+            generated: generated, status: status, stderr: recorder.stderr, outcomes: outcomes, inOrder: inOrder,
             audioFiles: audio, temporaryFiles: temporary, verify: verify.stdout + verify.stderr, verifyStatus: verify.status,
             wallSeconds: wall, cpuSeconds: samples.lastCPU, rss: samples.values)
     }
@@ -177,23 +154,6 @@ public enum SoakRun {
         let fields = text[text.index(after: close)...].split(separator: " ")
         guard fields.count > 12, let user = Double(fields[11]), let system = Double(fields[12]) else { return nil }
         return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
-    }
-
-    /// Bytes read from a pipe on another thread.
-    private final class Collector: @unchecked Sendable {
-        // SAFETY: guarded by `lock`.
-        private let lock = NSLock()
-        private var data = Data()
-        func append(_ more: Data) {
-            lock.lock()
-            data.append(more)
-            lock.unlock()
-        }
-        var text: String {
-            lock.lock()
-            defer { lock.unlock() }
-            return String(decoding: data, as: UTF8.self)
-        }
     }
 
     /// Memory and CPU samples taken on another thread.

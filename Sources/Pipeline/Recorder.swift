@@ -48,9 +48,10 @@ public final class Recorder: @unchecked Sendable {
         /// Seconds a full disk is waited out before the recorder stops (0: stop at once).
         public var diskFullWait: Double = 600
         /// Seconds between two reads of the catalog's recording rules.
-        public var rulesInterval: Double = 10
-        /// Bytes of packets queued between the reader and the front.
-        public var packetQueueBytes = 64 << 20
+        public var rulesInterval: Double = 5
+        /// Bytes of packets queued between the reader and the front (a live
+        /// interface's burst beyond it is dropped and counted).
+        public var packetQueueBytes = 16 << 20
         /// Bytes of RTP payload queued per worker.
         public var workerQueueBytes = 4 << 20
         /// Who the start-up repairs are audited as.
@@ -195,7 +196,8 @@ public final class Recorder: @unchecked Sendable {
         rules = LiveRules(try catalog.ruleSet())
         let emit = events.call
         ledger = CallLedger(emit: emit)
-        packets = HandoffQueue(capacity: max(1024, settings.packetQueueBytes / 64), byteCapacity: settings.packetQueueBytes)
+        // A slot per 128 bytes: an RTP packet with its headers is about 200.
+        packets = HandoffQueue(capacity: max(1024, settings.packetQueueBytes / 128), byteCapacity: settings.packetQueueBytes)
         // `self` is needed by the disk events (a give-up stops the recorder): set below.
         let stopper = StopRelay()
         let message = events.message
@@ -457,18 +459,16 @@ public final class Recorder: @unchecked Sendable {
         pthread_mutex_unlock(mutex)
     }
 
-    /// `callrec: status: up 2h03m, 187 calls in flight, 4321 recorded, ...`
+    /// `callrec: status: up 2h03m; calls: 187 in flight, 4321 recorded, ...; packets: ...; queues: ...`
     func statusLine(_ state: FrontState, packetRate: Double, at now: Double) -> String {
         let counts = ledger.counts
-        let fill = workers?.fill ?? (now: 0, peak: 0)
+        let work = workers?.fill ?? (now: 0, peak: 0)
         var parts = [
             "up \(Self.duration(now - started))",
-            "\(state.callsInFlight) calls in flight",
-            "\(counts.recorded) recorded", "\(counts.skipped) skipped by rule", "\(counts.noMedia) without media",
-            "\(counts.encrypted) encrypted", "\(counts.failed) failed",
-            "\(state.packets) packets (\(Int(packetRate.rounded()))/s)",
-            "\(packets.dropped) dropped",
-            "queues \(Int((packets.fill.now * 100).rounded()))% read, \(Int((fill.now * 100).rounded()))% work",
+            "calls: \(state.callsInFlight) in flight, \(counts.recorded) recorded, \(counts.skipped) skipped by rule, "
+                + "\(counts.noMedia) without media, \(counts.encrypted) encrypted, \(counts.failed) failed",
+            "packets: \(state.packets) read (\(Int(packetRate.rounded()))/s), \(packets.dropped) dropped",
+            "queues: read \(Int((packets.fill.now * 100).rounded())) %, work \(Int((work.now * 100).rounded())) %",
         ]
         if state.callsOverLimit + state.streamsOverLimit + state.tcpOverLimit > 0 {
             parts.append(
@@ -477,7 +477,7 @@ public final class Recorder: @unchecked Sendable {
         if let full = space.fullSince {
             parts.append("DISK FULL for \(Int(full.seconds.rounded())) s (\(full.path))")
         }
-        return "callrec: status: " + parts.joined(separator: ", ")
+        return "callrec: status: " + parts.joined(separator: "; ")
     }
 
     /// `45 s`, `12m05s`, `3h07m`, `2d04h`.

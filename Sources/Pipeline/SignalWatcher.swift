@@ -12,7 +12,8 @@ nonisolated(unsafe) private var signalPipeWrite: Int32 = -1
 /// async-signal-safe), and a thread reads the pipe and calls `handler`.
 /// Any thread may take the signal; nothing else runs in signal context.
 ///
-/// One watcher per process (the handlers are process-wide).
+/// One watcher per process (the handlers are process-wide), made before
+/// any thread that should leave the signals to it.
 public final class SignalWatcher: @unchecked Sendable {
     // SAFETY: the pipe descriptors are fixed after init; the thread only reads.
 
@@ -30,6 +31,12 @@ public final class SignalWatcher: @unchecked Sendable {
         readEnd = fds[0]
         signalPipeWrite = fds[1]
         signal(SIGPIPE, SIG_IGN)
+        // A parent may have started us with these blocked (threads inherit the mask): unblock them
+        // here, before the recorder's threads are made, so they inherit it unblocked.
+        var unblocked = sigset_t()
+        sigemptyset(&unblocked)
+        for number in signals { sigaddset(&unblocked, number) }
+        pthread_sigmask(SIG_UNBLOCK, &unblocked, nil)
         for number in signals {
             var action = sigaction()
             #if canImport(Glibc)

@@ -11,7 +11,7 @@ struct Record: ParsableCommand {
             Reads a pcap or pcapng stream that does not end (tcpdump -U -w -, dumpcap -w -) and writes \
             each call when it ends (BYE, CANCEL, or --idle-timeout seconds without packets): the \
             recording, its index and peaks, and its catalog row, exactly as convert writes them. \
-            The catalog's recording rules decide which calls are recorded (read again every 10 s); \
+            The catalog's recording rules decide which calls are recorded (read again every 5 s); \
             a skipped call is never decoded.
 
             Standard output: one JSON object per finished call, in the order calls ended \

@@ -1,0 +1,113 @@
+import Foundation
+
+/// A running `callrec record -` for tests: its standard input is a pipe the
+/// test writes captures into, its output is collected as it comes, and the
+/// test can wait for a line, send signals and wait for the exit.
+public final class RecorderProcess: @unchecked Sendable {
+    // SAFETY: the collected output is guarded by `condition`; the rest is fixed after init.
+
+    public let process = Process()
+    private let input = Pipe()
+    private let condition = NSCondition()
+    private var out = Data()
+    private var err = Data()
+    private var open = 2
+    private let readers = DispatchGroup()
+
+    /// Starts `callrec record - arguments...` (add `--out DIR` and the rest).
+    public init(_ arguments: [String], environment: [String: String] = [:], binary: String = FixturePaths.callrecBinary) throws {
+        process.executableURL = URL(fileURLWithPath: binary)
+        process.arguments = ["record", "-"] + arguments
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        let out = Pipe(), err = Pipe()
+        process.standardInput = input
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        for (pipe, isOut) in [(out, true), (err, false)] {
+            DispatchQueue.global().async(group: readers) { [self] in
+                while true {
+                    let data = pipe.fileHandleForReading.availableData
+                    condition.lock()
+                    if data.isEmpty {
+                        open -= 1
+                    } else if isOut {
+                        self.out.append(data)
+                    } else {
+                        self.err.append(data)
+                    }
+                    condition.broadcast()
+                    condition.unlock()
+                    if data.isEmpty { return }
+                }
+            }
+        }
+    }
+
+    /// The recorder's process id.
+    public var pid: Int32 { process.processIdentifier }
+
+    /// Writes capture bytes to the recorder's standard input (blocks while the pipe is full).
+    public func write(_ bytes: UnsafeRawBufferPointer) throws {
+        try input.fileHandleForWriting.write(contentsOf: Data(bytes))
+    }
+
+    /// Writes capture bytes to the recorder's standard input.
+    public func write(_ bytes: [UInt8]) throws {
+        try bytes.withUnsafeBytes { try write($0) }
+    }
+
+    /// Closes standard input: the recorder sees the end of its input.
+    public func closeInput() {
+        try? input.fileHandleForWriting.close()
+    }
+
+    /// Sends `signal` (SIGTERM, SIGUSR1, SIGKILL ...).
+    public func send(_ signal: Int32) {
+        kill(pid, signal)
+    }
+
+    /// Standard output so far, one JSON line per finished call.
+    public var lines: [String] {
+        condition.lock()
+        defer { condition.unlock() }
+        return String(decoding: out, as: UTF8.self).split(separator: "\n").map(String.init)
+    }
+
+    /// Standard error so far.
+    public var stderr: String {
+        condition.lock()
+        defer { condition.unlock() }
+        return String(decoding: err, as: UTF8.self)
+    }
+
+    /// Waits until `ready` holds for (stdout lines, stderr), or `timeout` seconds pass. Returns whether it held.
+    @discardableResult
+    public func wait(timeout: Double, until ready: ([String], String) -> Bool) -> Bool {
+        let deadline = Date().addingTimeInterval(timeout)
+        condition.lock()
+        defer { condition.unlock() }
+        while true {
+            let lines = String(decoding: out, as: UTF8.self).split(separator: "\n").map(String.init)
+            if ready(lines, String(decoding: err, as: UTF8.self)) { return true }
+            if open == 0 || !condition.wait(until: deadline) {
+                return ready(String(decoding: out, as: UTF8.self).split(separator: "\n").map(String.init), String(decoding: err, as: UTF8.self))
+            }
+        }
+    }
+
+    /// Waits for the recorder to exit (killing it after `timeout` seconds). Returns its status, and whether a signal ended it.
+    public func waitForExit(timeout: Double = 120) -> (status: Int32, killed: Bool) {
+        let deadline = Date().addingTimeInterval(timeout)
+        while process.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
+        if process.isRunning { process.terminate() }
+        process.waitUntilExit()
+        readers.wait()
+        return (process.terminationStatus, process.terminationReason == .uncaughtSignal)
+    }
+
+    /// The JSON objects printed so far.
+    public var calls: [[String: Any]] {
+        lines.compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+    }
+}
