@@ -12,7 +12,9 @@ struct Convert: ParsableCommand {
         discussion: """
             Each call found in the captures is written as
               OUT/YYYY/MM/DD/<id>.opus   two channels: 0 = caller (INVITE sender), 1 = callee
-              OUT/YYYY/MM/DD/<id>.json   the call index (parties, times, codecs, stream statistics)
+              OUT/YYYY/MM/DD/<id>.json   the call index (parties, times, codecs, stream statistics,
+                                         who spoke when, talk and overtalk time, DTMF digits)
+              OUT/YYYY/MM/DD/<id>.peaks.json   waveform peaks per channel (audiowaveform JSON v2)
             where <id> is the UTC start time and a hash of the Call-ID, e.g. 20261129T081530Z-3f9a1c2e.
             --channels mono mixes both parties into one channel; --channels split writes
             <id>-caller.<ext> and <id>-callee.<ext>. --format wav or flac writes 16-bit PCM.
@@ -101,6 +103,9 @@ struct Convert: ParsableCommand {
             + "options on the command line add to or override them.", valueName: "file"))
     var config: String?
 
+    @OptionGroup(title: "Waveform peaks")
+    var peaks: PeaksArguments
+
     @Flag(help: "Print one JSON object per recording instead of the table.")
     var json = false
 
@@ -138,6 +143,7 @@ struct Convert: ParsableCommand {
         options.format = AudioFileFormat(rawValue: format) ?? .opus
         options.channelLayout = ChannelLayout(rawValue: channels) ?? .stereo
         options.outputRate = Int(rate)
+        options.peaks = peaks.options
         if let config {
             do {
                 try ConfigFile(path: config).apply(to: &options)
