@@ -29,6 +29,26 @@ public final class Diagnostics {
         case rtpTimestampJumps
         case callsWithoutMedia
         case callsDroppedOverLimit
+        /// Bytes of garbage skipped to find the next good record.
+        case captureBytesSkipped
+        /// Records or blocks whose header could not be right (each starts a resynchronisation).
+        case captureRecordsCorrupt
+        /// A last record cut short by the end of the capture.
+        case captureRecordsTruncated
+        /// pcapng blocks of a type callrec does not know (skipped).
+        case captureBlocksUnknown
+        /// Packets the kernel dropped during a live capture (libpcap's count).
+        case captureDroppedByKernel
+        /// Packets a `--filter` expression rejected.
+        case capturePacketsFiltered
+        /// IP datagrams put back together from fragments.
+        case ipFragmentsReassembled
+        /// Fragments given up on: timed out, over the memory cap, overlapping or malformed.
+        case ipFragmentsDropped
+        /// ICMP and ICMPv6 messages (their quoted packets are never RTP).
+        case icmpMessages
+        /// RTP streams not tracked because the stream table was full.
+        case rtpStreamsDroppedOverLimit
 
         /// A stable snake_case name for reports and JSON.
         public var name: String {
@@ -54,6 +74,16 @@ public final class Diagnostics {
             case .rtpTimestampJumps: "rtp_timestamp_jumps"
             case .callsWithoutMedia: "calls_without_media"
             case .callsDroppedOverLimit: "calls_dropped_over_limit"
+            case .captureBytesSkipped: "capture_bytes_skipped"
+            case .captureRecordsCorrupt: "capture_records_corrupt"
+            case .captureRecordsTruncated: "capture_records_truncated"
+            case .captureBlocksUnknown: "capture_blocks_unknown"
+            case .captureDroppedByKernel: "capture_dropped_by_kernel"
+            case .capturePacketsFiltered: "capture_packets_filtered"
+            case .ipFragmentsReassembled: "ip_fragments_reassembled"
+            case .ipFragmentsDropped: "ip_fragments_dropped"
+            case .icmpMessages: "icmp_messages"
+            case .rtpStreamsDroppedOverLimit: "rtp_streams_dropped_over_limit"
             }
         }
     }
