@@ -390,8 +390,9 @@ public final class CaptureFileReader {
             }
             let length = Int(header.capturedLength)
             guard try fill(recordHeaderLength + length) else {
-                endOfInput()
-                return nil
+                // Cut by the end, or garbage whose length runs past it: look for records after it.
+                try resynchronisePcap(cutByEnd: true)
+                continue
             }
             let time = MediaTime(nanoseconds: Int64(header.seconds) &* 1_000_000_000 &+ Int64(header.fraction) &* fractionToNanoseconds)
             packetsRead += 1
@@ -409,9 +410,11 @@ public final class CaptureFileReader {
 
     /// Skips from a bad record header to the next offset where a plausible
     /// record is followed by another plausible record (or by the end).
-    private func resynchronisePcap() throws {
-        diagnostics.count(.captureRecordsCorrupt)
+    /// `cutByEnd`: the record at `head` runs past the end of the input; if no
+    /// record follows it, it is a cut last record rather than garbage.
+    private func resynchronisePcap(cutByEnd: Bool = false) throws {
         let start = offset(head)
+        let startIndex = head
         var skipped = 0
         while true {
             head += 1
@@ -430,6 +433,12 @@ public final class CaptureFileReader {
                 break  // the candidate is whole and the capture ends right after it
             }
         }
+        if cutByEnd && head == tail {
+            head = startIndex  // still in the buffer: at the end nothing is moved
+            endOfInput()
+            return
+        }
+        diagnostics.count(.captureRecordsCorrupt)
         noteSkipped(skipped, at: start)
     }
 
@@ -491,8 +500,9 @@ public final class CaptureFileReader {
                 continue
             }
             guard let length = try framedBlockLength() else {
-                endOfInput()
-                return nil
+                // Cut by the end, or garbage whose length runs past it: look for blocks after it.
+                try resynchronisePcapng(cutByEnd: true)
+                continue
             }
             if length == 0 {
                 try resynchronisePcapng()
@@ -605,9 +615,11 @@ public final class CaptureFileReader {
 
     /// Skips from a badly framed block to the next offset holding a known
     /// block type whose length is sane and repeated at its end.
-    private func resynchronisePcapng() throws {
-        diagnostics.count(.captureRecordsCorrupt)
+    /// `cutByEnd`: the block at `head` runs past the end of the input; if no
+    /// block follows it, it is a cut last block rather than garbage.
+    private func resynchronisePcapng(cutByEnd: Bool = false) throws {
         let start = offset(head)
+        let startIndex = head
         var skipped = 0
         let savedOrder = littleEndian
         while true {
@@ -631,6 +643,12 @@ public final class CaptureFileReader {
             if u32(head + length - 4) == UInt32(length) { break }
         }
         if head == tail { littleEndian = savedOrder }
+        if cutByEnd && head == tail {
+            head = startIndex  // still in the buffer: at the end nothing is moved
+            endOfInput()
+            return
+        }
+        diagnostics.count(.captureRecordsCorrupt)
         noteSkipped(skipped, at: start)
     }
 }

@@ -201,6 +201,11 @@ public final class FragmentReassembler {
         return best
     }
 
+    /// Gives up every datagram still incomplete (the capture ended), counting its fragments as dropped.
+    public func finish() {
+        for k in slots.indices where slots[k].inUse { drop(k) }
+    }
+
     /// Gives up every datagram whose first fragment came before `deadline`.
     private func expire(before deadline: Int64) {
         for k in slots.indices where slots[k].inUse && slots[k].firstSeen < deadline {

@@ -144,6 +144,7 @@ public final class CaptureProcessor {
 
     /// Ends every call still in flight as cut (the capture ended) and commits it.
     public func finish() throws {
+        slicer.reassembler.finish()
         try tracker.finishAll(at: now ?? MediaTime(nanoseconds: 0)) { event in
             if case .ended(let call) = event {
                 try end(callID: call.callID, description: call, reason: .cut)

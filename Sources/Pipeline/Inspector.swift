@@ -94,6 +94,10 @@ public final class Inspector {
             sipMessages(in: payload, from: datagram.source, to: datagram.destination, at: time)
             return
         }
+        if Inspector.mgcpPorts.contains(datagram.source.port) || Inspector.mgcpPorts.contains(datagram.destination.port) {
+            mgcp(payload)
+            return
+        }
         rtp(payload, from: datagram.source, to: datagram.destination, at: time)
     }
 
@@ -119,14 +123,35 @@ public final class Inspector {
         }
     }
 
-    /// Remembers every media endpoint an SDP body names, as tshark sets up an RTP conversation for each.
     private func announce(_ message: SIPMessage) {
         guard message.hasSDP, let sdp = SessionDescription(message.body) else { return }
+        announce(sdp, callID: message.callID.map { String($0.prefix(CallTracker.maxCallIDLength)) })
+    }
+
+    /// Remembers every media endpoint an SDP body names, as tshark sets up an RTP conversation for each.
+    private func announce(_ sdp: SessionDescription, callID: String?) {
         for media in sdp.media where media.port != 0 {
             guard let address = media.connection ?? sdp.connection else { continue }
             let endpoint = Endpoint(address: address, port: media.port)
             if announced[endpoint] == nil && announced.count >= options.maxCalls * 4 { continue }
-            announced[endpoint] = AnnouncedMedia(callID: message.callID.map { String($0.prefix(CallTracker.maxCallIDLength)) }, media: media)
+            announced[endpoint] = AnnouncedMedia(callID: callID, media: media)
+        }
+    }
+
+    /// MGCP's gateway and call-agent ports (RFC 3435).
+    static let mgcpPorts: Set<UInt16> = [2427, 2727]
+
+    /// An MGCP command or response (CRCX, MDCX, their 200s) may carry SDP
+    /// after a blank line; tshark sets up RTP from it as from SIP's.
+    private func mgcp(_ payload: UnsafeRawBufferPointer) {
+        var k = 0
+        while k + 1 < payload.count {
+            if payload[k] == 0x0A && (payload[k + 1] == 0x0A || (payload[k + 1] == 0x0D && k + 2 < payload.count && payload[k + 2] == 0x0A)) {
+                let start = k + (payload[k + 1] == 0x0A ? 2 : 3)
+                if let sdp = SessionDescription(Array(payload[start...])) { announce(sdp, callID: nil) }
+                return
+            }
+            k += 1
         }
     }
 
@@ -178,6 +203,7 @@ public final class Inspector {
     /// The report so far: calls in the order their INVITE was seen, streams
     /// in the order their first packet was. Calls still in flight end as `cut`.
     public func finish() -> (calls: [CallReport], streams: [StreamReport]) {
+        slicer.reassembler.finish()
         tracker.finishAll(at: lastTime ?? MediaTime(nanoseconds: 0)) { event in
             if case .ended(let call) = event { record(call) }
         }
