@@ -15,7 +15,7 @@ public enum RTPStreamScenarios {
         public var marker: Bool
     }
 
-    /// The scenarios, by name.
+    /// The scenarios, by name. Each stream's packets are in arrival order.
     public static func all() -> [(name: String, packets: [Packet])] {
         var list: [(String, [Packet])] = []
         func base(_ n: Int = 50, sequence: Int = 100, timestamp: UInt32 = 1000, jitter: Double = 0, seed: UInt64 = 1) -> [Packet] {
@@ -35,7 +35,8 @@ public enum RTPStreamScenarios {
         list.append(("sequence wrap", base(sequence: 65_500, jitter: 3, seed: 2)))
         list.append(("timestamp wrap", base(timestamp: 0xFFFF_FFFF - 160 * 20, jitter: 3, seed: 3)))
         p = base(jitter: 2, seed: 4)
-        p.swapAt(10, 11)
+        (p[10].sequence, p[11].sequence) = (p[11].sequence, p[10].sequence)
+        (p[10].timestamp, p[11].timestamp) = (p[11].timestamp, p[10].timestamp)
         list.append(("two packets swapped", p))
         p = base(jitter: 2, seed: 5)
         p.insert(Packet(arrivalMs: p[14].arrivalMs + 1, sequence: p[14].sequence, timestamp: p[14].timestamp, payloadType: 0, marker: false), at: 15)
