@@ -58,7 +58,7 @@ let package = Package(
         .testTarget(name: "OutputTests", dependencies: ["Output", "CallrecTestSupport"]),
         .testTarget(name: "CatalogTests", dependencies: ["Catalog", "CallrecTestSupport"]),
         .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "CallrecTestSupport"]),
-        .testTarget(name: "CLITests", dependencies: ["CallrecTestSupport"]),
+        .testTarget(name: "CLITests", dependencies: ["CallrecTestSupport", "Capture"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -39,9 +39,8 @@ final class LiveCapture {
             }
             throw CaptureError(code: .interface, path: interface, message: message)
         }
-        handle = pcap
-        linkType = LinkType(rawValue: pcap_datalink(pcap))
-        nanosecond = pcap_get_tstamp_precision(pcap) == Int32(PCAP_TSTAMP_PRECISION_NANO)
+        // Everything that can fail is done on the local handle before the stored
+        // properties are set: once they are, a throw would run deinit (and close it).
         if let filter {
             var program = bpf_program()
             if pcap_compile(pcap, &program, filter, 1, PCAP_NETMASK_UNKNOWN) != 0 {
@@ -56,6 +55,9 @@ final class LiveCapture {
                 throw CaptureError(code: .filter, path: interface, message: "cannot apply --filter '\(filter)': \(reason)")
             }
         }
+        handle = pcap
+        linkType = LinkType(rawValue: pcap_datalink(pcap))
+        nanosecond = pcap_get_tstamp_precision(pcap) == Int32(PCAP_TSTAMP_PRECISION_NANO)
     }
 
     deinit {
