@@ -49,8 +49,11 @@ let package = Package(
         .target(name: "CallrecTestSupport", dependencies: ["CallrecCore", "Codecs", "COpusFile"]),
         .executableTarget(name: "make-fixtures", dependencies: ["CallrecTestSupport"]),
 
+        // libFuzzer target over the capture readers and the slicer (`make fuzz`); a corpus replayer otherwise.
+        .executableTarget(name: "CaptureFuzzer", dependencies: ["CallrecCore", "Capture", "RTP", "SIP"], path: "Fuzz/CaptureFuzzer"),
+
         .testTarget(name: "CallrecCoreTests", dependencies: ["CallrecCore", "CallrecTestSupport"]),
-        .testTarget(name: "CaptureTests", dependencies: ["Capture", "CallrecTestSupport"]),
+        .testTarget(name: "CaptureTests", dependencies: ["Capture", "SIP", "CallrecTestSupport"]),
         .testTarget(name: "SIPTests", dependencies: ["SIP", "CallrecTestSupport"]),
         .testTarget(name: "RTPTests", dependencies: ["RTP", "CallrecTestSupport"]),
         .testTarget(name: "CodecsTests", dependencies: ["Codecs", "CallrecTestSupport"]),

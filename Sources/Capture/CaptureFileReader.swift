@@ -148,7 +148,11 @@ public final class CaptureFileReader {
         self.path = path
         self.input = input
         self.diagnostics = diagnostics
-        capacity = 1 << 20
+        if case .memory(let bytes, _, _) = input {
+            capacity = min(1 << 20, max(4096, bytes.count))  // small inputs (the fuzzer's) get a small buffer
+        } else {
+            capacity = 1 << 20
+        }
         storage = UnsafeMutableRawPointer.allocate(byteCount: capacity, alignment: 16)
         do {
             try readFileHeader()
