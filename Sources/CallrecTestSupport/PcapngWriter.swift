@@ -4,6 +4,7 @@ import CallrecCore
 /// link type and timestamp resolution), enhanced, simple and obsolete packet
 /// blocks, and blocks of any other type, in either byte order.
 public struct PcapngWriter {
+    /// The capture so far.
     public private(set) var bytes: [UInt8] = []
     /// Whether the current section is big-endian.
     public private(set) var bigEndian = false

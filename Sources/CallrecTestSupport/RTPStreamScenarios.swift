@@ -8,10 +8,15 @@ import CallrecCore
 public enum RTPStreamScenarios {
     /// One packet: arrival in ms after the capture start, header fields.
     public struct Packet {
+        /// Arrival, in milliseconds after the capture starts.
         public var arrivalMs: Double
+        /// RTP sequence number.
         public var sequence: UInt16
+        /// RTP timestamp.
         public var timestamp: UInt32
+        /// RTP payload type.
         public var payloadType: UInt8
+        /// RTP marker bit.
         public var marker: Bool
     }
 

@@ -5,20 +5,32 @@ import Foundation
 public struct TsharkReference: Sendable {
     /// One row of tshark's RTP stream table.
     public struct Stream: Sendable, CustomStringConvertible {
+        /// Source address as tshark prints it.
         public var source: String
+        /// Source port.
         public var sourcePort: UInt16
+        /// Destination address as tshark prints it.
         public var destination: String
+        /// Destination port.
         public var destinationPort: UInt16
         /// As tshark prints it: `0x1A2B3C4D`.
         public var ssrc: String
+        /// tshark's payload names (`g711U, rtpevent`).
         public var payload: String
+        /// Packets in the stream.
         public var packets: Int
+        /// tshark's lost count.
         public var lost: Int
+        /// Mean delta, in milliseconds.
         public var meanDeltaMs: Double
+        /// Maximum delta, in milliseconds.
         public var maxDeltaMs: Double
+        /// Mean jitter, in milliseconds.
         public var meanJitterMs: Double
+        /// Maximum jitter, in milliseconds.
         public var maxJitterMs: Double
 
+        /// One line naming the stream and its counts.
         public var description: String {
             "\(source):\(sourcePort) -> \(destination):\(destinationPort) \(ssrc) \(packets) pkts \(lost) lost"
         }
@@ -32,9 +44,11 @@ public struct TsharkReference: Sendable {
         public var mode: String
         /// capinfos' packet count.
         public var packets: Int
+        /// tshark's stream table.
         public var streams: [Stream]
     }
 
+    /// One entry per capture, in file order.
     public var captures: [Capture]
 
     /// The reference file's path.

@@ -437,16 +437,19 @@ public final class CaptureFileReader {
                 break  // the candidate is whole and the capture ends right after it
             }
         }
+        finishResynchronising(skipped: skipped, from: startIndex, at: start, cutByEnd: cutByEnd)
+    }
+
+    /// Counts and notes the bytes a scan skipped. A scan that started at a
+    /// record cut by the end (`cutByEnd`) and found nothing after it counts a
+    /// cut last record instead.
+    private func finishResynchronising(skipped: Int, from startIndex: Int, at start: Int64, cutByEnd: Bool) {
         if cutByEnd && head == tail {
             head = startIndex  // still in the buffer: at the end nothing is moved
             endOfInput()
             return
         }
         diagnostics.count(.captureRecordsCorrupt)
-        noteSkipped(skipped, at: start)
-    }
-
-    private func noteSkipped(_ skipped: Int, at start: Int64) {
         diagnostics.count(.captureBytesSkipped, by: skipped)
         diagnostics.note("\(displayName): skipped \(skipped) bytes that are not capture records at byte \(start)")
     }
@@ -647,12 +650,6 @@ public final class CaptureFileReader {
             if u32(head + length - 4) == UInt32(length) { break }
         }
         if head == tail { littleEndian = savedOrder }
-        if cutByEnd && head == tail {
-            head = startIndex  // still in the buffer: at the end nothing is moved
-            endOfInput()
-            return
-        }
-        diagnostics.count(.captureRecordsCorrupt)
-        noteSkipped(skipped, at: start)
+        finishResynchronising(skipped: skipped, from: startIndex, at: start, cutByEnd: cutByEnd)
     }
 }

@@ -8,6 +8,7 @@ public enum CaptureFormat: Sendable, Equatable, CustomStringConvertible {
     /// A live interface read through libpcap.
     case live
 
+    /// The format's name as reports print it.
     public var description: String {
         switch self {
         case .pcap(let nanosecond, let modified):

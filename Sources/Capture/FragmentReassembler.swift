@@ -28,6 +28,7 @@ public final class FragmentReassembler {
         /// 64 datagrams, 1 MiB, 30 s (Linux's `ipfrag_time`).
         public static let `default` = Limits(maxDatagrams: 64, maxBytes: 1 << 20, timeout: 30_000_000_000)
 
+        /// Limits (at least one datagram, and room for one of 64 KiB).
         public init(maxDatagrams: Int, maxBytes: Int, timeout: Int64) {
             self.maxDatagrams = max(1, maxDatagrams)
             self.maxBytes = max(65_535, maxBytes)
@@ -64,11 +65,13 @@ public final class FragmentReassembler {
     static let maxDatagramLength = 65_535
     static let blockWords = (maxDatagramLength + 1 + 8 * 64 - 1) / (8 * 64)
 
+    /// What the reassembler may hold.
     public let limits: Limits
     private let diagnostics: Diagnostics
     private var slots: [Slot]
     private var bytesHeld = 0
 
+    /// A reassembler with nothing in flight; drops and completions are counted in `diagnostics`.
     public init(limits: Limits = .default, diagnostics: Diagnostics) {
         self.limits = limits
         self.diagnostics = diagnostics

@@ -16,6 +16,7 @@ public struct PacketSlicer {
     /// Fragments waiting for the rest of their datagram.
     public let reassembler: FragmentReassembler
 
+    /// A slicer counting into `diagnostics`, reassembling fragments within `fragmentLimits`.
     public init(diagnostics: Diagnostics, fragmentLimits: FragmentReassembler.Limits = .default) {
         self.diagnostics = diagnostics
         reassembler = FragmentReassembler(limits: fragmentLimits, diagnostics: diagnostics)

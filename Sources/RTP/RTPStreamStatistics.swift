@@ -51,6 +51,7 @@ public struct RTPStreamStatistics: Sendable, Equatable {
     public private(set) var meanJitterMs = 0.0
     /// When the first and the latest packet arrived.
     public private(set) var firstArrival: MediaTime? = nil
+    /// When the latest packet arrived.
     public private(set) var lastArrival: MediaTime? = nil
     /// The payload types seen.
     public private(set) var payloadTypes = PayloadTypeSet()
@@ -220,11 +221,13 @@ public struct PayloadTypeSet: Sendable, Equatable, Sequence {
 
     public init() {}
 
+    /// Adds a payload type (its low 7 bits).
     public mutating func insert(_ type: UInt8) {
         let t = type & 0x7F
         if t < 64 { low |= 1 << UInt64(t) } else { high |= 1 << UInt64(t - 64) }
     }
 
+    /// Whether the payload type was added.
     public func contains(_ type: UInt8) -> Bool {
         let t = type & 0x7F
         return t < 64 ? low & (1 << UInt64(t)) != 0 : high & (1 << UInt64(t - 64)) != 0

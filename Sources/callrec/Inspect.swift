@@ -91,9 +91,10 @@ struct Inspect: ParsableCommand {
         var out = "\(r.input): \(r.format ?? "?"), \(r.linkTypes.joined(separator: " + ")), \(r.packets) packets\n"
         out += "\n\(r.calls.count) call\(r.calls.count == 1 ? "" : "s")\n"
         if !r.calls.isEmpty {
-            out += "  " + ["start", "duration", "end", "caller -> callee", "codecs", "call-id"].joined(separator: "  ") + "\n"
+            out += "  " + "start".padded(24) + "  " + "duration".padded(10) + "  " + "end".padded(12) + "  "
+            out += "caller -> callee".padded(28) + "  " + "codecs".padded(10) + "  call-id\n"
             for c in r.calls {
-                let duration = c.durationS.map { String(format: "%8.2f s", $0) } ?? "       - "
+                let duration = c.durationS.map { String(format: "%8.2f s", $0) } ?? "         -"
                 let parties = "\(c.caller ?? "?") -> \(c.callee ?? "?")"
                 out += "  \(c.start.iso8601)  \(duration)  \((c.endReason ?? "-").padded(12))  \(parties.padded(28))  "
                 out += "\(c.codecs.joined(separator: ",").padded(10))  \(c.callID)\n"
