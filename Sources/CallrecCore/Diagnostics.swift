@@ -3,8 +3,8 @@
 /// counted here and processing goes on. The counts reach the call index, the
 /// `inspect` report and `--verbose`.
 ///
-/// Counters are a fixed array indexed by `Counter`, so counting is one add
-/// and no allocation on the per-packet path.
+/// Counters are a fixed block of memory indexed by `Counter`, so counting is
+/// one add: no allocation and no exclusivity check on the per-packet path.
 public final class Diagnostics {
     /// What was counted.
     public enum Counter: Int, CaseIterable, Sendable {
@@ -91,24 +91,30 @@ public final class Diagnostics {
     /// The most notes kept; later ones are counted in `notesDropped`.
     public static let maxNotes = 100
 
-    private var counts: [Int]
+    /// One slot per `Counter`, made in `init`, freed in `deinit`. A pointer rather
+    /// than an array: counting is then a plain add the compiler can inline.
+    @usableFromInline
+    let counts: UnsafeMutablePointer<Int>
     /// Human-readable notes about unusual input (an unsupported codec, a re-anchor).
     public private(set) var notes: [String] = []
     /// Notes not kept because `maxNotes` was reached.
     public private(set) var notesDropped = 0
 
     public init() {
-        counts = Array(repeating: 0, count: Counter.allCases.count)
+        counts = UnsafeMutablePointer<Int>.allocate(capacity: Counter.allCases.count)
+        counts.initialize(repeating: 0, count: Counter.allCases.count)
+    }
+
+    deinit {
+        counts.deallocate()
     }
 
     /// Adds `amount` to `counter`.
     @inlinable
     public func count(_ counter: Counter, by amount: Int = 1) {
-        add(counter.rawValue, amount)
+        // SAFETY: every Counter's raw value is below allCases.count, the slots allocated.
+        counts[counter.rawValue] &+= amount
     }
-
-    @usableFromInline
-    func add(_ index: Int, _ amount: Int) { counts[index] &+= amount }
 
     /// The current value of `counter`.
     public subscript(_ counter: Counter) -> Int { counts[counter.rawValue] }

@@ -143,7 +143,7 @@ public struct StreamReport: Sendable, Encodable {
     /// Whether the SDP asked for SRTP (`RTP/SAVP`): the payload is encrypted.
     public var srtp: Bool
 
-    init(_ stream: Inspector.Stream) {
+    init(_ stream: RTPStreamTable.Stream) {
         let s = stream.statistics
         source = stream.key.source
         destination = stream.key.destination

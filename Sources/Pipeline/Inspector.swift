@@ -38,37 +38,14 @@ public final class Inspector {
         }
     }
 
-    /// What an SDP body said about one media endpoint.
-    struct AnnouncedMedia {
-        var callID: String?
-        var media: MediaDescription
-    }
-
-    /// One stream's identity: tshark's (source, destination, SSRC).
-    struct StreamKey: Hashable {
-        var source: Endpoint
-        var destination: Endpoint
-        var ssrc: UInt32
-    }
-
-    /// One stream's state.
-    struct Stream {
-        var key: StreamKey
-        var statistics = RTPStreamStatistics()
-        var firstPayloadType: UInt8
-        var media: AnnouncedMedia?
-        var foundBy: StreamReport.Discovery
-    }
-
     /// The limits and switches in use.
     public let options: Options
     /// Where everything skipped is counted.
     public let diagnostics: Diagnostics
     private let slicer: PacketSlicer
     private var tracker: CallTracker
-    private var announced: [Endpoint: AnnouncedMedia] = [:]
-    private var streams: [Stream] = []
-    private var streamIndex: [StreamKey: Int] = [:]
+    /// The RTP streams and the SDP endpoints: a struct, so one packet is one exclusive access.
+    private var table: RTPStreamTable
     private var calls: [CallReport] = []
     private var callOrder: [String: Int] = [:]
     private var lastTime: MediaTime? = nil
@@ -79,6 +56,7 @@ public final class Inspector {
         self.diagnostics = diagnostics
         slicer = PacketSlicer(diagnostics: diagnostics)
         tracker = CallTracker(maxCalls: options.maxCalls, diagnostics: diagnostics)
+        table = RTPStreamTable(maxStreams: options.maxStreams, maxEndpoints: options.maxCalls * 4, heuristic: options.heuristicRTP)
     }
 
     /// Takes one captured packet.
@@ -98,11 +76,11 @@ public final class Inspector {
             sipMessages(in: payload, from: datagram.source, to: datagram.destination, at: time)
             return
         }
-        if Inspector.mgcpPorts.contains(datagram.source.port) || Inspector.mgcpPorts.contains(datagram.destination.port) {
+        if Inspector.isMGCP(datagram.source.port) || Inspector.isMGCP(datagram.destination.port) {
             mgcp(payload)
             return
         }
-        rtp(payload, from: datagram.source, to: datagram.destination, at: time)
+        table.receive(payload, from: datagram.source, to: datagram.destination, at: time, diagnostics: diagnostics)
     }
 
     // MARK: SIP
@@ -132,18 +110,13 @@ public final class Inspector {
         announce(sdp, callID: message.callID.map { String($0.prefix(CallTracker.maxCallIDLength)) })
     }
 
-    /// Remembers every media endpoint an SDP body names, as tshark sets up an RTP conversation for each.
     private func announce(_ sdp: SessionDescription, callID: String?) {
-        for media in sdp.media where media.port != 0 {
-            guard let address = media.connection ?? sdp.connection else { continue }
-            let endpoint = Endpoint(address: address, port: media.port)
-            if announced[endpoint] == nil && announced.count >= options.maxCalls * 4 { continue }
-            announced[endpoint] = AnnouncedMedia(callID: callID, media: media)
-        }
+        table.announce(sdp, callID: callID)
     }
 
     /// MGCP's gateway and call-agent ports (RFC 3435).
-    static let mgcpPorts: Set<UInt16> = [2427, 2727]
+    @inline(__always)
+    static func isMGCP(_ port: UInt16) -> Bool { port == 2427 || port == 2727 }
 
     /// An MGCP command or response (CRCX, MDCX, their 200s) may carry SDP
     /// after a blank line; tshark sets up RTP from it as from SIP's.
@@ -169,39 +142,6 @@ public final class Inspector {
         }
     }
 
-    // MARK: RTP
-
-    private func rtp(_ payload: UnsafeRawBufferPointer, from source: Endpoint, to destination: Endpoint, at time: MediaTime) {
-        var media = announced[destination]
-        if media == nil { media = announced[source] }
-        if media == nil {
-            guard options.heuristicRTP, destination.port % 2 == 0, source.port >= 1024, destination.port >= 1024 else { return }
-        }
-        guard let header = RTPHeader(payload), !(header.marker && (64...95).contains(header.payloadType)) else {
-            if media != nil { diagnostics.count(.rtpMalformed) }
-            return
-        }
-        let key = StreamKey(source: source, destination: destination, ssrc: header.ssrc)
-        let index: Int
-        if let known = streamIndex[key] {
-            index = known
-        } else {
-            guard streams.count < options.maxStreams else {
-                diagnostics.count(.rtpStreamsDroppedOverLimit)
-                return
-            }
-            index = streams.count
-            streamIndex[key] = index
-            streams.append(Stream(key: key, firstPayloadType: header.payloadType, media: media, foundBy: media == nil ? .heuristic : .sdp))
-        }
-        diagnostics.count(.rtpPackets)
-        let format = streams[index].media?.media.format(for: header.payloadType)
-        let clockRate = RTPPayloadType.tsharkClockRate(header.payloadType, encoding: format?.encoding, declaredRate: format?.clockRate ?? 0)
-        streams[index].statistics.record(
-            sequence: header.sequence, timestamp: header.timestamp, arrival: time, clockRate: clockRate,
-            marker: header.marker, payloadType: header.payloadType)
-    }
-
     // MARK: Report
 
     /// The report so far: calls in the order their INVITE was seen, streams
@@ -211,10 +151,7 @@ public final class Inspector {
         tracker.finishAll(at: lastTime ?? MediaTime(nanoseconds: 0)) { event in
             if case .ended(let call) = event { record(call) }
         }
-        let streamReports = streams.map { stream -> StreamReport in
-            StreamReport(stream)
-        }
-        return (calls, streamReports)
+        return (calls, table.streams.map(StreamReport.init))
     }
 }
 

@@ -105,6 +105,27 @@ import Testing
         #expect(help.stdout.contains("Examples:"))
     }
 
+    @Test func callsCompleteBeforeAReadErrorAreStillWritten() throws {
+        // A call as pcapng, then a section of a pcapng version that does not exist.
+        var call = SyntheticCall()
+        call.duration = 1
+        let reader = try CaptureFileReader(bytes: call.build().pcap, diagnostics: Diagnostics())
+        var writer = PcapngWriter()
+        writer.interface(linkType: 1, resolution: 9)
+        try reader.forEachPacket { writer.packet(Array($0.bytes), at: $0.timestamp) }
+        let sectionAt = writer.bytes.count
+        var header = Array(PcapngWriter().bytes.prefix(28))
+        header[12] = 3
+        writer.raw(header)
+        let path = try TemporaryFile.write(writer.bytes, name: "cut.pcapng")
+        let out = FixturePaths.temporaryDirectory("cli-cut")
+        defer { try? FileManager.default.removeItem(atPath: out) }
+        let run = try callrec(["convert", path, "--out", out])
+        #expect(run.status == 1)
+        #expect(run.stderr == "callrec: \(path): pcapng section version 3.0 is not supported (at byte \(sectionAt), after packet 107)\n")
+        #expect(run.stdout.contains("1 recording written"))
+    }
+
     @Test func garbageInTheMiddleIsANoteNotAFailure() throws {
         var call = SyntheticCall()
         call.duration = 1
