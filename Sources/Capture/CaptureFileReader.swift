@@ -344,12 +344,10 @@ public final class CaptureFileReader {
         let left = tail - head
         if left > 0 {
             diagnostics.count(.captureRecordsTruncated)
-            diagnostics.note("\(displayName): the capture ends inside a record at byte \(offset(head)) (\(left) bytes of it present); the packets before it were read")
+            diagnostics.note("the capture ends inside a record at byte \(offset(head)) (\(left) bytes of it present); the packets before it were read")
             head = tail
         }
     }
-
-    private var displayName: String { path == "-" ? "<stdin>" : path }
 
     // MARK: pcap
 
@@ -451,7 +449,7 @@ public final class CaptureFileReader {
         }
         diagnostics.count(.captureRecordsCorrupt)
         diagnostics.count(.captureBytesSkipped, by: skipped)
-        diagnostics.note("\(displayName): skipped \(skipped) bytes that are not capture records at byte \(start)")
+        diagnostics.note("skipped \(skipped) bytes that are not capture records at byte \(start)")
     }
 
     // MARK: pcapng

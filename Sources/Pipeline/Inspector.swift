@@ -48,7 +48,6 @@ public final class Inspector {
     private var table: RTPStreamTable
     private var calls: [CallReport] = []
     private var callOrder: [String: Int] = [:]
-    private var lastTime: MediaTime? = nil
 
     /// An inspector with no calls or streams yet.
     public init(options: Options = Options(), diagnostics: Diagnostics) {
@@ -63,23 +62,29 @@ public final class Inspector {
     public func process(_ packet: borrowing RawPacket) {
         diagnostics.count(.packetsRead)
         let time = packet.timestamp
-        lastTime = time
-        guard let datagram = slicer.slice(packet) else { return }
+        guard let datagram = slicer.slice(packet) else {
+            table.lastTime = time
+            return
+        }
         let payload = datagram.payload
         if datagram.transport == .tcp {
+            table.lastTime = time
             // SIP over TCP, one or more whole messages per segment. Messages split
             // across segments need stream reassembly and are not seen here.
             sipMessages(in: payload, from: datagram.source, to: datagram.destination, at: time)
             return
         }
         if SIPMessage.looksLikeSIP(payload) {
+            table.lastTime = time
             sipMessages(in: payload, from: datagram.source, to: datagram.destination, at: time)
             return
         }
         if Inspector.isMGCP(datagram.source.port) || Inspector.isMGCP(datagram.destination.port) {
+            table.lastTime = time
             mgcp(payload)
             return
         }
+        // The RTP path: one access to the table, which also keeps the time.
         table.receive(payload, from: datagram.source, to: datagram.destination, at: time, diagnostics: diagnostics)
     }
 
@@ -148,7 +153,7 @@ public final class Inspector {
     /// in the order their first packet was. Calls still in flight end as `cut`.
     public func finish() -> (calls: [CallReport], streams: [StreamReport]) {
         slicer.reassembler.finish()
-        tracker.finishAll(at: lastTime ?? MediaTime(nanoseconds: 0)) { event in
+        tracker.finishAll(at: table.lastTime ?? MediaTime(nanoseconds: 0)) { event in
             if case .ended(let call) = event { record(call) }
         }
         return (calls, table.streams.map(StreamReport.init))

@@ -81,7 +81,7 @@ struct Inspect: ParsableCommand {
             }
         }
         for note in report.notes.prefix(verbose ? Diagnostics.maxNotes : 5) {
-            FileHandleOutput.standardError.write("callrec: note: \(note)\n")
+            FileHandleOutput.standardError.write("callrec: note: \(report.input): \(note)\n")
         }
         if report.error != nil { throw PartialFailure() }
     }
