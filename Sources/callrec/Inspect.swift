@@ -18,9 +18,9 @@ struct Inspect: ParsableCommand {
             times, end reason and codecs. For each RTP stream (source, destination, SSRC): \
             payload type, codec, packets, lost, duplicates, out-of-order, maximum delta, mean \
             and maximum RFC 3550 jitter. Packet and loss counts are those of \
-            `tshark -q -z rtp,streams`; jitter agrees to the microsecond.
+            `tshark -q -z rtp,streams`; delta and jitter agree to the microsecond.
 
-            RTP is what SDP announced (any SIP message with SDP, over UDP or TCP) and, for \
+            RTP is what SDP announced (in SIP over UDP or TCP, or in MGCP) and, for \
             streams no SDP named, what looks like RTP version 2 sent to an even port of 1024 \
             or above (as tshark's rtp.heuristic_rtp finds it). The report says which.
 
