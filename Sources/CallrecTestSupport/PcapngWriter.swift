@@ -124,6 +124,38 @@ public struct PcapngWriter {
         append32(length, to: &bytes)
     }
 
+    /// The packets of a classic pcap file (as `PcapWriter` writes it: little-endian,
+    /// Ethernet) rewritten as pcapng on one nanosecond Ethernet interface.
+    public init(rewriting pcap: [UInt8], bigEndian: Bool = false) {
+        self.init(bigEndian: bigEndian)
+        interface(linkType: 1, resolution: 9)
+        func u32(_ i: Int) -> UInt32 { UInt32(pcap[i]) | UInt32(pcap[i + 1]) << 8 | UInt32(pcap[i + 2]) << 16 | UInt32(pcap[i + 3]) << 24 }
+        let nanosecond = u32(0) == 0xA1B2_3C4D
+        var offset = 24
+        while offset + 16 <= pcap.count {
+            let captured = Int(u32(offset + 8))
+            guard offset + 16 + captured <= pcap.count else { break }
+            let time = MediaTime(seconds: Int64(u32(offset)), nanoseconds: Int64(u32(offset + 4)) * (nanosecond ? 1 : 1000))
+            packet(Array(pcap[(offset + 16)..<(offset + 16 + captured)]), at: time)
+            offset += 16 + captured
+        }
+    }
+
+    /// Appends the header of a section whose major version is `major` (pcapng
+    /// defines only 1): a reader cannot go on past it.
+    public mutating func sectionOfUnknownVersion(major: UInt16 = 3) {
+        var header = Array(PcapngWriter(bigEndian: bigEndian).bytes.prefix(28))
+        let at = 12
+        if bigEndian {
+            header[at] = UInt8(major >> 8)
+            header[at + 1] = UInt8(major & 0xFF)
+        } else {
+            header[at] = UInt8(major & 0xFF)
+            header[at + 1] = UInt8(major >> 8)
+        }
+        bytes += header
+    }
+
     /// Appends raw bytes (garbage, a cut block) as they are.
     public mutating func raw(_ data: [UInt8]) {
         bytes += data

@@ -71,10 +71,8 @@ import Testing
 
     @Test func readsAPcapngFromStandardInputAsFromAFile() throws {
         // The fixture rewritten as pcapng, piped in: the same report as the file gives.
-        let reader = try CaptureFileReader(path: FixturePaths.fixture("g711u-2legs-20ms.pcap"), diagnostics: Diagnostics())
-        var writer = PcapngWriter(bigEndian: true)
-        writer.interface(linkType: 1, resolution: 9)
-        try reader.forEachPacket { writer.packet(Array($0.bytes), at: $0.timestamp) }
+        let pcap = Array(try Data(contentsOf: URL(fileURLWithPath: FixturePaths.fixture("g711u-2legs-20ms.pcap"))))
+        let writer = PcapngWriter(rewriting: pcap, bigEndian: true)
         let piped = try json(try callrec(["inspect", "--json", "-"], stdin: writer.bytes))
         let file = try json(try callrec(["inspect", "--json", FixturePaths.fixture("g711u-2legs-20ms.pcap")]))
         #expect(piped["input"] as? String == "<stdin>")
@@ -106,18 +104,7 @@ import Testing
     }
 
     @Test func callsCompleteBeforeAReadErrorAreStillWritten() throws {
-        // A call as pcapng, then a section of a pcapng version that does not exist.
-        var call = SyntheticCall()
-        call.duration = 1
-        let reader = try CaptureFileReader(bytes: call.build().pcap, diagnostics: Diagnostics())
-        var writer = PcapngWriter()
-        writer.interface(linkType: 1, resolution: 9)
-        try reader.forEachPacket { writer.packet(Array($0.bytes), at: $0.timestamp) }
-        let sectionAt = writer.bytes.count
-        var header = Array(PcapngWriter().bytes.prefix(28))
-        header[12] = 3
-        writer.raw(header)
-        let path = try TemporaryFile.write(writer.bytes, name: "cut.pcapng")
+        let (path, _, sectionAt) = try BrokenCapture.callThenUnknownSection()
         let out = FixturePaths.temporaryDirectory("cli-cut")
         defer { try? FileManager.default.removeItem(atPath: out) }
         let run = try callrec(["convert", path, "--out", out])

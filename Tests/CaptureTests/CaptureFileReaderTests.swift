@@ -235,11 +235,7 @@ import Testing
         w.interface(linkType: 1)
         w.packet(Self.frame(1), at: Self.t0)
         let sectionAt = w.bytes.count
-        var future = PcapngWriter()
-        future.raw([])
-        var header = Array(future.bytes.prefix(28))
-        header[12] = 2  // major version 2
-        w.raw(header)
+        w.sectionOfUnknownVersion(major: 2)
         let reader = try CaptureFileReader(bytes: w.bytes, name: "future.pcapng", diagnostics: Diagnostics())
         var delivered = 0
         #expect {

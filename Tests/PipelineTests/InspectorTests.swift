@@ -127,20 +127,7 @@ import Testing
     }
 
     @Test func aReadErrorKeepsWhatCameBefore() throws {
-        // The call as pcapng, then a section of a pcapng version no reader knows.
-        var call = SyntheticCall()
-        call.duration = 1
-        let reader = try CaptureFileReader(bytes: call.build().pcap, diagnostics: Diagnostics())
-        var writer = PcapngWriter()
-        writer.interface(linkType: 1, resolution: 9)
-        try reader.forEachPacket { writer.packet(Array($0.bytes), at: $0.timestamp) }
-        let sectionAt = writer.bytes.count
-        var future = PcapngWriter()
-        future.raw([])
-        var header = Array(future.bytes.prefix(28))
-        header[12] = 3
-        writer.raw(header)
-        let path = try TemporaryFile.write(writer.bytes, name: "cut.pcapng")
+        let (path, call, sectionAt) = try BrokenCapture.callThenUnknownSection()
         let report = Inspector.inspect(.file(path), diagnostics: Diagnostics())
         #expect(report.error?.contains("pcapng section version 3.0 is not supported (at byte \(sectionAt), after packet 107)") == true)
         #expect(report.calls.map(\.callID) == [call.callID])
