@@ -50,6 +50,16 @@ let package = Package(
             path: "Benchmarks/CatalogFind",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
         ),
+        .executableTarget(
+            name: "ReadSliceDemux",
+            dependencies: [
+                .product(name: "Benchmark", package: "benchmark"),
+                .product(name: "Pipeline", package: "callrec"),
+                .product(name: "CallrecTestSupport", package: "callrec"),
+            ],
+            path: "Benchmarks/ReadSliceDemux",
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        ),
     ],
     swiftLanguageModes: [.v6]
 )

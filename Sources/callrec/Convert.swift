@@ -1,4 +1,6 @@
 import ArgumentParser
+import Capture
+import Dispatch
 import CallrecCore
 import DSP
 import Foundation
@@ -47,11 +49,17 @@ struct Convert: ParsableCommand {
               tcpdump -U -w - udp | callrec convert -
               callrec convert --local-prefix +46812 --local-domain pbx.example.com capture.pcap
               callrec convert --config /etc/callrec.conf capture.pcap
+              callrec convert --interface eth1 --filter udp --out /srv/recordings
+
+            A live capture (--interface) runs until Ctrl-C; calls still in flight are then
+            written, marked 'cut'.
             """
     )
 
     @Argument(help: ArgumentHelp("Capture files (pcap or pcapng); '-' reads standard input.", valueName: "capture"))
-    var inputs: [String]
+    var inputs: [String] = []
+
+    @OptionGroup var source: CaptureSourceOptions
 
     @Option(name: .shortAndLong, help: ArgumentHelp("Folder for recordings.", valueName: "dir"))
     var out: String = "recordings"
@@ -113,7 +121,8 @@ struct Convert: ParsableCommand {
     var verbose = false
 
     func validate() throws {
-        if inputs.isEmpty { throw ValidationError("give at least one capture, or '-' for standard input") }
+        if inputs.isEmpty && source.interface == nil { throw ValidationError("give at least one capture, '-' for standard input, or --interface") }
+        if !inputs.isEmpty && source.interface != nil { throw ValidationError("give either captures or --interface, not both") }
         if inputs.filter({ $0 == "-" }).count > 1 { throw ValidationError("standard input ('-') can be read only once") }
         if bitrate != "auto" && !(Int(bitrate).map { (6000...510_000).contains($0) } ?? false) {
             throw ValidationError("--bitrate must be auto or between 6000 and 510000")
@@ -166,15 +175,19 @@ struct Convert: ParsableCommand {
         var skipped = 0
         let stdout = FileHandleOutput.standardOutput
         let stderr = FileHandleOutput.standardError
-        for input in inputs {
+        let sources = source.interface == nil ? inputs.map { source.input(capture: $0) } : [source.input(capture: nil)]
+        for captureInput in sources {
+            let input = captureInput.interface ?? captureInput.path ?? "-"
             let diagnostics = Diagnostics()
-            let result = converter.convert(path: input, diagnostics: diagnostics) { summary in
+            var stop: [DispatchSourceSignal] = []
+            let result = converter.convert(captureInput, diagnostics: diagnostics, onOpen: { stop = CaptureSourceOptions.stopOnInterrupt($0) }) { summary in
                 if json {
                     stdout.write(Self.jsonLine(summary) + "\n")
                 } else {
                     stdout.write(Self.tableLine(summary) + "\n")
                 }
             }
+            withExtendedLifetime(stop) {}
             written += result.recordings.count
             skipped += diagnostics[.callsSkippedByRule]
             if let error = result.error {
