@@ -200,26 +200,7 @@ public enum ThroughputBench {
     /// Encodes a minute of a two-party call (the speech on both channels, one
     /// offset) at `rate` through the Ogg Opus writer.
     static func encode(_ speech: [Int16], rate: Int, settings: OpusSettings, seconds: Double) throws -> Result {
-        let directory = NSTemporaryDirectory() + "callrec-bench-\(getpid())"
-        defer { try? FileManager.default.removeItem(atPath: directory) }
-        let frameSamples = rate * settings.frameMilliseconds / 1000
-        var frame = [Int16](repeating: 0, count: frameSamples * 2)
-        let half = speech.count / 2
-        let (units, cpu) = try measure(seconds: seconds) {
-            let file = try AtomicFile(directory: directory, name: "bench.opus")
-            defer { file.discard() }
-            let writer = try OggOpusWriter(
-                file: file, format: AudioFormat(sampleRate: rate, channels: 2), settings: settings, tags: [], serial: 1,
-                audioBandwidth: rate == 8000 ? 3400 : 7000)
-            for start in stride(from: 0, to: speech.count - frameSamples + 1, by: frameSamples) {
-                for i in 0..<frameSamples {
-                    frame[2 * i] = speech[start + i]
-                    frame[2 * i + 1] = speech[(start + i + half) % speech.count]
-                }
-                try frame.withUnsafeBufferPointer { try writer.write(frame: $0) }
-            }
-            try writer.finish(totalSamples: Int64(speech.count))
-        }
+        let (units, cpu) = try measure(seconds: seconds, encodingUnit(speech, rate: rate, settings: settings))
         let streams = settings.layout == .separate ? "2 mono streams" : "1 coupled stream"
         let bitrate = settings.bitrate(sampleRate: rate, channels: 2)
         return result(
@@ -267,8 +248,8 @@ public enum ThroughputBench {
 
     /// One unit of Opus encoding, for the package benchmarks: the same
     /// minute-long two-party call at `rate` through the Ogg Opus writer.
-    public static func encodingUnit(rate: Int, settings: OpusSettings = .default) -> () throws -> Void {
-        let speech = ThroughputBench.speech(rate: rate)
+    public static func encodingUnit(_ speech: [Int16]? = nil, rate: Int, settings: OpusSettings = .default) -> () throws -> Void {
+        let speech = speech ?? ThroughputBench.speech(rate: rate)
         let directory = NSTemporaryDirectory() + "callrec-bench-\(getpid())"
         let frameSamples = rate * settings.frameMilliseconds / 1000
         let half = speech.count / 2
