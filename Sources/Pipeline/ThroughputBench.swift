@@ -86,6 +86,7 @@ public enum ThroughputBench {
         _ workloads: [Workload], seconds: Double, settings: OpusSettings = .default, allConverters: Bool = false
     ) throws -> [Result] {
         var results: [Result] = []
+        defer { try? FileManager.default.removeItem(atPath: scratchDirectory) }
         let speech8k = speech(rate: 8000)
         for workload in workloads {
             switch workload {
@@ -120,6 +121,9 @@ public enum ThroughputBench {
         }
         return results
     }
+
+    /// Where the workloads write their files (removed when `run` ends).
+    public static var scratchDirectory: String { NSTemporaryDirectory() + "callrec-bench-\(getpid())" }
 
     /// A minute of one speaker at `rate`.
     static func speech(rate: Int) -> [Int16] {
@@ -225,7 +229,7 @@ public enum ThroughputBench {
     /// peaks writer, frame by frame as the recording encodes it.
     public static func analysisUnit(_ speech: [Int16]? = nil, rate: Int) throws -> () throws -> Void {
         let speech = speech ?? ThroughputBench.speech(rate: rate)
-        let directory = NSTemporaryDirectory() + "callrec-bench-\(getpid())"
+        let directory = scratchDirectory
         let frameSamples = rate / 50
         // The call, interleaved once: the taps get frames as the mixer hands them out.
         let half = speech.count / 2
@@ -250,7 +254,7 @@ public enum ThroughputBench {
     /// minute-long two-party call at `rate` through the Ogg Opus writer.
     public static func encodingUnit(_ speech: [Int16]? = nil, rate: Int, settings: OpusSettings = .default) -> () throws -> Void {
         let speech = speech ?? ThroughputBench.speech(rate: rate)
-        let directory = NSTemporaryDirectory() + "callrec-bench-\(getpid())"
+        let directory = scratchDirectory
         let frameSamples = rate * settings.frameMilliseconds / 1000
         let half = speech.count / 2
         var frame = [Int16](repeating: 0, count: frameSamples * 2)
@@ -279,7 +283,7 @@ public enum ThroughputBench {
         call.calleeCodec = callee
         call.duration = unitSeconds
         call.seed = 42
-        let directory = NSTemporaryDirectory() + "callrec-bench-\(getpid())"
+        let directory = scratchDirectory
         defer { try? FileManager.default.removeItem(atPath: directory) }
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let capture = directory + "/call.pcap"

@@ -24,7 +24,7 @@ let benchmarks: @Sendable () -> Void = {
         thresholds: [.mallocCountTotal: .init(relative: [.p50: 5.0], absolute: [.p50: 50])]
     )
 
-    let directory = NSTemporaryDirectory() + "callrec-bench-\(getpid())"
+    let directory = FixturePaths.temporaryDirectory("convert")
     try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
 
     /// Writes a generated call to a capture file once and returns its path.

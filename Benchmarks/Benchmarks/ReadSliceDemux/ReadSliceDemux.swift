@@ -28,7 +28,7 @@ let benchmarks: @Sendable () -> Void = {
     // grow with the packets: the same ~24k for 10 MB, 1M packets and 1 GB.
     // Checked against Thresholds/.
     let mallocs: [BenchmarkMetric: BenchmarkThresholds] = [.mallocCountTotal: .init(relative: [.p50: 5.0], absolute: [.p50: 1000])]
-    let directory = NSTemporaryDirectory() + "callrec-read-bench-\(getpid())"
+    let directory = FixturePaths.temporaryDirectory("read")
     let mixed = directory + "/calls-1M.pcap"
     let small = directory + "/calls-10MB.pcap"
     let large = directory + "/calls-1GB.pcap"
