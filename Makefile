@@ -5,7 +5,7 @@
 SWIFT ?= swift
 DEMO_CAPTURES = Fixtures/g711u-2legs-20ms.pcap Fixtures/g711a-2legs-20ms.pcap
 
-.PHONY: setup build release demo test fixtures bench clean fuzz fuzz-build fuzz-corpus
+.PHONY: setup build release demo test fixtures bench bench-check clean fuzz fuzz-build fuzz-corpus
 
 setup:
 	@./scripts/setup.sh
@@ -62,6 +62,14 @@ fixtures: build
 # The package-benchmark suites (Benchmarks/ is its own package).
 bench: setup
 	cd Benchmarks && $(SWIFT) package --disable-sandbox benchmark
+
+# Fails if a change makes conversion or capture reading allocate more than the
+# counts committed in Benchmarks/Thresholds/ (p90, within 5 %): a per-packet
+# allocation adds thousands. Refresh after a deliberate change with
+#   cd Benchmarks && swift package --disable-sandbox benchmark thresholds update --target Convert
+# (then rename the written files: spaces, not underscores, as the check reads them).
+bench-check: setup
+	cd Benchmarks && $(SWIFT) package --disable-sandbox benchmark thresholds check --target Convert --target ReadSliceDemux
 
 clean:
 	rm -rf .build recordings
