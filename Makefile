@@ -1,11 +1,11 @@
 # callrec: the two commands a newcomer needs, and a few more.
 #   make demo   set up, build, convert the bundled captures into ./recordings
-#   make test   set up, build, run the whole test suite
+#   make test   set up, build, run the whole test suite, replay and fuzz the capture readers (bounded)
 
 SWIFT ?= swift
 DEMO_CAPTURES = Fixtures/g711u-2legs-20ms.pcap Fixtures/g711a-2legs-20ms.pcap
 
-.PHONY: setup build release demo test fixtures bench clean
+.PHONY: setup build release demo test fixtures bench bench-check clean fuzz fuzz-build fuzz-corpus
 
 setup:
 	@./scripts/setup.sh
@@ -25,6 +25,35 @@ demo: build
 test: setup
 	$(SWIFT) build --build-tests
 	$(SWIFT) test
+	.build/debug/CaptureFuzzer $(FUZZ_CORPUS)
+	$(MAKE) fuzz
+
+# libFuzzer over the capture readers and the slicer (Fuzz/CaptureFuzzer), in its
+# own build folder so the sanitizer flags do not touch the normal build.
+FUZZ_SCRATCH = .build/fuzz
+FUZZ_CORPUS = Fuzz/corpus/capture
+FUZZ_SECONDS ?= 30
+FUZZ_FLAGS = -max_len=16384 -timeout=10 -rss_limit_mb=1024 -artifact_prefix=$(FUZZ_SCRATCH)/ -print_final_stats=1
+
+fuzz-build:
+	$(SWIFT) build --scratch-path $(FUZZ_SCRATCH) --product CaptureFuzzer -Xswiftc -sanitize=fuzzer -Xswiftc -DFUZZING
+
+# Bounded run (CI): starts from the committed corpus; what it finds goes to a
+# temporary folder, a crashing input to $(FUZZ_SCRATCH)/crash-*.
+fuzz: fuzz-build
+	@tmp=$$(mktemp -d); log=$(FUZZ_SCRATCH)/fuzz.log; \
+	echo "fuzzing the capture readers for $(FUZZ_SECONDS) s (log: $$log)"; \
+	SWIFT_BACKTRACE=enable=no $(FUZZ_SCRATCH)/debug/CaptureFuzzer -max_total_time=$(FUZZ_SECONDS) $(FUZZ_FLAGS) $$tmp $(FUZZ_CORPUS) > $$log 2>&1; \
+	status=$$?; rm -rf $$tmp; grep -E '^(stat::number_of_executed_units|stat::new_units_added|==|SUMMARY|artifact)' $$log; \
+	if [ $$status -ne 0 ]; then tail -40 $$log; fi; exit $$status
+
+# Grows the committed corpus: fuzz longer, then keep only the inputs that add coverage.
+FUZZ_CORPUS_SECONDS ?= 600
+fuzz-corpus: fuzz-build
+	@tmp=$$(mktemp -d); \
+	SWIFT_BACKTRACE=enable=no $(FUZZ_SCRATCH)/debug/CaptureFuzzer -max_total_time=$(FUZZ_CORPUS_SECONDS) $(FUZZ_FLAGS) $$tmp $(FUZZ_CORPUS) > $(FUZZ_SCRATCH)/fuzz-corpus.log 2>&1 \
+	&& $(FUZZ_SCRATCH)/debug/CaptureFuzzer -merge=1 $(FUZZ_FLAGS) $(FUZZ_CORPUS) $$tmp >> $(FUZZ_SCRATCH)/fuzz-corpus.log 2>&1; \
+	status=$$?; rm -rf $$tmp; ls $(FUZZ_CORPUS) | wc -l; exit $$status
 
 # Regenerate the generated captures in Fixtures/ (deterministic: same bytes every time).
 fixtures: build
@@ -33,6 +62,14 @@ fixtures: build
 # The package-benchmark suites (Benchmarks/ is its own package).
 bench: setup
 	cd Benchmarks && $(SWIFT) package --disable-sandbox benchmark
+
+# Fails if a change makes conversion or capture reading allocate more than the
+# counts committed in Benchmarks/Thresholds/ (p90, within 5 %): a per-packet
+# allocation adds thousands. Refresh after a deliberate change with
+#   cd Benchmarks && swift package --disable-sandbox benchmark thresholds update --target Convert
+# (then rename the written files: spaces, not underscores, as the check reads them).
+bench-check: setup
+	cd Benchmarks && $(SWIFT) package --disable-sandbox benchmark thresholds check --target Convert --target ReadSliceDemux
 
 clean:
 	rm -rf .build recordings

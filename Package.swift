@@ -60,8 +60,11 @@ let package = Package(
         // The live recorder under an hour of generated traffic (`make soak`).
         .executableTarget(name: "soak", dependencies: ["CallrecTestSupport"]),
 
+        // libFuzzer target over the capture readers and the slicer (`make fuzz`); a corpus replayer otherwise.
+        .executableTarget(name: "CaptureFuzzer", dependencies: ["CallrecCore", "Capture", "RTP", "SIP"], path: "Fuzz/CaptureFuzzer"),
+
         .testTarget(name: "CallrecCoreTests", dependencies: ["CallrecCore", "CallrecTestSupport"]),
-        .testTarget(name: "CaptureTests", dependencies: ["Capture", "CallrecTestSupport"]),
+        .testTarget(name: "CaptureTests", dependencies: ["Capture", "SIP", "CallrecTestSupport"]),
         .testTarget(name: "SIPTests", dependencies: ["SIP", "CallrecTestSupport"]),
         .testTarget(name: "RTPTests", dependencies: ["RTP", "CallrecTestSupport"]),
         .testTarget(name: "CodecsTests", dependencies: ["Codecs", "CallrecTestSupport"]),
@@ -69,7 +72,7 @@ let package = Package(
         .testTarget(name: "OutputTests", dependencies: ["Output", "CallrecTestSupport"]),
         .testTarget(name: "CatalogTests", dependencies: ["Catalog", "CallrecTestSupport"]),
         .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "CallrecTestSupport"]),
-        .testTarget(name: "CLITests", dependencies: ["CallrecTestSupport"]),
+        .testTarget(name: "CLITests", dependencies: ["CallrecTestSupport", "Capture"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -16,14 +16,14 @@ let package = Package(
     ],
     targets: [
         // spandsp, only as the G.722 baseline measured beside callrec's decoder.
-        .systemLibrary(name: "CSpanDSP", path: "Sources/CSpanDSP", providers: [.apt(["libspandsp-dev"])]),
+        .systemLibrary(name: "CSpanDSPBaseline", path: "Sources/CSpanDSPBaseline", providers: [.apt(["libspandsp-dev"])]),
         .executableTarget(
             name: "CodecThroughput",
             dependencies: [
                 .product(name: "Benchmark", package: "benchmark"),
                 .product(name: "Pipeline", package: "callrec"),
                 .product(name: "CallSynthesis", package: "callrec"),
-                "CSpanDSP",
+                "CSpanDSPBaseline",
             ],
             path: "Benchmarks/CodecThroughput",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
@@ -48,6 +48,16 @@ let package = Package(
                 .product(name: "GRDB", package: "GRDB.swift"),
             ],
             path: "Benchmarks/CatalogFind",
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        ),
+        .executableTarget(
+            name: "ReadSliceDemux",
+            dependencies: [
+                .product(name: "Benchmark", package: "benchmark"),
+                .product(name: "Pipeline", package: "callrec"),
+                .product(name: "CallrecTestSupport", package: "callrec"),
+            ],
+            path: "Benchmarks/ReadSliceDemux",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
         ),
     ],

@@ -97,6 +97,88 @@ public enum PacketBuilder {
         return frame + segment
     }
 
+    /// An Ethernet II frame around an IP packet (IPv4 or IPv6, by its version nibble).
+    public static func ethernet(_ ip: [UInt8]) -> [UInt8] {
+        let type: [UInt8] = ip.first.map { $0 >> 4 == 6 } == true ? [0x86, 0xDD] : [0x08, 0x00]
+        return [0x02, 0, 0, 0, 0, 0x02, 0x02, 0, 0, 0, 0, 0x01] + type + ip
+    }
+
+    /// A UDP datagram from `source` to `destination` split into IPv4 fragments
+    /// carrying at most `fragmentSize` bytes of IP payload each (a multiple of 8).
+    public static func ipv4Fragments(from source: Endpoint, to destination: Endpoint, payload: [UInt8], identification: UInt16, fragmentSize: Int) -> [[UInt8]] {
+        let whole = ipv4UDP(from: source, to: destination, payload: payload, identification: identification)
+        let data = Array(whole[20...])
+        var fragments: [[UInt8]] = []
+        var offset = 0
+        while offset < data.count {
+            let chunk = Array(data[offset..<min(offset + fragmentSize, data.count)])
+            let more = offset + chunk.count < data.count
+            var ip: [UInt8] = [0x45, 0x00]
+            ip.appendBE16(UInt16(20 + chunk.count))
+            ip.appendBE16(identification)
+            ip.appendBE16((more ? 0x2000 : 0) | UInt16(offset / 8))
+            ip += [64, 17, 0, 0]
+            ip.appendBE32(source.address.ipv4Value)
+            ip.appendBE32(destination.address.ipv4Value)
+            let checksum = internetChecksum(ip)
+            ip[10] = UInt8(checksum >> 8)
+            ip[11] = UInt8(checksum & 0xFF)
+            fragments.append(ip + chunk)
+            offset += chunk.count
+        }
+        return fragments
+    }
+
+    /// A UDP datagram split into IPv6 fragments (RFC 8200 fragment header) of at most
+    /// `fragmentSize` bytes of fragmentable part each (a multiple of 8), optionally
+    /// behind a hop-by-hop options header.
+    public static func ipv6Fragments(
+        from source: Endpoint, to destination: Endpoint, payload: [UInt8], identification: UInt32, fragmentSize: Int,
+        hopByHop: Bool = false
+    ) -> [[UInt8]] {
+        let whole = ipv6UDP(from: source, to: destination, payload: payload)
+        let data = Array(whole[40...])
+        var fragments: [[UInt8]] = []
+        var offset = 0
+        while offset < data.count {
+            let chunk = Array(data[offset..<min(offset + fragmentSize, data.count)])
+            let more = offset + chunk.count < data.count
+            var extensions: [UInt8] = []
+            if hopByHop { extensions += [44, 0, 1, 4, 0, 0, 0, 0] }  // next: fragment; PadN
+            extensions += [17, 0]
+            extensions.appendBE16(UInt16(offset / 8) << 3 | (more ? 1 : 0))
+            extensions.appendBE32(identification)
+            var ip: [UInt8] = [0x60, 0, 0, 0]
+            ip.appendBE16(UInt16(extensions.count + chunk.count))
+            ip += [hopByHop ? 0 : 44, 64]
+            ip.appendBE64(source.address.high)
+            ip.appendBE64(source.address.low)
+            ip.appendBE64(destination.address.high)
+            ip.appendBE64(destination.address.low)
+            fragments.append(ip + extensions + chunk)
+            offset += chunk.count
+        }
+        return fragments
+    }
+
+    /// An ICMP destination-unreachable (port unreachable) from `router` quoting the
+    /// start of `packet` (an IPv4 packet), as a host answers RTP sent to a closed port.
+    public static func icmpPortUnreachable(from router: IPAddress, quoting packet: [UInt8]) -> [UInt8] {
+        var icmp: [UInt8] = [3, 3, 0, 0, 0, 0, 0, 0] + packet.prefix(20 + 8 + 12 + 160)
+        let checksum = internetChecksum(icmp)
+        icmp[2] = UInt8(checksum >> 8)
+        icmp[3] = UInt8(checksum & 0xFF)
+        var ip: [UInt8] = [0x45, 0xC0]
+        ip.appendBE16(UInt16(20 + icmp.count))
+        ip += [0, 0, 0, 0, 64, 1, 0, 0]
+        ip.appendBE32(router.ipv4Value)
+        ip += packet[12..<16]  // back to the quoted packet's sender
+        let ipChecksum = internetChecksum(ip)
+        ip[10] = UInt8(ipChecksum >> 8)
+        ip[11] = UInt8(ipChecksum & 0xFF)
+        return ip + icmp
+    }
+
     /// An RTP packet: 12-byte header and payload.
     public static func rtp(payloadType: UInt8, sequence: UInt16, timestamp: UInt32, ssrc: UInt32, marker: Bool = false, payload: [UInt8]) -> [UInt8] {
         var packet: [UInt8] = [0x80, (marker ? 0x80 : 0) | payloadType]

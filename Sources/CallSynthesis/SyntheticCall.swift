@@ -633,7 +633,7 @@ public struct LegImpairments: Sendable {
     public init() {}
 
     /// Mixes the configured line noise and hum into `audio`.
-    func addBackground(to audio: inout [Int16], rate: Int, seed: UInt64) {
+    public func addBackground(to audio: inout [Int16], rate: Int, seed: UInt64) {
         guard noise != nil || hum != nil else { return }
         var rng = SeededRandom(seed: seed)
         let noiseAmplitude = noise.map { pow(10, $0 / 20) * 32767 * 1.732 } ?? 0

@@ -3,8 +3,8 @@
 /// counted here and processing goes on. The counts reach the call index, the
 /// `inspect` report and `--verbose`.
 ///
-/// Counters are a fixed array indexed by `Counter`, so counting is one add
-/// and no allocation on the per-packet path.
+/// Counters are a fixed block of memory indexed by `Counter`, so counting is
+/// one add: no allocation and no exclusivity check on the per-packet path.
 public final class Diagnostics {
     /// What was counted.
     public enum Counter: Int, CaseIterable, Sendable {
@@ -56,6 +56,26 @@ public final class Diagnostics {
         /// Calls whose media was SRTP: indexed, not recorded.
         case callsEncrypted
         case callsSkippedByRule
+        /// Bytes of garbage skipped to find the next good record.
+        case captureBytesSkipped
+        /// Records or blocks whose header could not be right (each starts a resynchronisation).
+        case captureRecordsCorrupt
+        /// A last record cut short by the end of the capture.
+        case captureRecordsTruncated
+        /// pcapng blocks of a type callrec does not know (skipped).
+        case captureBlocksUnknown
+        /// Packets the kernel dropped during a live capture (libpcap's count).
+        case captureDroppedByKernel
+        /// Packets a `--filter` expression rejected.
+        case capturePacketsFiltered
+        /// IP datagrams put back together from fragments.
+        case ipFragmentsReassembled
+        /// Fragments given up on: timed out, over the memory cap, overlapping or malformed.
+        case ipFragmentsDropped
+        /// ICMP and ICMPv6 messages (their quoted packets are never RTP).
+        case icmpMessages
+        /// RTP streams not tracked because the stream table was full.
+        case rtpStreamsDroppedOverLimit
 
         /// A stable snake_case name for reports and JSON.
         public var name: String {
@@ -95,6 +115,16 @@ public final class Diagnostics {
             case .callsWithoutSignalling: "calls_without_signalling"
             case .callsEncrypted: "calls_encrypted"
             case .callsSkippedByRule: "calls_skipped_by_rule"
+            case .captureBytesSkipped: "capture_bytes_skipped"
+            case .captureRecordsCorrupt: "capture_records_corrupt"
+            case .captureRecordsTruncated: "capture_records_truncated"
+            case .captureBlocksUnknown: "capture_blocks_unknown"
+            case .captureDroppedByKernel: "capture_dropped_by_kernel"
+            case .capturePacketsFiltered: "capture_packets_filtered"
+            case .ipFragmentsReassembled: "ip_fragments_reassembled"
+            case .ipFragmentsDropped: "ip_fragments_dropped"
+            case .icmpMessages: "icmp_messages"
+            case .rtpStreamsDroppedOverLimit: "rtp_streams_dropped_over_limit"
             }
         }
     }
@@ -102,24 +132,30 @@ public final class Diagnostics {
     /// The most notes kept; later ones are counted in `notesDropped`.
     public static let maxNotes = 100
 
-    private var counts: [Int]
+    /// One slot per `Counter`, made in `init`, freed in `deinit`. A pointer rather
+    /// than an array: counting is then a plain add the compiler can inline.
+    @usableFromInline
+    let counts: UnsafeMutablePointer<Int>
     /// Human-readable notes about unusual input (an unsupported codec, a re-anchor).
     public private(set) var notes: [String] = []
     /// Notes not kept because `maxNotes` was reached.
     public private(set) var notesDropped = 0
 
     public init() {
-        counts = Array(repeating: 0, count: Counter.allCases.count)
+        counts = UnsafeMutablePointer<Int>.allocate(capacity: Counter.allCases.count)
+        counts.initialize(repeating: 0, count: Counter.allCases.count)
+    }
+
+    deinit {
+        counts.deallocate()
     }
 
     /// Adds `amount` to `counter`.
     @inlinable
     public func count(_ counter: Counter, by amount: Int = 1) {
-        add(counter.rawValue, amount)
+        // SAFETY: every Counter's raw value is below allCases.count, the slots allocated.
+        counts[counter.rawValue] &+= amount
     }
-
-    @usableFromInline
-    func add(_ index: Int, _ amount: Int) { counts[index] &+= amount }
 
     /// The current value of `counter`.
     public subscript(_ counter: Counter) -> Int { counts[counter.rawValue] }

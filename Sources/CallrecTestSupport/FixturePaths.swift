@@ -26,11 +26,41 @@ public enum FixturePaths {
         FileManager.default.fileExists(atPath: shared("README.md"))
     }
 
-    /// A new empty temporary folder, removed by the caller when done.
+    /// A new empty temporary folder. It lives under one folder per test
+    /// process, removed when the process exits; folders left by processes
+    /// that died are removed by the next run.
     public static func temporaryDirectory(_ label: String = "callrec-test") -> String {
-        let path = NSTemporaryDirectory() + "\(label)-\(UUID().uuidString)"
+        let path = scratchRoot + "/\(label)-\(UUID().uuidString)"
         try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
         return path
+    }
+
+    /// This process's scratch folder, `$TMPDIR/callrec-scratch-<pid>`.
+    private static let scratchRoot: String = {
+        let base = NSTemporaryDirectory()
+        removeAbandonedScratch(in: base)
+        let root = base + "callrec-scratch-\(getpid())"
+        try? FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+        atexit {
+            try? FileManager.default.removeItem(atPath: FixturePaths.scratchRootPath())
+        }
+        return root
+    }()
+
+    /// The scratch root's path, computable from a C exit handler (no captures).
+    private static func scratchRootPath() -> String {
+        NSTemporaryDirectory() + "callrec-scratch-\(getpid())"
+    }
+
+    /// Removes scratch folders whose process no longer runs.
+    private static func removeAbandonedScratch(in base: String) {
+        let prefix = "callrec-scratch-"
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: base)) ?? [] where name.hasPrefix(prefix) {
+            guard let pid = Int32(name.dropFirst(prefix.count)), pid != getpid() else { continue }
+            if kill(pid, 0) != 0 && errno == ESRCH {
+                try? FileManager.default.removeItem(atPath: base + name)
+            }
+        }
     }
 
     /// The built `callrec` binary, for CLI tests (debug build folder next to the test bundle).

@@ -5,7 +5,7 @@ public enum SHA256Sum {
     /// The SHA-256 of `bytes` in lowercase hex.
     public static func hex(_ bytes: [UInt8]) -> String {
         let path = FixturePaths.temporaryDirectory("callrec-sha") + "/data"
-        FileManager.default.createFile(atPath: path, contents: Data(bytes))
+        _ = FileManager.default.createFile(atPath: path, contents: Data(bytes))
         defer { try? FileManager.default.removeItem(atPath: path) }
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")

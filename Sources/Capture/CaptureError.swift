@@ -24,6 +24,8 @@ public struct CaptureError: Error, CustomStringConvertible, Sendable {
         public static let corrupt = Code(rawValue: "corrupt")
         /// A live interface could not be opened or filtered.
         public static let interface = Code(rawValue: "interface")
+        /// A `--filter` expression libpcap cannot compile.
+        public static let filter = Code(rawValue: "filter")
 
         public var description: String { rawValue }
     }

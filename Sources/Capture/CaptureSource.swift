@@ -1,114 +1,147 @@
-import CPcap
 import CallrecCore
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
-/// Reads packets from a pcap or pcapng capture through libpcap: a file, or
-/// standard input when the path is `-` (read as a stream, never seeked).
+/// Where packets come from: a capture file, standard input (`-`, read as a
+/// stream and never seeked), or a live interface. Every source pushes
+/// packets in order through `forEachPacket`.
 ///
-/// The format is detected from the magic number by libpcap, never from the
-/// file name. One owner per `pcap_t`: created in `init`, closed in `deinit`.
-/// The corresponding C functions are `pcap_open_offline_with_tstamp_precision`
-/// and `pcap_next_ex`.
+/// Files and standard input are read by `CaptureFileReader` (pcap and pcapng
+/// by magic number, multi-link pcapng, resynchronisation after garbage, byte
+/// offsets in every error); live interfaces and BPF filters go through
+/// libpcap.
 public final class CaptureSource {
-    /// The path as given (`-` for standard input).
+    /// What to read: a file (or `-`), or an interface, with an optional BPF filter.
+    public struct Input: Sendable, Equatable, CustomStringConvertible {
+        /// A capture file's path, or `-` for standard input.
+        public var path: String?
+        /// A network interface to capture on live.
+        public var interface: String?
+        /// A BPF filter expression (tcpdump syntax).
+        public var filter: String?
+
+        /// A capture file, or standard input for `-`.
+        public static func file(_ path: String, filter: String? = nil) -> Input {
+            Input(path: path, interface: nil, filter: filter)
+        }
+
+        /// A live interface.
+        public static func interface(_ name: String, filter: String? = nil) -> Input {
+            Input(path: nil, interface: name, filter: filter)
+        }
+
+        /// The name shown in messages: the path, `<stdin>`, or `interface NAME`.
+        public var description: String {
+            if let interface { return "interface \(interface)" }
+            return path == "-" ? "<stdin>" : path ?? "?"
+        }
+    }
+
+    private enum Backend {
+        case file(CaptureFileReader)
+        case live(LiveCapture)
+    }
+
+    /// The path as given (`-` for standard input), or the interface name.
     public let path: String
-    /// The link-layer type of the capture.
-    public let linkType: LinkType
-    /// Packets delivered so far.
+    private let backend: Backend
+    private let filter: PacketFilter?
+    private let diagnostics: Diagnostics
+    /// Packets read so far (before any filter).
     public private(set) var packetsRead = 0
 
-    private let handle: OpaquePointer
-
-    /// Opens the capture at `path`, or standard input for `-`.
+    /// Opens a capture file, or standard input for `-`.
+    /// - Parameters:
+    ///   - filter: a BPF expression; packets it rejects are counted and skipped.
+    ///   - diagnostics: where skipped bytes, cut records and filtered packets are counted.
     /// - Throws: `CaptureError` naming the file: not found, unreadable, empty,
-    ///   not a capture, or cut inside its header.
-    public init(path: String) throws {
+    ///   not a capture, cut inside its header, or a bad filter.
+    public init(path: String, filter: String? = nil, diagnostics: Diagnostics = Diagnostics()) throws {
         self.path = path
-        if path != "-" {
-            var info = stat()
-            if stat(path, &info) != 0 {
-                let code: CaptureError.Code = errno == ENOENT ? .notFound : .unreadable
-                let text = errno == ENOENT ? "no such file" : String(cString: strerror(errno))
-                throw CaptureError(code: code, path: path, message: text)
-            }
-            if (info.st_mode & S_IFMT) == S_IFDIR {
-                throw CaptureError(code: .unreadable, path: path, message: "is a directory, not a capture")
-            }
-            if info.st_size == 0 {
-                throw CaptureError(code: .empty, path: path, message: "empty file, not a capture")
-            }
-            if access(path, R_OK) != 0 {
-                throw CaptureError(code: .unreadable, path: path, message: String(cString: strerror(errno)))
-            }
-        }
-        var errbuf = [CChar](repeating: 0, count: Int(PCAP_ERRBUF_SIZE) + 1)
-        guard let pcap = pcap_open_offline_with_tstamp_precision(path, UInt32(PCAP_TSTAMP_PRECISION_NANO), &errbuf) else {
-            let reason = String(decoding: errbuf.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-            throw CaptureSource.openError(path: path, libpcapMessage: reason)
-        }
-        handle = pcap
-        linkType = LinkType(rawValue: pcap_datalink(pcap))
+        self.diagnostics = diagnostics
+        backend = .file(try CaptureFileReader(path: path, diagnostics: diagnostics))
+        self.filter = try filter.map { try PacketFilter(expression: $0, path: path) }
     }
 
-    deinit {
-        pcap_close(handle)
+    /// Opens a live interface through libpcap; `filter` runs in the kernel.
+    /// - Throws: `CaptureError` with code `.interface` or `.filter`.
+    public init(interface: String, filter: String? = nil, diagnostics: Diagnostics = Diagnostics()) throws {
+        self.path = interface
+        self.diagnostics = diagnostics
+        backend = .live(try LiveCapture(interface: interface, filter: filter))
+        self.filter = nil
     }
 
-    /// Maps libpcap's open errors to one clear line.
-    static func openError(path: String, libpcapMessage reason: String) -> CaptureError {
-        if reason.contains("unknown file format") || reason.contains("bad dump file format") {
-            return CaptureError(code: .notACapture, path: path, message: "not a pcap or pcapng capture (unknown magic number)", fileOffset: 0)
+    /// Opens `input`: its file (or standard input) or its interface.
+    public convenience init(_ input: Input, diagnostics: Diagnostics = Diagnostics()) throws {
+        if let interface = input.interface {
+            try self.init(interface: interface, filter: input.filter, diagnostics: diagnostics)
+        } else {
+            try self.init(path: input.path ?? "-", filter: input.filter, diagnostics: diagnostics)
         }
-        if reason.contains("truncated") || reason.contains("end of file") || reason.contains("short") {
-            return CaptureError(code: .truncated, path: path, message: "capture ends inside its file header", fileOffset: 0)
-        }
-        if path == "-" && reason.isEmpty {
-            return CaptureError(code: .empty, path: path, message: "standard input is empty", fileOffset: 0)
-        }
-        return CaptureError(code: .corrupt, path: path, message: reason.isEmpty ? "cannot be read as a capture" : reason, fileOffset: 0)
     }
 
-    /// The byte offset libpcap has read up to, when the input is a file.
-    var fileOffset: Int64? {
-        guard let file = pcap_file(handle) else { return nil }
-        let position = ftello(file)
-        return position >= 0 ? Int64(position) : nil
+    /// The container format.
+    public var format: CaptureFormat {
+        switch backend {
+        case .file(let reader): reader.format
+        case .live: .live
+        }
     }
 
-    /// Calls `body` with each packet in order until the capture ends.
+    /// The link types met so far.
+    public var linkTypes: [LinkType] {
+        switch backend {
+        case .file(let reader): reader.linkTypes
+        case .live(let capture): [capture.linkType]
+        }
+    }
+
+    /// A handle that stops a live capture from another thread (a signal
+    /// handler's dispatch source). For files it does nothing: they end by themselves.
+    public var stopHandle: StopHandle { StopHandle(self) }
+
+    /// Stops `forEachPacket` on a live capture; safe to call from any thread.
+    public final class StopHandle: @unchecked Sendable {
+        // SAFETY: only `stop()` is reachable from other threads, and it only calls
+        // pcap_breakloop, which libpcap documents as callable from another thread.
+        private let source: CaptureSource
+        init(_ source: CaptureSource) { self.source = source }
+
+        /// Asks the capture loop to return after the packet in hand.
+        public func stop() {
+            if case .live(let capture) = source.backend { capture.stop() }
+        }
+    }
+
+    /// Calls `body` with each packet in order until the capture ends (or, live, until stopped).
     ///
     /// The packet's bytes are valid only during the call.
-    /// - Throws: `CaptureError` when the capture is cut or corrupt part-way;
-    ///   the packets before it have been delivered.
+    /// - Throws: `CaptureError` when the input cannot be read on; the packets
+    ///   before it have been delivered.
     public func forEachPacket(_ body: (borrowing RawPacket) throws -> Void) throws {
-        var header: UnsafeMutablePointer<pcap_pkthdr>? = nil
-        var data: UnsafePointer<UInt8>? = nil
-        while true {
-            let rc = pcap_next_ex(handle, &header, &data)
-            switch rc {
-            case 1:
-                guard let header, let data else { continue }
+        switch backend {
+        case .file(let reader):
+            if let filter {
+                while let packet = try reader.next() {
+                    packetsRead += 1
+                    if filter.matches(packet) {
+                        try body(packet)
+                    } else {
+                        diagnostics.count(.capturePacketsFiltered)
+                    }
+                }
+            } else {
+                while let packet = try reader.next() {
+                    packetsRead += 1
+                    try body(packet)
+                }
+            }
+        case .live(let capture):
+            defer {
+                diagnostics.count(.captureDroppedByKernel, by: capture.droppedByKernel)
+            }
+            _ = try capture.forEachPacket(startingAt: packetsRead + 1) { packet in
                 packetsRead += 1
-                let h = header.pointee
-                let packet = RawPacket(
-                    timestamp: MediaTime(seconds: Int64(h.ts.tv_sec), nanoseconds: Int64(h.ts.tv_usec)),
-                    bytes: UnsafeRawBufferPointer(start: data, count: Int(h.caplen)),
-                    originalLength: Int(h.len),
-                    linkType: linkType,
-                    number: packetsRead
-                )
                 try body(packet)
-            case -2:  // end of the capture (PCAP_ERROR_BREAK from a savefile)
-                return
-            default:
-                let reason = String(cString: pcap_geterr(handle))
-                let code: CaptureError.Code = reason.contains("truncated") ? .truncated : .corrupt
-                throw CaptureError(code: code, path: path, message: reason, fileOffset: fileOffset, packetsRead: packetsRead)
             }
         }
     }

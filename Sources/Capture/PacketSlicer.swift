@@ -2,15 +2,24 @@ import CallrecCore
 
 /// Slices a captured frame down to its transport payload: link layer
 /// (Ethernet with 802.1Q/802.1ad tags, Linux SLL and SLL2, raw IP, BSD
-/// null/loopback) -> IPv4 or IPv6 (extension headers skipped) -> UDP or TCP.
+/// null/loopback) -> IPv4 or IPv6 (options and extension headers skipped,
+/// fragments reassembled) -> UDP or TCP.
 ///
 /// Everything that is not a whole UDP or TCP payload is counted in
-/// `Diagnostics` and skipped. No allocation: the result borrows the frame.
+/// `Diagnostics` and skipped. ICMP is counted and never looked into: the
+/// packet an ICMP error quotes (often RTP to a closed port) is not traffic.
+/// No allocation: the result borrows the frame, or for a reassembled
+/// datagram the reassembler's buffer; either stays valid until the next call.
+/// Copies of a slicer share one `FragmentReassembler`.
 public struct PacketSlicer {
     private let diagnostics: Diagnostics
+    /// Fragments waiting for the rest of their datagram.
+    public let reassembler: FragmentReassembler
 
-    public init(diagnostics: Diagnostics) {
+    /// A slicer counting into `diagnostics`, reassembling fragments within `fragmentLimits`.
+    public init(diagnostics: Diagnostics, fragmentLimits: FragmentReassembler.Limits = .default) {
         self.diagnostics = diagnostics
+        reassembler = FragmentReassembler(limits: fragmentLimits, diagnostics: diagnostics)
     }
 
     /// The transport payload of `packet`, or nil (counted) if it has none.
@@ -26,8 +35,8 @@ public struct PacketSlicer {
             return nil
         }
         switch etherType {
-        case 0x0800: return ipv4(network)
-        case 0x86DD: return ipv6(network)
+        case 0x0800: return ipv4(network, at: packet.timestamp)
+        case 0x86DD: return ipv6(network, at: packet.timestamp)
         default:
             diagnostics.count(.notIP)
             return nil
@@ -112,11 +121,12 @@ public struct PacketSlicer {
     }
 
     @inline(__always)
-    func ipv4(_ bytes: UnsafeRawBufferPointer) -> Datagram? {
+    func ipv4(_ bytes: UnsafeRawBufferPointer, at time: MediaTime) -> Datagram? {
         // version/IHL(1) TOS(1) total length(2) id(2) flags/fragment offset(2) TTL(1) protocol(1)
         // checksum(2) source(4) destination(4) options...
         guard let versionIHL = bytes.u8(at: 0), versionIHL >> 4 == 4,
-              let totalLength = bytes.u16be(at: 2), let flagsFragment = bytes.u16be(at: 6),
+              let totalLength = bytes.u16be(at: 2), let identification = bytes.u16be(at: 4),
+              let flagsFragment = bytes.u16be(at: 6),
               let proto = bytes.u8(at: 9), let src = bytes.u32be(at: 12), let dst = bytes.u32be(at: 16)
         else {
             diagnostics.count(.ipMalformed)
@@ -124,61 +134,91 @@ public struct PacketSlicer {
         }
         let headerLength = Int(versionIHL & 0x0F) * 4
         let length = Int(totalLength)
-        guard headerLength >= 20, length >= headerLength, length <= bytes.count else {
-            diagnostics.count(.ipMalformed)
-            return nil
-        }
-        // More-fragments flag or a non-zero offset: a fragment.
-        if flagsFragment & 0x3FFF != 0 {
-            diagnostics.count(.ipFragments)
-            return nil
-        }
-        guard let payload = bytes.slice(from: headerLength, count: length - headerLength) else {
-            diagnostics.count(.ipMalformed)
-            return nil
-        }
-        return transport(proto, payload, IPAddress(ipv4: src), IPAddress(ipv4: dst))
-    }
-
-    @inline(__always)
-    func ipv6(_ bytes: UnsafeRawBufferPointer) -> Datagram? {
-        // version/class/flow(4) payload length(2) next header(1) hop limit(1) source(16) destination(16)
-        guard let first = bytes.u8(at: 0), first >> 4 == 6, let payloadLength = bytes.u16be(at: 4),
-              var next = bytes.u8(at: 6),
-              let srcHigh = bytes.u64be(at: 8), let srcLow = bytes.u64be(at: 16),
-              let dstHigh = bytes.u64be(at: 24), let dstLow = bytes.u64be(at: 32),
-              40 + Int(payloadLength) <= bytes.count
+        guard headerLength >= 20, length >= headerLength, length <= bytes.count,
+              let payload = bytes.slice(from: headerLength, count: length - headerLength)
         else {
             diagnostics.count(.ipMalformed)
             return nil
         }
-        var offset = 40
-        let end = 40 + Int(payloadLength)
-        // Skip extension headers: hop-by-hop (0), routing (43), destination options (60).
-        // A fragment header (44) means this is a fragment.
-        var hops = 0
-        while next == 0 || next == 43 || next == 60 || next == 44 {
-            if next == 44 {
-                diagnostics.count(.ipFragments)
-                return nil
-            }
-            guard let following = bytes.u8(at: offset), let extLength = bytes.u8(at: offset + 1) else {
-                diagnostics.count(.ipMalformed)
-                return nil
-            }
-            offset += (Int(extLength) + 1) * 8
-            next = following
-            hops += 1
-            guard offset <= end, hops < 16 else {
-                diagnostics.count(.ipMalformed)
-                return nil
-            }
+        let source = IPAddress(ipv4: src)
+        let destination = IPAddress(ipv4: dst)
+        // More-fragments flag (0x2000) or a non-zero offset (low 13 bits, in 8-byte units): a fragment.
+        if flagsFragment & 0x3FFF != 0 {
+            diagnostics.count(.ipFragments)
+            guard let (_, whole) = reassembler.add(
+                source: source, destination: destination, identification: UInt32(identification), version: 4,
+                offset: Int(flagsFragment & 0x1FFF) * 8, more: flagsFragment & 0x2000 != 0,
+                payloadProtocol: proto, data: payload, at: time)
+            else { return nil }
+            return transport(proto, whole, source, destination)
         }
-        guard let payload = bytes.slice(from: offset, count: end - offset) else {
+        return transport(proto, payload, source, destination)
+    }
+
+    @inline(__always)
+    func ipv6(_ bytes: UnsafeRawBufferPointer, at time: MediaTime) -> Datagram? {
+        // version/class/flow(4) payload length(2) next header(1) hop limit(1) source(16) destination(16)
+        guard let first = bytes.u8(at: 0), first >> 4 == 6, let payloadLength = bytes.u16be(at: 4),
+              let next = bytes.u8(at: 6),
+              let srcHigh = bytes.u64be(at: 8), let srcLow = bytes.u64be(at: 16),
+              let dstHigh = bytes.u64be(at: 24), let dstLow = bytes.u64be(at: 32),
+              40 + Int(payloadLength) <= bytes.count,
+              let payload = bytes.slice(from: 40, count: Int(payloadLength))
+        else {
             diagnostics.count(.ipMalformed)
             return nil
         }
-        return transport(next, payload, IPAddress(high: srcHigh, low: srcLow), IPAddress(high: dstHigh, low: dstLow))
+        let source = IPAddress(high: srcHigh, low: srcLow)
+        let destination = IPAddress(high: dstHigh, low: dstLow)
+        return ipv6Payload(next, payload, source, destination, at: time, reassembled: false)
+    }
+
+    /// Walks IPv6 extension headers from `next` to the transport header. A
+    /// fragment header hands the rest to the reassembler; the reassembled
+    /// payload continues the walk from the header that followed it.
+    func ipv6Payload(
+        _ first: UInt8, _ bytes: UnsafeRawBufferPointer, _ source: IPAddress, _ destination: IPAddress,
+        at time: MediaTime, reassembled: Bool
+    ) -> Datagram? {
+        var next = first
+        var offset = 0
+        var hops = 0
+        while true {
+            switch next {
+            case 0, 43, 60, 135, 139, 140:
+                // Hop-by-hop, routing, destination options, mobility, HIP, shim6:
+                // next header(1) length in 8-byte units not counting the first(1) ...
+                guard let following = bytes.u8(at: offset), let units = bytes.u8(at: offset + 1) else { return malformedIP() }
+                offset += (Int(units) + 1) * 8
+                next = following
+            case 51:
+                // Authentication header: next header(1) length in 4-byte units minus 2(1) ...
+                guard let following = bytes.u8(at: offset), let units = bytes.u8(at: offset + 1) else { return malformedIP() }
+                offset += (Int(units) + 2) * 4
+                next = following
+            case 44:
+                // Fragment: next header(1) reserved(1) offset(13 bits)/res(2)/M(1) identification(4)
+                guard !reassembled, let following = bytes.u8(at: offset), let field = bytes.u16be(at: offset + 2),
+                      let identification = bytes.u32be(at: offset + 4), let data = bytes.suffix(from: offset + 8)
+                else { return malformedIP() }
+                diagnostics.count(.ipFragments)
+                guard let (proto, whole) = reassembler.add(
+                    source: source, destination: destination, identification: identification, version: 6,
+                    offset: Int(field >> 3) * 8, more: field & 1 != 0, payloadProtocol: following, data: data, at: time)
+                else { return nil }
+                return ipv6Payload(proto, whole, source, destination, at: time, reassembled: true)
+            default:
+                guard let payload = bytes.suffix(from: offset) else { return malformedIP() }
+                return transport(next, payload, source, destination)
+            }
+            hops += 1
+            guard offset <= bytes.count, hops < 16 else { return malformedIP() }
+        }
+    }
+
+    private func malformedIP() -> Datagram? {
+        diagnostics.count(.ipMalformed)
+        return nil
     }
 
     @inline(__always)
@@ -214,6 +254,11 @@ public struct PacketSlicer {
                 transport: .tcp, source: Endpoint(address: src, port: sport),
                 destination: Endpoint(address: dst, port: dport), payload: payload,
                 tcpSequence: seq, tcpFlags: flags)
+        case 1, 58:
+            // ICMP / ICMPv6: an error quotes the offending packet's headers and
+            // the start of its payload. That copy is not traffic.
+            diagnostics.count(.icmpMessages)
+            return nil
         default:
             diagnostics.count(.notUDP)
             return nil

@@ -26,13 +26,24 @@ public struct PeakBuilder {
     public mutating func process(_ frames: UnsafeBufferPointer<Int16>, emit: (UnsafeBufferPointer<Int16>) throws -> Void) rethrows {
         var i = 0
         while i + channels <= frames.count {
+            // Up to the end of the pixel in progress, in one pass per channel.
+            let n = min((frames.count - i) / channels, samplesPerPixel - count)
             for c in 0..<channels {
-                let v = frames[i + c]
-                if v < minima[c] { minima[c] = v }
-                if v > maxima[c] { maxima[c] = v }
+                var low = minima[c]
+                var high = maxima[c]
+                var k = i + c
+                // SAFETY: k stays below i + n * channels <= frames.count.
+                for _ in 0..<n {
+                    let v = frames[k]
+                    low = Swift.min(low, v)
+                    high = Swift.max(high, v)
+                    k += channels
+                }
+                minima[c] = low
+                maxima[c] = high
             }
-            i += channels
-            count += 1
+            i += n * channels
+            count += n
             if count == samplesPerPixel { try flush(emit) }
         }
     }

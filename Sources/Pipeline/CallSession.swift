@@ -59,7 +59,7 @@ final class CallSession {
         guard decision.records else { return }
         let channel = side.rawValue
         let pt = Int(header.payloadType)
-        let kind = withLeg(channel) { $0?.kinds[pt] } ?? kind(of: header.payloadType, sentBy: side)
+        let kind = withLeg(channel) { $0?.kinds[pt] } ?? kind(of: header.payloadType, sentBy: side, payload: payload)
         if case .unsupported = kind { diagnostics.count(.rtpUnsupportedPayload) }
         if output == nil {
             // The recording starts with the first audio of either leg.
@@ -107,7 +107,7 @@ final class CallSession {
 
     /// What `payloadType` means as `side` sends it: from the receiving
     /// side's SDP, else the sender's, else RFC 3551's static table.
-    private func kind(of payloadType: UInt8, sentBy side: CallSide) -> PayloadKind {
+    private func kind(of payloadType: UInt8, sentBy side: CallSide, payload: UnsafeRawBufferPointer) -> PayloadKind {
         for media in [description.media(of: side.opposite)?.media, description.media(of: side)?.media] {
             guard let map = media?.format(for: payloadType) else { continue }
             if let codec = AudioCodec(encoding: map.encoding) { return .audio(codec, clockRate: map.clockRate) }
@@ -121,8 +121,22 @@ final class CallSession {
         }
         if let codec = AudioCodec(staticPayloadType: payloadType) { return .audio(codec, clockRate: 8000) }
         if payloadType == 13 { return .comfortNoise }
+        if (96...127).contains(payloadType), Self.looksLikeTelephoneEvent(payload) {
+            // No SDP says what this dynamic type is (a call without signalling): its
+            // payload has RFC 4733's shape, as tshark's RTP event heuristic assumes too.
+            return .telephoneEvent(clockRate: 8000)
+        }
         noteUnsupported(nil, payloadType)
         return .unsupported(nil)
+    }
+
+    /// Whether a payload has the shape of RFC 4733 events: whole 4-byte
+    /// blocks, a DTMF event code, the reserved bit clear, a volume in range.
+    static func looksLikeTelephoneEvent(_ payload: UnsafeRawBufferPointer) -> Bool {
+        guard payload.count >= 4, payload.count % 4 == 0, payload.count <= 64 else { return false }
+        return stride(from: 0, to: payload.count, by: 4).allSatisfy { k in
+            payload[k] <= 16 && payload[k + 1] & 0x40 == 0 && payload[k + 1] & 0x3F <= 63
+        }
     }
 
     private func noteUnsupported(_ encoding: String?, _ payloadType: UInt8) {

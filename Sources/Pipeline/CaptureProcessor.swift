@@ -638,6 +638,7 @@ public final class CaptureProcessor {
 
     /// Ends every call still in flight as cut (the capture ended) and commits it.
     public func finish() throws {
+        slicer.reassembler.finish()
         let time = now ?? MediaTime(nanoseconds: 0)
         try tracker.finishAll(at: time) { event in
             if case .ended(let call) = event {

@@ -43,6 +43,18 @@ public struct Converter {
     public func convert(
         path: String, diagnostics: Diagnostics, onRecording: @escaping (RecordingSummary) -> Void = { _ in }
     ) -> InputResult {
+        convert(.file(path), diagnostics: diagnostics, onRecording: onRecording)
+    }
+
+    /// Converts one input: a capture file, standard input, or a live interface (until stopped).
+    /// - Parameters:
+    ///   - onOpen: called with the source once it is open (a live capture is stopped through its `stopHandle`).
+    ///   - onRecording: called with each recording as it is committed.
+    public func convert(
+        _ input: CaptureSource.Input, diagnostics: Diagnostics, onOpen: (CaptureSource) -> Void = { _ in },
+        onRecording: @escaping (RecordingSummary) -> Void = { _ in }
+    ) -> InputResult {
+        let path = input.interface ?? input.path ?? "-"
         var recordings: [RecordingSummary] = []
         let committer = self.committer
         let processor = CaptureProcessor(options: options, diagnostics: diagnostics, policy: rules) { finished in
@@ -52,7 +64,8 @@ public struct Converter {
         }
         var packets = 0
         do {
-            let source = try CaptureSource(path: path)
+            let source = try CaptureSource(input, diagnostics: diagnostics)
+            onOpen(source)
             do {
                 try source.forEachPacket { packet in
                     try processor.process(packet)

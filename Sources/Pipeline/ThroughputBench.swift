@@ -21,6 +21,8 @@ public enum ThroughputBench {
         case resample
         /// Opus encoding of a two-channel call at the chosen settings.
         case opus
+        /// Speech detection and waveform peaks on a two-channel call (the taps on the encoded frames).
+        case speech
         /// The whole pipeline: capture file in, committed recording out.
         case pipeline
     }
@@ -84,6 +86,7 @@ public enum ThroughputBench {
         _ workloads: [Workload], seconds: Double, settings: OpusSettings = .default, allConverters: Bool = false
     ) throws -> [Result] {
         var results: [Result] = []
+        defer { try? FileManager.default.removeItem(atPath: scratchDirectory) }
         let speech8k = speech(rate: 8000)
         for workload in workloads {
             switch workload {
@@ -106,6 +109,10 @@ public enum ThroughputBench {
                 for rate in [8000, 16000] {
                     results.append(try encode(speech(rate: rate), rate: rate, settings: settings, seconds: seconds))
                 }
+            case .speech:
+                for rate in [8000, 16000] {
+                    results.append(try analyse(speech(rate: rate), rate: rate, seconds: seconds))
+                }
             case .pipeline:
                 for (caller, callee) in [(AudioCodec.pcmu, AudioCodec.pcmu), (.g722, .g722), (.pcmu, .g722)] {
                     results.append(try convert(caller: caller, callee: callee, settings: settings, seconds: seconds))
@@ -114,6 +121,9 @@ public enum ThroughputBench {
         }
         return results
     }
+
+    /// Where the workloads write their files (removed when `run` ends).
+    public static var scratchDirectory: String { NSTemporaryDirectory() + "callrec-bench-\(getpid())" }
 
     /// A minute of one speaker at `rate`.
     static func speech(rate: Int) -> [Int16] {
@@ -194,12 +204,61 @@ public enum ThroughputBench {
     /// Encodes a minute of a two-party call (the speech on both channels, one
     /// offset) at `rate` through the Ogg Opus writer.
     static func encode(_ speech: [Int16], rate: Int, settings: OpusSettings, seconds: Double) throws -> Result {
-        let directory = NSTemporaryDirectory() + "callrec-bench-\(getpid())"
-        defer { try? FileManager.default.removeItem(atPath: directory) }
-        let frameSamples = rate * settings.frameMilliseconds / 1000
-        var frame = [Int16](repeating: 0, count: frameSamples * 2)
+        let (units, cpu) = try measure(seconds: seconds, encodingUnit(speech, rate: rate, settings: settings))
+        let streams = settings.layout == .separate ? "2 mono streams" : "1 coupled stream"
+        let bitrate = settings.bitrate(sampleRate: rate, channels: 2)
+        return result(
+            stage: "Opus encode \(bitrate / 1000) kbit/s, complexity \(settings.complexity)",
+            unit: "1 call, \(rate / 1000) kHz, \(streams)", units: units, cpu: cpu, legsPerCall: 1, samplesPerUnit: nil)
+    }
+
+    /// Runs the recording taps (a speech detector per channel, waveform peaks
+    /// written as JSON) over a minute of a two-party call at `rate`, frame by
+    /// frame as the recording encodes it.
+    static func analyse(_ speech: [Int16], rate: Int, seconds: Double) throws -> Result {
+        let unit = try analysisUnit(speech, rate: rate)
+        let (units, cpu) = try measure(seconds: seconds, unit)
+        return result(
+            stage: "speech detection + peaks", unit: "1 call, \(rate / 1000) kHz, 2 channels", units: units, cpu: cpu,
+            legsPerCall: 1, samplesPerUnit: nil)
+    }
+
+    /// One unit of the taps' work, for `callrec bench` and the package
+    /// benchmarks: a minute-long two-party call at `rate` (the speech on both
+    /// channels, one offset by half) through the speech detectors and the
+    /// peaks writer, frame by frame as the recording encodes it.
+    public static func analysisUnit(_ speech: [Int16]? = nil, rate: Int) throws -> () throws -> Void {
+        let speech = speech ?? ThroughputBench.speech(rate: rate)
+        let directory = scratchDirectory
+        let frameSamples = rate / 50
+        // The call, interleaved once: the taps get frames as the mixer hands them out.
         let half = speech.count / 2
-        let (units, cpu) = try measure(seconds: seconds) {
+        var call = [Int16](repeating: 0, count: speech.count * 2)
+        for i in speech.indices {
+            call[2 * i] = speech[i]
+            call[2 * i + 1] = speech[(i + half) % speech.count]
+        }
+        return {
+            let analysis = try CallAnalysis(channels: 2, sampleRate: rate, options: .default, directory: directory, id: "bench")
+            defer { analysis.discard() }
+            try call.withUnsafeBufferPointer { all in
+                for start in stride(from: 0, to: all.count - 2 * frameSamples + 1, by: 2 * frameSamples) {
+                    try analysis.process(UnsafeBufferPointer(rebasing: all[start..<(start + 2 * frameSamples)]))
+                }
+            }
+            _ = try analysis.finish(total: Int64(speech.count))
+        }
+    }
+
+    /// One unit of Opus encoding, for the package benchmarks: the same
+    /// minute-long two-party call at `rate` through the Ogg Opus writer.
+    public static func encodingUnit(_ speech: [Int16]? = nil, rate: Int, settings: OpusSettings = .default) -> () throws -> Void {
+        let speech = speech ?? ThroughputBench.speech(rate: rate)
+        let directory = scratchDirectory
+        let frameSamples = rate * settings.frameMilliseconds / 1000
+        let half = speech.count / 2
+        var frame = [Int16](repeating: 0, count: frameSamples * 2)
+        return {
             let file = try AtomicFile(directory: directory, name: "bench.opus")
             defer { file.discard() }
             let writer = try OggOpusWriter(
@@ -214,11 +273,6 @@ public enum ThroughputBench {
             }
             try writer.finish(totalSamples: Int64(speech.count))
         }
-        let streams = settings.layout == .separate ? "2 mono streams" : "1 coupled stream"
-        let bitrate = settings.bitrate(sampleRate: rate, channels: 2)
-        return result(
-            stage: "Opus encode \(bitrate / 1000) kbit/s, complexity \(settings.complexity)",
-            unit: "1 call, \(rate / 1000) kHz, \(streams)", units: units, cpu: cpu, legsPerCall: 1, samplesPerUnit: nil)
     }
 
     /// Converts a generated minute-long call from a capture file to a
@@ -229,7 +283,7 @@ public enum ThroughputBench {
         call.calleeCodec = callee
         call.duration = unitSeconds
         call.seed = 42
-        let directory = NSTemporaryDirectory() + "callrec-bench-\(getpid())"
+        let directory = scratchDirectory
         defer { try? FileManager.default.removeItem(atPath: directory) }
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let capture = directory + "/call.pcap"

@@ -142,30 +142,3 @@ public struct RTPTimeline: Sendable {
         estimator.reset()
     }
 }
-
-/// Extends 32-bit RTP timestamps to 64 bits relative to the highest seen.
-public struct TimestampExtender: Sendable {
-    private var highest: Int64 = 0
-    private var started = false
-
-    public init() {}
-
-    /// The extended value of `timestamp`.
-    public mutating func extend(_ timestamp: UInt32) -> Int64 {
-        guard started else {
-            started = true
-            highest = 1 << 34 | Int64(timestamp)
-            return highest
-        }
-        // ts 0xFFFFFF00 -> 0x00000040: step +0x140, not -0xFFFFFEC0.
-        let step = Int64(Int32(bitPattern: timestamp &- UInt32(truncatingIfNeeded: highest)))
-        let extended = highest + step
-        if step > 0 { highest = extended }
-        return extended
-    }
-
-    /// Forgets the history (a new SSRC).
-    public mutating func reset() {
-        started = false
-    }
-}

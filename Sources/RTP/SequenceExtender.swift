@@ -1,28 +1,33 @@
-/// Extends 16-bit RTP sequence numbers to 64 bits relative to the highest
-/// seen, so reordering across the wrap is a small negative step rather than
-/// a jump of 65535.
-public struct SequenceExtender: Sendable {
-    private var highest: Int64 = 0
-    private var started = false
+/// Extends a wrapping RTP counter (16-bit sequence numbers, 32-bit
+/// timestamps) to 64 bits relative to the highest value seen, by serial
+/// number arithmetic (RFC 1982): a step of less than half the counter's range
+/// is forward, anything else backward. So reordering across the wrap is a
+/// small negative step rather than a jump of a whole range.
+public struct WrappingCounterExtender<Counter: FixedWidthInteger & UnsignedInteger>: Sendable {
+    @usableFromInline var highest: Int64 = 0
+    @usableFromInline var started = false
+    /// Where the first value lands: well above zero, so a packet reordered to
+    /// just before the first stays positive.
+    @usableFromInline let origin: Int64
 
-    public init() {}
-
-    /// The extended value of `sequence`.
-    @inlinable
-    public mutating func extend(_ sequence: UInt16) -> Int64 {
-        extendImpl(sequence)
+    /// An extender whose first value is placed at `origin | value`.
+    public init(origin: Int64) {
+        self.origin = origin
     }
 
-    @usableFromInline
-    mutating func extendImpl(_ sequence: UInt16) -> Int64 {
+    /// The extended value of `value`.
+    @inlinable
+    public mutating func extend(_ value: Counter) -> Int64 {
         guard started else {
             started = true
-            // Start well above zero so a reordered packet just before the first stays positive.
-            highest = 1 << 20 | Int64(sequence)
+            highest = origin | Int64(value)
             return highest
         }
-        // seq 65535 -> 2: distance +3, not -65533; seq 2 -> 65535: distance -3.
-        let step = Int64(Int16(bitPattern: sequence &- UInt16(truncatingIfNeeded: highest)))
+        // 16 bits: seq 65535 -> 2 is +3, not -65533; seq 2 -> 65535 is -3.
+        // The difference modulo the range, read as a signed number of the counter's width.
+        let shift = Int64(64 - Counter.bitWidth)
+        let modular = Int64(truncatingIfNeeded: UInt64(value &- Counter(truncatingIfNeeded: highest)))
+        let step = (modular << shift) >> shift
         let extended = highest + step
         if step > 0 { highest = extended }
         return extended
@@ -32,4 +37,20 @@ public struct SequenceExtender: Sendable {
     public mutating func reset() {
         started = false
     }
+}
+
+/// Extends 16-bit RTP sequence numbers to 64 bits.
+public typealias SequenceExtender = WrappingCounterExtender<UInt16>
+
+/// Extends 32-bit RTP timestamps to 64 bits.
+public typealias TimestampExtender = WrappingCounterExtender<UInt32>
+
+extension WrappingCounterExtender where Counter == UInt16 {
+    /// A sequence-number extender (first value at 2^20 + seq).
+    public init() { self.init(origin: 1 << 20) }
+}
+
+extension WrappingCounterExtender where Counter == UInt32 {
+    /// A timestamp extender (first value at 2^34 + ts).
+    public init() { self.init(origin: 1 << 34) }
 }

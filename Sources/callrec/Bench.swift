@@ -15,7 +15,8 @@ struct Bench: ParsableCommand {
             the result. Opus runs at the settings given (the convert defaults otherwise).
 
             Stages: g711 (u-law and A-law decode), g722 (decode), resample (one leg \
-            8 -> 16 kHz), opus (encode a call at 8 and 16 kHz), pipeline (a generated \
+            8 -> 16 kHz), opus (encode a call at 8 and 16 kHz), speech (speech detection and \
+            waveform peaks on a call at 8 and 16 kHz), pipeline (a generated \
             minute-long call from capture file to committed recording: PCMU, G.722, mixed).
 
             Examples:
@@ -27,7 +28,7 @@ struct Bench: ParsableCommand {
     )
 
     @Option(name: .customLong("codec"), help: ArgumentHelp(
-        "A stage to measure (repeatable): g711, g722, resample, opus, pipeline. Default: all.", valueName: "stage"))
+        "A stage to measure (repeatable): g711, g722, resample, opus, speech, pipeline. Default: all.", valueName: "stage"))
     var stages: [String] = []
 
     @Option(help: ArgumentHelp("CPU seconds to spend on each stage.", valueName: "N"))

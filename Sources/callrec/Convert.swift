@@ -1,4 +1,6 @@
 import ArgumentParser
+import Capture
+import Dispatch
 import CallrecCore
 import DSP
 import Foundation
@@ -12,7 +14,9 @@ struct Convert: ParsableCommand {
         discussion: """
             Each call found in the captures is written as
               OUT/YYYY/MM/DD/<id>.opus   two channels: 0 = caller (INVITE sender), 1 = callee
-              OUT/YYYY/MM/DD/<id>.json   the call index (parties, times, codecs, stream statistics)
+              OUT/YYYY/MM/DD/<id>.json   the call index (parties, times, codecs, stream statistics,
+                                         who spoke when, talk and overtalk time, DTMF digits)
+              OUT/YYYY/MM/DD/<id>.peaks.json   waveform peaks per channel (audiowaveform JSON v2)
             where <id> is the UTC start time and a hash of the Call-ID, e.g. 20261129T081530Z-3f9a1c2e.
             --channels mono mixes both parties into one channel; --channels split writes
             <id>-caller.<ext> and <id>-callee.<ext>. --format wav or flac writes 16-bit PCM.
@@ -45,11 +49,17 @@ struct Convert: ParsableCommand {
               tcpdump -U -w - udp | callrec convert -
               callrec convert --local-prefix +46812 --local-domain pbx.example.com capture.pcap
               callrec convert --config /etc/callrec.conf capture.pcap
+              callrec convert --interface eth1 --filter udp --out /srv/recordings
+
+            A live capture (--interface) runs until Ctrl-C; calls still in flight are then
+            written, marked 'cut'.
             """
     )
 
     @Argument(help: ArgumentHelp("Capture files (pcap or pcapng); '-' reads standard input.", valueName: "capture"))
-    var inputs: [String]
+    var inputs: [String] = []
+
+    @OptionGroup var source: CaptureSourceOptions
 
     @Option(name: .shortAndLong, help: ArgumentHelp("Folder for recordings.", valueName: "dir"))
     var out: String = "recordings"
@@ -101,6 +111,9 @@ struct Convert: ParsableCommand {
             + "options on the command line add to or override them.", valueName: "file"))
     var config: String?
 
+    @OptionGroup(title: "Waveform peaks")
+    var peaks: PeaksArguments
+
     @Flag(help: "Print one JSON object per recording instead of the table.")
     var json = false
 
@@ -108,7 +121,8 @@ struct Convert: ParsableCommand {
     var verbose = false
 
     func validate() throws {
-        if inputs.isEmpty { throw ValidationError("give at least one capture, or '-' for standard input") }
+        if inputs.isEmpty && source.interface == nil { throw ValidationError("give at least one capture, '-' for standard input, or --interface") }
+        if !inputs.isEmpty && source.interface != nil { throw ValidationError("give either captures or --interface, not both") }
         if inputs.filter({ $0 == "-" }).count > 1 { throw ValidationError("standard input ('-') can be read only once") }
         if bitrate != "auto" && !(Int(bitrate).map { (6000...510_000).contains($0) } ?? false) {
             throw ValidationError("--bitrate must be auto or between 6000 and 510000")
@@ -138,6 +152,7 @@ struct Convert: ParsableCommand {
         options.format = AudioFileFormat(rawValue: format) ?? .opus
         options.channelLayout = ChannelLayout(rawValue: channels) ?? .stereo
         options.outputRate = Int(rate)
+        options.peaks = peaks.options
         if let config {
             do {
                 try ConfigFile(path: config).apply(to: &options)
@@ -160,15 +175,19 @@ struct Convert: ParsableCommand {
         var skipped = 0
         let stdout = FileHandleOutput.standardOutput
         let stderr = FileHandleOutput.standardError
-        for input in inputs {
+        let sources = source.interface == nil ? inputs.map { source.input(capture: $0) } : [source.input(capture: nil)]
+        for captureInput in sources {
+            let input = captureInput.interface ?? captureInput.path ?? "-"
             let diagnostics = Diagnostics()
-            let result = converter.convert(path: input, diagnostics: diagnostics) { summary in
+            var stop: [DispatchSourceSignal] = []
+            let result = converter.convert(captureInput, diagnostics: diagnostics, onOpen: { stop = CaptureSourceOptions.stopOnInterrupt($0) }) { summary in
                 if json {
                     stdout.write(Self.jsonLine(summary) + "\n")
                 } else {
                     stdout.write(Self.tableLine(summary) + "\n")
                 }
             }
+            withExtendedLifetime(stop) {}
             written += result.recordings.count
             skipped += diagnostics[.callsSkippedByRule]
             if let error = result.error {

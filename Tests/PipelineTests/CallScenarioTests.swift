@@ -326,7 +326,7 @@ import Testing
     }
 
     @Test func directionComesFromTheLocalParties() throws {
-        var call = SyntheticCall(seed: 39, duration: 1)
+        let call = SyntheticCall(seed: 39, duration: 1)
         let pcap = call.build().pcap
         func direction(_ configure: @escaping (inout ConvertOptions) -> Void) throws -> String? {
             let found = try CallFinding.run(pcap, configure)

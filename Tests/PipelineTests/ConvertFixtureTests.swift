@@ -117,7 +117,14 @@ import Testing
 enum AudioCodecName: String, CaseIterable, Sendable {
     case pcmu = "PCMU"
     case pcma = "PCMA"
-    var codec: Codecs.AudioCodec { self == .pcmu ? .pcmu : .pcma }
+    case g722 = "G722"
+    var codec: Codecs.AudioCodec {
+        switch self {
+        case .pcmu: .pcmu
+        case .pcma: .pcma
+        case .g722: .g722
+        }
+    }
 }
 
 import Codecs

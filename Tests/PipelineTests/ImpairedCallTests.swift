@@ -172,6 +172,33 @@ import Testing
         expectAligned(c)
     }
 
+    @Test(arguments: [1, 2])
+    func g722AtEitherTimestampStepPlaysAtTheRightSpeed(scale: Int) throws {
+        // G.722 declares an 8 kHz RTP clock for 16 kHz audio (scale 1); some phones tick at 16 kHz (scale 2).
+        // Either way the recording is 16 kHz, as long as the call, and each party where it spoke.
+        var call = SyntheticCall()
+        call.codec = .g722
+        call.seed = 30
+        var impairments = LegImpairments()
+        impairments.timestampScale = scale
+        call.callerImpairments = impairments
+        call.calleeImpairments = impairments
+        let generated = call.build()
+        let path = try TemporaryFile.write(generated.pcap)
+        let output = FixturePaths.temporaryDirectory("callrec-g722")
+        let result = try Converter(options: ConvertOptions(outputDirectory: output)).convert(path: path, diagnostics: Diagnostics())
+        let summary = try #require(result.recordings.first)
+        #expect(summary.index.sampleRate == 16000)
+        let reader = try OggOpusReader(path: summary.audioPath)
+        #expect(abs(reader.duration - span(call, generated)) < 0.040, "\(reader.duration) s")
+        let channels = reader.channels.map { SignalMetrics.decimate($0, by: 3) }
+        for (k, (audio, first)) in [(generated.callerAudio, generated.callerFirstPacket), (generated.calleeAudio, generated.calleeFirstPacket)].enumerated() {
+            let source = SignalMetrics.placed(audio, at: Int(first.samples(since: summary.start, rate: 16000)), length: channels[k].count)
+            let best = SignalMetrics.bestCorrelation(source, channels[k], maxLag: 80)
+            #expect(best.value > 0.8 && abs(best.lag) <= 40, "channel \(k): \(best)")
+        }
+    }
+
     @Test func aTimestampJumpOfHoursWritesNothingExtra() throws {
         var call = SyntheticCall()
         call.seed = 27

@@ -110,6 +110,20 @@ import Testing
         #expect(e.extend(0) == a + 160)
         #expect(e.extend(0xFFFF_FFB0) == a + 80)
     }
+
+    /// RFC 1982: less than half the range ahead is forward, half or more is behind.
+    @Test func halfRangeDecidesTheDirection() {
+        var s = SequenceExtender()
+        let a = s.extend(100)
+        #expect(s.extend(100 + 32767) == a + 32767)
+        var t = SequenceExtender()
+        let b = t.extend(100)
+        #expect(t.extend(100 &+ 32768) == b - 32768)
+        var ts = TimestampExtender()
+        let c = ts.extend(7)
+        #expect(ts.extend(7 + 28_800_000) == c + 28_800_000)  // an hour's jump at 8 kHz
+        #expect(ts.extend(7 &- 160) == c - 160)
+    }
 }
 
 @Suite struct JitterBufferTests {

@@ -20,7 +20,7 @@ let benchmarks: @Sendable () -> Void = {
         maxIterations: 20
     )
 
-    let directory = NSTemporaryDirectory() + "callrec-bench-finding-\(getpid())"
+    let directory = FixturePaths.temporaryDirectory("finding")
     try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
     func write(_ bytes: [UInt8], _ name: String) -> String {
         let path = directory + "/" + name

@@ -1,5 +1,6 @@
+import Pipeline
 import Benchmark
-import CSpanDSP
+import CSpanDSPBaseline
 import CallSynthesis
 import Codecs
 import DSP
@@ -123,6 +124,19 @@ let benchmarks: @Sendable () -> Void = {
             }
             benchmark.stopMeasurement()
             blackHole(produced)
+        }
+    }
+
+    // The recording taps against the Opus encoding of the same audio (issue 7: the
+    // taps must cost under 5 % of it). One unit: a minute of a two-party call.
+    for rate in [8000, 16000] {
+        let analysis = try! ThroughputBench.analysisUnit(rate: rate)
+        let encoding = ThroughputBench.encodingUnit(rate: rate)
+        Benchmark("Taps.speech detection + peaks 60s call@\(rate / 1000)k", configuration: .init(maxIterations: 30)) { benchmark in
+            for _ in benchmark.scaledIterations { try analysis() }
+        }
+        Benchmark("Opus.encode 60s call@\(rate / 1000)k (baseline for the taps)", configuration: .init(maxIterations: 10)) { benchmark in
+            for _ in benchmark.scaledIterations { try encoding() }
         }
     }
 }

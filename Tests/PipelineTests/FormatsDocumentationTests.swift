@@ -1,0 +1,93 @@
+import CallrecCore
+import CallrecTestSupport
+import Foundation
+import Pipeline
+import Testing
+
+/// docs/FORMATS.md is the specification of what callrec writes: every field
+/// a call index or peaks file holds must be documented there, every field it
+/// documents as always present must be there, and with the documented type.
+@Suite struct FormatsDocumentationTests {
+    struct Field {
+        var name: String
+        var type: String
+        /// Documented as absent or conditional ("absent ...", "only ...").
+        var optional: Bool { type.contains("absent") || type.contains("only") || type.contains("null") }
+    }
+
+    /// The fields of the markdown table that follows `marker` in `section` of FORMATS.md.
+    static func table(in section: String, after marker: String) throws -> [Field] {
+        let text = try String(contentsOfFile: FixturePaths.repositoryRoot + "/docs/FORMATS.md", encoding: .utf8)
+        let start = try #require(text.range(of: "\n## " + section))
+        let rest = text[start.upperBound...]
+        let sectionText = rest.range(of: "\n## ").map { rest[..<$0.lowerBound] } ?? rest
+        let tableStart = try #require(sectionText.range(of: marker))
+        var fields: [Field] = []
+        var inTable = false
+        for line in sectionText[tableStart.upperBound...].split(separator: "\n", omittingEmptySubsequences: false) {
+            if line.hasPrefix("| field |") { inTable = true; continue }
+            guard inTable else { continue }
+            if line.hasPrefix("|---") { continue }
+            guard line.hasPrefix("| `") else { break }
+            let cells = line.split(separator: "|", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
+            fields.append(Field(name: cells[1].trimmingCharacters(in: CharacterSet(charactersIn: "`")), type: cells[2]))
+        }
+        return fields
+    }
+
+    /// Checks a decoded JSON object against documented fields.
+    static func check(_ object: [String: Any], against fields: [Field], what: String) {
+        let documented = Dictionary(uniqueKeysWithValues: fields.map { ($0.name, $0) })
+        for key in object.keys {
+            #expect(documented[key] != nil, "\(what): `\(key)` is written but not documented in FORMATS.md")
+        }
+        for field in fields {
+            guard let value = object[field.name] else {
+                #expect(field.optional, "\(what): `\(field.name)` is documented as always present but missing")
+                continue
+            }
+            let type = field.type
+            if type.hasPrefix("string") {
+                #expect(value is String, "\(what): `\(field.name)` should be a string")
+            } else if type.hasPrefix("integer") {
+                #expect((value as? NSNumber).map { $0.doubleValue == $0.doubleValue.rounded() } == true, "\(what): `\(field.name)` should be an integer")
+            } else if type.hasPrefix("number") {
+                #expect(value is NSNumber, "\(what): `\(field.name)` should be a number")
+            } else if type.hasPrefix("array") {
+                #expect(value is [Any], "\(what): `\(field.name)` should be an array")
+            }
+        }
+    }
+
+    @Test func theCallIndexIsWhatFormatsSays() throws {
+        // A call with DTMF, so that every list has members.
+        var call = SyntheticCall()
+        call.seed = 61
+        var impairments = LegImpairments()
+        impairments.events = [(5, 1.0, 0.2)]
+        call.callerImpairments = impairments
+        let path = try TemporaryFile.write(call.build().pcap)
+        let result = try Converter(options: ConvertOptions(outputDirectory: FixturePaths.temporaryDirectory("docs")))
+            .convert(path: path, diagnostics: Diagnostics())
+        let summary = try #require(result.recordings.first)
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: summary.indexPath))) as? [String: Any])
+
+        let top = try Self.table(in: "The call index", after: "A UTF-8 JSON object")
+        let channel = try Self.table(in: "The call index", after: "Each element of `channels`")
+        let dtmf = try Self.table(in: "The call index", after: "Each element of `dtmf`")
+        #expect(top.count > 15 && channel.count > 10 && dtmf.count == 4)
+        Self.check(object, against: top, what: "index")
+        let channels = try #require(object["channels"] as? [[String: Any]])
+        #expect(channels.count == 2)
+        for c in channels { Self.check(c, against: channel, what: "channel") }
+        let digits = try #require(object["dtmf"] as? [[String: Any]])
+        #expect(digits.count == 1)
+        for d in digits { Self.check(d, against: dtmf, what: "dtmf") }
+
+        // The peaks file the index names.
+        let peaksName = try #require((object["peaks"] as? [String])?.first)
+        let peaksPath = (summary.indexPath as NSString).deletingLastPathComponent + "/" + peaksName
+        let peaks = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: peaksPath))) as? [String: Any])
+        Self.check(peaks, against: try Self.table(in: "Waveform peaks", after: "### JSON"), what: "peaks")
+    }
+}
