@@ -14,10 +14,13 @@ public final class RecorderProcess: @unchecked Sendable {
     private var open = 2
     private let readers = DispatchGroup()
 
-    /// Starts `callrec record - arguments...` (add `--out DIR` and the rest).
-    public init(_ arguments: [String], environment: [String: String] = [:], binary: String = FixturePaths.callrecBinary) throws {
+    /// Starts `callrec record INPUT arguments...` (add `--out DIR` and the
+    /// rest); `input` nil leaves the input to the arguments (`--interface`).
+    public init(
+        _ arguments: [String], input: String? = "-", environment: [String: String] = [:], binary: String = FixturePaths.callrecBinary
+    ) throws {
         process.executableURL = URL(fileURLWithPath: binary)
-        process.arguments = ["record", "-"] + arguments
+        process.arguments = ["record"] + (input.map { [$0] } ?? []) + arguments
         process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         let out = Pipe(), err = Pipe()
         process.standardInput = input

@@ -112,6 +112,15 @@ public final class CaptureSource {
         }
     }
 
+    /// For a live capture, libpcap's drop counts so far: packets the kernel
+    /// dropped because they were not read fast enough (`ps_drop`), and packets
+    /// the interface or its driver dropped (`ps_ifdrop`); nil for files. Call
+    /// it on the thread that runs `forEachPacket` (from its body).
+    public var liveDrops: (kernel: Int, interface: Int)? {
+        if case .live(let capture) = backend { return capture.drops }
+        return nil
+    }
+
     /// Calls `body` with each packet in order until the capture ends (or, live, until stopped).
     ///
     /// The packet's bytes are valid only during the call.

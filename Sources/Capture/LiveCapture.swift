@@ -107,11 +107,15 @@ final class LiveCapture {
     }
 
     /// Packets the kernel dropped because callrec did not read them fast enough.
-    var droppedByKernel: Int {
+    var droppedByKernel: Int { drops.kernel }
+
+    /// libpcap's counts so far: dropped by the kernel (`ps_drop`) and by the
+    /// interface or its driver (`ps_ifdrop`). Read on the capturing thread.
+    var drops: (kernel: Int, interface: Int) {
         var received: UInt32 = 0
         var dropped: UInt32 = 0
         var interfaceDropped: UInt32 = 0
-        guard callrec_pcap_stats(handle, &received, &dropped, &interfaceDropped) == 0 else { return 0 }
-        return Int(dropped)
+        guard callrec_pcap_stats(handle, &received, &dropped, &interfaceDropped) == 0 else { return (0, 0) }
+        return (Int(dropped), Int(interfaceDropped))
     }
 }

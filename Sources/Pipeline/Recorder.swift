@@ -66,19 +66,6 @@ public final class Recorder: @unchecked Sendable {
         }
     }
 
-    /// Where packets come from.
-    public enum Input: Sendable, Equatable, CustomStringConvertible {
-        /// A capture stream or file; `-` is standard input.
-        case capture(path: String)
-
-        /// `<stdin>` or the path.
-        public var description: String {
-            switch self {
-            case .capture(let path): path == "-" ? "<stdin>" : path
-            }
-        }
-    }
-
     /// Where the recorder's output goes (called on any of its threads).
     public struct Events: Sendable {
         /// Each finished call, in the order calls ended.
@@ -118,13 +105,27 @@ public final class Recorder: @unchecked Sendable {
         public var encrypted: Int
         public var noMedia: Int
         public var failed: Int
-        /// Packets read, and dropped because the front fell behind (live input only).
+        /// Packets processed, and packets the input delivered (the difference: `dropped.queue`).
         public var packets: Int
-        public var dropped: Int
+        public var captured: Int
+        /// Packets dropped because callrec fell behind a live interface: from
+        /// its own queue, by the kernel (`ps_drop`), by the interface (`ps_ifdrop`).
+        public var dropped: Drops
         /// Every count of the run (front and workers).
         public var counters: [(name: String, value: Int)]
         /// Notes about unusual input, at most `Diagnostics.maxNotes`.
         public var notes: [String]
+    }
+
+    /// Packets lost before callrec could process them (live capture only).
+    public struct Drops: Sendable, Equatable {
+        /// Dropped from the queue between the reader and the front (it was full).
+        public var queue = 0
+        /// libpcap's counts: dropped by the kernel, and by the interface or its driver.
+        public var kernel = 0
+        public var interface = 0
+        /// All of them.
+        public var total: Int { queue + kernel + interface }
     }
 
     /// What the front last published, for status lines.
@@ -142,7 +143,8 @@ public final class Recorder: @unchecked Sendable {
     /// The repairs made at start-up (nil when another writer held the catalog).
     public let recovery: VerifyReport?
     public let settings: Settings
-    public let input: Input
+    /// Where packets come from: a stream or file (`-`: standard input), or a live interface; with an optional BPF filter.
+    public let input: CaptureSource.Input
 
     private let events: Events
     private let catalog: CatalogStore
@@ -159,6 +161,14 @@ public final class Recorder: @unchecked Sendable {
     private let wake = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
     private var stopReason: StopReason? = nil
     private var readerError: String? = nil
+    /// libpcap's drop counts, as the reader last read them.
+    private var liveDrops = (kernel: 0, interface: 0)
+    /// Packets the input delivered to the reader.
+    private var captured = 0
+    /// The reader's counts (skipped bytes, filtered packets), once it has finished.
+    private var readerDiagnostics: Diagnostics? = nil
+    /// Stops a live capture's read loop (set by the reader once the interface is open).
+    private var stopHandle: CaptureSource.StopHandle? = nil
     private var front = FrontState()
     private var statusRequested = false
     private var monitorDone = false
@@ -172,7 +182,7 @@ public final class Recorder: @unchecked Sendable {
     /// Nothing is read from `input` until `run`.
     /// - Throws: `CatalogError.busy` while `catalog verify` repairs the
     ///   catalog; an error when the folder or catalog cannot be opened.
-    public init(settings: Settings, input: Input, events: Events) throws {
+    public init(settings: Settings, input: CaptureSource.Input, events: Events) throws {
         self.settings = settings
         self.input = input
         self.events = events
@@ -249,8 +259,10 @@ public final class Recorder: @unchecked Sendable {
     private func stop(_ reason: StopReason) {
         pthread_mutex_lock(mutex)
         if stopReason == nil || reason == .diskFull { stopReason = reason }
+        let handle = stopHandle
         pthread_mutex_unlock(mutex)
         packets.finishInput()
+        handle?.stop()
         // Calls in flight cannot wait for a disk that is full: they fail now rather than hold up the stop.
         if space.fullSince != nil { space.cancel() }
     }
@@ -306,9 +318,12 @@ public final class Recorder: @unchecked Sendable {
         pthread_cond_signal(wake)
         var reason = stopReason ?? .endOfInput
         let inputError = readerError
+        let drops = Drops(queue: packets.dropped, kernel: liveDrops.kernel, interface: liveDrops.interface)
+        let capturedCount = captured
+        // The reader's own counts, once it has finished (a pipe's writer may still hold it in read()).
+        if let read = readerDiagnostics { diagnostics.merge(read) }
         pthread_mutex_unlock(mutex)
         monitor.join()
-        // A pipe writer may still block the reader in read(): it is not waited for.
         reader.detach()
 
         if inputError != nil, reason == .endOfInput { reason = .inputFailed }
@@ -318,11 +333,12 @@ public final class Recorder: @unchecked Sendable {
         AtomicFile.syncDirectory(of: marker)
         events.message(
             "callrec: stopped (\(reason.rawValue)): \(counts.recorded) recorded, \(counts.skipped) skipped by rule, "
-                + "\(counts.noMedia) without media, \(counts.encrypted) encrypted, \(counts.failed) failed")
+                + "\(counts.noMedia) without media, \(counts.encrypted) encrypted, \(counts.failed) failed"
+                + (drops.total > 0 ? "; \(Self.describe(drops)) packets dropped" : ""))
         return Summary(
             reason: reason, error: failure.map { String(describing: $0) } ?? inputError, recorded: counts.recorded,
             skipped: counts.skipped, encrypted: counts.encrypted, noMedia: counts.noMedia, failed: counts.failed,
-            packets: diagnostics[.packetsRead], dropped: packets.dropped,
+            packets: diagnostics[.packetsRead], captured: capturedCount, dropped: drops,
             counters: diagnostics.nonZero.map { ($0.0.name, $0.1) }, notes: diagnostics.notes)
     }
 
@@ -334,30 +350,58 @@ public final class Recorder: @unchecked Sendable {
         var number: Int
     }
 
-    /// Starts the thread that reads the input into `packets`.
+    /// Starts the thread that reads the input into `packets`. From a pipe or
+    /// file it waits while the queue is full (the writer slows down, nothing
+    /// is lost); from a live interface it drops and counts instead, so the
+    /// kernel's buffer keeps draining, and reads libpcap's own drop counts
+    /// about twice a second.
     private func startReader() -> WorkerThread {
         let packets = self.packets
         let input = self.input
         return WorkerThread { [self] in
             struct Closed: Error {}
+            let diagnostics = Diagnostics()
+            var source: CaptureSource? = nil
+            var closedEarly = false
             do {
-                switch input {
-                case .capture(let path):
-                    let source = try CaptureSource(path: path)
-                    try source.forEachPacket { packet in
-                        let info = PacketInfo(
-                            timestamp: packet.timestamp, originalLength: packet.originalLength, linkType: packet.linkType,
-                            number: packet.number)
-                        // A pipe waits for the front (tcpdump blocks, nothing is lost).
-                        if packets.push(info, bytes: packet.bytes, wait: true) == .closed { throw Closed() }
+                let opened = try CaptureSource(input, diagnostics: diagnostics)
+                source = opened
+                let live = input.interface != nil
+                pthread_mutex_lock(mutex)
+                stopHandle = opened.stopHandle
+                let stopped = stopReason != nil
+                pthread_mutex_unlock(mutex)
+                if stopped { throw Closed() }
+                var nextDrops = monotonicSeconds()
+                try opened.forEachPacket { packet in
+                    let info = PacketInfo(
+                        timestamp: packet.timestamp, originalLength: packet.originalLength, linkType: packet.linkType,
+                        number: packet.number)
+                    if packets.push(info, bytes: packet.bytes, wait: !live) == .closed { throw Closed() }
+                    if live, packet.number & 255 == 0, monotonicSeconds() >= nextDrops, let drops = opened.liveDrops {
+                        nextDrops = monotonicSeconds() + 0.5
+                        pthread_mutex_lock(mutex)
+                        liveDrops = drops
+                        pthread_mutex_unlock(mutex)
                     }
                 }
+                if let drops = opened.liveDrops {
+                    pthread_mutex_lock(mutex)
+                    liveDrops = drops
+                    pthread_mutex_unlock(mutex)
+                }
             } catch is Closed {
+                // The packet in hand came after the stop: not taken.
+                closedEarly = true
             } catch {
                 pthread_mutex_lock(mutex)
                 readerError = String(describing: error)
                 pthread_mutex_unlock(mutex)
             }
+            pthread_mutex_lock(mutex)
+            readerDiagnostics = diagnostics
+            captured = max(0, (source?.packetsRead ?? 0) - (closedEarly ? 1 : 0))
+            pthread_mutex_unlock(mutex)
             packets.finishInput()
         }
     }
@@ -467,7 +511,7 @@ public final class Recorder: @unchecked Sendable {
             "up \(Self.duration(now - started))",
             "calls: \(state.callsInFlight) in flight, \(counts.recorded) recorded, \(counts.skipped) skipped by rule, "
                 + "\(counts.noMedia) without media, \(counts.encrypted) encrypted, \(counts.failed) failed",
-            "packets: \(state.packets) read (\(Int(packetRate.rounded()))/s), \(packets.dropped) dropped",
+            "packets: \(state.packets) read (\(Int(packetRate.rounded()))/s), \(Self.describe(currentDrops)) dropped",
             "queues: read \(Int((packets.fill.now * 100).rounded())) %, work \(Int((work.now * 100).rounded())) %",
         ]
         if state.callsOverLimit + state.streamsOverLimit + state.tcpOverLimit > 0 {
@@ -478,6 +522,18 @@ public final class Recorder: @unchecked Sendable {
             parts.append("DISK FULL for \(Int(full.seconds.rounded())) s (\(full.path))")
         }
         return "callrec: status: " + parts.joined(separator: "; ")
+    }
+
+    /// The drops so far (from any thread).
+    private var currentDrops: Drops {
+        pthread_mutex_lock(mutex)
+        defer { pthread_mutex_unlock(mutex) }
+        return Drops(queue: packets.dropped, kernel: liveDrops.kernel, interface: liveDrops.interface)
+    }
+
+    /// `0`, or `12 (queue 2, kernel 10, interface 0)`.
+    static func describe(_ drops: Drops) -> String {
+        drops.total == 0 ? "0" : "\(drops.total) (queue \(drops.queue), kernel \(drops.kernel), interface \(drops.interface))"
     }
 
     /// `45 s`, `12m05s`, `3h07m`, `2d04h`.

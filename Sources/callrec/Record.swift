@@ -8,7 +8,9 @@ struct Record: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Record calls from a live capture stream, each as it ends, until stopped.",
         discussion: """
-            Reads a pcap or pcapng stream that does not end (tcpdump -U -w -, dumpcap -w -) and writes \
+            Reads a live interface through libpcap (--interface, with an optional BPF --filter; needs \
+            CAP_NET_RAW and CAP_NET_ADMIN, or root), or a pcap or pcapng stream that does not end \
+            (tcpdump -U -w -, dumpcap -w -), and writes \
             each call when it ends (BYE, CANCEL, or --idle-timeout seconds without packets): the \
             recording, its index and peaks, and its catalog row, exactly as convert writes them. \
             The catalog's recording rules decide which calls are recorded (read again every 5 s); \
@@ -17,7 +19,10 @@ struct Record: ParsableCommand {
             Standard output: one JSON object per finished call, in the order calls ended \
             (outcome recorded, skipped, encrypted, no_media or failed; docs/FORMATS.md). \
             Standard error: what the recorder does, and a status line every --status-interval \
-            seconds and on SIGUSR1 (calls in flight, recorded, skipped, packets, drops).
+            seconds and on SIGUSR1 (calls in flight, recorded, skipped, packets, drops). A pipe slows \
+            its writer down when the recorder falls behind; a live interface never waits: packets \
+            beyond the recorder's queue are dropped and counted, with libpcap's own kernel and \
+            interface drop counts.
 
             Signalling and routing run on one thread; the calls are spread over --jobs worker \
             threads (default: one per core). Memory depends on the calls in flight (at most 10 000), \
@@ -33,6 +38,7 @@ struct Record: ParsableCommand {
             so idle calls still end.
 
             Examples:
+              callrec record --interface eth1 --filter udp --out /var/spool/callrec
               tcpdump -i eth1 -U -w - udp | callrec record - --out /var/spool/callrec
               ssh mirror 'tcpdump -i eth1 -U -w - udp' | callrec record - --out /srv/calls --jobs 4
               callrec record - --out /srv/calls --local-prefix +46812 < replay.pcap
@@ -44,7 +50,9 @@ struct Record: ParsableCommand {
     )
 
     @Argument(help: ArgumentHelp("The capture stream: '-' for standard input (or a capture file, replayed).", valueName: "capture"))
-    var input: String
+    var input: String?
+
+    @OptionGroup var source: CaptureSourceOptions
 
     @OptionGroup var recording: RecordingFormatOptions
 
@@ -61,6 +69,7 @@ struct Record: ParsableCommand {
     var verbose = false
 
     func validate() throws {
+        try source.validate(capture: input)
         if !(1...1024).contains(jobs) { throw ValidationError("--jobs must be between 1 and 1024") }
         if !(statusInterval >= 0) { throw ValidationError("--status-interval must be 0 or more seconds") }
         if !(diskFullWait >= 0) { throw ValidationError("--disk-full-wait must be 0 or more seconds") }
@@ -80,7 +89,7 @@ struct Record: ParsableCommand {
             message: { stderr.write($0 + "\n") })
         let recorder: Recorder
         do {
-            recorder = try Recorder(settings: settings, input: .capture(path: input), events: events)
+            recorder = try Recorder(settings: settings, input: source.input(capture: input), events: events)
         } catch let error as CatalogError {
             stderr.write("callrec: \(error.message)\n")
             throw PartialFailure()

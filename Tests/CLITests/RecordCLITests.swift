@@ -253,3 +253,31 @@ import Testing
         #expect(try verify(out).stdout.hasSuffix("1 recording healthy, nothing to repair\n"))
     }
 }
+
+/// `callrec record --interface`: a generated call replayed over loopback while the recorder captures it live.
+@Suite(.enabled(if: LoopbackSender.canCaptureOnLoopback, "needs permission to capture on lo"), .serialized)
+struct RecordLiveCLITests {
+    @Test func recordsALiveInterfaceCallByCallUntilStopped() throws {
+        let base = UInt16(45_000 + getpid() % 500 * 8)
+        let call = LiveInterfaceCLITests.call(base: base)
+        let out = FixturePaths.temporaryDirectory("cli-record-live")
+        let recorder = try RecorderProcess(
+            ["--interface", "lo", "--filter", "udp and portrange \(base)-\(base + 7)", "--out", out, "--status-interval", "0"], input: nil)
+        usleep(500_000)  // let libpcap start
+        try LiveInterfaceCLITests.replay(call)
+        // Written when its BYE is captured, while the capture goes on.
+        #expect(recorder.wait(timeout: 30) { lines, _ in !lines.isEmpty }, "\(recorder.stderr)")
+        let line = try #require(recorder.calls.first)
+        #expect(line["call_id"] as? String == call.callID)
+        #expect(line["end_reason"] as? String == "bye")
+        #expect(line["outcome"] as? String == "recorded")
+        #expect(line["packets"] as? [Int] == [50, 50])
+        recorder.send(SIGUSR1)
+        #expect(recorder.wait(timeout: 10) { _, stderr in stderr.contains("callrec: status: ") })
+        #expect(recorder.stderr.contains("calls: 0 in flight, 1 recorded"))
+        #expect(recorder.stderr.contains(", 0 dropped"))
+        recorder.send(SIGTERM)
+        #expect(recorder.waitForExit().status == 0, "\(recorder.stderr)")
+        #expect(recorder.stderr.contains("callrec: recording interface lo into \(out)"))
+    }
+}
