@@ -28,7 +28,7 @@ let package = Package(
             path: "Benchmarks/CodecThroughput",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
         ),
-    ] + ["Convert", "CallFinding"].map { name -> Target in
+    ] + ["Convert", "CallFinding", "Record"].map { name -> Target in
         .executableTarget(
             name: name,
             dependencies: [

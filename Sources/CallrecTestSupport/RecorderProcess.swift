@@ -23,7 +23,7 @@ public final class RecorderProcess: @unchecked Sendable {
         process.arguments = ["record"] + (input.map { [$0] } ?? []) + arguments
         process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         let out = Pipe(), err = Pipe()
-        process.standardInput = input
+        process.standardInput = self.input
         process.standardOutput = out
         process.standardError = err
         try process.run()

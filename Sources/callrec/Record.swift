@@ -94,6 +94,12 @@ struct Record: ParsableCommand {
             stderr.write("callrec: \(error.message)\n")
             throw PartialFailure()
         }
+        let files = Self.raiseOpenFileLimit()
+        if files / 3 < settings.convert.maxCalls {
+            stderr.write(
+                "callrec: note: at most \(files) open files, enough for about \(files / 3) calls in flight (each keeps "
+                    + "two or three open); more would fail: raise the limit (ulimit -n, LimitNOFILE=)\n")
+        }
         let stops = StopCount()
         let watcher = SignalWatcher([SIGINT, SIGTERM, SIGUSR1]) { signal in
             if signal == SIGUSR1 {
@@ -116,6 +122,21 @@ struct Record: ParsableCommand {
         }
         let clean = (summary.reason == .endOfInput || summary.reason == .stopped) && summary.failed == 0
         if !clean { throw PartialFailure() }
+    }
+}
+
+extension Record {
+    /// Raises the soft limit on open files to the hard limit (each call in
+    /// flight keeps two or three files open) and returns it.
+    static func raiseOpenFileLimit() -> Int {
+        var limit = rlimit()
+        guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return 1024 }
+        if limit.rlim_cur < limit.rlim_max {
+            var raised = limit
+            raised.rlim_cur = limit.rlim_max
+            if setrlimit(Int32(RLIMIT_NOFILE.rawValue), &raised) == 0 { limit = raised }
+        }
+        return Int(clamping: limit.rlim_cur)
     }
 }
 

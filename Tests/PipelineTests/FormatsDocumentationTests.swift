@@ -1,5 +1,6 @@
 import CallrecCore
 import CallrecTestSupport
+import Catalog
 import Foundation
 import Pipeline
 import Testing
@@ -89,5 +90,32 @@ import Testing
         let peaksPath = (summary.indexPath as NSString).deletingLastPathComponent + "/" + peaksName
         let peaks = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: peaksPath))) as? [String: Any])
         Self.check(peaks, against: try Self.table(in: "Waveform peaks", after: "### JSON"), what: "peaks")
+    }
+
+    /// `callrec record`'s lines: a recorded call and one a rule skipped, each field as documented.
+    @Test func theRecordLinesAreWhatFormatsSays() throws {
+        let out = FixturePaths.temporaryDirectory("docs-record")
+        let store = try CatalogStore(path: out + "/catalog.sqlite")
+        try store.addRule(RecordingRule(action: .skip, remote: try .parse("+4631555020")), by: .operator("test"), at: 0)
+        let capture = try TemporaryFile.write(PcapMerge.merge([
+            Array(try Data(contentsOf: URL(fileURLWithPath: FixturePaths.fixture("g711u-2legs-20ms.pcap")))),
+            Array(try Data(contentsOf: URL(fileURLWithPath: FixturePaths.fixture("g711a-2legs-20ms.pcap")))),
+        ]))
+        final class Lines: @unchecked Sendable {
+            let lock = NSLock()
+            var all: [String] = []
+        }
+        let lines = Lines()
+        var settings = Recorder.Settings(convert: ConvertOptions(outputDirectory: out), jobs: 2)
+        settings.statusInterval = 0
+        let recorder = try Recorder(
+            settings: settings, input: .file(capture),
+            events: .init(call: { call in lines.lock.withLock { lines.all.append(call.jsonLine) } }, message: { _ in }))
+        #expect(recorder.run().recorded == 1)
+        let objects = try lines.all.map { try #require(try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]) }
+        #expect(objects.compactMap { $0["outcome"] as? String }.sorted() == ["recorded", "skipped"])
+        let fields = try Self.table(in: "Record's output", after: "standard")
+        #expect(fields.count > 15)
+        for object in objects { Self.check(object, against: fields, what: "record line") }
     }
 }
