@@ -61,55 +61,7 @@ struct Convert: ParsableCommand {
 
     @OptionGroup var source: CaptureSourceOptions
 
-    @Option(name: .shortAndLong, help: ArgumentHelp("Folder for recordings.", valueName: "dir"))
-    var out: String = "recordings"
-
-    @Option(help: ArgumentHelp("File format: opus, wav (16-bit PCM) or flac.", valueName: "opus|wav|flac"))
-    var format: String = AudioFileFormat.opus.rawValue
-
-    @Option(help: ArgumentHelp(
-        "stereo (one file, channel 0 caller, 1 callee), mono (both mixed) or split (a file per party).",
-        valueName: "stereo|mono|split"))
-    var channels: String = ChannelLayout.stereo.rawValue
-
-    @Option(help: ArgumentHelp(
-        "Sample rate of the recording; auto = the call's highest codec rate (8000 for G.711, 16000 with G.722).",
-        valueName: "auto|8000|16000|24000|48000"))
-    var rate: String = "auto"
-
-    @Option(help: ArgumentHelp(
-        "Opus: total bit rate per call in bits per second (split files share it); auto = 16000 per party at 8 kHz, 24000 at 16 kHz and up.",
-        valueName: "auto|bps"))
-    var bitrate: String = "auto"
-
-    @Option(help: ArgumentHelp("Opus encoder complexity, 0 (fastest) to 10.", valueName: "0-10"))
-    var complexity: Int = OpusSettings.default.complexity
-
-    @Option(help: ArgumentHelp(
-        "Opus: separate (one mono stream per speaker) or coupled (one stereo stream).", valueName: "separate|coupled"))
-    var opusStreams: String = OpusSettings.default.layout.rawValue
-
-    @Option(help: ArgumentHelp(
-        "End a call after this many seconds without packets, in capture time (default: 120, or the --config file's).",
-        valueName: "seconds"))
-    var idleTimeout: Double?
-
-    @Option(name: .customLong("local-number"), help: ArgumentHelp(
-        "A number of this site (repeatable): calls from it are outbound, to it inbound.", valueName: "number"))
-    var localNumbers: [String] = []
-
-    @Option(name: .customLong("local-prefix"), help: ArgumentHelp(
-        "A number prefix of this site (repeatable), e.g. +46812.", valueName: "prefix"))
-    var localPrefixes: [String] = []
-
-    @Option(name: .customLong("local-domain"), help: ArgumentHelp(
-        "A SIP domain of this site (repeatable); its subdomains are local too.", valueName: "domain"))
-    var localDomains: [String] = []
-
-    @Option(help: ArgumentHelp(
-        "Read settings from a file of 'name = value' lines (local-number, local-prefix, local-domain, idle-timeout); "
-            + "options on the command line add to or override them.", valueName: "file"))
-    var config: String?
+    @OptionGroup var recording: RecordingFormatOptions
 
     @OptionGroup(title: "Waveform peaks")
     var peaks: PeaksArguments
@@ -124,46 +76,12 @@ struct Convert: ParsableCommand {
         if inputs.isEmpty && source.interface == nil { throw ValidationError("give at least one capture, '-' for standard input, or --interface") }
         if !inputs.isEmpty && source.interface != nil { throw ValidationError("give either captures or --interface, not both") }
         if inputs.filter({ $0 == "-" }).count > 1 { throw ValidationError("standard input ('-') can be read only once") }
-        if bitrate != "auto" && !(Int(bitrate).map { (6000...510_000).contains($0) } ?? false) {
-            throw ValidationError("--bitrate must be auto or between 6000 and 510000")
-        }
-        if !(0...10).contains(complexity) { throw ValidationError("--complexity must be between 0 and 10") }
-        if let idleTimeout, !(idleTimeout > 0) { throw ValidationError("--idle-timeout must be positive") }
-        guard let format = AudioFileFormat(rawValue: format) else { throw ValidationError("--format must be opus, wav or flac") }
-        guard ChannelLayout(rawValue: channels) != nil else { throw ValidationError("--channels must be stereo, mono or split") }
-        guard OpusSettings.StreamLayout(rawValue: opusStreams) != nil else {
-            throw ValidationError("--opus-streams must be separate or coupled")
-        }
-        if rate != "auto" {
-            let allowed = format == .opus ? [8000, 12000, 16000, 24000, 48000] : [8000, 11025, 16000, 22050, 24000, 32000, 44100, 48000]
-            guard let value = Int(rate), allowed.contains(value) else {
-                throw ValidationError("--rate must be auto or one of \(allowed.map(String.init).joined(separator: ", ")) for \(format.rawValue)")
-            }
-        }
     }
 
     /// The options the command line (and the --config file) ask for.
     func makeOptions() throws -> ConvertOptions {
-        var settings = OpusSettings.default
-        settings.bitrate = Int(bitrate)
-        settings.complexity = complexity
-        settings.layout = OpusSettings.StreamLayout(rawValue: opusStreams) ?? settings.layout
-        var options = ConvertOptions(outputDirectory: out, opus: settings)
-        options.format = AudioFileFormat(rawValue: format) ?? .opus
-        options.channelLayout = ChannelLayout(rawValue: channels) ?? .stereo
-        options.outputRate = Int(rate)
+        var options = try recording.makeOptions()
         options.peaks = peaks.options
-        if let config {
-            do {
-                try ConfigFile(path: config).apply(to: &options)
-            } catch let failure as ConfigFile.Failure {
-                throw ValidationError(failure.description)
-            }
-        }
-        if let idleTimeout { options.idleTimeout = idleTimeout }
-        options.localNumbers += localNumbers
-        options.localPrefixes += localPrefixes
-        options.localDomains += localDomains
         return options
     }
 
@@ -207,7 +125,7 @@ struct Convert: ParsableCommand {
             }
         }
         if !json {
-            stdout.write("\(written) recording\(written == 1 ? "" : "s") written to \(out)"
+            stdout.write("\(written) recording\(written == 1 ? "" : "s") written to \(recording.out)"
                 + (skipped > 0 ? ", \(skipped) call\(skipped == 1 ? "" : "s") skipped by the recording rules" : "") + "\n")
         }
         if failures > 0 { throw PartialFailure() }

@@ -56,6 +56,9 @@ struct Record: ParsableCommand {
 
     @OptionGroup var recording: RecordingFormatOptions
 
+    @OptionGroup(title: "Waveform peaks")
+    var peaks: PeaksArguments
+
     @Option(help: ArgumentHelp("Worker threads for the calls (default: the number of cores).", valueName: "N"))
     var jobs: Int = ProcessInfo.processInfo.activeProcessorCount
 
@@ -76,7 +79,9 @@ struct Record: ParsableCommand {
     }
 
     func run() throws {
-        var settings = Recorder.Settings(convert: try recording.makeOptions(), jobs: jobs)
+        var options = try recording.makeOptions()
+        options.peaks = peaks.options
+        var settings = Recorder.Settings(convert: options, jobs: jobs)
         settings.statusInterval = statusInterval
         settings.diskFullWait = diskFullWait
         settings.afterCommitStep = Convert.crashInjection()

@@ -2,11 +2,10 @@ import ArgumentParser
 import Output
 import Pipeline
 
-/// The options that say how recordings are written and how calls are
-/// judged, for `callrec record` (the same names, defaults and checks as
-/// `callrec convert`'s).
+/// The options that say where and how recordings are written and how calls
+/// are judged, shared by the commands that write recordings (convert, record).
 struct RecordingFormatOptions: ParsableArguments {
-    @Option(name: .shortAndLong, help: ArgumentHelp("Folder for recordings and the catalog.", valueName: "dir"))
+    @Option(name: .shortAndLong, help: ArgumentHelp("Folder for recordings.", valueName: "dir"))
     var out: String = "recordings"
 
     @Option(help: ArgumentHelp("File format: opus, wav (16-bit PCM) or flac.", valueName: "opus|wav|flac"))
@@ -23,7 +22,7 @@ struct RecordingFormatOptions: ParsableArguments {
     var rate: String = "auto"
 
     @Option(help: ArgumentHelp(
-        "Opus: total bit rate per call in bits per second; auto = 16000 per party at 8 kHz, 24000 at 16 kHz and up.",
+        "Opus: total bit rate per call in bits per second (split files share it); auto = 16000 per party at 8 kHz, 24000 at 16 kHz and up.",
         valueName: "auto|bps"))
     var bitrate: String = "auto"
 
@@ -35,7 +34,8 @@ struct RecordingFormatOptions: ParsableArguments {
     var opusStreams: String = OpusSettings.default.layout.rawValue
 
     @Option(help: ArgumentHelp(
-        "End a call after this many seconds without packets (default: 120, or the --config file's).", valueName: "seconds"))
+        "End a call after this many seconds without packets, in capture time (default: 120, or the --config file's).",
+        valueName: "seconds"))
     var idleTimeout: Double?
 
     @Option(name: .customLong("local-number"), help: ArgumentHelp(
