@@ -37,22 +37,18 @@ public final class SignalWatcher: @unchecked Sendable {
         sigemptyset(&unblocked)
         for number in signals { sigaddset(&unblocked, number) }
         pthread_sigmask(SIG_UNBLOCK, &unblocked, nil)
+        let note: @convention(c) (Int32) -> Void = { number in
+            let saved = errno
+            var byte = UInt8(truncatingIfNeeded: number)
+            _ = write(signalPipeWrite, &byte, 1)
+            errno = saved
+        }
         for number in signals {
             var action = sigaction()
             #if canImport(Glibc)
-            action.__sigaction_handler.sa_handler = { number in
-                let saved = errno
-                var byte = UInt8(truncatingIfNeeded: number)
-                _ = write(signalPipeWrite, &byte, 1)
-                errno = saved
-            }
+            action.__sigaction_handler.sa_handler = note
             #else
-            action.__sigaction_u.__sa_handler = { number in
-                let saved = errno
-                var byte = UInt8(truncatingIfNeeded: number)
-                _ = write(signalPipeWrite, &byte, 1)
-                errno = saved
-            }
+            action.__sigaction_u.__sa_handler = note
             #endif
             action.sa_flags = SA_RESTART
             sigemptyset(&action.sa_mask)

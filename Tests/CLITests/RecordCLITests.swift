@@ -205,19 +205,26 @@ import Testing
         #expect(report.rssGrowth < 0.25, "\(report.summary)")
     }
 
-    /// The recorder on a disk that fills up (a real tmpfs, so it needs the right to mount one):
-    /// it pauses, says so, and goes on when space returns, losing nothing.
-    @Test(.enabled(if: TinyDisk.available, "needs the right to mount a tmpfs (root)"))
-    func aFullDiskPausesRecordingUntilSpaceReturns() throws {
+    /// A recorder on a small tmpfs that has written call `n` (2 s); the disk is then filled
+    /// to the last byte and call `n + 1` (6 s, starting at 4 s) fed to it.
+    func recorderOnAFullDisk(_ n: Int, diskFullWait: Int) throws -> (TinyDisk, String, RecorderProcess) {
         let disk = try #require(TinyDisk.make(kilobytes: 8192))
         let out = disk.path + "/calls"
-        let recorder = try RecorderProcess(["--out", out, "--disk-full-wait", "60"])
-        let stream = PcapMerge.merge([Self.call(10, seconds: 2), Self.call(11, seconds: 6, offset: 4)])
+        let recorder = try RecorderProcess(["--out", out, "--disk-full-wait", "\(diskFullWait)"])
+        let stream = PcapMerge.merge([Self.call(n, seconds: 2), Self.call(n + 1, seconds: 6, offset: 4)])
         let (head, tail) = PcapMerge.split(stream, at: Self.at(4))
         try recorder.write(head)
         #expect(recorder.wait(timeout: 60) { lines, _ in lines.count == 1 }, "\(recorder.stderr)")
         disk.fill()
         try recorder.write(tail)
+        return (disk, out, recorder)
+    }
+
+    /// The recorder on a disk that fills up (a real tmpfs, so it needs the right to mount one):
+    /// it pauses, says so, and goes on when space returns, losing nothing.
+    @Test(.enabled(if: TinyDisk.available, "needs the right to mount a tmpfs (root)"))
+    func aFullDiskPausesRecordingUntilSpaceReturns() throws {
+        let (disk, out, recorder) = try recorderOnAFullDisk(10, diskFullWait: 60)
         #expect(recorder.wait(timeout: 60) { _, stderr in stderr.contains("callrec: disk full writing ") }, "\(recorder.stderr)")
         #expect(recorder.lines.count == 1)
         disk.free()
@@ -232,15 +239,7 @@ import Testing
 
     @Test(.enabled(if: TinyDisk.available, "needs the right to mount a tmpfs (root)"))
     func aDiskThatStaysFullStopsTheRecorderKeepingWhatWasWritten() throws {
-        let disk = try #require(TinyDisk.make(kilobytes: 8192))
-        let out = disk.path + "/calls"
-        let recorder = try RecorderProcess(["--out", out, "--disk-full-wait", "1"])
-        let stream = PcapMerge.merge([Self.call(12, seconds: 2), Self.call(13, seconds: 6, offset: 4)])
-        let (head, tail) = PcapMerge.split(stream, at: Self.at(4))
-        try recorder.write(head)
-        #expect(recorder.wait(timeout: 60) { lines, _ in lines.count == 1 }, "\(recorder.stderr)")
-        disk.fill()
-        try recorder.write(tail)
+        let (disk, out, recorder) = try recorderOnAFullDisk(12, diskFullWait: 1)
         let exit = recorder.waitForExit()
         #expect(exit.status == 1 && !exit.killed, "\(recorder.stderr)")
         #expect(recorder.stderr.contains("callrec: disk still full after 1 s"), "\(recorder.stderr)")

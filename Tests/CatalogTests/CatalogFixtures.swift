@@ -49,4 +49,10 @@ enum CatalogFixtures {
     }
 
     static func exists(_ path: String) -> Bool { FileManager.default.fileExists(atPath: path) }
+
+    /// Writes `text` to `path`, creating its folder.
+    static func write(_ path: String, _ text: String) {
+        try? FileManager.default.createDirectory(atPath: String(path[..<path.lastIndex(of: "/")!]), withIntermediateDirectories: true)
+        _ = FileManager.default.createFile(atPath: path, contents: Data(text.utf8))
+    }
 }

@@ -9,10 +9,7 @@ import Testing
     typealias F = CatalogFixtures
     let admin = CatalogActor.operator("test")
 
-    func write(_ path: String, _ text: String) {
-        try? FileManager.default.createDirectory(atPath: String(path[..<path.lastIndex(of: "/")!]), withIntermediateDirectories: true)
-        _ = FileManager.default.createFile(atPath: path, contents: Data(text.utf8))
-    }
+    func write(_ path: String, _ text: String) { F.write(path, text) }
 
     /// A pending row whose two files are complete under their temporary names.
     func pending(_ store: CatalogStore, _ n: Int) throws -> CatalogRecording {
