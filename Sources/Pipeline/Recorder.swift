@@ -54,6 +54,11 @@ public final class Recorder: @unchecked Sendable {
         public var packetQueueBytes = 16 << 20
         /// Bytes of RTP payload queued per worker.
         public var workerQueueBytes = 4 << 20
+        /// Finished calls whose lines wait for a slow reader of the output
+        /// before more are dropped (counted): recording never waits for it.
+        public var lineQueueLength = 4096
+        /// Seconds to wait at the end for queued lines to be taken.
+        public var lineFlushTimeout: Double = 10
         /// Who the start-up repairs are audited as.
         public var actor: CatalogActor = .operator("callrec-record")
         /// Called after each step of each commit (crash tests).
@@ -111,6 +116,8 @@ public final class Recorder: @unchecked Sendable {
         /// Packets dropped because callrec fell behind a live interface: from
         /// its own queue, by the kernel (`ps_drop`), by the interface (`ps_ifdrop`).
         public var dropped: Drops
+        /// Lines of finished calls not written because the output was not read.
+        public var linesDropped: Int
         /// Every count of the run (front and workers).
         public var counters: [(name: String, value: Int)]
         /// Notes about unusual input, at most `Diagnostics.maxNotes`.
@@ -154,6 +161,7 @@ public final class Recorder: @unchecked Sendable {
     private let ledger: CallLedger
     private let rules: LiveRules
     private let packets: HandoffQueue<PacketInfo>
+    private let lines: HandoffQueue<FinishedCall>
     private let marker: String
     private let started = monotonicSeconds()
 
@@ -204,8 +212,11 @@ public final class Recorder: @unchecked Sendable {
         }
         lock = try catalog.writerLock()
         rules = LiveRules(try catalog.ruleSet())
-        let emit = events.call
-        ledger = CallLedger(emit: emit)
+        // The lines go through a queue to their own thread: a reader of the output that
+        // stops reading holds up that thread alone, never the calls.
+        let lines = HandoffQueue<FinishedCall>(capacity: max(1, settings.lineQueueLength), byteCapacity: 1)
+        self.lines = lines
+        ledger = CallLedger { call in lines.push(call, bytes: UnsafeRawBufferPointer(start: nil, count: 0), wait: false) }
         // A slot per 128 bytes: an RTP packet with its headers is about 200.
         packets = HandoffQueue(capacity: max(1024, settings.packetQueueBytes / 128), byteCapacity: settings.packetQueueBytes)
         // `self` is needed by the disk events (a give-up stops the recorder): set below.
@@ -302,6 +313,11 @@ public final class Recorder: @unchecked Sendable {
 
         let reader = startReader()
         let monitor = WorkerThread { [self] in monitorLoop() }
+        let linesDone = DispatchSemaphore(value: 0)
+        let lineWriter = WorkerThread { [lines, events] in
+            while lines.pop(timeout: nil, { call, _ in events.call(call) }) != .finished {}
+            linesDone.signal()
+        }
         let fatal = frontLoop(processor)
         var failure = fatal
         do {
@@ -312,6 +328,14 @@ public final class Recorder: @unchecked Sendable {
         workers.finish(into: diagnostics)
         if let error = workers.fatalError { failure = failure ?? error }
         ledger.flush()
+        lines.finishInput()
+        if linesDone.wait(timeout: .now() + settings.lineFlushTimeout) == .success {
+            lineWriter.join()
+        } else {
+            // The output's reader has stopped reading: its thread is left blocked in write().
+            lines.abandon()
+            lineWriter.detach()
+        }
 
         pthread_mutex_lock(mutex)
         monitorDone = true
@@ -334,11 +358,12 @@ public final class Recorder: @unchecked Sendable {
         events.message(
             "callrec: stopped (\(reason.rawValue)): \(counts.recorded) recorded, \(counts.skipped) skipped by rule, "
                 + "\(counts.noMedia) without media, \(counts.encrypted) encrypted, \(counts.failed) failed"
-                + (drops.total > 0 ? "; \(Self.describe(drops)) packets dropped" : ""))
+                + (drops.total > 0 ? "; \(Self.describe(drops)) packets dropped" : "")
+                + (lines.dropped > 0 ? "; \(lines.dropped) lines not written (standard output was not read)" : ""))
         return Summary(
             reason: reason, error: failure.map { String(describing: $0) } ?? inputError, recorded: counts.recorded,
             skipped: counts.skipped, encrypted: counts.encrypted, noMedia: counts.noMedia, failed: counts.failed,
-            packets: diagnostics[.packetsRead], captured: capturedCount, dropped: drops,
+            packets: diagnostics[.packetsRead], captured: capturedCount, dropped: drops, linesDropped: lines.dropped,
             counters: diagnostics.nonZero.map { ($0.0.name, $0.1) }, notes: diagnostics.notes)
     }
 
@@ -517,6 +542,9 @@ public final class Recorder: @unchecked Sendable {
         if state.callsOverLimit + state.streamsOverLimit + state.tcpOverLimit > 0 {
             parts.append(
                 "over limits: \(state.callsOverLimit) calls, \(state.streamsOverLimit) RTP streams, \(state.tcpOverLimit) TCP flows")
+        }
+        if lines.dropped > 0 {
+            parts.append("\(lines.dropped) lines not written (standard output is not read)")
         }
         if let full = space.fullSince {
             parts.append("DISK FULL for \(Int(full.seconds.rounded())) s (\(full.path))")

@@ -17,7 +17,8 @@ struct Record: ParsableCommand {
             a skipped call is never decoded.
 
             Standard output: one JSON object per finished call, in the order calls ended \
-            (outcome recorded, skipped, encrypted, no_media or failed; docs/FORMATS.md). \
+            (outcome recorded, skipped, encrypted, no_media or failed; docs/FORMATS.md); a reader \
+            that stops reading never holds up recording (lines beyond 4096 waiting are dropped, counted). \
             Standard error: what the recorder does, and a status line every --status-interval \
             seconds and on SIGUSR1 (calls in flight, recorded, skipped, packets, drops). A pipe slows \
             its writer down when the recorder falls behind; a live interface never waits: packets \

@@ -202,6 +202,30 @@ import Testing
         #expect(summary.error == "/nonexistent: no such file")
     }
 
+    /// A reader of the output that stops reading holds up nothing but the lines: every call is
+    /// still written, the lines beyond a short queue are dropped and counted, and the run ends.
+    @Test func aStuckReaderOfTheOutputNeverHoldsUpRecording() throws {
+        var traffic = TrafficGenerator(concurrentCalls: 5, duration: 12, seed: 8)
+        traffic.callLength = 2...4
+        var pcap: [UInt8] = []
+        let generated = traffic.generate { pcap.append(contentsOf: $0) }
+        let capture = try TemporaryFile.write(pcap)
+        let out = FixturePaths.temporaryDirectory("recorder")
+        var settings = Recorder.Settings(convert: ConvertOptions(outputDirectory: out), jobs: 2)
+        settings.statusInterval = 0
+        settings.lineQueueLength = 2
+        settings.lineFlushTimeout = 0.5
+        let never = DispatchSemaphore(value: 0)
+        let recorder = try Recorder(
+            settings: settings, input: .file(capture), events: .init(call: { _ in never.wait() }, message: { _ in }))
+        let summary = recorder.run()
+        #expect(generated.calls >= 10)
+        #expect(summary.recorded == generated.calls)
+        // The stuck writer holds one line (or two, taken together), the queue at most two: the rest are dropped.
+        #expect((generated.calls - 3...generated.calls - 2).contains(summary.linesDropped), "\(summary.linesDropped)")
+        #expect(try digests(out).keys.filter { $0.hasSuffix(".opus") }.count == generated.calls)
+    }
+
     /// A live interface never waits for the recorder: a burst beyond its queue is dropped and
     /// counted, so every packet sent is either processed or counted as dropped, none lost unseen.
     @Test(.enabled(if: LoopbackSender.canCaptureOnLoopback, "needs permission to capture on lo"))
