@@ -73,6 +73,21 @@ import Testing
         #expect(try verify(out).stdout.hasSuffix("2 recordings healthy, nothing to repair\n"))
     }
 
+    @Test func readsAPcapngStreamAsDumpcapWritesIt() throws {
+        let out = FixturePaths.temporaryDirectory("cli-record")
+        let stream = PcapngWriter(rewriting: PcapMerge.merge([Self.call(14, seconds: 2), Self.call(15, seconds: 3, offset: 1)]))
+        let recorder = try RecorderProcess(["--out", out])
+        // In small pieces, as a pipe delivers them.
+        for start in stride(from: 0, to: stream.bytes.count, by: 1500) {
+            try recorder.write(Array(stream.bytes[start..<min(start + 1500, stream.bytes.count)]))
+        }
+        #expect(recorder.wait(timeout: 60) { lines, _ in lines.count == 2 }, "\(recorder.stderr)")
+        recorder.closeInput()
+        #expect(recorder.waitForExit().status == 0, "\(recorder.stderr)")
+        #expect(recorder.calls.map { $0["end_reason"] as? String } == ["bye", "bye"])
+        #expect(recorder.calls.allSatisfy { $0["outcome"] as? String == "recorded" })
+    }
+
     @Test func aSilentInputStillEndsIdleCallsByTheWallClock() throws {
         let out = FixturePaths.temporaryDirectory("cli-record")
         let recorder = try RecorderProcess(["--out", out, "--idle-timeout", "2"])

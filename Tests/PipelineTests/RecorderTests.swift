@@ -163,17 +163,24 @@ import Testing
         #expect(linesOne.log.last?.hasPrefix("callrec: stopped (end of input): \(generated.calls) recorded") == true)
     }
 
-    @Test func aFloodOfCallIDsIsCappedAndCountedWhileTheRealCallIsRecorded() throws {
+    @Test func aFloodOfCallIDsAndStreamsIsCappedAndCountedWhileTheRealCallIsRecorded() throws {
         var writer = PcapWriter()
         let scanner = Endpoint(address: IPAddress("203.0.113.66")!, port: 5060)
         let pbx = Endpoint(address: IPAddress("192.0.2.1")!, port: 5060)
         var call = SyntheticCall(seed: 5, duration: 4)
         call.start = MediaTime(seconds: 1_795_000_000, microseconds: 0)
         for n in 0..<3000 {
+            let at = call.start.advanced(byNanoseconds: Int64(n) * 1_000_000)
             let invite = "INVITE sip:100@192.0.2.1 SIP/2.0\r\ni: flood-\(n)\r\nf: <sip:scan@203.0.113.66>;tag=1\r\n"
                 + "t: <sip:100@192.0.2.1>\r\nCSeq: 1 INVITE\r\nl: 0\r\n\r\n"
-            writer.append(PacketBuilder.ethernetUDP(from: scanner, to: pbx, payload: Array(invite.utf8)),
-                          at: call.start.advanced(byNanoseconds: Int64(n) * 1_000_000))
+            writer.append(PacketBuilder.ethernetUDP(from: scanner, to: pbx, payload: Array(invite.utf8)), at: at)
+            // And a broken device spraying RTP-looking datagrams from new ports and SSRCs.
+            let rtp = PacketBuilder.rtp(payloadType: 0, sequence: 1, timestamp: 0, ssrc: UInt32(n), payload: [UInt8](repeating: 0xFF, count: 160))
+            writer.append(
+                PacketBuilder.ethernetUDP(
+                    from: Endpoint(address: scanner.address, port: UInt16(20_000 + n)), to: Endpoint(address: pbx.address, port: 30_000),
+                    payload: rtp),
+                at: at.advanced(byNanoseconds: 500_000))
         }
         let capture = try TemporaryFile.write(PcapMerge.merge([writer.bytes, call.build().pcap]))
         let (summary, lines, _) = try record(capture, jobs: 2) { $0.convert.maxCalls = 100 }
@@ -181,6 +188,7 @@ import Testing
         #expect(lines.lines.first { $0.outcome == .recorded }?.callID == call.callID)
         let counters = Dictionary(uniqueKeysWithValues: summary.counters.map { ($0.name, $0.value) })
         #expect(counters["calls_dropped_over_limit", default: 0] >= 2900)
+        #expect(counters["rtp_streams_over_limit", default: 0] > 1000)
         // The 100 that got in never sent media: each ends (at the end of the input) without media.
         #expect(summary.noMedia == 99 || summary.noMedia == 100)
     }
