@@ -163,6 +163,7 @@ public final class Recorder: @unchecked Sendable {
     private let packets: HandoffQueue<PacketInfo>
     private let lines: HandoffQueue<FinishedCall>
     private let marker: String
+    private let keepMarker: Bool
     private let started = monotonicSeconds()
 
     private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
@@ -210,6 +211,8 @@ public final class Recorder: @unchecked Sendable {
             events.message(
                 "callrec: another callrec is writing to \(out); start-up repairs skipped (callrec catalog verify makes them)")
         }
+        // Repairs a crash called for but could not make: the marker stays for the next start.
+        keepMarker = unclean && recovery == nil
         lock = try catalog.writerLock()
         rules = LiveRules(try catalog.ruleSet())
         // The lines go through a queue to their own thread: a reader of the output that
@@ -353,8 +356,10 @@ public final class Recorder: @unchecked Sendable {
         if inputError != nil, reason == .endOfInput { reason = .inputFailed }
         if failure != nil { reason = .failed }
         let counts = ledger.counts
-        unlink(marker)
-        AtomicFile.syncDirectory(of: marker)
+        if !keepMarker {
+            unlink(marker)
+            AtomicFile.syncDirectory(of: marker)
+        }
         events.message(
             "callrec: stopped (\(reason.rawValue)): \(counts.recorded) recorded, \(counts.skipped) skipped by rule, "
                 + "\(counts.noMedia) without media, \(counts.encrypted) encrypted, \(counts.failed) failed"
