@@ -130,8 +130,10 @@ public final class CaptureProcessor {
         plain.deallocate()
     }
 
-    /// The number of calls in flight.
+    /// The number of calls in flight (routed, not yet ended).
     public var callsInFlight: Int { calls.count }
+    /// The number of calls ended so far (handed to their executor to be finished).
+    public var callsEnded: Int { endedCalls }
     /// The number of SIP dialogs the tracker follows.
     public var dialogsInFlight: Int { tracker.count }
     /// The number of flows held as possible RTP streams.

@@ -139,6 +139,7 @@ public final class Recorder: @unchecked Sendable {
     struct FrontState: Sendable {
         var packets = 0
         var callsInFlight = 0
+        var callsEnded = 0
         var dialogs = 0
         var candidateStreams = 0
         var callsOverLimit = 0
@@ -491,7 +492,7 @@ public final class Recorder: @unchecked Sendable {
     private func publish(_ processor: CaptureProcessor) {
         let d = processor.diagnostics
         let state = FrontState(
-            packets: d[.packetsRead], callsInFlight: processor.callsInFlight, dialogs: processor.dialogsInFlight,
+            packets: d[.packetsRead], callsInFlight: processor.callsInFlight, callsEnded: processor.callsEnded, dialogs: processor.dialogsInFlight,
             candidateStreams: processor.candidateStreams, callsOverLimit: d[.callsDroppedOverLimit],
             streamsOverLimit: d[.rtpStreamsOverLimit], tcpOverLimit: d[.tcpFlowsOverLimit], captureTime: processor.now)
         pthread_mutex_lock(mutex)
@@ -537,9 +538,13 @@ public final class Recorder: @unchecked Sendable {
     func statusLine(_ state: FrontState, packetRate: Double, at now: Double) -> String {
         let counts = ledger.counts
         let work = workers?.fill ?? (now: 0, peak: 0)
+        // In flight: routed by the front, or ended and still being written. The front's numbers
+        // are published a moment late; counted this way a call already reported is never in
+        // flight, whether the snapshot was taken before or after its end.
+        let inFlight = max(0, state.callsInFlight + state.callsEnded - counts.total)
         var parts = [
             "up \(Self.duration(now - started))",
-            "calls: \(state.callsInFlight) in flight, \(counts.recorded) recorded, \(counts.skipped) skipped by rule, "
+            "calls: \(inFlight) in flight, \(counts.recorded) recorded, \(counts.skipped) skipped by rule, "
                 + "\(counts.noMedia) without media, \(counts.encrypted) encrypted, \(counts.failed) failed",
             "packets: \(state.packets) read (\(Int(packetRate.rounded()))/s), \(Self.describe(currentDrops)) dropped",
             "queues: read \(Int((packets.fill.now * 100).rounded())) %, work \(Int((work.now * 100).rounded())) %",
