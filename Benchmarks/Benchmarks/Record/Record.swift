@@ -28,9 +28,7 @@ let benchmarks: @Sendable () -> Void = {
         maxIterations: 3
     )
 
-    let directory = NSTemporaryDirectory() + "callrec-bench-record-\(getpid())"
-    try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-    atexit { try? FileManager.default.removeItem(atPath: NSTemporaryDirectory() + "callrec-bench-record-\(getpid())") }
+    let directory = FixturePaths.temporaryDirectory("bench-record")
     var traffic = TrafficGenerator(concurrentCalls: 50, duration: 60, seed: 3)
     traffic.callLength = 20...40
     let capture = directory + "/traffic.pcap"
@@ -42,7 +40,7 @@ let benchmarks: @Sendable () -> Void = {
     /// CPU seconds this process has used, every thread.
     func processCPU() -> Double {
         var usage = rusage()
-        getrusage(RUSAGE_SELF, &usage)
+        getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)
         return Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
     }
 
