@@ -60,7 +60,7 @@ struct Record: ParsableCommand {
     @OptionGroup(title: "Waveform peaks")
     var peaks: PeaksArguments
 
-    @Option(help: ArgumentHelp("Worker threads for the calls (default: the number of cores).", valueName: "N"))
+    @Option(help: ArgumentHelp("Worker threads for the calls; the default is one per core of this machine.", valueName: "N"))
     var jobs: Int = ProcessInfo.processInfo.activeProcessorCount
 
     @Option(help: ArgumentHelp("Seconds between two status lines on stderr; 0: only on SIGUSR1.", valueName: "seconds"))
