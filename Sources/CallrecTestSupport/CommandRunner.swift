@@ -13,8 +13,15 @@ public enum CommandRunner {
 
     /// Runs `callrec arguments`, with `environment` added to this process's own.
     public static func callrec(_ arguments: [String], environment: [String: String] = [:], in directory: String? = nil) throws -> Run {
+        try run(FixturePaths.callrecBinary, arguments, environment: environment, in: directory)
+    }
+
+    /// Runs the program at `executable` (a peer tool such as opusinfo, or callrec itself).
+    public static func run(
+        _ executable: String, _ arguments: [String], environment: [String: String] = [:], in directory: String? = nil
+    ) throws -> Run {
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: FixturePaths.callrecBinary)
+        process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
         process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }

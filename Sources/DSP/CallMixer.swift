@@ -8,8 +8,10 @@
 /// the earliest sample written (which may be up to `lead` samples before
 /// position 0: the first packet to arrive is not always the first sent).
 /// Frames are emitted when the driver advances the cursor (capture time
-/// moved on), when a write needs room, or at the end. Audio that arrives
-/// behind the cursor is late: it is dropped and counted.
+/// moved on), when a write needs room, or at the end; never past the
+/// furthest sample written until the end, so no frame is encoded that the
+/// call's length would then trim away. Audio that arrives behind the cursor
+/// is late: it is dropped and counted.
 ///
 /// Memory is fixed at construction; steady state allocates nothing.
 public struct CallMixer {
@@ -81,7 +83,7 @@ public struct CallMixer {
         let writeEnd = start + Int64(source.count)
         if self.start == nil { firstWritten = min(firstWritten, start) }
         if writeEnd > emitted + Int64(capacity) {
-            try advance(to: writeEnd - Int64(capacity), emit: emit)
+            try emitFrames(through: writeEnd - Int64(capacity), emit: emit)
         }
         let base = channel * capacity
         var index = ringIndex(start)
@@ -98,8 +100,15 @@ public struct CallMixer {
         return samples.count - source.count
     }
 
-    /// Emits every whole frame that ends at or before `position`.
+    /// Emits every whole frame that ends at or before both `position` and
+    /// the furthest sample written (what lies beyond is silence so far, and
+    /// may lie beyond the end of the call).
     public mutating func advance(to position: Int64, emit: Emit) rethrows {
+        try emitFrames(through: min(position, end), emit: emit)
+    }
+
+    /// Emits every whole frame that ends at or before `position`.
+    private mutating func emitFrames(through position: Int64, emit: Emit) rethrows {
         if start == nil {
             // Nothing written yet: nothing to start from.
             guard firstWritten != Int64.max, position > firstWritten else { return }

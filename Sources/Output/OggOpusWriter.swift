@@ -5,6 +5,10 @@ import CallrecCore
 /// writes an Ogg Opus file (RFC 7845) with libogg: OpusHead with the
 /// encoder's lookahead as pre-skip, OpusTags, then 20 ms audio packets with
 /// granule positions in 48 kHz units and end trimming on the last page.
+/// A page is closed after at most one second of audio (as opusenc does by
+/// default), so a player seeking or a reader of a file still being written
+/// waits at most that long, even when quiet packets are small enough for
+/// 255 of them (5.1 s) to fit one page.
 ///
 /// Channels are coded as a multistream (mapping family 1): with the
 /// `.separate` layout each channel is its own uncoupled mono stream, so two
@@ -40,6 +44,10 @@ public final class OggOpusWriter {
     private var pending: (bytes: Int, granule: Int64)? = nil
     private var pendingBytes: [UInt8]
     private var finished = false
+    /// The granule position of the last page written.
+    private var pageGranule: Int64 = 0
+    /// The longest a page may run, in 48 kHz samples.
+    static let maxPageDuration: Int64 = 48_000
 
     /// The 48 kHz samples per input sample.
     private var granuleScale: Int64 { Int64(48_000 / format.sampleRate) }
@@ -195,8 +203,12 @@ public final class OggOpusWriter {
             try packetIn(UnsafeBufferPointer(rebasing: bytes[0..<count]), granule: g, beginning: false, end: end)
         }
         if !end {
-            // Write out any full pages as they form.
-            try pageOut()
+            // Write out full pages as they form, and the page in hand once it holds a second.
+            if g - pageGranule >= Self.maxPageDuration {
+                try flushPages()
+            } else {
+                try pageOut()
+            }
         }
     }
 
@@ -233,6 +245,9 @@ public final class OggOpusWriter {
     }
 
     private func writePage(_ page: ogg_page) throws {
+        var page = page
+        let granule = ogg_page_granulepos(&page)
+        if granule > 0 { pageGranule = granule }
         try file.write(UnsafeRawBufferPointer(start: page.header, count: page.header_len))
         try file.write(UnsafeRawBufferPointer(start: page.body, count: page.body_len))
     }

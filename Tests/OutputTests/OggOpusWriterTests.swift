@@ -55,16 +55,9 @@ import Testing
     @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/opusinfo"), "needs opus-tools"))
     func opusinfoAcceptsTheFile() throws {
         let path = try write([tone(440, rate: 8000, seconds: 2), tone(600, rate: 8000, seconds: 2)], rate: 8000)
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/opusinfo")
-        process.arguments = [path]
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        #expect(process.terminationStatus == 0)
+        let run = try CommandRunner.run("/usr/bin/opusinfo", [path])
+        let output = run.stdout + run.stderr
+        #expect(run.status == 0)
         #expect(!output.localizedCaseInsensitiveContains("warning"), "\(output)")
         #expect(!output.localizedCaseInsensitiveContains("error"), "\(output)")
         #expect(output.contains("Total data length"))
