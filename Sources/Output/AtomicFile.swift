@@ -52,6 +52,15 @@ public final class AtomicFile {
         }
     }
 
+    /// Splits `path` at its last slash into folder and name (a bare name is
+    /// in the current folder) and opens a temporary file for it.
+    public convenience init(path: String, space: DiskSpaceWait? = nil) throws {
+        let slash = path.lastIndex(of: "/")
+        try self.init(
+            directory: slash.map { String(path[..<$0]) } ?? ".",
+            name: slash.map { String(path[path.index(after: $0)...]) } ?? path, space: space)
+    }
+
     /// Runs `body` again while it fails for want of space and `space` says to wait.
     private static func retrying<T>(_ space: DiskSpaceWait?, path: String, _ body: () throws -> T) throws -> T {
         guard let space else { return try body() }

@@ -1,20 +1,14 @@
 import COpusFile
 import CSndFile
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
 /// Decodes an Ogg Opus recording and writes it as a 16-bit PCM WAV file, for
 /// `catalog export --format wav`: libopusfile decodes (at 48 kHz, the rate
 /// every Opus decoder yields), libsndfile writes. The channels are kept as
 /// they are (0 = caller, 1 = callee). Streams in blocks: memory does not
-/// grow with the recording's length. The WAV is written under a temporary
-/// name and renamed into place when complete.
+/// grow with the recording's length. The WAV is an `AtomicFile`: written
+/// under a temporary name and renamed into place when complete.
 ///
-/// The corresponding C functions are `op_open_file`, `op_read`, `sf_open`
+/// The corresponding C functions are `op_open_file`, `op_read`, `sf_open_fd`
 /// and `sf_writef_short`.
 public enum OpusToWAV {
     /// What was written.
@@ -40,19 +34,13 @@ public enum OpusToWAV {
         info.samplerate = Int32(rate)
         info.channels = Int32(channels)
         info.format = Int32(SF_FORMAT_WAV | SF_FORMAT_PCM_16)
-        let slash = wavPath.lastIndex(of: "/")
-        let temporary = (slash.map { String(wavPath[...$0]) } ?? "") + "." + (slash.map { String(wavPath[wavPath.index(after: $0)...]) } ?? wavPath)
-            + AtomicFile.temporarySuffix
-        guard let wav = sf_open(temporary, Int32(SFM_WRITE), &info) else {
+        let file = try AtomicFile(path: wavPath)
+        // libsndfile writes through the temporary file's own descriptor and leaves it open.
+        guard let wav = sf_open_fd(file.fileDescriptor, Int32(SFM_WRITE), &info, 0) else {
             throw OutputError(code: .io, path: wavPath, message: "cannot create: \(String(cString: sf_strerror(nil)))")
         }
         var closed = false
-        defer {
-            if !closed {
-                sf_close(wav)
-                unlink(temporary)
-            }
-        }
+        defer { if !closed { sf_close(wav) } }
         // 120 ms at 48 kHz: the largest Opus packet, the most op_read returns at once.
         var buffer = [Int16](repeating: 0, count: 5760 * channels)
         var frames: Int64 = 0
@@ -66,18 +54,12 @@ public enum OpusToWAV {
             }
             frames += Int64(n)
         }
-        sf_write_sync(wav)
         closed = true
         guard sf_close(wav) == 0 else {
-            unlink(temporary)
             throw OutputError(code: .io, path: wavPath, message: "cannot finish the file")
         }
-        guard rename(temporary, wavPath) == 0 else {
-            let reason = String(cString: strerror(errno))
-            unlink(temporary)
-            throw OutputError(code: .io, path: wavPath, message: "cannot rename into place: \(reason)")
-        }
-        AtomicFile.syncDirectory(of: wavPath)
+        file.adoptExternalWrites()
+        try file.commit()
         return Result(sampleRate: rate, channels: channels, frames: frames)
     }
 }

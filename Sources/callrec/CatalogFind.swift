@@ -267,9 +267,7 @@ struct CatalogExport: ParsableCommand {
             switch chosen {
             case .opus:
                 let data = try Data(contentsOf: URL(fileURLWithPath: source))
-                let slash = to.lastIndex(of: "/")
-                let file = try AtomicFile(
-                    directory: slash.map { String(to[..<$0]) } ?? ".", name: slash.map { String(to[to.index(after: $0)...]) } ?? to)
+                let file = try AtomicFile(path: to)
                 try file.write(Array(data))
                 try file.commit()
             case .wav:
