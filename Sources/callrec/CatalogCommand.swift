@@ -51,10 +51,15 @@ struct CatalogLocation: ParsableArguments {
     func open(create: Bool = false) throws -> (CatalogStore, CatalogActor) {
         if create, catalog == nil { try AtomicFile.makeDirectories(out) }
         let store = try CatalogStore(path: path, create: create)
-        let login = ProcessInfo.processInfo.environment["USER"] ?? ProcessInfo.processInfo.environment["LOGNAME"]
-            ?? getpwuid(getuid()).map { String(cString: $0.pointee.pw_name) } ?? "uid \(getuid())"
-        return (store, try store.actor(named: user, login: login))
+        return (store, try store.actor(named: user, login: operatorLogin()))
     }
+}
+
+/// The login of whoever runs callrec, as the audit log names them: `USER`,
+/// else `LOGNAME`, else the password entry of the real uid, else `uid N`.
+func operatorLogin() -> String {
+    let env = ProcessInfo.processInfo.environment
+    return env["USER"] ?? env["LOGNAME"] ?? getpwuid(getuid()).map { String(cString: $0.pointee.pw_name) } ?? "uid \(getuid())"
 }
 
 /// The wall clock, for audit entries, retention and purge (never for media timing).

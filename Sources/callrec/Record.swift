@@ -86,8 +86,7 @@ struct Record: ParsableCommand {
         settings.statusInterval = statusInterval
         settings.diskFullWait = diskFullWait
         settings.afterCommitStep = Convert.crashInjection()
-        let env = ProcessInfo.processInfo.environment
-        settings.actor = .operator(env["USER"] ?? env["LOGNAME"] ?? "uid \(getuid())")
+        settings.actor = .operator(operatorLogin())
         let stdout = FileHandleOutput.standardOutput
         let stderr = FileHandleOutput.standardError
         let events = Recorder.Events(
