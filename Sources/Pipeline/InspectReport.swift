@@ -166,6 +166,9 @@ public struct StreamReport: Sendable, Encodable {
         srtp = stream.media?.media.isSecure ?? false
     }
 
+    /// The SSRC as callrec prints it: `0x1A2B3C4D`.
+    public var ssrcText: String { RTPHeader.format(ssrc: ssrc) }
+
     /// Milliseconds to the microsecond, as tshark prints them.
     static func round(_ ms: Double) -> Double { (ms * 1000).rounded() / 1000 }
 
@@ -181,7 +184,7 @@ public struct StreamReport: Sendable, Encodable {
         var c = encoder.container(keyedBy: CodingKeys.self)
         try c.encode(source.description, forKey: .source)
         try c.encode(destination.description, forKey: .destination)
-        try c.encode(RTPHeader.format(ssrc: ssrc), forKey: .ssrc)
+        try c.encode(ssrcText, forKey: .ssrc)
         try c.encode(payloadType, forKey: .payloadType)
         try c.encode(payloadTypes, forKey: .payloadTypes)
         try c.encode(codec, forKey: .codec)

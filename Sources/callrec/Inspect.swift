@@ -106,21 +106,13 @@ struct Inspect: ParsableCommand {
             for s in r.streams {
                 let codec = (s.codec ?? "PT \(s.payloadType)") + (s.srtp ? "/SRTP" : "")
                 out += "  \(s.source.description.padded(22))  \(s.destination.description.padded(22))  "
-                out += "\(RTPHeaderText.ssrc(s.ssrc))  \(codec.padded(8))  "
+                out += "\(s.ssrcText)  \(codec.padded(8))  "
                 out += String(format: "%7d  %6d  %4d  %3d  %9.3f  %11.3f  %10.3f", s.packets, s.lost, s.duplicates, s.outOfOrder, s.maxDeltaMs, s.meanJitterMs, s.maxJitterMs)
                 out += "  \(s.foundBy.rawValue)\n"
             }
             out += "  (times in ms)\n"
         }
         return out
-    }
-}
-
-/// `0x1A2B3C4D` for an SSRC, without importing RTP into the command module.
-enum RTPHeaderText {
-    static func ssrc(_ value: UInt32) -> String {
-        let hex = String(value, radix: 16, uppercase: true)
-        return "0x" + String(repeating: "0", count: max(0, 8 - hex.count)) + hex
     }
 }
 
