@@ -93,15 +93,6 @@ extension CatalogStore {
         return report
     }
 
-    /// Recordings past their retention at `now`, oldest first.
-    public func expired(at now: Double) throws -> [CatalogRecording] {
-        try queue.read { db in
-            try CatalogRecording.fetchAll(
-                db, sql: "SELECT * FROM recordings WHERE retain_until_epoch <= ? AND state = 'committed' ORDER BY retain_until_epoch, id",
-                arguments: [now])
-        }
-    }
-
     /// Sets a legal hold on recording `id` (admin only; audited).
     public func hold(id: String, reason: String, by actor: CatalogActor, at now: Double) throws {
         _ = try authorizedRecording(id: id, action: "hold", minimumRole: .admin, by: actor, reason: reason, at: now)

@@ -1,8 +1,9 @@
 import Foundation
 import GRDB
 
-/// One repair, for the audit log: what, on which recording or file, and how.
-typealias RepairEvent = (action: String, target: String, detail: String)
+/// One repair, for the audit log (always under the action `verify`): on
+/// which recording or file, and what was done.
+typealias RepairEvent = (target: String, detail: String)
 
 extension CatalogStore {
     /// What a live recorder does when it starts, before it writes anything:
@@ -52,7 +53,7 @@ extension CatalogStore {
             return
         case .deleting:
             report.deletionsFinished.append(row.id)
-            events.append(("verify", row.id, "finished an interrupted deletion"))
+            events.append((row.id, "finished an interrupted deletion"))
             if !dryRun { _ = try finishDeletion(id: row.id) }
         case .pending:
             // Complete when each file is present under its temporary or final name with its
@@ -73,7 +74,7 @@ extension CatalogStore {
             }
             if complete {
                 report.pendingCompleted.append(row.id)
-                events.append(("verify", row.id, "completed an interrupted commit"))
+                events.append((row.id, "completed an interrupted commit"))
                 if !dryRun {
                     for file in files {
                         let final = filePath(file.path)
@@ -89,7 +90,7 @@ extension CatalogStore {
                 }
             } else {
                 report.pendingRolledBack.append(row.id)
-                events.append(("verify", row.id, "rolled back an interrupted commit (a file was missing or incomplete)"))
+                events.append((row.id, "rolled back an interrupted commit (a file was missing or incomplete)"))
                 if !dryRun {
                     try queue.write { db in
                         try db.execute(sql: "UPDATE recordings SET state = 'deleting' WHERE id = ?", arguments: [row.id])
@@ -103,17 +104,17 @@ extension CatalogStore {
     /// Removes a temporary file (`YYYY/MM/DD/.<name>.partial`) that no commit will finish.
     func removeTemporaryFile(_ relative: String, dryRun: Bool, report: inout VerifyReport, events: inout [RepairEvent]) {
         report.temporaryFilesRemoved.append(relative)
-        events.append(("verify", relative, "removed a temporary file no commit finished"))
+        events.append((relative, "removed a temporary file no commit finished"))
         if !dryRun { unlink(filePath(relative)) }
     }
 
-    /// Writes `events` to the audit log in one transaction.
+    /// Writes `events` to the audit log, as `verify`, in one transaction.
     func appendRepairs(_ events: [RepairEvent], by actor: CatalogActor, at now: Double) throws {
         guard !events.isEmpty else { return }
         try queue.write { db in
             for event in events {
                 try Self.appendAudit(
-                    db, at: now, actor: actor, action: event.action, target: event.target, outcome: .done, detail: event.detail)
+                    db, at: now, actor: actor, action: "verify", target: event.target, outcome: .done, detail: event.detail)
             }
         }
     }

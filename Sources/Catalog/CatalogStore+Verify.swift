@@ -119,7 +119,7 @@ extension CatalogStore {
                         report.rowsWithoutFiles.append(row.id)
                         events.append(
                             (
-                                "verify", row.id,
+                                row.id,
                                 "removed a row whose files are all gone: " + missing.joined(separator: " ")
                             ))
                         if !dryRun {
@@ -133,7 +133,7 @@ extension CatalogStore {
                             + (mismatched.isEmpty
                                 ? [] : ["SHA-256 differs: " + mismatched.joined(separator: " ")])
                         report.damaged.append((row.id, why.joined(separator: "; ")))
-                        events.append(("verify", row.id, "marked damaged: " + why.joined(separator: "; ")))
+                        events.append((row.id, "marked damaged: " + why.joined(separator: "; ")))
                         if !dryRun {
                             try queue.write { db in
                                 try db.execute(
@@ -149,7 +149,7 @@ extension CatalogStore {
                                     sql: "UPDATE recordings SET damaged = 0 WHERE id = ?", arguments: [row.id])
                             }
                             events.append(
-                                ("verify", row.id, "files match their checksums again; damaged mark cleared"))
+                                (row.id, "files match their checksums again; damaged mark cleared"))
                         }
                     }
                 }
@@ -181,7 +181,7 @@ extension CatalogStore {
                     catalogFiles.allSatisfy({ exists(filePath($0.path)) })
                 {
                     report.orphansCatalogued.append(recording.id)
-                    events.append(("verify", recording.id, "catalogued a complete recording that had no row"))
+                    events.append((recording.id, "catalogued a complete recording that had no row"))
                     if !dryRun { try save(recording, files: catalogFiles) }
                     for extra in files where !catalogFiles.contains(where: { $0.path == extra }) {
                         report.orphanFilesRemoved.append(extra)
@@ -191,7 +191,7 @@ extension CatalogStore {
                     for file in files.sorted() {
                         report.orphanFilesRemoved.append(file)
                         events.append(
-                            ("verify", file, "removed a recording file with no row and no complete recording"))
+                            (file, "removed a recording file with no row and no complete recording"))
                         if !dryRun { unlink(filePath(file)) }
                     }
                 }

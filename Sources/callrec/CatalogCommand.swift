@@ -124,9 +124,6 @@ enum CatalogTime {
         formatter.formatOptions = [.withInternetDateTime]
         return formatter.string(from: Date(timeIntervalSince1970: epoch))
     }
-
-    /// `2026-11-29`.
-    static func day(_ epoch: Double) -> String { String(iso(epoch).prefix(10)) }
 }
 
 /// JSON for scripts: sorted keys, no escaped slashes.

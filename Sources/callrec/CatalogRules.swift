@@ -51,7 +51,6 @@ struct CatalogRules: ParsableCommand {
 
         func run() throws {
             var rule = RecordingRule(name: name, action: action, timeZone: tz, samplePercent: sample)
-            rule.name = name
             try reportingCatalogErrors {
                 if let direction {
                     guard let d = CallDirection(rawValue: direction) else { throw ValidationError("--direction must be inbound, outbound, internal or unknown") }

@@ -167,10 +167,6 @@ struct Convert: ParsableCommand {
                 case audioFiles = "audio_files"
             }
         }
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        let line = Line(audio: s.audioPath, audioFiles: s.audioFiles.map(\.path), index: s.indexPath, bytes: s.audioBytes, call: s.index)
-        let data = (try? encoder.encode(line)) ?? Data()
-        return String(decoding: data, as: UTF8.self)
+        return catalogJSON(Line(audio: s.audioPath, audioFiles: s.audioFiles.map(\.path), index: s.indexPath, bytes: s.audioBytes, call: s.index))
     }
 }
