@@ -23,8 +23,7 @@ struct CatalogVerify: ParsableCommand {
     @Flag(help: "Only report; change nothing.") var dryRun = false
 
     func run() throws {
-        try reportingCatalogErrors {
-            let (store, actor) = try location.open()
+        try location.run { store, actor in
             let report = try store.verify(dryRun: dryRun, importer: CatalogImport.recording, by: actor, at: wallClock())
             let out = FileHandleOutput.standardOutput
             let verb = dryRun ? "would " : ""
@@ -60,8 +59,7 @@ struct CatalogAudit: ParsableCommand {
 
     func run() throws {
         let sinceEpoch = try since.map { try CatalogTime.parse($0, zone: CatalogTime.zone("UTC")) }
-        try reportingCatalogErrors {
-            let (store, actor) = try location.open()
+        try location.run { store, actor in
             let entries = try store.auditLog(since: sinceEpoch, actorName: user, target: target, limit: limit, by: actor, at: wallClock())
             if json {
                 struct Line: Encodable {
@@ -113,8 +111,7 @@ struct CatalogUsers: ParsableCommand {
         func run() throws {
             guard let role = Role(rawValue: role) else { throw ValidationError("--role must be agent, supervisor or admin") }
             let numbers = try number.map { try NumberPattern.parse($0) }
-            try reportingCatalogErrors {
-                let (store, actor) = try location.open(create: true)
+            try location.run(create: true) { store, actor in
                 try store.putUser(CatalogUser(name: name, role: role, team: team, numbers: numbers), by: actor, at: wallClock())
                 FileHandleOutput.standardOutput.write("user \(name): \(role.rawValue)\n")
             }
@@ -126,8 +123,7 @@ struct CatalogUsers: ParsableCommand {
         @OptionGroup var location: CatalogLocation
 
         func run() throws {
-            try reportingCatalogErrors {
-                let (store, _) = try location.open()
+            try location.run { store, _ in
                 var text = ""
                 for u in try store.users() {
                     text += "\(u.name.padded(16))  \(u.role.rawValue.padded(10))  team \((u.team ?? "-").padded(10))  numbers \(u.numbers.isEmpty ? "-" : u.numbers.map(\.text).joined(separator: " "))\n"
@@ -143,8 +139,7 @@ struct CatalogUsers: ParsableCommand {
         @Argument(help: "The user name.") var name: String
 
         func run() throws {
-            try reportingCatalogErrors {
-                let (store, actor) = try location.open()
+            try location.run { store, actor in
                 try store.removeUser(named: name, by: actor, at: wallClock())
                 FileHandleOutput.standardOutput.write("user \(name) removed\n")
             }

@@ -53,6 +53,15 @@ struct CatalogLocation: ParsableArguments {
         let store = try CatalogStore(path: path, create: create)
         return (store, try store.actor(named: user, login: operatorLogin()))
     }
+
+    /// Opens the catalog (it must exist unless `create`) and runs `body` with
+    /// it and the actor, reporting failures as `reportingCatalogErrors` does.
+    func run(create: Bool = false, _ body: (CatalogStore, CatalogActor) throws -> Void) throws {
+        try reportingCatalogErrors {
+            let (store, actor) = try open(create: create)
+            try body(store, actor)
+        }
+    }
 }
 
 /// The login of whoever runs callrec, as the audit log names them: `USER`,

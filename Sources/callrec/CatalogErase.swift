@@ -1,13 +1,15 @@
 import ArgumentParser
 import Catalog
 
-/// Prints what an erasure did: erased, kept (and why), failed.
-func printErasure(_ report: ErasureReport, verb: String) {
+/// Prints what an erasure did: erased, kept (and why), failed; any failure
+/// makes the command exit with status 1.
+func printErasure(_ report: ErasureReport, verb: String) throws {
     let out = FileHandleOutput.standardOutput
     for id in report.erased { out.write("\(verb) \(id)\n") }
     for (id, why) in report.kept { out.write("kept \(id): \(why)\n") }
     for (id, why) in report.failed { FileHandleOutput.standardError.write("callrec: \(id): \(why) (catalog verify finishes it)\n") }
     out.write("\(report.erased.count) \(verb), \(report.kept.count) kept under legal hold\n")
+    if !report.failed.isEmpty { throw PartialFailure() }
 }
 
 /// `callrec catalog delete ID`.
@@ -22,11 +24,9 @@ struct CatalogDelete: ParsableCommand {
     @Option(help: ArgumentHelp("Why (written to the audit log).", valueName: "text")) var reason: String
 
     func run() throws {
-        try reportingCatalogErrors {
-            let (store, actor) = try location.open()
+        try location.run { store, actor in
             let report = try store.delete(id: id, by: actor, reason: reason, at: wallClock())
-            printErasure(report, verb: "deleted")
-            if !report.failed.isEmpty { throw PartialFailure() }
+            try printErasure(report, verb: "deleted")
         }
     }
 }
@@ -48,11 +48,9 @@ struct CatalogForget: ParsableCommand {
     @Option(help: ArgumentHelp("Why (written to the audit log).", valueName: "text")) var reason: String
 
     func run() throws {
-        try reportingCatalogErrors {
-            let (store, actor) = try location.open()
+        try location.run { store, actor in
             let report = try store.forget(number: try NumberPattern.parse(number), by: actor, reason: reason, at: wallClock())
-            printErasure(report, verb: "erased")
-            if !report.failed.isEmpty { throw PartialFailure() }
+            try printErasure(report, verb: "erased")
         }
     }
 }
@@ -69,11 +67,9 @@ struct CatalogPurge: ParsableCommand {
     @Option(help: ArgumentHelp("Why (written to the audit log; default: retention ended).", valueName: "text")) var reason: String?
 
     func run() throws {
-        try reportingCatalogErrors {
-            let (store, actor) = try location.open()
+        try location.run { store, actor in
             let report = try store.purge(by: actor, reason: reason, at: wallClock(), dryRun: dryRun)
-            printErasure(report, verb: dryRun ? "would purge" : "purged")
-            if !report.failed.isEmpty { throw PartialFailure() }
+            try printErasure(report, verb: dryRun ? "would purge" : "purged")
         }
     }
 }
@@ -90,8 +86,7 @@ struct CatalogHold: ParsableCommand {
     @Option(help: ArgumentHelp("Why (the case or matter).", valueName: "text")) var reason: String
 
     func run() throws {
-        try reportingCatalogErrors {
-            let (store, actor) = try location.open()
+        try location.run { store, actor in
             try store.hold(id: id, reason: reason, by: actor, at: wallClock())
             FileHandleOutput.standardOutput.write("\(id) is under legal hold: \(reason)\n")
         }
@@ -110,8 +105,7 @@ struct CatalogRelease: ParsableCommand {
     @Option(help: ArgumentHelp("Why.", valueName: "text")) var reason: String
 
     func run() throws {
-        try reportingCatalogErrors {
-            let (store, actor) = try location.open()
+        try location.run { store, actor in
             try store.release(id: id, reason: reason, by: actor, at: wallClock())
             FileHandleOutput.standardOutput.write("\(id): legal hold released\n")
         }

@@ -102,8 +102,7 @@ struct CatalogFind: ParsableCommand {
 
     func run() throws {
         let query = try query()
-        try reportingCatalogErrors {
-            let (store, actor) = try location.open()
+        try location.run { store, actor in
             let result = try store.find(query, by: actor, at: wallClock())
             let out = FileHandleOutput.standardOutput
             if json {
@@ -195,8 +194,7 @@ struct CatalogShow: ParsableCommand {
     @Flag(help: "Print JSON instead of text.") var json = false
 
     func run() throws {
-        try reportingCatalogErrors {
-            let (store, actor) = try location.open()
+        try location.run { store, actor in
             let (r, files) = try store.show(id: id, by: actor, reason: reason, at: wallClock())
             if json {
                 FileHandleOutput.standardOutput.write(catalogJSON(RecordingJSON(r, store: store)) + "\n")
@@ -255,8 +253,7 @@ struct CatalogExport: ParsableCommand {
 
     func run() throws {
         let chosen = format ?? (to.lowercased().hasSuffix(".wav") ? .wav : .opus)
-        try reportingCatalogErrors {
-            let (store, actor) = try location.open()
+        try location.run { store, actor in
             let now = wallClock()
             let r = try store.authorizedRecording(id: id, action: "export", by: actor, reason: reason, at: now)
             let source = store.filePath(r.audioPath)

@@ -62,7 +62,8 @@ struct CatalogRules: ParsableCommand {
                 rule.hours = try hours.map(TimeOfDayWindow.parse)
                 rule.exceptHours = try except.map(TimeOfDayWindow.parse)
                 rule.retention = try retain.map(Retention.parse)
-                let (store, actor) = try location.open(create: true)
+            }
+            try location.run(create: true) { store, actor in
                 let added = try store.addRule(rule, position: position, by: actor, at: wallClock())
                 FileHandleOutput.standardOutput.write("rule \(added.id) added at position \(added.position): \(added.summary)\n")
             }
@@ -74,8 +75,7 @@ struct CatalogRules: ParsableCommand {
         @OptionGroup var location: CatalogLocation
 
         func run() throws {
-            try reportingCatalogErrors {
-                let (store, _) = try location.open()
+            try location.run { store, _ in
                 var text = "POS  ID    RULE\n"
                 for rule in try store.ruleSet().rules {
                     text += "\(String(rule.position).padded(3))  \(String(rule.id).padded(4))  \(rule.summary)\(rule.name.map { "  \"\($0)\"" } ?? "")\n"
@@ -92,8 +92,7 @@ struct CatalogRules: ParsableCommand {
         @Argument(help: "The rule id (rules list shows it).") var id: Int64
 
         func run() throws {
-            try reportingCatalogErrors {
-                let (store, actor) = try location.open()
+            try location.run { store, actor in
                 try store.removeRule(id: id, by: actor, at: wallClock())
                 FileHandleOutput.standardOutput.write("rule \(id) removed\n")
             }
@@ -122,8 +121,7 @@ struct CatalogRules: ParsableCommand {
                 throw ValidationError("--direction must be inbound, outbound, internal or unknown")
             }
             let start = try CatalogTime.parse(at, zone: CatalogTime.zone(tz))
-            try reportingCatalogErrors {
-                let (store, _) = try location.open()
+            try location.run { store, _ in
                 let facts = CallFacts(
                     callID: callID, caller: caller, callee: callee, direction: direction,
                     start: MediaTime(nanoseconds: Int64(start) * 1_000_000_000))
