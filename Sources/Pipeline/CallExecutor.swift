@@ -12,9 +12,7 @@ import SIP
 /// `CallWorkers` spreads calls over worker threads (record).
 protocol CallExecutor: AnyObject {
     /// Creates the session of a new call (`key` is the router's, unique within the run).
-    func makeSession(
-        key: Int, description: CallDescription, signalled: Bool, options: ConvertOptions, at time: MediaTime
-    ) -> CallSession
+    func makeSession(key: Int, description: CallDescription, signalled: Bool, options: ConvertOptions) -> CallSession
 
     /// Gives one RTP packet of `side`'s leg to `session`. `payload` is only
     /// valid during the call.
@@ -35,10 +33,8 @@ final class InlineExecutor: CallExecutor {
         self.diagnostics = diagnostics
     }
 
-    func makeSession(
-        key: Int, description: CallDescription, signalled: Bool, options: ConvertOptions, at time: MediaTime
-    ) -> CallSession {
-        CallSession(description: description, signalled: signalled, options: options, diagnostics: diagnostics, at: time)
+    func makeSession(key: Int, description: CallDescription, signalled: Bool, options: ConvertOptions) -> CallSession {
+        CallSession(description: description, signalled: signalled, options: options, diagnostics: diagnostics)
     }
 
     func receive(

@@ -12,9 +12,8 @@ final class CallSession {
     var description: CallDescription
     /// Whether the call came from signalling (false: paired from RTP alone).
     let signalled: Bool
-    /// When the call last saw a packet of its own (SIP or RTP), in capture time.
-    var lastActivity: MediaTime
-    /// What the recording rules decided when the call was identified; a skipped call is never decoded.
+    /// What the recording rules decided when the call was identified; a skipped
+    /// call's packets never reach `receive` (the router stops them).
     var decision = RuleDecision.unmatched
 
     private let options: ConvertOptions
@@ -31,32 +30,17 @@ final class CallSession {
     private var callerLeg: Leg?
     private var calleeLeg: Leg?
     private var output: RecordingOutput?
-    /// Decoded audio of one packet; sized for the largest datagram at 2 samples
-    /// per byte, made at the first packet (a call without media costs nothing).
-    private lazy var scratch = [Int16](repeating: 0, count: 65_536 * 2)
     private var unsupportedNoted = false
 
-    init(description: CallDescription, signalled: Bool, options: ConvertOptions, diagnostics: Diagnostics, at time: MediaTime) {
+    init(description: CallDescription, signalled: Bool, options: ConvertOptions, diagnostics: Diagnostics) {
         self.description = description
         self.signalled = signalled
         self.options = options
         self.diagnostics = diagnostics
-        self.lastActivity = time
-    }
-
-    /// Whether any audio has been placed.
-    var hasMedia: Bool { output != nil }
-
-    /// Forgets what payload types meant (the SDP changed on a re-INVITE).
-    func mediaChanged() {
-        callerLeg?.kinds = [PayloadKind?](repeating: nil, count: 128)
-        calleeLeg?.kinds = [PayloadKind?](repeating: nil, count: 128)
     }
 
     /// Takes one RTP packet sent by `side`.
     func receive(_ header: RTPHeader, payload: UnsafeRawBufferPointer, from side: CallSide, at time: MediaTime) throws {
-        lastActivity = time
-        guard decision.records else { return }
         let channel = side.rawValue
         let pt = Int(header.payloadType)
         let kind = withLeg(channel) { $0?.kinds[pt] } ?? kind(of: header.payloadType, sentBy: side, payload: payload)
@@ -108,8 +92,8 @@ final class CallSession {
     /// What `payloadType` means as `side` sends it: from the receiving
     /// side's SDP, else the sender's, else RFC 3551's static table.
     private func kind(of payloadType: UInt8, sentBy side: CallSide, payload: UnsafeRawBufferPointer) -> PayloadKind {
-        for media in [description.media(of: side.opposite)?.media, description.media(of: side)?.media] {
-            guard let map = media?.format(for: payloadType) else { continue }
+        if let map = description.media(of: side.opposite)?.media.format(for: payloadType)
+            ?? description.media(of: side)?.media.format(for: payloadType) {
             if let codec = AudioCodec(encoding: map.encoding) { return .audio(codec, clockRate: map.clockRate) }
             switch map.encoding {
             case "TELEPHONE-EVENT": return .telephoneEvent(clockRate: map.clockRate)

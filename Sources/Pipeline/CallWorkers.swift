@@ -104,12 +104,9 @@ final class CallWorkers: CallExecutor, @unchecked Sendable {
         return fatal
     }
 
-    func makeSession(
-        key: Int, description: CallDescription, signalled: Bool, options: ConvertOptions, at time: MediaTime
-    ) -> CallSession {
+    func makeSession(key: Int, description: CallDescription, signalled: Bool, options: ConvertOptions) -> CallSession {
         let worker = key % count
-        let session = CallSession(
-            description: description, signalled: signalled, options: options, diagnostics: diagnostics[worker], at: time)
+        let session = CallSession(description: description, signalled: signalled, options: options, diagnostics: diagnostics[worker])
         session.worker = worker
         return session
     }

@@ -253,7 +253,7 @@ public final class CaptureProcessor {
         }
         let key = nextKey
         nextKey += 1
-        let session = executor.makeSession(key: key, description: description, signalled: signalled, options: options, at: time)
+        let session = executor.makeSession(key: key, description: description, signalled: signalled, options: options)
         let call = RoutedCall(key: key, session: session, description: description, at: time)
         calls[key] = call
         if signalled { keysByCallID[description.callID] = key }
@@ -394,6 +394,8 @@ public final class CaptureProcessor {
             if let length = call.decryption[sender.rawValue]?.decrypt(payload, into: plain),
                let clear = RTPHeader(UnsafeRawBufferPointer(rebasing: plain[0..<length])) {
                 diagnostics.count(.rtpDecrypted)
+                // A call the rules skipped is counted but never queued to its worker.
+                guard call.session.decision.records else { return }
                 let body = UnsafeRawBufferPointer(rebasing: plain[clear.payloadOffset..<(clear.payloadOffset + clear.payloadLength)])
                 try executor.receive(call.session, clear, payload: body, from: sender, at: time)
                 return
@@ -403,6 +405,7 @@ public final class CaptureProcessor {
             diagnostics.count(.rtpEncrypted)
             return
         }
+        guard call.session.decision.records else { return }
         let body = UnsafeRawBufferPointer(rebasing: payload[header.payloadOffset..<(header.payloadOffset + header.payloadLength)])
         try executor.receive(call.session, header, payload: body, from: sender, at: time)
     }
