@@ -66,7 +66,6 @@ struct Leg {
     /// Decoded samples filled in for lost packets, and their duration.
     private(set) var concealedSamples = 0
     private(set) var concealedSeconds = 0.0
-    private(set) var oversizedPackets = 0
     private var restarts = 0
     private var dtmf = DTMFCollector()
     /// Where each event's timestamp lies on the timeline, by (SSRC, timestamp).
@@ -172,12 +171,9 @@ struct Leg {
             break
         }
         // Every packet takes its place in sequence, so events and comfort noise are not mistaken for loss.
-        let inserted = buffer.insert(
+        _ = buffer.insert(
             sequence: sequence, timestamp: timestamp, header: header, payload: payload, arrival: time, position: position,
             epoch: timeline?.epoch ?? 0)
-        if inserted == .oversized {
-            oversizedPackets += 1
-        }
     }
 
     /// Places an audio packet on the timeline, learning the timestamp step on the way.
@@ -270,8 +266,9 @@ struct Leg {
         }
         while let next = nextSequence, buffer.count > 0 {
             if let entry = buffer.entry(next) {
-                guard position(of: entry) < deadline || next < limit else { break }
-                try play(entry, place: place)
+                let ideal = position(of: entry)
+                guard ideal < deadline || next < limit else { break }
+                try play(entry, at: ideal, place: place)
                 buffer.remove(next)
                 markPlayed(received: true)
                 nextSequence = next + 1
@@ -316,7 +313,8 @@ struct Leg {
         playedBits = playedBits << 1 | (received ? 1 : 0)
     }
 
-    private mutating func play(_ entry: JitterBuffer.Entry, place: Placement) throws {
+    /// Decodes `entry` and writes it at or near `ideal`, its `position(of:)`.
+    private mutating func play(_ entry: JitterBuffer.Entry, at ideal: Int64, place: Placement) throws {
         guard case .audio(let codec, _)? = kinds[Int(entry.payloadType)], entry.length > 0 else {
             // Events, comfort noise, payloads not decoded: silence follows, and the next audio starts afresh.
             lastEnd = nil
@@ -334,7 +332,6 @@ struct Leg {
         }
         guard count > 0 else { return }
         var n = count
-        let ideal = position(of: entry)
         let threshold = Int64(Leg.resyncThreshold * Double(outputRate))
         if let c = cursor, let end = lastEnd, end == entry.timestamp {
             // Continuous audio: follow the cursor, nudged one sample towards the ideal position
