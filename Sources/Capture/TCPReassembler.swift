@@ -83,11 +83,6 @@ public struct TCPReassembler {
     /// The number of directions followed.
     public var count: Int { flows.count }
 
-    /// Whether the direction `source` -> `destination` is followed.
-    public func isFollowing(from source: Endpoint, to destination: Endpoint) -> Bool {
-        flows[FlowKey(source: source, destination: destination)] != nil
-    }
-
     /// Takes one TCP segment.
     ///
     /// - Parameters:

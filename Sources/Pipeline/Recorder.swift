@@ -145,7 +145,6 @@ public final class Recorder: @unchecked Sendable {
         var callsOverLimit = 0
         var streamsOverLimit = 0
         var tcpOverLimit = 0
-        var captureTime: MediaTime? = nil
     }
 
     /// The repairs made at start-up (nil when another writer held the catalog).
@@ -494,7 +493,7 @@ public final class Recorder: @unchecked Sendable {
         let state = FrontState(
             packets: d[.packetsRead], callsInFlight: processor.callsInFlight, callsEnded: processor.callsEnded, dialogs: processor.dialogsInFlight,
             candidateStreams: processor.candidateStreams, callsOverLimit: d[.callsDroppedOverLimit],
-            streamsOverLimit: d[.rtpStreamsOverLimit], tcpOverLimit: d[.tcpFlowsOverLimit], captureTime: processor.now)
+            streamsOverLimit: d[.rtpStreamsOverLimit], tcpOverLimit: d[.tcpFlowsOverLimit])
         pthread_mutex_lock(mutex)
         front = state
         pthread_mutex_unlock(mutex)

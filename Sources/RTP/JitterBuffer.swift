@@ -121,10 +121,4 @@ public struct JitterBuffer: Sendable {
         for case let e? in entries where lowest == nil || e.sequence < lowest! { lowest = e.sequence }
         return lowest
     }
-
-    /// Drops everything held.
-    public mutating func removeAll() {
-        for k in 0..<capacity { entries[k] = nil }
-        count = 0
-    }
 }

@@ -79,7 +79,6 @@ public struct RTPTimeline: Sendable {
     public mutating func place(timestamp: Int64, arrival: Int64, marker: Bool) -> Int64 {
         guard anchored else {
             anchor(timestamp: timestamp, at: Double(arrival))
-            lastTimestamp = timestamp
             return arrival
         }
         defer { lastTimestamp = max(lastTimestamp, timestamp) }

@@ -28,13 +28,6 @@ public struct TelephoneEvent: Sendable, Equatable {
         duration = d
     }
 
-    public init(event: UInt8, isEnd: Bool, volume: UInt8, duration: UInt16) {
-        self.event = event
-        self.isEnd = isEnd
-        self.volume = volume
-        self.duration = duration
-    }
-
     /// The DTMF symbol of the event (`0`-`9`, `*`, `#`, `A`-`D`, `flash`), or nil for other events.
     public var symbol: String? {
         switch event {
@@ -65,11 +58,10 @@ public struct DTMFCollector: Sendable {
         public var firstArrival: MediaTime
     }
 
-    /// Most events kept per leg; more are counted in `dropped`.
+    /// Most events kept per leg; more are ignored.
     public static let maxDigits = 1000
 
     public private(set) var digits: [Digit] = []
-    public private(set) var dropped = 0
     private var current: Digit? = nil
     private var currentEnded = false
     /// The last event that ended, so its repeated end packets are ignored.
@@ -99,10 +91,6 @@ public struct DTMFCollector: Sendable {
     public mutating func flush() {
         guard let digit = current else { return }
         current = nil
-        if digits.count < DTMFCollector.maxDigits {
-            digits.append(digit)
-        } else {
-            dropped += 1
-        }
+        if digits.count < DTMFCollector.maxDigits { digits.append(digit) }
     }
 }

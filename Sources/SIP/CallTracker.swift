@@ -41,9 +41,6 @@ public struct CallTracker {
         self.diagnostics = diagnostics
     }
 
-    /// The call with `callID`, if it is in flight.
-    public func call(_ callID: String) -> CallDescription? { calls[callID] }
-
     /// Whether no new call fits (`maxCalls` are in flight).
     public var isFull: Bool { calls.count >= maxCalls }
 

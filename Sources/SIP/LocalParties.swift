@@ -27,9 +27,6 @@ public struct LocalParties: Sendable, Equatable {
         }.filter { !$0.isEmpty }
     }
 
-    /// Whether nothing is configured (every call's direction is then unknown).
-    public var isEmpty: Bool { numbers.isEmpty && prefixes.isEmpty && domains.isEmpty }
-
     /// `number` without visual separators and spaces.
     public static func normalize(number: String) -> String {
         String(number.filter { !"-.() \t".contains($0) })
