@@ -34,14 +34,7 @@ struct Bench: ParsableCommand {
     @Option(help: ArgumentHelp("CPU seconds to spend on each stage.", valueName: "N"))
     var seconds: Double = 2
 
-    @Option(help: ArgumentHelp("Opus bit rate per call for the opus and pipeline stages (auto: as convert chooses).", valueName: "auto|bps"))
-    var bitrate: String = "auto"
-
-    @Option(help: ArgumentHelp("Opus complexity for the opus and pipeline stages.", valueName: "0-10"))
-    var complexity: Int = OpusSettings.default.complexity
-
-    @Option(help: ArgumentHelp("Opus stream layout: separate or coupled.", valueName: "separate|coupled"))
-    var opusStreams: String = OpusSettings.default.layout.rawValue
+    @OptionGroup var opus: OpusArguments<Help>
 
     @Flag(help: "Measure every libsamplerate converter, not only the one callrec uses.")
     var allConverters = false
@@ -54,19 +47,10 @@ struct Bench: ParsableCommand {
             throw ValidationError("unknown stage '\(stage)'; use g711, g722, resample, opus or pipeline")
         }
         if !(seconds > 0 && seconds <= 600) { throw ValidationError("--seconds must be between 0 and 600") }
-        if bitrate != "auto" && !(Int(bitrate).map { (6000...510_000).contains($0) } ?? false) {
-            throw ValidationError("--bitrate must be auto or between 6000 and 510000")
-        }
-        if !(0...10).contains(complexity) { throw ValidationError("--complexity must be between 0 and 10") }
-        if OpusSettings.StreamLayout(rawValue: opusStreams) == nil { throw ValidationError("--opus-streams must be separate or coupled") }
     }
 
     func run() throws {
         let workloads = stages.isEmpty ? ThroughputBench.Workload.allCases : stages.compactMap(ThroughputBench.Workload.init)
-        var settings = OpusSettings.default
-        settings.bitrate = Int(bitrate)
-        settings.complexity = complexity
-        settings.layout = OpusSettings.StreamLayout(rawValue: opusStreams) ?? settings.layout
         let machine = ThroughputBench.Machine.current
         let stdout = FileHandleOutput.standardOutput
         if !json {
@@ -76,7 +60,7 @@ struct Bench: ParsableCommand {
         }
         var results: [ThroughputBench.Result] = []
         for workload in workloads {
-            for result in try ThroughputBench.run([workload], seconds: seconds, settings: settings, allConverters: allConverters) {
+            for result in try ThroughputBench.run([workload], seconds: seconds, settings: opus.settings, allConverters: allConverters) {
                 results.append(result)
                 if !json {
                     stdout.write(
@@ -96,6 +80,14 @@ struct Bench: ParsableCommand {
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
             stdout.write(String(decoding: try encoder.encode(Report(machine: machine, results: results)), as: UTF8.self) + "\n")
         }
+    }
+
+    /// The Opus options' help: bench measures at these settings.
+    enum Help: OpusArgumentsHelp {
+        static let bitrate = ArgumentHelp(
+            "Opus bit rate per call for the opus and pipeline stages (auto: as convert chooses).", valueName: "auto|bps")
+        static let complexity = ArgumentHelp("Opus complexity for the opus and pipeline stages.", valueName: "0-10")
+        static let opusStreams = ArgumentHelp("Opus stream layout: separate or coupled.", valueName: "separate|coupled")
     }
 
     static func row(_ stage: String, _ unit: String, _ factor: String, _ calls: String, _ ns: String) -> String {

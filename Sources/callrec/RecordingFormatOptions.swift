@@ -21,17 +21,7 @@ struct RecordingFormatOptions: ParsableArguments {
         valueName: "auto|8000|16000|24000|48000"))
     var rate: String = "auto"
 
-    @Option(help: ArgumentHelp(
-        "Opus: total bit rate per call in bits per second (split files share it); auto = 16000 per party at 8 kHz, 24000 at 16 kHz and up.",
-        valueName: "auto|bps"))
-    var bitrate: String = "auto"
-
-    @Option(help: ArgumentHelp("Opus encoder complexity, 0 (fastest) to 10.", valueName: "0-10"))
-    var complexity: Int = OpusSettings.default.complexity
-
-    @Option(help: ArgumentHelp(
-        "Opus: separate (one mono stream per speaker) or coupled (one stereo stream).", valueName: "separate|coupled"))
-    var opusStreams: String = OpusSettings.default.layout.rawValue
+    @OptionGroup var opus: OpusArguments<Help>
 
     @Option(help: ArgumentHelp(
         "End a call after this many seconds without packets, in capture time (default: 120, or the --config file's).",
@@ -56,16 +46,9 @@ struct RecordingFormatOptions: ParsableArguments {
     var config: String?
 
     func validate() throws {
-        if bitrate != "auto" && !(Int(bitrate).map { (6000...510_000).contains($0) } ?? false) {
-            throw ValidationError("--bitrate must be auto or between 6000 and 510000")
-        }
-        if !(0...10).contains(complexity) { throw ValidationError("--complexity must be between 0 and 10") }
         if let idleTimeout, !(idleTimeout > 0) { throw ValidationError("--idle-timeout must be positive") }
         guard let format = AudioFileFormat(rawValue: format) else { throw ValidationError("--format must be opus, wav or flac") }
         guard ChannelLayout(rawValue: channels) != nil else { throw ValidationError("--channels must be stereo, mono or split") }
-        guard OpusSettings.StreamLayout(rawValue: opusStreams) != nil else {
-            throw ValidationError("--opus-streams must be separate or coupled")
-        }
         if rate != "auto" {
             let allowed = format == .opus ? [8000, 12000, 16000, 24000, 48000] : [8000, 11025, 16000, 22050, 24000, 32000, 44100, 48000]
             guard let value = Int(rate), allowed.contains(value) else {
@@ -77,11 +60,7 @@ struct RecordingFormatOptions: ParsableArguments {
 
     /// The options these flags (and the --config file) ask for.
     func makeOptions() throws -> ConvertOptions {
-        var settings = OpusSettings.default
-        settings.bitrate = Int(bitrate)
-        settings.complexity = complexity
-        settings.layout = OpusSettings.StreamLayout(rawValue: opusStreams) ?? settings.layout
-        var options = ConvertOptions(outputDirectory: out, opus: settings)
+        var options = ConvertOptions(outputDirectory: out, opus: opus.settings)
         options.format = AudioFileFormat(rawValue: format) ?? .opus
         options.channelLayout = ChannelLayout(rawValue: channels) ?? .stereo
         options.outputRate = Int(rate)
@@ -97,5 +76,15 @@ struct RecordingFormatOptions: ParsableArguments {
         options.localPrefixes += localPrefixes
         options.localDomains += localDomains
         return options
+    }
+
+    /// The Opus options' help, for the commands that write recordings.
+    enum Help: OpusArgumentsHelp {
+        static let bitrate = ArgumentHelp(
+            "Opus: total bit rate per call in bits per second (split files share it); auto = 16000 per party at 8 kHz, 24000 at 16 kHz and up.",
+            valueName: "auto|bps")
+        static let complexity = ArgumentHelp("Opus encoder complexity, 0 (fastest) to 10.", valueName: "0-10")
+        static let opusStreams = ArgumentHelp(
+            "Opus: separate (one mono stream per speaker) or coupled (one stereo stream).", valueName: "separate|coupled")
     }
 }
