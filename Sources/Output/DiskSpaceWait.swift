@@ -1,3 +1,5 @@
+import CallrecCore
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -76,7 +78,7 @@ public final class DiskSpaceWait: @unchecked Sendable {
         pthread_mutex_lock(mutex)
         defer { pthread_mutex_unlock(mutex) }
         if finished { return false }
-        let now = DiskSpaceWait.monotonicNow()
+        let now = monotonicSeconds()
         guard let start = episodeStart else {
             episodeStart = now
             episodePath = path
@@ -94,12 +96,7 @@ public final class DiskSpaceWait: @unchecked Sendable {
 
     /// Waits `retryInterval` (or until cancelled); the mutex is held on entry and exit.
     private func sleep(from now: Double) -> Bool {
-        var deadline = timespec()
-        clock_gettime(CLOCK_REALTIME, &deadline)
-        let interval = min(retryInterval, limit)
-        let nanoseconds = Int(deadline.tv_nsec) + Int(interval * 1e9)
-        deadline.tv_sec += nanoseconds / 1_000_000_000
-        deadline.tv_nsec = nanoseconds % 1_000_000_000
+        var deadline = realtimeDeadline(after: min(retryInterval, limit))
         while !finished {
             if pthread_cond_timedwait(wake, mutex, &deadline) == ETIMEDOUT { break }
         }
@@ -111,7 +108,7 @@ public final class DiskSpaceWait: @unchecked Sendable {
         var event: Event? = nil
         pthread_mutex_lock(mutex)
         if let start = episodeStart, !finished {
-            event = .resumed(seconds: DiskSpaceWait.monotonicNow() - start)
+            event = .resumed(seconds: monotonicSeconds() - start)
             episodeStart = nil
         }
         pthread_mutex_unlock(mutex)
@@ -130,7 +127,7 @@ public final class DiskSpaceWait: @unchecked Sendable {
     public var fullSince: (seconds: Double, path: String)? {
         pthread_mutex_lock(mutex)
         defer { pthread_mutex_unlock(mutex) }
-        return episodeStart.map { (DiskSpaceWait.monotonicNow() - $0, episodePath) }
+        return episodeStart.map { (monotonicSeconds() - $0, episodePath) }
     }
 
     /// Whether the writers gave up (or were cancelled).
@@ -138,13 +135,6 @@ public final class DiskSpaceWait: @unchecked Sendable {
         pthread_mutex_lock(mutex)
         defer { pthread_mutex_unlock(mutex) }
         return finished
-    }
-
-    /// Seconds on the monotonic clock.
-    static func monotonicNow() -> Double {
-        var time = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &time)
-        return Double(time.tv_sec) + Double(time.tv_nsec) / 1e9
     }
 
     /// Runs `body` (a write to `path`) until it does not fail for want of

@@ -1,3 +1,5 @@
+import CallrecCore
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -158,11 +160,7 @@ final class HandoffQueue<Element>: @unchecked Sendable {
         if count == 0 && !inputFinished && !abandoned {
             consumerWaiting = true
             if let timeout {
-                var deadline = timespec()
-                clock_gettime(CLOCK_REALTIME, &deadline)
-                let nanoseconds = Int(deadline.tv_nsec) + Int(max(0, timeout) * 1e9)
-                deadline.tv_sec += nanoseconds / 1_000_000_000
-                deadline.tv_nsec = nanoseconds % 1_000_000_000
+                var deadline = realtimeDeadline(after: max(0, timeout))
                 while count == 0 && !inputFinished && !abandoned {
                     if pthread_cond_timedwait(notEmpty, mutex, &deadline) == ETIMEDOUT { break }
                 }

@@ -507,12 +507,7 @@ public final class Recorder: @unchecked Sendable {
         while !monitorDone {
             if !statusRequested {
                 if next.isFinite {
-                    var deadline = timespec()
-                    clock_gettime(CLOCK_REALTIME, &deadline)
-                    let seconds = max(0, next - monotonicSeconds())
-                    let nanoseconds = Int(deadline.tv_nsec) + Int(seconds * 1e9)
-                    deadline.tv_sec += nanoseconds / 1_000_000_000
-                    deadline.tv_nsec = nanoseconds % 1_000_000_000
+                    var deadline = realtimeDeadline(after: max(0, next - monotonicSeconds()))
                     pthread_cond_timedwait(wake, mutex, &deadline)
                 } else {
                     pthread_cond_wait(wake, mutex)
@@ -617,13 +612,6 @@ public final class Recorder: @unchecked Sendable {
         close(fd)
         AtomicFile.syncDirectory(of: path)
     }
-}
-
-/// Seconds on the monotonic clock (never set back, unlike the wall clock).
-func monotonicSeconds() -> Double {
-    var time = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &time)
-    return Double(time.tv_sec) + Double(time.tv_nsec) / 1e9
 }
 
 /// The catalog's recording rules, read again while the recorder runs so a

@@ -135,19 +135,13 @@ public enum ThroughputBench {
     /// of thread CPU time have passed. Returns the units run and the CPU time.
     static func measure(seconds: Double, _ body: () throws -> Void) rethrows -> (units: Int, cpu: Double) {
         try body()
-        let start = threadCPUTime()
+        let start = threadCPUSeconds()
         var units = 0
         repeat {
             try body()
             units += 1
-        } while threadCPUTime() - start < seconds
-        return (units, threadCPUTime() - start)
-    }
-
-    static func threadCPUTime() -> Double {
-        var time = timespec()
-        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &time)
-        return Double(time.tv_sec) + Double(time.tv_nsec) / 1e9
+        } while threadCPUSeconds() - start < seconds
+        return (units, threadCPUSeconds() - start)
     }
 
     static func result(stage: String, unit: String, units: Int, cpu: Double, legsPerCall: Int, samplesPerUnit: Int?) -> Result {

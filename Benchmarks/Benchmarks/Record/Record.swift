@@ -44,19 +44,13 @@ let benchmarks: @Sendable () -> Void = {
         return Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
     }
 
-    /// Thread CPU seconds (the baseline runs on one thread).
-    func threadCPU() -> Double {
-        var time = timespec()
-        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &time)
-        return Double(time.tv_sec) + Double(time.tv_nsec) / 1e9
-    }
-
     Benchmark("Record.50 calls at once for 60 s, default settings (\(ProcessInfo.processInfo.activeProcessorCount) workers)") { benchmark in
         // The baseline, in the same run: two minute-long calls through the Ogg Opus writer alone.
         let encode = ThroughputBench.encodingUnit(rate: 8000)
-        let before = threadCPU()
+        // Thread CPU time: the baseline runs on one thread.
+        let before = threadCPUSeconds()
         for _ in 0..<2 { try encode() }
-        let opus = 120 / (threadCPU() - before)
+        let opus = 120 / (threadCPUSeconds() - before)
 
         let out = directory + "/out-\(UUID().uuidString)"
         defer { try? FileManager.default.removeItem(atPath: out) }
