@@ -12,13 +12,24 @@ public enum CommandRunner {
     }
 
     /// Runs `callrec arguments`, with `environment` added to this process's own.
-    public static func callrec(_ arguments: [String], environment: [String: String] = [:], in directory: String? = nil) throws -> Run {
-        try run(FixturePaths.callrecBinary, arguments, environment: environment, in: directory)
+    /// See `run` for the other parameters.
+    public static func callrec(
+        _ arguments: [String], environment: [String: String] = [:], in directory: String? = nil, stdin: [UInt8]? = nil,
+        interrupt: Bool = false, whileRunning: () -> Void = {}
+    ) throws -> Run {
+        try run(
+            FixturePaths.callrecBinary, arguments, environment: environment, in: directory, stdin: stdin, interrupt: interrupt,
+            whileRunning: whileRunning)
     }
 
     /// Runs the program at `executable` (a peer tool such as opusinfo, or callrec itself).
+    /// - Parameters:
+    ///   - stdin: written to its standard input, which is then closed (nil: empty).
+    ///   - whileRunning: runs once the program has started (e.g. sending it traffic).
+    ///   - interrupt: after `whileRunning`, send it SIGINT.
     public static func run(
-        _ executable: String, _ arguments: [String], environment: [String: String] = [:], in directory: String? = nil
+        _ executable: String, _ arguments: [String], environment: [String: String] = [:], in directory: String? = nil,
+        stdin: [UInt8]? = nil, interrupt: Bool = false, whileRunning: () -> Void = {}
     ) throws -> Run {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
@@ -28,8 +39,15 @@ public enum CommandRunner {
         let out = Pipe(), err = Pipe()
         process.standardOutput = out
         process.standardError = err
-        process.standardInput = FileHandle.nullDevice
+        let input = stdin.map { _ in Pipe() }
+        process.standardInput = input ?? FileHandle.nullDevice
         try process.run()
+        if let input, let stdin {
+            input.fileHandleForWriting.write(Data(stdin))
+            try input.fileHandleForWriting.close()
+        }
+        whileRunning()
+        if interrupt { kill(process.processIdentifier, SIGINT) }
         let o = out.fileHandleForReading.readDataToEndOfFile()
         let e = err.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()

@@ -4,31 +4,10 @@ import Testing
 
 /// Runs the built `callrec` binary the way a user does.
 @Suite struct CLITests {
-    struct Run {
-        var status: Int32
-        var stdout: String
-        var stderr: String
-    }
+    typealias Run = CommandRunner.Run
 
     func callrec(_ arguments: [String], stdin: [UInt8]? = nil, in directory: String? = nil) throws -> Run {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: FixturePaths.callrecBinary)
-        process.arguments = arguments
-        if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        let input = Pipe()
-        process.standardInput = input
-        try process.run()
-        if let stdin {
-            input.fileHandleForWriting.write(Data(stdin))
-        }
-        try input.fileHandleForWriting.close()
-        let o = out.fileHandleForReading.readDataToEndOfFile()
-        let e = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return Run(status: process.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
+        try CommandRunner.callrec(arguments, in: directory, stdin: stdin)
     }
 
     func files(in directory: String) -> [String] {

@@ -6,30 +6,11 @@ import Testing
 
 /// `callrec inspect`, standard input and `--interface`, through the built binary.
 @Suite struct InspectCLITests {
-    struct Run {
-        var status: Int32
-        var stdout: String
-        var stderr: String
-    }
+    typealias Run = CommandRunner.Run
 
     /// Starts the binary; `whileRunning` runs with it started (e.g. sending traffic), then `interrupt` sends SIGINT.
     func callrec(_ arguments: [String], stdin: [UInt8]? = nil, interrupt: Bool = false, whileRunning: () -> Void = {}) throws -> Run {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: FixturePaths.callrecBinary)
-        process.arguments = arguments
-        let out = Pipe(), err = Pipe(), input = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        process.standardInput = input
-        try process.run()
-        if let stdin { input.fileHandleForWriting.write(Data(stdin)) }
-        try input.fileHandleForWriting.close()
-        whileRunning()
-        if interrupt { kill(process.processIdentifier, SIGINT) }
-        let o = out.fileHandleForReading.readDataToEndOfFile()
-        let e = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return Run(status: process.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
+        try CommandRunner.callrec(arguments, stdin: stdin, interrupt: interrupt, whileRunning: whileRunning)
     }
 
     func json(_ run: Run) throws -> [String: Any] {
