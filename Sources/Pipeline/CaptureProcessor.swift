@@ -572,7 +572,7 @@ public final class CaptureProcessor {
             finalStatus: reason.finalStatus,
             legs: CallSide.allCases.map { side in
                 let leg = call.legs[side.rawValue]
-                let types = leg.payloadTypeList
+                let types = Array(leg.payloadTypes)
                 // Named by the receiver's SDP (it says what it accepts), else the sender's, else RFC 3551.
                 let encodings = types.compactMap { pt in
                     (description.media(of: side.opposite)?.media.format(for: pt) ?? description.media(of: side)?.media.format(for: pt)

@@ -20,7 +20,7 @@ extension RoutedCall {
             let leg = legs[side.rawValue]
             let statistics = leg.encryptedStatistics.map(\.statistics)
             // The codec of the leg: what the receiving side's SDP calls its payload type.
-            let codec = leg.payloadTypeList.lazy.compactMap { pt in
+            let codec = leg.payloadTypes.lazy.compactMap { pt in
                 (call.media(of: side.opposite)?.media ?? call.media(of: side)?.media)?.format(for: pt)?.encoding
                     ?? RTPMap.staticPayloadType(pt)?.encoding
             }.first

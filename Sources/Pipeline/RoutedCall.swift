@@ -22,8 +22,8 @@ final class RoutedCall {
         /// SSRCs in order of appearance, at most `maxSSRCs`, and the latest sequence number of each.
         var ssrcs: [UInt32] = []
         var sequences: [UInt16] = []
-        /// Payload types seen, as a 128-bit set.
-        var payloadTypes: (low: UInt64, high: UInt64) = (0, 0)
+        /// Payload types seen (iterated in ascending order).
+        var payloadTypes = PayloadTypeSet()
         /// Per-SSRC statistics of SRTP packets (the header is in clear).
         var encryptedStatistics: [(ssrc: UInt32, statistics: RTPStreamStatistics)] = []
         /// The endpoint the leg's packets come from now, and when it last sent.
@@ -38,11 +38,7 @@ final class RoutedCall {
         /// Counts one packet. Returns true when its SSRC is new to the leg.
         mutating func record(_ header: RTPHeader) -> Bool {
             packets += 1
-            if header.payloadType < 64 {
-                payloadTypes.low |= 1 << UInt64(header.payloadType)
-            } else {
-                payloadTypes.high |= 1 << UInt64(header.payloadType - 64)
-            }
+            payloadTypes.insert(header.payloadType)
             if let k = ssrcs.firstIndex(of: header.ssrc) {
                 sequences[k] = header.sequence
                 return false
@@ -70,14 +66,6 @@ final class RoutedCall {
                 var statistics = RTPStreamStatistics()
                 statistics.record(sequence: header.sequence, timestamp: header.timestamp, arrival: time, clockRate: clockRate)
                 encryptedStatistics.append((header.ssrc, statistics))
-            }
-        }
-
-        /// The payload types seen, ascending.
-        var payloadTypeList: [UInt8] {
-            (0..<128).compactMap { (pt: Int) -> UInt8? in
-                let bit = pt < 64 ? payloadTypes.low >> UInt64(pt) : payloadTypes.high >> UInt64(pt - 64)
-                return bit & 1 == 1 ? UInt8(pt) : nil
             }
         }
     }
