@@ -133,27 +133,9 @@ extension SIPMessage {
     ///   Content-Length body), or nil when `bytes` is not a well-formed SIP
     ///   message or the headers are not complete yet.
     public static func parse(_ bytes: UnsafeRawBufferPointer) -> (message: SIPMessage, length: Int)? {
-        // Find the end of the header block: CRLF CRLF (or LF LF, leniently).
-        var headerEnd = -1
-        var bodyStart = -1
-        var i = 0
         let n = bytes.count
-        while i < n {
-            if bytes[i] == 0x0A {
-                if i + 1 < n && bytes[i + 1] == 0x0A {
-                    headerEnd = i
-                    bodyStart = i + 2
-                    break
-                }
-                if i + 2 < n && bytes[i + 1] == 0x0D && bytes[i + 2] == 0x0A {
-                    headerEnd = i
-                    bodyStart = i + 3
-                    break
-                }
-            }
-            i += 1
-        }
-        guard headerEnd > 0 else { return nil }
+        // The header block ends at CRLF CRLF (or LF LF, leniently); an empty one is no message.
+        guard let (headerEnd, bodyStart) = SIPFrame.headerBlockEnd(bytes, limit: n), headerEnd > 0 else { return nil }
         // Split the header block into lines, unfolding continuation lines.
         var lines: [String] = []
         var lineStart = 0
