@@ -164,16 +164,14 @@ public struct SyntheticCall {
         /// What the impairments did to each leg: [caller, callee].
         public var legReports: [LegReport]
         /// RTP packets each leg actually sent (after a hold, a rejection or a cancel removed some).
-        public var callerPackets: Int
-        public var calleePackets: Int
+        public var callerPackets: Int { legReports[0].captured }
+        public var calleePackets: Int { legReports[1].captured }
         /// When each party spoke (talk spurts, seconds from its first RTP packet): [caller, callee].
         public var spurts: [[(Double, Double)]]
     }
 
     /// What happened to one leg's packets on the way.
     public struct LegReport: Sendable {
-        /// Audio packets the sender numbered (suppressed silence not included).
-        public var sent = 0
         /// Packets dropped by the network.
         public var dropped = 0
         /// Extra copies delivered.
@@ -182,8 +180,6 @@ public struct SyntheticCall {
         public var reordered = 0
         /// Packets not sent because the speaker was silent.
         public var suppressed = 0
-        /// RFC 4733 packets sent (all copies of every event).
-        public var eventPackets = 0
         /// Packets captured on this leg (what a capture tool counts).
         public var captured = 0
         /// The SSRCs used, in order.
@@ -288,14 +284,12 @@ public struct SyntheticCall {
                     payloadType = 101
                     marker = k == start
                     if ended && Double(k - 1) * period >= event.at + event.duration { continue }
-                    report.eventPackets += ended ? 3 : 1
                 } else {
                     switch legCodec {
                     case .pcmu: payload = pcm.map(G711.ulawCompress)
                     case .pcma: payload = pcm.map(G711.alawCompress)
                     case .g722: g722.encode(pcm, into: &payload)
                     }
-                    report.sent += 1
                 }
                 talking = true
                 if srtp && srtpKeys != .inSDP {
@@ -367,7 +361,7 @@ public struct SyntheticCall {
             callerAudio: Array(callerAudio.prefix(packets * codecs.caller.sampleRate * ptime / 1000)),
             calleeAudio: Array(calleeAudio.prefix(packets * codecs.callee.sampleRate * ptime / 1000)),
             callerFirstPacket: at(mediaStart), calleeFirstPacket: at(calleeStart), packetsPerLeg: packets,
-            legReports: reports, callerPackets: reports[0].captured, calleePackets: reports[1].captured,
+            legReports: reports,
             spurts: [spurts.caller, spurts.callee])
     }
 
