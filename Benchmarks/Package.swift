@@ -28,7 +28,7 @@ let package = Package(
             path: "Benchmarks/CodecThroughput",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
         ),
-    ] + ["Convert", "CallFinding", "Record"].map { name -> Target in
+    ] + ["Convert", "CallFinding", "Record", "ReadSliceDemux"].map { name -> Target in
         .executableTarget(
             name: name,
             dependencies: [
@@ -48,16 +48,6 @@ let package = Package(
                 .product(name: "GRDB", package: "GRDB.swift"),
             ],
             path: "Benchmarks/CatalogFind",
-            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
-        ),
-        .executableTarget(
-            name: "ReadSliceDemux",
-            dependencies: [
-                .product(name: "Benchmark", package: "benchmark"),
-                .product(name: "Pipeline", package: "callrec"),
-                .product(name: "CallrecTestSupport", package: "callrec"),
-            ],
-            path: "Benchmarks/ReadSliceDemux",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
         ),
     ],
