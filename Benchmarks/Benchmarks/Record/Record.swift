@@ -32,7 +32,7 @@ let benchmarks: @Sendable () -> Void = {
     var traffic = TrafficGenerator(concurrentCalls: 50, duration: 60, seed: 3)
     traffic.callLength = 20...40
     let capture = directory + "/traffic.pcap"
-    FileManager.default.createFile(atPath: capture, contents: nil)
+    _ = FileManager.default.createFile(atPath: capture, contents: nil)
     let file = FileHandle(forWritingAtPath: capture)!
     let generated = traffic.generate { file.write(Data($0)) }
     try? file.close()
