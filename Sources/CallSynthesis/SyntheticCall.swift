@@ -133,6 +133,9 @@ public struct SyntheticCall {
     public var bye = true
     /// Header lines (each ending in CRLF) added to the initial INVITE, for hostile input.
     public var inviteExtraHeaders = ""
+    /// The largest IP packet the signalling path carries: a SIP datagram over UDP
+    /// that does not fit is sent as IPv4 fragments of at most this size (nil: never fragmented).
+    public var signallingMTU: Int? = nil
     /// The SDP offers and answers video too (H.264, each party's media port + 2) and both parties send it, 25 frames a second.
     public var video = false
     /// Every SIP message is captured this many seconds late (SIP and RTP mirrored from different links).
@@ -402,7 +405,18 @@ struct SignallingWriter {
         let time = time + call.signallingDelay
         switch call.transport {
         case .udp:
-            records.append((clock(time), PacketBuilder.ethernetUDP(from: from, to: to, payload: bytes)))
+            if let mtu = call.signallingMTU, 28 + bytes.count > mtu, from.address.isIPv4 {
+                // What the sender's IP layer does: fragments of (mtu - 20) bytes rounded down to 8.
+                let identification = UInt16(truncatingIfNeeded: records.count &+ 0x4000)
+                let fragments = PacketBuilder.ipv4Fragments(
+                    from: from, to: to, payload: bytes, identification: identification, fragmentSize: (mtu - 20) / 8 * 8)
+                for (k, fragment) in fragments.enumerated() {
+                    // Fragments of one datagram leave 20 µs apart.
+                    records.append((clock(time + Double(k) * 0.00002), PacketBuilder.ethernet(fragment)))
+                }
+            } else {
+                records.append((clock(time), PacketBuilder.ethernetUDP(from: from, to: to, payload: bytes)))
+            }
         case .tcp(let segmentSize):
             let k = party == .caller ? 0 : 1
             var offset = 0

@@ -20,6 +20,10 @@ public final class Diagnostics {
         case sipMessages
         case sipMalformed
         case sipNotForACall
+        /// Headers left out of a SIP message that was kept: no colon, a bad name, over 8 KiB, past the header cap, control characters in a header callrec does not read.
+        case sipHeadersDropped
+        /// Headers callrec reads (Call-ID, From, To, CSeq, ...) that held control characters, kept with U+FFFD in their place.
+        case sipHeadersRepaired
         case rtpPackets
         case rtpMalformed
         case rtpUnmatched
@@ -92,6 +96,8 @@ public final class Diagnostics {
             case .sipMessages: "sip_messages"
             case .sipMalformed: "sip_malformed"
             case .sipNotForACall: "sip_not_for_a_call"
+            case .sipHeadersDropped: "sip_headers_dropped"
+            case .sipHeadersRepaired: "sip_headers_repaired"
             case .rtpPackets: "rtp_packets"
             case .rtpMalformed: "rtp_malformed"
             case .rtpUnmatched: "rtp_unmatched"

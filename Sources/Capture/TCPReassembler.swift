@@ -83,6 +83,11 @@ public struct TCPReassembler {
     /// The number of directions followed.
     public var count: Int { flows.count }
 
+    /// Bytes of memory the followed directions hold: each buffer's capacity and
+    /// the segments held past holes. At most about `maxBufferedBytes` plus one
+    /// segment (64 KiB) for each, twice over (buffer and pending), per direction.
+    public var heldBytes: Int { flows.values.reduce(0) { $0 + $1.buffer.capacity + $1.pendingBytes } }
+
     /// Takes one TCP segment.
     ///
     /// - Parameters:

@@ -199,6 +199,7 @@ public final class CaptureProcessor {
             return
         }
         diagnostics.count(.sipMessages)
+        message.countHeaderRepairs(in: diagnostics)
         if let callID = message.callID, let key = keysByCallID[callID], let call = calls[key] { call.lastActivity = time }
         var refused: [String] = []
         try tracker.process(message, from: source, to: destination, at: time) { event in

@@ -101,6 +101,7 @@ public final class Inspector {
 
     private func sip(_ message: SIPMessage, from source: Endpoint, to destination: Endpoint, at time: MediaTime) {
         diagnostics.count(.sipMessages)
+        message.countHeaderRepairs(in: diagnostics)
         announce(message)
         tracker.process(message, from: source, to: destination, at: time) { event in
             switch event {

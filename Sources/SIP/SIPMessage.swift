@@ -12,12 +12,12 @@ public struct SIPMessage: Sendable {
         case response(code: Int, reason: String)
     }
 
-    /// Most headers kept; a message with more is malformed.
+    /// Most headers kept. Past it, only the first of each header callrec
+    /// reads (`essentialHeaders`) is still kept; the rest are dropped and counted.
     public static let maxHeaders = 128
-    /// Longest header value kept, in bytes. A longer value of a header callrec
-    /// reads (`essentialHeaders`) makes the message malformed; any other is dropped.
+    /// Longest header value kept, in bytes; a longer header is dropped and counted.
     public static let maxValueLength = 8192
-    /// The headers callrec needs to follow a call; an oversized one makes the message malformed.
+    /// The headers callrec reads to follow a call: repaired rather than dropped, kept past `maxHeaders`.
     static let essentialHeaders: Set<String> = ["call-id", "from", "to", "cseq", "content-length", "content-type"]
 
     public var startLine: StartLine
@@ -27,6 +27,10 @@ public struct SIPMessage: Sendable {
     public var body: [UInt8]
     /// The body is shorter than Content-Length said (a cut datagram).
     public var bodyIsIncomplete: Bool
+    /// Headers left out because they could not be used (see `parse`).
+    public var headersDropped = 0
+    /// Headers callrec reads that held control characters, kept with U+FFFD in their place.
+    public var headersRepaired = 0
 
     /// The request method, or nil for a response.
     public var method: String? {
@@ -81,6 +85,12 @@ public struct SIPMessage: Sendable {
         return body.starts(with: Array("v=0".utf8))
     }
 
+    /// Counts the headers parsing dropped or repaired (`sip_headers_dropped`, `sip_headers_repaired`).
+    public func countHeaderRepairs(in diagnostics: Diagnostics) {
+        diagnostics.count(.sipHeadersDropped, by: headersDropped)
+        diagnostics.count(.sipHeadersRepaired, by: headersRepaired)
+    }
+
     public init(startLine: StartLine, headers: [(name: String, value: String)], body: [UInt8], bodyIsIncomplete: Bool = false) {
         self.startLine = startLine
         self.headers = headers
@@ -129,62 +139,56 @@ extension SIPMessage {
 
     /// Parses one SIP message from the start of `bytes`.
     ///
+    /// Liberal in what it reads, so that one bad header never costs a call
+    /// its identity: a header that cannot be used is left out and counted in
+    /// `headersDropped` (a line without a colon, a bad name, a value over
+    /// `maxValueLength`, a header past `maxHeaders`, control characters in a
+    /// header callrec does not read, an unreadable Content-Length); control
+    /// characters (NUL, a bare CR) in a header callrec reads become U+FFFD,
+    /// as invalid UTF-8 does, and are counted in `headersRepaired`. Only a
+    /// start line that is not SIP makes the message malformed. Work and
+    /// memory are bounded by `bytes` (at most one datagram or one framed
+    /// TCP message) and the kept headers by `maxHeaders`.
+    ///
     /// - Returns: the message and the number of bytes it used (headers plus
-    ///   Content-Length body), or nil when `bytes` is not a well-formed SIP
-    ///   message or the headers are not complete yet.
+    ///   Content-Length body), or nil when `bytes` does not start with a SIP
+    ///   start line or the headers are not complete yet.
     public static func parse(_ bytes: UnsafeRawBufferPointer) -> (message: SIPMessage, length: Int)? {
         let n = bytes.count
         // The header block ends at CRLF CRLF (or LF LF, leniently); an empty one is no message.
         guard let (headerEnd, bodyStart) = SIPFrame.headerBlockEnd(bytes, limit: n), headerEnd > 0 else { return nil }
-        // Split the header block into lines, unfolding continuation lines.
-        var lines: [String] = []
-        var lineStart = 0
-        var j = 0
-        while j <= headerEnd {
-            if j == headerEnd || bytes[j] == 0x0A {
-                var lineEnd = j
-                if lineEnd > lineStart && bytes[lineEnd - 1] == 0x0D { lineEnd -= 1 }
-                let raw = UnsafeRawBufferPointer(rebasing: bytes[lineStart..<lineEnd])
-                // NUL bytes and other control characters make the message malformed.
-                if raw.contains(where: { $0 < 0x20 && $0 != 0x09 }) { return nil }
-                let text = String(decoding: raw, as: UTF8.self)
-                if let first = raw.first, (first == 0x20 || first == 0x09), !lines.isEmpty {
-                    lines[lines.count - 1] += " " + text.trimmingSpaces()
-                } else {
-                    lines.append(text)
-                }
-                if lines.count > maxHeaders + 1 { return nil }
-                lineStart = j + 1
+        var reader = SIPHeaderReader(bytes)
+        let firstLineEnd = reader.lineEnd(from: 0, limit: headerEnd)
+        let first = UnsafeRawBufferPointer(rebasing: bytes[0..<reader.trimmingCR(0, firstLineEnd)])
+        guard !first.contains(where: SIPHeaderReader.isControl),
+              let startLine = parseStartLine(String(decoding: first, as: UTF8.self))
+        else { return nil }
+        var message = SIPMessage(startLine: startLine, headers: [], body: [])
+        // Each header is its first line and the continuation lines (starting
+        // with a space or a tab) that fold into it (RFC 3261 section 7.3.1).
+        var start = firstLineEnd + 1
+        while start < headerEnd {
+            var end = reader.lineEnd(from: start, limit: headerEnd)
+            while end + 1 < headerEnd, bytes[end + 1] == 0x20 || bytes[end + 1] == 0x09 {
+                end = reader.lineEnd(from: end + 1, limit: headerEnd)
             }
-            j += 1
+            reader.read(header: start..<end, into: &message)
+            start = end + 1
         }
-        guard let first = lines.first, let startLine = parseStartLine(first) else { return nil }
-        var headers: [(name: String, value: String)] = []
-        headers.reserveCapacity(lines.count - 1)
-        for line in lines.dropFirst() {
-            guard let colon = line.firstIndex(of: ":") else { return nil }
-            var name = line[..<colon].trimmingSpaces().lowercased()
-            guard !name.isEmpty, name.utf8.count <= 64 else { return nil }
-            if let long = compactForms[name] { name = long }
-            let value = line[line.index(after: colon)...].trimmingSpaces()
-            if value.utf8.count > maxValueLength {
-                // A 64 KB X-header does not hide the call; a 64 KB Call-ID makes it unusable.
-                if essentialHeaders.contains(name) { return nil }
-                continue
-            }
-            headers.append((name, value))
-        }
-        var message = SIPMessage(startLine: startLine, headers: headers, body: [])
         let available = n - bodyStart
         if let lengthText = message.header("content-length") {
-            guard let length = Int(lengthText), length >= 0 else { return nil }
-            if length > available {
-                message.body = Array(UnsafeRawBufferPointer(rebasing: bytes[bodyStart..<n]))
-                message.bodyIsIncomplete = true
-                return (message, n)
+            if let length = Int(lengthText), length >= 0 {
+                if length > available {
+                    message.body = Array(UnsafeRawBufferPointer(rebasing: bytes[bodyStart..<n]))
+                    message.bodyIsIncomplete = true
+                    return (message, n)
+                }
+                message.body = Array(UnsafeRawBufferPointer(rebasing: bytes[bodyStart..<(bodyStart + length)]))
+                return (message, bodyStart + length)
             }
-            message.body = Array(UnsafeRawBufferPointer(rebasing: bytes[bodyStart..<(bodyStart + length)]))
-            return (message, bodyStart + length)
+            // Not a length: read as if it were absent.
+            message.headers.removeAll { $0.name == "content-length" }
+            message.headersDropped += 1
         }
         // No Content-Length: over UDP the body runs to the end of the datagram.
         message.body = Array(UnsafeRawBufferPointer(rebasing: bytes[bodyStart..<n]))

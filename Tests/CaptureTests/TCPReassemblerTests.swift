@@ -1,6 +1,7 @@
 import CallrecCore
 import CallrecTestSupport
 import Capture
+import SIP
 import Testing
 
 @Suite struct TCPReassemblerTests {
@@ -103,5 +104,52 @@ import Testing
         let lines = run((0..<10).map { (UInt32($0 * 400), chunk, UInt8(0x18)) }, reassembler: &r)
         #expect(lines.isEmpty)
         #expect(diagnostics[.tcpGaps] >= 3)
+    }
+
+    /// A SIP stream (a 10 MB header, or a million short headers, then a good
+    /// message) through the reassembler and the SIP framer, as the pipeline
+    /// does it: memory stays within the stream buffer, the oversized message
+    /// is skipped and counted, and the next one is framed.
+    @Test(arguments: [
+        "X-Huge: " + String(repeating: "h", count: 10_000_000) + "\r\n",
+        String(repeating: "X-A: 1\r\n", count: 1_000_000),
+    ])
+    func anOversizedHeaderBlockIsSkippedWithinTheBuffer(headers: String) {
+        let diagnostics = Diagnostics()
+        var r = TCPReassembler(diagnostics: diagnostics)
+        let good = "BYE sip:b@h SIP/2.0\r\nCall-ID: 1\r\nCSeq: 2 BYE\r\nContent-Length: 0\r\n\r\n"
+        let stream = Array(("INVITE sip:b@h SIP/2.0\r\nCall-ID: 1\r\n" + headers + "CSeq: 1 INVITE\r\n\r\n" + good).utf8)
+        var framed: [Int] = []
+        var skipped = 0
+        var keepAlives = 0
+        var peak = 0
+        var offset = 0
+        while offset < stream.count {
+            let end = min(stream.count, offset + 1460)
+            stream[offset..<end].withUnsafeBytes { raw in
+                let d = Datagram(transport: .tcp, source: a, destination: b, payload: raw, tcpSequence: UInt32(offset), tcpFlags: 0x18)
+                r.process(d, at: t0, follow: offset == 0) { bytes in
+                    switch SIPFrame.next(in: bytes) {
+                    case .incomplete: return 0
+                    case .keepAlive(let count):
+                        keepAlives += count
+                        return count
+                    case .skip(let count):
+                        skipped += count
+                        return count
+                    case .message(let length):
+                        framed.append(length)
+                        return length
+                    }
+                }
+            }
+            peak = max(peak, r.heldBytes)
+            offset = end
+        }
+        #expect(framed == [good.utf8.count])
+        #expect(skipped + keepAlives == stream.count - good.utf8.count)
+        #expect(skipped >= headers.utf8.count)
+        // Within a header block's limit and two segments, never the message's size.
+        #expect(peak <= 2 * (SIPFrame.maxHeaderBytes + 2 * 1460))
     }
 }

@@ -4,6 +4,8 @@ import Capture
 import Foundation
 import Output
 import Pipeline
+import RTP
+import SIP
 import Testing
 
 /// Input written to hurt: paths in Call-IDs, huge headers, NUL bytes, a
@@ -50,7 +52,7 @@ import Testing
         #expect(found.reports.first?.signalled == false)
     }
 
-    @Test func nulBytesMakeAMessageMalformedNotACrash() throws {
+    @Test func nulBytesAreNeverACrashAndANulInTheCallIDKeepsTheCall() throws {
         var call = SyntheticCall(seed: 44, duration: 1)
         call.callID = "nul\u{0}inside"
         var junk = PcapWriter()
@@ -60,9 +62,84 @@ import Testing
             from: call.callerSignalling, to: call.calleeSignalling,
             payload: Array("OPTIONS sip:a@b SIP/2.0\r\n".utf8) + [UInt8](repeating: 0, count: 600)), at: call.start)
         let found = try CallFinding.run(PcapConcatenation.concatenate(junk.bytes, call.build().pcap))
-        #expect(found.diagnostics[.sipMalformed] >= 5)
-        // Without readable signalling the media is still found, as a call without signalling.
-        #expect(found.reports.map(\.signalled) == [false])
+        // The OPTIONS has no end to its header block: malformed. Every message of the call is read.
+        #expect(found.diagnostics[.sipMalformed] == 1)
+        #expect(found.diagnostics[.sipHeadersRepaired] == 7)
+        let report = try #require(found.reports.first)
+        #expect(found.reports.count == 1)
+        #expect(report.signalled)
+        #expect(report.callID == "nul\u{FFFD}inside")
+        #expect(report.endReason == "bye")
+    }
+
+    /// Item 7 of issue 17: an INVITE of 62 kB (a 60 KiB extra header and a NUL
+    /// in one header value) arrives in 43 IPv4 fragments. The call keeps its
+    /// Call-ID, its parties and its orientation (channel 0 is the INVITE's sender).
+    @Test(arguments: [
+        "User-Agent",  // a header callrec does not read: dropped
+        "From",  // the caller's display name: repaired
+    ])
+    func anInviteInFortyThreeFragmentsWithANulAndASixtyKiBHeaderKeepsTheCall(nulIn header: String) throws {
+        var call = SyntheticCall(seed: 45, duration: 2)
+        call.signallingMTU = 1500
+        call.inviteExtraHeaders = "User-Agent: softphone 1.0\r\n"
+            + "Allow: INVITE, ACK, CANCEL, BYE, OPTIONS, PRACK, UPDATE, INFO, REFER, NOTIFY, MESSAGE, SUBSCRIBE\r\n"
+            + "Supported: 100rel, timer, replaces\r\n"
+            + "X-Padding: " + String(repeating: "p", count: 60 * 1024) + "\r\n"
+        var generated = call.build()
+        // A NUL in the INVITE only (the first of each in the capture): `softphone\01.0`, or `"Cal\0er" <sip:...>`.
+        let (needle, at) = header == "From" ? ("From: \"Caller\"", 10) : ("User-Agent: softphone 1.0", 21)
+        let range = try #require(generated.pcap.firstRange(of: Array(needle.utf8)))
+        generated.pcap[range.lowerBound + at] = 0
+        let found = try CallFinding.run(generated.pcap)
+        #expect(found.diagnostics[.ipFragments] == 43)
+        #expect(found.diagnostics[.ipFragmentsReassembled] == 1)
+        #expect(found.diagnostics[.ipFragmentsDropped] == 0)
+        #expect(found.diagnostics[.sipMalformed] == 0)
+        // The padding, and the User-Agent when it holds the NUL.
+        #expect(found.diagnostics[.sipHeadersDropped] == (header == "From" ? 1 : 2))
+        #expect(found.diagnostics[.sipHeadersRepaired] == (header == "From" ? 1 : 0))
+        let report = try #require(found.reports.first)
+        #expect(found.reports.count == 1)
+        #expect(report.signalled)
+        #expect(report.callID == call.callID)
+        #expect(report.caller == call.callerNumber)
+        #expect(report.callee == call.calleeNumber)
+        #expect(report.endReason == "bye")
+        // Orientation: channel 0 carries the caller's SSRC, channel 1 the callee's.
+        let index = try #require(report.recording?.index)
+        #expect(index.callID == call.callID)
+        #expect(index.signalling != "none")
+        #expect(index.channels.map(\.ssrcs) == generated.legReports.map { $0.ssrcs.map(RTPHeader.format(ssrc:)) })
+        #expect(index.channels.map(\.packets) == [generated.callerPackets, generated.calleePackets])
+    }
+
+    /// The bounds still hold around the liberal reading: a datagram of thousands
+    /// of headers keeps at most `maxHeaders` (and the call), a 10 MB header over
+    /// TCP is skipped within the stream buffer's limit, and both are counted.
+    @Test func thousandsOfHeadersInOneInviteAreCappedAndCounted() throws {
+        var call = SyntheticCall(seed: 46, duration: 1)
+        call.signallingMTU = 1500
+        // 3500 headers (about 60 KB) before the Via, From, To, Call-ID and CSeq.
+        call.inviteExtraHeaders = String(repeating: "X-Flood: 012345\r\n", count: 3500)
+        let (_, found) = try CallFinding.run(call)
+        // The first 128 are kept; past the cap the other floods, the Via, Max-Forwards and
+        // Contact are dropped, the first From, To, Call-ID, CSeq, Content-Type and Content-Length kept.
+        #expect(found.diagnostics[.sipHeadersDropped] == 3500 - SIPMessage.maxHeaders + 3)
+        let report = try #require(found.reports.first)
+        #expect(report.signalled && report.caller == call.callerNumber && report.callee == call.calleeNumber)
+    }
+
+    @Test func aTenMegabyteHeaderOverTCPStaysWithinTheStreamBuffer() throws {
+        var call = SyntheticCall(seed: 47, duration: 1)
+        call.transport = .tcp(segmentSize: 1400)
+        call.inviteExtraHeaders = "X-Huge: " + String(repeating: "h", count: 10_000_000) + "\r\n"
+        let (_, found) = try CallFinding.run(call)
+        // The INVITE cannot be framed within 64 KiB: skipped, counted, and the stream resynchronises.
+        #expect(found.diagnostics[.sipStreamBytesSkipped] + found.diagnostics[.tcpGaps] > 0)
+        #expect(found.diagnostics[.sipStreamBytesSkipped] >= 10_000_000 - 2 * 131_072)
+        #expect(found.diagnostics[.sipMessages] == 6)
+        #expect(found.reports.count == 1)
     }
 
     /// A million INVITEs with distinct Call-IDs in one capture, generated and
