@@ -5,10 +5,14 @@
 SWIFT ?= swift
 DEMO_CAPTURES = Fixtures/g711u-2legs-20ms.pcap Fixtures/g711a-2legs-20ms.pcap
 
-.PHONY: setup build release demo test fixtures bench bench-check clean fuzz fuzz-build fuzz-corpus soak
+.PHONY: setup python-deps build release demo test fixtures bench bench-check clean fuzz fuzz-build fuzz-corpus soak
 
 setup:
 	@./scripts/setup.sh
+
+# PESQ (ITU-T P.862, the pesq package) for the tests that hold audio quality to a figure.
+python-deps:
+	@python3 -c "import pesq, numpy, scipy.signal" 2>/dev/null || python3 -m pip install --quiet pesq numpy scipy
 
 build: setup
 	$(SWIFT) build
@@ -22,7 +26,7 @@ demo: build
 	@echo "Files in ./recordings:"
 	@find recordings -type f | sort
 
-test: setup
+test: setup python-deps
 	$(SWIFT) build --build-tests
 	$(SWIFT) test
 	.build/debug/CaptureFuzzer $(FUZZ_CORPUS)

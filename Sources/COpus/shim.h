@@ -19,6 +19,21 @@ static inline int callrec_opus_ms_set_signal(OpusMSEncoder *e, opus_int32 s) {
 static inline int callrec_opus_ms_set_max_bandwidth(OpusMSEncoder *e, opus_int32 bw) {
     return opus_multistream_encoder_ctl(e, OPUS_SET_MAX_BANDWIDTH(bw));
 }
+/* One stream's own encoder (OPUS_MULTISTREAM_GET_ENCODER_STATE), for the
+   settings that differ per stream: a G.711 speaker's stream stays
+   narrowband in a call recorded at 16 kHz. */
+static inline int callrec_opus_ms_set_stream_max_bandwidth(OpusMSEncoder *e, int stream, opus_int32 bw) {
+    OpusEncoder *s = NULL;
+    int r = opus_multistream_encoder_ctl(e, OPUS_MULTISTREAM_GET_ENCODER_STATE(stream, &s));
+    if (r != OPUS_OK) return r;
+    return opus_encoder_ctl(s, OPUS_SET_MAX_BANDWIDTH(bw));
+}
+static inline int callrec_opus_ms_get_stream_max_bandwidth(OpusMSEncoder *e, int stream, opus_int32 *bw) {
+    OpusEncoder *s = NULL;
+    int r = opus_multistream_encoder_ctl(e, OPUS_MULTISTREAM_GET_ENCODER_STATE(stream, &s));
+    if (r != OPUS_OK) return r;
+    return opus_encoder_ctl(s, OPUS_GET_MAX_BANDWIDTH(bw));
+}
 static inline int callrec_opus_ms_set_vbr(OpusMSEncoder *e, opus_int32 vbr) {
     return opus_multistream_encoder_ctl(e, OPUS_SET_VBR(vbr));
 }

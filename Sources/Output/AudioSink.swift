@@ -29,6 +29,14 @@ public protocol AudioSink: AnyObject {
     /// Ends the file so that it holds `totalSamples` samples per channel
     /// (the caller syncs and publishes `file`).
     func finish(totalSamples: Int64) throws
+    /// The highest frequency `channel`'s source carries, in Hz, from now on:
+    /// a lossy coder spends no bits above it; a lossless one ignores it.
+    func setSourceBandwidth(channel: Int, hz: Int)
+}
+
+extension AudioSink {
+    /// Lossless files keep whatever they are given.
+    public func setSourceBandwidth(channel: Int, hz: Int) {}
 }
 
 extension OggOpusWriter: AudioSink {}

@@ -46,6 +46,11 @@ public final class OggOpusWriter {
     private var finished = false
     /// The granule position of the last page written.
     private var pageGranule: Int64 = 0
+    /// Streams in the file, the coupled ones first (each carries two channels).
+    private let streams: Int
+    private let coupled: Int
+    /// The highest frequency each channel's source carries, in Hz (caps its stream's band).
+    private var channelBandwidths: [Int]
     /// The longest a page may run, in 48 kHz samples.
     static let maxPageDuration: Int64 = 48_000
 
@@ -61,7 +66,8 @@ public final class OggOpusWriter {
     ///   - serial: the Ogg stream serial number.
     ///   - audioBandwidth: the highest frequency the source carries, in Hz
     ///     (3400 for G.711, 7000 for G.722), when it is below what the rate
-    ///     allows: the encoder then spends no bits above it.
+    ///     allows: the encoder then spends no bits above it. Every channel
+    ///     starts with it; `setSourceBandwidth(channel:hz:)` changes one.
     public init(
         file: AtomicFile, format: AudioFormat, settings: OpusSettings, tags: [(String, String)], serial: Int32,
         audioBandwidth: Int? = nil
@@ -75,6 +81,9 @@ public final class OggOpusWriter {
         let channels = format.channels
         let coupled = settings.layout == .coupled ? channels / 2 : 0
         let streams = channels - coupled
+        self.streams = streams
+        self.coupled = coupled
+        channelBandwidths = Array(repeating: audioBandwidth ?? Int.max, count: channels)
         // Mapping: coupled pairs first (channels 2k, 2k+1 -> stream k), then mono streams.
         var mapping = [UInt8](repeating: 0, count: channels)
         for c in 0..<channels { mapping[c] = UInt8(c) }
@@ -106,6 +115,32 @@ public final class OggOpusWriter {
         ogg_stream_init(&stream, serial)
 
         try writeHeaders(streams: streams, coupled: coupled, mapping: mapping, tags: tags)
+    }
+
+    /// Caps the band of the stream that carries `channel` at what its source
+    /// carries (`hz`: 3400 for a G.711 leg, 7000 for G.722; a leg decoded at
+    /// rate r carries at most r / 2): in a call recorded at 16 kHz, a G.711
+    /// speaker's stream is coded narrowband, so none of its bits go to a band
+    /// it never had, while a G.722 speaker's stream stays wideband. A coupled
+    /// stream takes the wider of its two channels. Cheap to call again with
+    /// the same value (nothing changes); a leg that changes codec calls it
+    /// once per change.
+    /// The corresponding C call is `opus_encoder_ctl(OPUS_SET_MAX_BANDWIDTH)`
+    /// on the stream's encoder (`OPUS_MULTISTREAM_GET_ENCODER_STATE`).
+    public func setSourceBandwidth(channel: Int, hz: Int) {
+        guard channelBandwidths.indices.contains(channel), channelBandwidths[channel] != hz else { return }
+        channelBandwidths[channel] = hz
+        // Mapping: coupled pairs first (channels 2k, 2k+1 -> stream k), then one mono stream per channel.
+        let stream = channel < 2 * coupled ? channel / 2 : channel - coupled
+        let band = stream < coupled ? max(channelBandwidths[2 * stream], channelBandwidths[2 * stream + 1]) : hz
+        _ = callrec_opus_ms_set_stream_max_bandwidth(encoder, Int32(stream), OggOpusWriter.bandwidth(forHz: min(format.sampleRate / 2, band)))
+    }
+
+    /// The Opus bandwidth cap of stream `stream` (an `OPUS_BANDWIDTH_*` value), for tests.
+    public func maxBandwidth(stream: Int) -> Int32 {
+        var band: Int32 = 0
+        _ = callrec_opus_ms_get_stream_max_bandwidth(encoder, Int32(stream), &band)
+        return band
     }
 
     /// libopus's version string (`libopus 1.3.1`).

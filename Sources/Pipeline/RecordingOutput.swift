@@ -35,6 +35,9 @@ final class RecordingOutput {
     /// Per channel: the converter for a leg at another rate, and where its
     /// current stretch of continuous audio stands on the timeline.
     private var stretches: [ResampledStretch?]
+    /// The highest frequency each channel's audio carries, in Hz (half its
+    /// decoded rate); nil until the channel's first audio.
+    private var sourceBandwidths: [Int?]
     /// One channel of a frame, for the mono and split layouts.
     private var monoFrame: [Int16]
     private var open: Open?
@@ -105,6 +108,7 @@ final class RecordingOutput {
         let frames = Int((seconds * Double(sampleRate) / Double(frameSamples)).rounded(.up))
         mixer = CallMixer(channels: channels, frameSamples: frameSamples, capacityFrames: frames, lead: Int(jitterWindowSamples))
         stretches = Array(repeating: nil, count: channels)
+        sourceBandwidths = Array(repeating: nil, count: channels)
         monoFrame = [Int16](repeating: 0, count: frameSamples)
     }
 
@@ -140,6 +144,30 @@ final class RecordingOutput {
         let analysis = try CallAnalysis(
             channels: channels, sampleRate: sampleRate, options: options.peaks, directory: directory, id: id, space: options.diskSpace)
         open = Open(id: id, directory: directory, start: start, startPosition: startPosition, sinks: sinks, analysis: analysis)
+        for c in 0..<channels { applySourceBandwidth(channel: c) }
+    }
+
+    /// Notes the band of `channel`'s audio (half the rate it was decoded at:
+    /// 4 kHz for G.711, 8 kHz for G.722) and caps the coder's band for it,
+    /// so each speaker is coded in the band its own codec carries. Called
+    /// per packet; acts only when the band changes (the first audio, a codec change).
+    private func noteSourceRate(channel: Int, rate: Int) {
+        guard sourceBandwidths[channel] != rate / 2 else { return }
+        sourceBandwidths[channel] = rate / 2
+        applySourceBandwidth(channel: channel)
+    }
+
+    private func applySourceBandwidth(channel: Int) {
+        guard let open, let hz = sourceBandwidths[channel] else { return }
+        switch layout {
+        case .stereo:
+            open.sinks[0].setSourceBandwidth(channel: channel, hz: hz)
+        case .mono:
+            // One channel carries both parties: the wider band of the two.
+            open.sinks[0].setSourceBandwidth(channel: 0, hz: sourceBandwidths.compactMap { $0 }.max() ?? hz)
+        case .split:
+            open.sinks[channel].setSourceBandwidth(channel: 0, hz: hz)
+        }
     }
 
     private func sink(file: AtomicFile, channels: Int, tags: [(String, String)], serial: Int32, bitrate: Int?) throws -> any AudioSink {
@@ -161,6 +189,7 @@ final class RecordingOutput {
     /// is resampled first, as one continuous stretch while packets follow on.
     /// - Returns: the number of samples dropped as late.
     func place(channel: Int, at position: Int64, samples: UnsafeBufferPointer<Int16>, sourceRate: Int) throws -> Int {
+        noteSourceRate(channel: channel, rate: sourceRate)
         guard sourceRate != sampleRate else {
             if stretches[channel] != nil { try endStretch(channel: channel) }
             return try mixer.write(channel: channel, at: position, samples: samples) { try emit($0, at: $1) }
@@ -204,8 +233,17 @@ final class RecordingOutput {
 
     /// Encodes every whole frame before timeline `position` (the legs have
     /// played everything before it), so memory stays flat however long the call.
+    /// A leg being resampled is complete only up to what its resampler has
+    /// given out: the filter holds back its last few milliseconds (94 samples
+    /// of a 20 ms G.711 packet at 16 kHz) until the next packet pushes them
+    /// out, so no frame is encoded past that, or those samples would come
+    /// too late and leave a hole in every packet.
     func settle(upTo position: Int64) throws {
-        try mixer.advance(to: position) { try emit($0, at: $1) }
+        var limit = position
+        for stretch in stretches {
+            if let stretch, stretch.resampler.inputSamples > 0 { limit = min(limit, stretch.start + stretch.placed) }
+        }
+        try mixer.advance(to: limit) { try emit($0, at: $1) }
     }
 
     /// The one place every frame of the recording passes through, as the

@@ -1,7 +1,7 @@
 // make-fixtures: regenerates the generated captures in Fixtures/.
 //
 //   swift run make-fixtures [FIXTURES_DIR]
-//   swift run make-fixtures --speech-call CALLER.raw CALLEE.raw PCMU|PCMA|G722 OUT.pcap
+//   swift run make-fixtures --speech-call CALLER.raw CALLEE.raw PCMU|PCMA|G722|CALLER+CALLEE OUT.pcap
 //
 // The second form builds a call from given speech (16-bit little-endian raw
 // at the codec's rate, one file per party), for measurements such as
@@ -19,12 +19,16 @@ if arguments.count == 6 && arguments[1] == "--speech-call" {
         let data = try Data(contentsOf: URL(fileURLWithPath: path))
         return stride(from: 0, to: data.count - 1, by: 2).map { Int16(bitPattern: UInt16(data[$0]) | UInt16(data[$0 + 1]) << 8) }
     }
-    guard let codec = AudioCodec(encoding: arguments[4]) else {
+    // CODEC, or CALLER+CALLEE for a call whose legs carry different codecs (PCMU+G722).
+    let names = arguments[4].split(separator: "+").map(String.init)
+    let codecs = names.compactMap { AudioCodec(encoding: $0) }
+    guard (1...2).contains(names.count), codecs.count == names.count else {
         print("make-fixtures: unknown codec \(arguments[4])")
         exit(2)
     }
     var call = SyntheticCall()
-    call.codec = codec
+    call.codec = codecs[0]
+    if codecs.count == 2 { call.calleeCodec = codecs[1] }
     call.callerSpeech = try raw(arguments[2])
     call.calleeSpeech = try raw(arguments[3])
     call.duration = 3600

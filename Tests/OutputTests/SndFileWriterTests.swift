@@ -87,4 +87,27 @@ func noise(count: Int, seed: UInt64) -> [Int16] {
         #expect(high(capped) < 0.001 * low(capped), "with the cap it is not")
         #expect(low(capped) > 0.5 * low(open))
     }
+
+    /// Two speakers in one 16 kHz file, a G.711 caller and a G.722 callee: each
+    /// stream is capped at its own speaker's band, so the caller's stream spends
+    /// nothing above 4 kHz while the callee's keeps its 6 kHz.
+    @Test func capsEachStreamAtItsOwnSource() throws {
+        let rate = 16000
+        let signal = (0..<(rate * 2)).map { i -> Int16 in
+            let t = Double(i) / Double(rate)
+            return Int16(6000 * sin(2 * .pi * 700 * t) + 6000 * sin(2 * .pi * 6000 * t))
+        }
+        let writer = try OggOpusWriter(
+            file: try AtomicFile(directory: FixturePaths.temporaryDirectory(), name: "t.opus"),
+            format: AudioFormat(sampleRate: rate, channels: 2), settings: .default, tags: [], serial: 1, audioBandwidth: 7000)
+        writer.setSourceBandwidth(channel: 0, hz: 4000)
+        #expect(writer.maxBandwidth(stream: 0) == 1101)  // OPUS_BANDWIDTH_NARROWBAND
+        #expect(writer.maxBandwidth(stream: 1) == 1103)  // OPUS_BANDWIDTH_WIDEBAND
+        let decoded = try OggOpusReader(path: try feed(writer, [signal, signal])).channels
+        let inner = 4800..<(decoded[0].count - 4800)
+        let high = { (x: [Int16]) in SignalMetrics.power(x[inner], at: 6000, rate: 48_000) }
+        let low = { (x: [Int16]) in SignalMetrics.power(x[inner], at: 700, rate: 48_000) }
+        #expect(high(decoded[0]) < 0.001 * low(decoded[0]), "the G.711 speaker's stream is narrowband")
+        #expect(high(decoded[1]) > 0.1 * low(decoded[1]), "the G.722 speaker's stream is wideband")
+    }
 }
