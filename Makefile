@@ -1,6 +1,6 @@
 # callrec: the two commands a newcomer needs, and a few more.
 #   make demo   set up, build, convert the bundled captures into ./recordings
-#   make test   set up, build, run the whole test suite, replay and fuzz the capture readers (bounded)
+#   make test   set up, check imports against Package.swift, build, run the whole test suite, replay and fuzz the capture readers (bounded)
 
 SWIFT ?= swift
 DEMO_CAPTURES = Fixtures/g711u-2legs-20ms.pcap Fixtures/g711a-2legs-20ms.pcap
@@ -27,6 +27,7 @@ demo: build
 	@find recordings -type f | sort
 
 test: setup python-deps
+	./scripts/check-imports.py
 	$(SWIFT) build --build-tests
 	$(SWIFT) test
 	.build/debug/CaptureFuzzer $(FUZZ_CORPUS)

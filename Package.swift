@@ -2,7 +2,9 @@
 //
 // callrec: captured VoIP traffic in, searchable call recordings out.
 // The module graph follows ARCHITECTURE.md: dependencies point down, stage
-// modules never import each other, Pipeline wires them together.
+// modules never import each other, Pipeline routes packets to calls, CallMedia
+// turns a call's packets into a recording, Commit enters it in the catalog.
+// Every target lists what it imports: scripts/check-imports.py checks it (`make test`).
 
 import PackageDescription
 
@@ -24,6 +26,11 @@ let package = Package(
     products: [
         .executable(name: "callrec", targets: ["callrec"]),
         .library(name: "Pipeline", targets: ["Pipeline"]),
+        .library(name: "CallMedia", targets: ["CallMedia"]),
+        .library(name: "Conversion", targets: ["Conversion"]),
+        .library(name: "LiveRecorder", targets: ["LiveRecorder"]),
+        .library(name: "Inspection", targets: ["Inspection"]),
+        .library(name: "Throughput", targets: ["Throughput"]),
         .library(name: "Catalog", targets: ["Catalog"]),
         .library(name: "CallrecTestSupport", targets: ["CallrecTestSupport"]),
         .library(name: "CallSynthesis", targets: ["CallSynthesis"]),
@@ -37,42 +44,74 @@ let package = Package(
         .target(name: "Capture", dependencies: ["CallrecCore", "CPcap"]),
         .target(name: "SIP", dependencies: ["CallrecCore"]),
         .target(name: "RTP", dependencies: ["CallrecCore", "CSRTP"]),
-        .target(name: "Codecs", dependencies: ["CallrecCore", "CSpanDSP"]),
-        .target(name: "DSP", dependencies: ["CallrecCore", "CSampleRate", "CFFTW"]),
+        .target(name: "Codecs", dependencies: ["CSpanDSP"]),
+        .target(name: "DSP", dependencies: ["CSampleRate", "CFFTW"]),
         .target(name: "Output", dependencies: ["CallrecCore", "COpus", "CSndFile", "COpusFile"]),
         .target(name: "Catalog", dependencies: ["CallrecCore", "CCrypto", .product(name: "GRDB", package: "GRDB.swift")]),
+        // One call's media: packets of each leg -> jitter buffer -> decoder -> mixer -> taps -> files.
+        .target(name: "CallMedia", dependencies: ["CallrecCore", "RTP", "SIP", "Codecs", "DSP", "Output"]),
+        // A finished recording into the catalog: files and row together, in steps.
+        .target(name: "Commit", dependencies: ["CallrecCore", "CallMedia", "Output", "Catalog"]),
+        // The router: capture -> SIP and RTP -> calls -> each call's executor.
+        .target(name: "Pipeline", dependencies: ["CallrecCore", "Capture", "SIP", "RTP", "Output", "Catalog", "CallMedia", "Commit"]),
+        // `callrec convert`: captures read front to back, each call committed as it ends.
+        .target(name: "Conversion", dependencies: ["CallrecCore", "Capture", "Output", "Catalog", "CallMedia", "Commit", "Pipeline"]),
+        // `callrec record`: the reader, front and worker threads, their queues, the status and the lines.
         .target(
-            name: "Pipeline",
-            dependencies: ["CallrecCore", "Capture", "SIP", "RTP", "Codecs", "DSP", "Output", "Catalog", "CallSynthesis"]
+            name: "LiveRecorder",
+            dependencies: ["CallrecCore", "Capture", "SIP", "RTP", "Output", "Catalog", "CallMedia", "Commit", "Pipeline"]
+        ),
+        // `callrec inspect`: calls and RTP streams with tshark's statistics; no audio.
+        .target(name: "Inspection", dependencies: ["CallrecCore", "Capture", "SIP", "RTP"]),
+        // `callrec bench`: each stage's throughput on generated speech and calls.
+        .target(
+            name: "Throughput",
+            dependencies: ["CallrecCore", "Codecs", "DSP", "Output", "CallMedia", "Conversion", "CallSynthesis"]
         ),
         .executableTarget(
             name: "callrec",
             dependencies: [
-                "Pipeline", "Catalog", "CallSynthesis", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "CallrecCore", "Capture", "DSP", "Output", "Catalog", "CallMedia", "Commit", "Conversion", "LiveRecorder",
+                "Inspection", "Throughput", .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         // Deterministic SIP + RTP captures from speech-like audio, for tests, fixtures and `callrec bench`.
         .target(name: "CallSynthesis", dependencies: ["CallrecCore", "Codecs", "RTP"]),
 
         // Test support: capture builders, a speech-like signal generator, an Ogg Opus reader.
-        .target(name: "CallrecTestSupport", dependencies: ["CallrecCore", "Codecs", "RTP", "CallSynthesis", "COpusFile", "CSndFile"]),
-        .executableTarget(name: "make-fixtures", dependencies: ["CallrecTestSupport"]),
+        .target(name: "CallrecTestSupport", dependencies: ["CallrecCore", "CallSynthesis", "COpusFile", "CSndFile"]),
+        .executableTarget(name: "make-fixtures", dependencies: ["Codecs", "CallrecTestSupport"]),
         // The live recorder under an hour of generated traffic (`make soak`).
         .executableTarget(name: "soak", dependencies: ["CallrecTestSupport"]),
 
         // libFuzzer target over the capture readers and the slicer (`make fuzz`); a corpus replayer otherwise.
         .executableTarget(name: "CaptureFuzzer", dependencies: ["CallrecCore", "Capture", "RTP", "SIP"], path: "Fuzz/CaptureFuzzer"),
 
-        .testTarget(name: "CallrecCoreTests", dependencies: ["CallrecCore", "CallrecTestSupport"]),
-        .testTarget(name: "CaptureTests", dependencies: ["Capture", "SIP", "CallrecTestSupport"]),
-        .testTarget(name: "SIPTests", dependencies: ["SIP", "CallrecTestSupport"]),
-        .testTarget(name: "RTPTests", dependencies: ["RTP", "CallrecTestSupport"]),
+        .testTarget(name: "CallrecCoreTests", dependencies: ["CallrecCore"]),
+        .testTarget(name: "CaptureTests", dependencies: ["Capture", "SIP", "CallrecCore", "CallrecTestSupport"]),
+        .testTarget(name: "SIPTests", dependencies: ["SIP", "CallrecCore"]),
+        .testTarget(name: "RTPTests", dependencies: ["RTP", "CallrecCore", "CallrecTestSupport"]),
         .testTarget(name: "CodecsTests", dependencies: ["Codecs", "CallrecTestSupport"]),
         .testTarget(name: "DSPTests", dependencies: ["DSP", "CallrecTestSupport"]),
-        .testTarget(name: "OutputTests", dependencies: ["Output", "CallrecTestSupport"]),
-        .testTarget(name: "CatalogTests", dependencies: ["Catalog", "CallrecTestSupport"]),
-        .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "CallrecTestSupport"]),
-        .testTarget(name: "CLITests", dependencies: ["CallrecTestSupport", "Capture"]),
+        .testTarget(name: "OutputTests", dependencies: ["Output", "CallrecCore", "CSndFile", "CallrecTestSupport"]),
+        .testTarget(
+            name: "CatalogTests",
+            dependencies: ["Catalog", "CallrecCore", "CallrecTestSupport", .product(name: "GRDB", package: "GRDB.swift")]
+        ),
+        .testTarget(name: "CallMediaTests", dependencies: ["CallMedia", "CallrecCore", "Capture", "Codecs", "RTP", "CallrecTestSupport"]),
+        .testTarget(name: "InspectionTests", dependencies: ["Inspection", "CallrecCore", "Capture", "CallrecTestSupport"]),
+        .testTarget(
+            name: "LiveRecorderTests", dependencies: ["LiveRecorder", "Conversion", "CallMedia", "Commit", "Catalog", "CallrecCore", "CallrecTestSupport"]
+        ),
+        // End to end: captures through the router, each call's media and the commit, to files and catalog.
+        .testTarget(
+            name: "PipelineTests",
+            dependencies: [
+                "Pipeline", "Conversion", "LiveRecorder", "CallMedia", "Commit", "Catalog", "Capture", "SIP", "Codecs", "DSP", "Output", "RTP",
+                "CallrecCore", "CallrecTestSupport",
+            ]
+        ),
+        .testTarget(name: "CLITests", dependencies: ["CallrecCore", "Capture", "CallrecTestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

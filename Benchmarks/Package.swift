@@ -21,21 +21,26 @@ let package = Package(
             name: "CodecThroughput",
             dependencies: [
                 .product(name: "Benchmark", package: "benchmark"),
-                .product(name: "Pipeline", package: "callrec"),
+                .product(name: "Throughput", package: "callrec"),
                 .product(name: "CallSynthesis", package: "callrec"),
                 "CSpanDSPBaseline",
             ],
             path: "Benchmarks/CodecThroughput",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
         ),
-    ] + ["Convert", "CallFinding", "Record", "ReadSliceDemux"].map { name -> Target in
+    ] + [
+        // Each suite and the callrec modules it drives.
+        ("Convert", ["Conversion", "CallMedia"]),
+        ("CallFinding", ["Pipeline", "CallMedia"]),
+        ("Record", ["LiveRecorder", "CallMedia", "Throughput"]),
+        ("ReadSliceDemux", ["Inspection"]),
+    ].map { name, modules -> Target in
         .executableTarget(
             name: name,
             dependencies: [
                 .product(name: "Benchmark", package: "benchmark"),
-                .product(name: "Pipeline", package: "callrec"),
                 .product(name: "CallrecTestSupport", package: "callrec"),
-            ],
+            ] + modules.map { .product(name: $0, package: "callrec") },
             path: "Benchmarks/\(name)",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
         )

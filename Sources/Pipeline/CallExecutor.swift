@@ -1,3 +1,4 @@
+import CallMedia
 import CallrecCore
 import RTP
 import SIP
@@ -10,7 +11,7 @@ import SIP
 ///
 /// `InlineExecutor` runs them at once on the caller's thread (convert);
 /// `CallWorkers` spreads calls over worker threads (record).
-protocol CallExecutor: AnyObject {
+package protocol CallExecutor: AnyObject {
     /// Creates the session of a new call (`key` is the router's, unique within the run).
     func makeSession(key: Int, description: CallDescription, signalled: Bool, options: ConvertOptions) -> CallSession
 

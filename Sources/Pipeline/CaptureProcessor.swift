@@ -1,6 +1,8 @@
+import CallMedia
 import CallrecCore
 import Capture
 import Catalog
+import Commit
 import RTP
 import SIP
 
@@ -108,7 +110,7 @@ public final class CaptureProcessor {
     ///   - executor: where each call's packets are decoded and its recording written.
     ///   - onCallFailed: when given, a call whose recording fails is reported here (on the
     ///     executor's thread) and the run goes on; when nil, the error is thrown.
-    init(
+    package init(
         options: ConvertOptions, diagnostics: Diagnostics, policy: any RecordingPolicy, executor: any CallExecutor,
         onCallEnded: ((CallReport) throws -> Void)?, onCallFailed: ((CallReport, any Error) -> Void)?,
         onRecording: @escaping (FinishedRecording) throws -> Void
@@ -259,16 +261,18 @@ public final class CaptureProcessor {
         calls[key] = call
         if signalled { keysByCallID[description.callID] = key }
         // The recording rules decide here, before any audio: a skipped call is claimed but never decoded.
-        decide(session, description, at: time)
+        decide(call, description, at: time)
         return call
     }
 
     /// Applies the recording rules to a newly identified call; a skipped call
     /// keeps its claims (its packets are not unmatched) but is never decoded.
-    private func decide(_ session: CallSession, _ call: CallDescription, at time: MediaTime) {
+    private func decide(_ call: RoutedCall, _ description: CallDescription, at time: MediaTime) {
         let decision = policy.decide(
-            CallFacts(callID: call.callID, caller: call.callerParty, callee: call.calleeParty, direction: call.direction, start: time))
-        session.decision = decision
+            CallFacts(
+                callID: description.callID, caller: description.callerParty, callee: description.calleeParty,
+                direction: description.direction, start: time))
+        call.decision = decision
         if !decision.records { diagnostics.count(.callsSkippedByRule) }
     }
 
@@ -396,7 +400,7 @@ public final class CaptureProcessor {
                let clear = RTPHeader(UnsafeRawBufferPointer(rebasing: plain[0..<length])) {
                 diagnostics.count(.rtpDecrypted)
                 // A call the rules skipped is counted but never queued to its worker.
-                guard call.session.decision.records else { return }
+                guard call.decision.records else { return }
                 let body = UnsafeRawBufferPointer(rebasing: plain[clear.payloadOffset..<(clear.payloadOffset + clear.payloadLength)])
                 try executor.receive(call.session, clear, payload: body, from: sender, at: time)
                 return
@@ -406,7 +410,7 @@ public final class CaptureProcessor {
             diagnostics.count(.rtpEncrypted)
             return
         }
-        guard call.session.decision.records else { return }
+        guard call.decision.records else { return }
         let body = UnsafeRawBufferPointer(rebasing: payload[header.payloadOffset..<(header.payloadOffset + header.payloadLength)])
         try executor.receive(call.session, header, payload: body, from: sender, at: time)
     }
@@ -548,11 +552,12 @@ public final class CaptureProcessor {
         let diagnostics = session.diagnostics
         if let failure = session.failure { throw failure }
         if var finished = try session.finish(reason: reason) {
-            finished.summary.decision = session.decision
+            finished.summary.ruleID = call.decision.ruleID
+            finished.summary.retainUntilEpoch = call.decision.retention.until(from: finished.summary.start.seconds)
             try onRecording(finished)
             return (.recorded, finished.summary)
         }
-        if !session.decision.records { return (.notRecorded, nil) }
+        if !call.decision.records { return (.notRecorded, nil) }
         if call.encrypted, let path = try call.writeEncryptedIndex(reason: reason, options: options) {
             diagnostics.count(.callsEncrypted)
             diagnostics.note(
@@ -584,7 +589,7 @@ public final class CaptureProcessor {
                     encodings: encodings)
             },
             outcome: .notRecorded, recording: nil)
-        report.decision = call.session.decision
+        report.decision = call.decision
         return report
     }
 

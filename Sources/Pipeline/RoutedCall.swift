@@ -1,4 +1,6 @@
+import CallMedia
 import CallrecCore
+import Catalog
 import RTP
 import SIP
 
@@ -119,6 +121,9 @@ final class RoutedCall {
     let createdAt: MediaTime
     /// The media is SRTP (from SDP, or recognised on the wire for a call without signalling).
     var encrypted = false
+    /// What the recording rules decided when the call was identified; a skipped
+    /// call's packets never reach its session (the router stops them).
+    var decision = RuleDecision.unmatched
 
     init(key: Int, session: CallSession, description: CallDescription, at time: MediaTime) {
         self.key = key

@@ -1,7 +1,7 @@
 import ArgumentParser
 import Foundation
 import Output
-import Pipeline
+import Throughput
 
 /// `callrec bench`: codec and pipeline throughput on this machine.
 struct Bench: ParsableCommand {

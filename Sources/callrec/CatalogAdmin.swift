@@ -1,6 +1,7 @@
 import ArgumentParser
+import CallMedia
+import Commit
 import Catalog
-import Pipeline
 
 /// `callrec catalog verify`.
 struct CatalogVerify: ParsableCommand {

@@ -1,8 +1,9 @@
 import ArgumentParser
+import CallMedia
 import Catalog
+import Commit
 import Foundation
 import Output
-import Pipeline
 
 /// `callrec catalog`: find, play out, keep and erase recordings; the
 /// recording rules; users and roles; the audit log.

@@ -1,11 +1,14 @@
 import ArgumentParser
-import Capture
-import Dispatch
+import CallMedia
 import CallrecCore
+import Capture
+import Commit
+import Conversion
 import DSP
+import Dispatch
 import Foundation
+import Inspection
 import Output
-import Pipeline
 
 /// `callrec convert`: batch conversion of captures into recordings.
 struct Convert: ParsableCommand {

@@ -3,7 +3,7 @@ import CallrecCore
 import Capture
 import Dispatch
 import Foundation
-import Pipeline
+import Inspection
 
 #if canImport(Glibc)
 import Glibc

@@ -1,6 +1,6 @@
 import ArgumentParser
+import CallMedia
 import Output
-import Pipeline
 
 /// The waveform peaks options, shared by the commands that write recordings.
 struct PeaksArguments: ParsableArguments {

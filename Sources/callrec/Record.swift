@@ -1,7 +1,10 @@
 import ArgumentParser
+import CallMedia
+import CallrecCore
 import Catalog
+import Commit
 import Foundation
-import Pipeline
+import LiveRecorder
 
 /// `callrec record`: the live recorder behind a PBX mirror port.
 struct Record: ParsableCommand {

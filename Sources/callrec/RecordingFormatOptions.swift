@@ -1,6 +1,6 @@
 import ArgumentParser
+import CallMedia
 import Output
-import Pipeline
 
 /// The options that say where and how recordings are written and how calls
 /// are judged, shared by the commands that write recordings (convert, record).

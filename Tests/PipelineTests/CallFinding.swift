@@ -1,6 +1,8 @@
+import CallMedia
 import CallrecCore
 import CallrecTestSupport
 import Capture
+import Commit
 import Foundation
 import Output
 import Pipeline

@@ -1,8 +1,8 @@
+import CallMedia
 import CallrecCore
 import CallrecTestSupport
 import Foundation
 import Output
-import Pipeline
 import Testing
 
 /// Calls the way SIP engineers meet them: over TCP and IPv6, challenged,

@@ -1,9 +1,11 @@
+import CallMedia
 import CallrecCore
 import CallrecTestSupport
 import Catalog
+import Commit
+import Conversion
 import Foundation
 import Output
-import Pipeline
 import Testing
 
 /// The commit of files and catalog row, interrupted at each step: by a crash

@@ -1,9 +1,10 @@
+import CallMedia
 import CallrecCore
 import CallrecTestSupport
 import Catalog
+import Conversion
 import Foundation
 import Output
-import Pipeline
 import Testing
 
 /// End to end: a generated two-leg call in, a two-channel Ogg Opus file out,

@@ -1,8 +1,10 @@
+import CallMedia
 import CallrecCore
 import CallrecTestSupport
 import Catalog
+import Conversion
 import Foundation
-import Pipeline
+import LiveRecorder
 import Testing
 
 /// docs/FORMATS.md is the specification of what callrec writes: every field

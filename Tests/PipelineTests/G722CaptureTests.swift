@@ -1,9 +1,10 @@
+import CallMedia
 import CallrecCore
 import CallrecTestSupport
 import Capture
 import Codecs
+import Conversion
 import Foundation
-import Pipeline
 import RTP
 import Testing
 

@@ -1,7 +1,8 @@
+import CallMedia
 import CallrecCore
 import CallrecTestSupport
+import Conversion
 import Foundation
-import Pipeline
 import Testing
 
 /// The deterministic parts of a recording, against golden files: the call

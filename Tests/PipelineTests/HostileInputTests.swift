@@ -1,3 +1,4 @@
+import CallMedia
 import CallrecCore
 import CallrecTestSupport
 import Capture

@@ -1,8 +1,9 @@
+import CallMedia
 import CallrecCore
 import CallrecTestSupport
+import Conversion
 import Foundation
 import Output
-import Pipeline
 import Testing
 
 /// Generated calls with the impairments real networks and phones inflict:

@@ -4,7 +4,8 @@ import Codecs
 import DSP
 import Foundation
 import Output
-import Pipeline
+import CallMedia
+import Conversion
 import Testing
 
 /// A call whose legs carry codecs of different bands (a G.711 caller, a G.722

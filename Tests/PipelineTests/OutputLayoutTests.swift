@@ -1,10 +1,11 @@
+import CallMedia
 import CallrecCore
 import CallrecTestSupport
 import Codecs
+import Conversion
 import DSP
 import Foundation
 import Output
-import Pipeline
 import Testing
 
 /// Every output format and channel layout, decoded the way users' tools

@@ -2,7 +2,6 @@ import CallrecCore
 import CallrecTestSupport
 import Foundation
 import Output
-import Pipeline
 import Testing
 
 /// Every call in the real captures of ../shared/data/captures is found with

@@ -1,7 +1,8 @@
+import CallMedia
 import CallrecCore
 import CallrecTestSupport
+import Conversion
 import Foundation
-import Pipeline
 import Testing
 
 /// Every recording made from the real captures in ../shared/data/captures is

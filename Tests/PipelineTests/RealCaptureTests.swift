@@ -1,10 +1,11 @@
+import CallMedia
 import CallrecCore
 import CallrecTestSupport
-import Codecs
 import Capture
+import Codecs
+import Conversion
 import Foundation
 import Output
-import Pipeline
 import RTP
 import Testing
 

@@ -1,7 +1,9 @@
+import CallMedia
 import CallrecCore
 import CallrecTestSupport
 import Catalog
-@testable import Pipeline
+import Commit
+import Conversion
 import Foundation
 import Testing
 

@@ -1,8 +1,9 @@
+import CallMedia
 import CallrecCore
 import CallrecTestSupport
+import Conversion
 import Foundation
 import Output
-import Pipeline
 import Testing
 
 /// Who spoke when, and the waveform a browser draws, on generated calls whose

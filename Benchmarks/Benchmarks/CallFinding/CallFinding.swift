@@ -1,4 +1,5 @@
 import Benchmark
+import CallMedia
 import CallrecCore
 import CallrecTestSupport
 import Capture

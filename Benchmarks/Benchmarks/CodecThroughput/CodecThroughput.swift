@@ -1,10 +1,10 @@
-import Pipeline
 import Benchmark
 import CSpanDSPBaseline
 import CallSynthesis
 import Codecs
 import DSP
 import Foundation
+import Throughput
 
 /// Codec and resampler throughput. The unit of work is one second of one
 /// leg in 20 ms packets (`1s@16k`), so 1 s / wall time is the real-time

@@ -1,8 +1,9 @@
 import Benchmark
+import CallMedia
 import CallrecCore
 import CallrecTestSupport
+import Conversion
 import Foundation
-import Pipeline
 
 /// End-to-end conversion of generated two-leg PCMU calls, from capture file
 /// to committed Ogg Opus + index + catalog row. The unit of work is one

@@ -4,7 +4,7 @@ import CallrecCore
 import CallrecTestSupport
 import Capture
 import Foundation
-import Pipeline
+import Inspection
 
 /// Reading captures: `callrec inspect`'s read + slice + demux (CaptureSource,
 /// PacketSlicer, SIP/SDP, stream table, tshark statistics) against a bare

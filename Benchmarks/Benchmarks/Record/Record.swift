@@ -1,8 +1,10 @@
 import Benchmark
+import CallMedia
 import CallrecCore
 import CallrecTestSupport
 import Foundation
-import Pipeline
+import LiveRecorder
+import Throughput
 
 /// The live recorder's sustained throughput at its default settings (one
 /// worker per core): a generated capture of 50 calls at once for 60 s

@@ -7,7 +7,7 @@ import Darwin
 /// A POSIX thread that runs one closure and can be joined: the
 /// recorder's reader, workers and status reporter. One owner per `pthread_t`.
 /// The corresponding C functions are `pthread_create` and `pthread_join`.
-final class WorkerThread {
+package final class WorkerThread {
     private final class Body {
         let run: @Sendable () -> Void
         init(run: @escaping @Sendable () -> Void) {
@@ -23,7 +23,7 @@ final class WorkerThread {
     private var joined = false
 
     /// Starts a thread running `body`.
-    init(_ body: @escaping @Sendable () -> Void) {
+    package init(_ body: @escaping @Sendable () -> Void) {
         let box = Unmanaged.passRetained(Body(run: body)).toOpaque()
         let status = pthread_create(&thread, nil, { argument in
             let body = Unmanaged<Body>.fromOpaque(argument!).takeRetainedValue()
@@ -34,7 +34,7 @@ final class WorkerThread {
     }
 
     /// Waits for the thread to end.
-    func join() {
+    package func join() {
         guard !joined else { return }
         joined = true
         #if canImport(Glibc)
@@ -45,7 +45,7 @@ final class WorkerThread {
     }
 
     /// Lets the thread run on by itself: nothing will join it (a reader blocked in `read`).
-    func detach() {
+    package func detach() {
         guard !joined else { return }
         joined = true
         #if canImport(Glibc)

@@ -2,7 +2,7 @@ import CallrecCore
 import CallrecTestSupport
 import Capture
 import Foundation
-import Pipeline
+import Inspection
 import Testing
 
 /// `callrec inspect` against tshark: the shared real captures (tshark 4.0's

@@ -14,7 +14,7 @@ nonisolated(unsafe) private var signalPipeWrite: Int32 = -1
 ///
 /// One watcher per process (the handlers are process-wide), made before
 /// any thread that should leave the signals to it.
-public final class SignalWatcher: @unchecked Sendable {
+package final class SignalWatcher: @unchecked Sendable {
     // SAFETY: the pipe descriptors are fixed after init; the thread only reads.
 
     private let readEnd: Int32
@@ -23,7 +23,7 @@ public final class SignalWatcher: @unchecked Sendable {
     /// Installs handlers for `signals` and calls `handler` with each one
     /// that arrives, on the watcher's thread. SIGPIPE is ignored as well, so
     /// a reader of standard output that goes away does not stop the process.
-    public init(_ signals: [Int32], handler: @escaping @Sendable (Int32) -> Void) {
+    package init(_ signals: [Int32], handler: @escaping @Sendable (Int32) -> Void) {
         var fds: [Int32] = [-1, -1]
         precondition(pipe(&fds) == 0, "pipe: \(String(cString: strerror(errno)))")
         _ = fcntl(fds[0], F_SETFD, FD_CLOEXEC)

@@ -1,4 +1,5 @@
-import Catalog
+import CallMedia
+import Commit
 import Foundation
 import Output
 

@@ -1,6 +1,8 @@
+import CallMedia
 import CallSynthesis
 import CallrecCore
 import Codecs
+import Conversion
 import DSP
 import Foundation
 import Output

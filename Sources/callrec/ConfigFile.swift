@@ -1,3 +1,4 @@
+import CallMedia
 import Foundation
 
 /// A callrec configuration file: the long options of `callrec convert`

@@ -1,7 +1,7 @@
 import CallrecCore
 import CallrecTestSupport
 import Codecs
-@testable import Pipeline
+@testable import CallMedia
 import RTP
 import Testing
 

@@ -1,4 +1,5 @@
 import CallrecCore
+import CallMedia
 import Catalog
 
 /// Everything the router learnt about one call, reported when the call ends
@@ -18,6 +19,15 @@ public struct CallReport: Sendable {
         /// Their encoding names, from the SDP or the static table of RFC 3551
         /// (`PCMA`, `CN`, `TELEPHONE-EVENT`); a dynamic type without SDP has none.
         public var encodings: [String]
+
+        /// A leg's traffic as the router counted it.
+        package init(packets: Int, encryptedPackets: Int, ssrcs: [UInt32], payloadTypes: [UInt8], encodings: [String]) {
+            self.packets = packets
+            self.encryptedPackets = encryptedPackets
+            self.ssrcs = ssrcs
+            self.payloadTypes = payloadTypes
+            self.encodings = encodings
+        }
     }
 
     /// What became of the call.
@@ -53,4 +63,21 @@ public struct CallReport: Sendable {
     public var decision: RuleDecision = .unmatched
     /// The call's place (1, 2, ...) in the order calls ended in this run.
     public var sequence = 0
+
+    /// A report of the call `callID` (the decision and the sequence are set after).
+    package init(
+        callID: String, caller: String?, callee: String?, direction: String, signalled: Bool, endReason: String, finalStatus: Int?,
+        legs: [Leg], outcome: Outcome, recording: RecordingSummary?
+    ) {
+        self.callID = callID
+        self.caller = caller
+        self.callee = callee
+        self.direction = direction
+        self.signalled = signalled
+        self.endReason = endReason
+        self.finalStatus = finalStatus
+        self.legs = legs
+        self.outcome = outcome
+        self.recording = recording
+    }
 }

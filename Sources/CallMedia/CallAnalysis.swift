@@ -4,9 +4,9 @@ import Output
 
 /// The taps on a recording's final frames: a speech detector per channel
 /// and the waveform peaks. They see exactly the audio that is encoded.
-final class CallAnalysis {
+package final class CallAnalysis {
     /// What the taps found, for the call index.
-    struct Result {
+    package struct Result {
         /// Speech segments per channel, in seconds from the recording's start.
         var speech: [[(start: Double, end: Double)]]
         /// Seconds of speech per channel.
@@ -36,7 +36,7 @@ final class CallAnalysis {
     /// - Parameters:
     ///   - directory, id: where the peaks files go (`<id>.peaks.json`, `<id>.peaks.dat`).
     ///   - space: waits out a full disk (`ConvertOptions.diskSpace`).
-    init(channels: Int, sampleRate: Int, options: PeaksOptions, directory: String, id: String, space: DiskSpaceWait? = nil) throws {
+    package init(channels: Int, sampleRate: Int, options: PeaksOptions, directory: String, id: String, space: DiskSpaceWait? = nil) throws {
         self.channels = channels
         self.sampleRate = sampleRate
         detectors = (0..<channels).map { _ in SpeechDetector(sampleRate: sampleRate) }
@@ -50,7 +50,7 @@ final class CallAnalysis {
     }
 
     /// Takes one frame of interleaved samples, as it is encoded.
-    func process(_ frame: UnsafeBufferPointer<Int16>) throws {
+    package func process(_ frame: UnsafeBufferPointer<Int16>) throws {
         if holding {
             try held.withUnsafeBufferPointer { try analyse($0) }
         }
@@ -76,7 +76,7 @@ final class CallAnalysis {
 
     /// Finishes the taps for a recording of `total` samples per channel
     /// (the last frame may have been padded).
-    func finish(total: Int64) throws -> Result {
+    package func finish(total: Int64) throws -> Result {
         if holding {
             // Only the real part of the last frame.
             let real = Int(max(0, min(Int64(held.count / channels), total - samples)))
@@ -115,7 +115,7 @@ final class CallAnalysis {
     }
 
     /// Drops the peaks files.
-    func discard() {
+    package func discard() {
         for w in writers { w.file.discard() }
     }
 

@@ -1,7 +1,10 @@
+import CallMedia
 import Catalog
 import CallrecCore
 import Capture
+import Commit
 import Output
+import Pipeline
 
 /// Batch conversion: reads each capture from start to end and commits every
 /// call found in it. Inputs are independent: one that fails does not stop

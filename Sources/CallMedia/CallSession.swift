@@ -1,5 +1,4 @@
 import CallrecCore
-import Catalog
 import Codecs
 import Output
 import RTP
@@ -8,23 +7,20 @@ import SIP
 /// One call in flight: its description, its legs (input) and its recording
 /// (output). The recording is opened at the first RTP packet; a call that
 /// never carries media writes nothing.
-final class CallSession {
-    var description: CallDescription
+package final class CallSession {
+    package var description: CallDescription
     /// Whether the call came from signalling (false: paired from RTP alone).
-    let signalled: Bool
-    /// What the recording rules decided when the call was identified; a skipped
-    /// call's packets never reach `receive` (the router stops them).
-    var decision = RuleDecision.unmatched
+    package let signalled: Bool
 
     private let options: ConvertOptions
     /// Where the call's counts go (with worker threads, the worker's own).
-    let diagnostics: Diagnostics
+    package let diagnostics: Diagnostics
     /// The worker thread the call runs on (`CallWorkers`).
-    var worker = 0
+    package var worker = 0
     /// What stopped the call's recording on a worker thread (a full disk
     /// given up, an I/O error): the rest of its packets are skipped and the
     /// call is reported as failed when it ends.
-    var failure: (any Error)? = nil
+    package var failure: (any Error)? = nil
     /// The caller's and the callee's leg. Two properties rather than an array, so a leg is
     /// only ever accessed in place (an array element read would copy it per packet).
     private var callerLeg: Leg?
@@ -32,7 +28,7 @@ final class CallSession {
     private var output: RecordingOutput?
     private var unsupportedNoted = false
 
-    init(description: CallDescription, signalled: Bool, options: ConvertOptions, diagnostics: Diagnostics) {
+    package init(description: CallDescription, signalled: Bool, options: ConvertOptions, diagnostics: Diagnostics) {
         self.description = description
         self.signalled = signalled
         self.options = options
@@ -40,7 +36,7 @@ final class CallSession {
     }
 
     /// Takes one RTP packet sent by `side`.
-    func receive(_ header: RTPHeader, payload: UnsafeRawBufferPointer, from side: CallSide, at time: MediaTime) throws {
+    package func receive(_ header: RTPHeader, payload: UnsafeRawBufferPointer, from side: CallSide, at time: MediaTime) throws {
         let channel = side.rawValue
         let pt = Int(header.payloadType)
         let kind = withLeg(channel) { $0?.kinds[pt] } ?? kind(of: header.payloadType, sentBy: side, payload: payload)
@@ -166,7 +162,7 @@ final class CallSession {
     /// names, audio first and the index last; `RecordingCommitter` enters
     /// them in the catalog and renames them into place. Returns nil when the
     /// call had no media.
-    func finish(reason: CallEndReason) throws -> FinishedRecording? {
+    package func finish(reason: CallEndReason) throws -> FinishedRecording? {
         guard let output else { return nil }
         self.output = nil
         let diagnostics = self.diagnostics
@@ -238,7 +234,7 @@ final class CallSession {
     }
 
     /// Drops the recording without committing anything (its temporary file is removed).
-    func discard() {
+    package func discard() {
         output?.discard()
         output = nil
     }

@@ -1,53 +1,11 @@
+import CallMedia
 import Catalog
 import CallrecCore
 import Foundation
-import Output
-
-/// What one finished call produced, for the command line and the catalog.
-public struct RecordingSummary: Sendable {
-    /// One audio file of the recording.
-    public struct AudioFile: Sendable, Equatable {
-        /// The final path.
-        public var path: String
-        /// Its size in bytes.
-        public var bytes: Int64
-    }
-
-    /// The recording id.
-    public var id: String
-    /// The audio files written: one (stereo or mono), or one per party in
-    /// channel order (split).
-    public var audioFiles: [AudioFile]
-    /// The call index's final path.
-    public var indexPath: String
-    /// The index as written.
-    public var index: CallIndex
-    /// Time zero of the recording.
-    public var start: MediaTime
-
-    /// The first (for stereo and mono, the only) audio file.
-    public var audioPath: String { audioFiles[0].path }
-    /// Bytes of all audio files together.
-    public var audioBytes: Int64 { audioFiles.reduce(0) { $0 + $1.bytes } }
-    /// What the recording rules decided (the rule and the retention).
-    public var decision: RuleDecision = .unmatched
-    /// SHA-256 of the audio file, once committed.
-    public var audioSHA256: String? = nil
-}
-
-/// A finished recording whose files are complete and synced under their
-/// temporary names, not yet visible: `RecordingCommitter` enters it in the
-/// catalog and renames the files into place.
-public struct FinishedRecording {
-    /// What the recording holds.
-    public var summary: RecordingSummary
-    /// The files in commit order: the audio first, the call index last.
-    public let files: [AtomicFile]
-}
 
 extension RecordingSummary {
     /// The catalog row for this recording, with paths relative to the output folder.
-    func catalogRecording(relativeTo outputDirectory: String) -> CatalogRecording {
+    package func catalogRecording(relativeTo outputDirectory: String) -> CatalogRecording {
         var row = CatalogRecording(
             id: id, callID: index.callID, caller: index.caller, callee: index.callee, direction: index.direction,
             start: index.start, startEpoch: start.seconds, durationS: index.durationS,
@@ -56,8 +14,9 @@ extension RecordingSummary {
             codecs: index.channels.map { $0.codec ?? "-" }.joined(separator: ","), endReason: index.endReason)
         row.sampleRate = index.sampleRate
         row.audioSHA256 = audioSHA256
-        row.ruleID = decision.ruleID
-        row.retainUntilEpoch = decision.retention.until(from: start.seconds)
+        row.ruleID = ruleID
+        // No rule decided (catalog verify rebuilding a row): the default retention.
+        row.retainUntilEpoch = retainUntilEpoch ?? RuleDecision.unmatched.retention.until(from: start.seconds)
         if index.channels.count == 2 {
             let (a, b) = (index.channels[0], index.channels[1])
             row.callerPackets = a.packets
@@ -72,7 +31,7 @@ extension RecordingSummary {
     }
 
     /// `path` relative to `folder` when it lies inside it.
-    static func relative(_ path: String, to folder: String) -> String {
+    package static func relative(_ path: String, to folder: String) -> String {
         let prefix = folder.hasSuffix("/") ? folder : folder + "/"
         return path.hasPrefix(prefix) ? String(path.dropFirst(prefix.count)) : path
     }
@@ -83,13 +42,13 @@ extension RecordingSummary {
 /// `overtalk_s`, `dtmf`: the fields ARCHITECTURE.md gives the index once
 /// speech and DTMF detection exist). Absent fields stay nil in the catalog,
 /// so `find` does not mistake "not analysed" for "none".
-struct IndexSpeechFacts {
+package struct IndexSpeechFacts {
     var talk: [Double?] = []
     var overtalk: Double?
     var dtmfCount: Int?
     var silenceShare: Double?
 
-    init?(indexJSON: [UInt8]) {
+    package init?(indexJSON: [UInt8]) {
         guard let object = try? JSONSerialization.jsonObject(with: Data(indexJSON)) as? [String: Any] else { return nil }
         let channels = object["channels"] as? [[String: Any]] ?? []
         talk = channels.map { ($0["talk_time_s"] as? NSNumber)?.doubleValue }
@@ -115,7 +74,7 @@ struct IndexSpeechFacts {
         }
     }
 
-    func apply(to row: inout CatalogRecording) {
+    package func apply(to row: inout CatalogRecording) {
         if talk.count == 2 {
             row.callerTalkS = talk[0]
             row.calleeTalkS = talk[1]

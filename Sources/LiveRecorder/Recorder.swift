@@ -1,8 +1,11 @@
+import CallMedia
 import CallrecCore
 import Capture
 import Catalog
+import Commit
 import Foundation
 import Output
+import Pipeline
 
 /// The live recorder (`callrec record`): reads a capture stream that never
 /// ends (standard input from `tcpdump -U -w -`, or a live interface), writes

@@ -1,3 +1,4 @@
+import CallMedia
 import Catalog
 import CallrecCore
 import Foundation

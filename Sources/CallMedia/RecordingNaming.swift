@@ -4,18 +4,18 @@ import CallrecCore
 /// the id is the UTC start time and a hash of the Call-ID.
 public enum RecordingNaming {
     /// `20261129T081530Z-3f9a1c2e`.
-    static func recordingID(start: MediaTime, callID: String) -> String {
+    package static func recordingID(start: MediaTime, callID: String) -> String {
         start.compactUTC + "-" + StableHash.hex(StableHash.fnv1a32(callID.utf8), digits: 8)
     }
 
     /// `2026/11/29`, the UTC date of `time`.
-    static func dateFolder(_ time: MediaTime) -> String {
+    package static func dateFolder(_ time: MediaTime) -> String {
         let civil = time.civilUTC
         return "\(civil.year)/\(civil.month < 10 ? "0" : "")\(civil.month)/\(civil.day < 10 ? "0" : "")\(civil.day)"
     }
 
     /// Untrusted text cut to a length fit for tags and reports.
-    static func bounded(_ text: String, maxBytes: Int = 256) -> String {
+    package static func bounded(_ text: String, maxBytes: Int = 256) -> String {
         if text.utf8.count <= maxBytes { return text }
         return String(decoding: text.utf8.prefix(maxBytes), as: UTF8.self)
     }

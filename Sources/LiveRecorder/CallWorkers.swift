@@ -1,4 +1,6 @@
+import CallMedia
 import CallrecCore
+import Pipeline
 import RTP
 import SIP
 

@@ -2,7 +2,10 @@ import CallrecCore
 import CallrecTestSupport
 import Catalog
 import Foundation
-@testable import Pipeline
+import CallMedia
+import Commit
+import Conversion
+@testable import LiveRecorder
 import Testing
 
 /// The live recorder's parts, in process: the queues between its threads,

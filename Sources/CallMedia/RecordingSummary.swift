@@ -1,0 +1,61 @@
+import CallrecCore
+import Output
+
+/// What one finished call produced, for the command line and the catalog.
+public struct RecordingSummary: Sendable {
+    /// One audio file of the recording.
+    public struct AudioFile: Sendable, Equatable {
+        /// The final path.
+        public var path: String
+        /// Its size in bytes.
+        public var bytes: Int64
+
+        /// The file at `path`, of `bytes` bytes.
+        package init(path: String, bytes: Int64) {
+            self.path = path
+            self.bytes = bytes
+        }
+    }
+
+    /// The recording id.
+    public var id: String
+    /// The audio files written: one (stereo or mono), or one per party in
+    /// channel order (split).
+    public var audioFiles: [AudioFile]
+    /// The call index's final path.
+    public var indexPath: String
+    /// The index as written.
+    public var index: CallIndex
+    /// Time zero of the recording.
+    public var start: MediaTime
+
+    /// The first (for stereo and mono, the only) audio file.
+    public var audioPath: String { audioFiles[0].path }
+    /// Bytes of all audio files together.
+    public var audioBytes: Int64 { audioFiles.reduce(0) { $0 + $1.bytes } }
+    /// The recording rule that chose the call (nil: none matched, the default applied).
+    public var ruleID: Int64? = nil
+    /// Until when the recording is kept (Unix seconds), as the recording rules decided (nil: the default retention).
+    public var retainUntilEpoch: Double? = nil
+    /// SHA-256 of the audio file, once committed.
+    public var audioSHA256: String? = nil
+
+    /// A summary of the recording `id` whose index is `index`.
+    package init(id: String, audioFiles: [AudioFile], indexPath: String, index: CallIndex, start: MediaTime) {
+        self.id = id
+        self.audioFiles = audioFiles
+        self.indexPath = indexPath
+        self.index = index
+        self.start = start
+    }
+}
+
+/// A finished recording whose files are complete and synced under their
+/// temporary names, not yet visible: `RecordingCommitter` enters it in the
+/// catalog and renames the files into place.
+public struct FinishedRecording {
+    /// What the recording holds.
+    public var summary: RecordingSummary
+    /// The files in commit order: the audio first, the call index last.
+    public let files: [AtomicFile]
+}
