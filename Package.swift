@@ -17,7 +17,6 @@ let systemLibraries: [Target] = [
     .systemLibrary(name: "CSndFile", path: "Sources/CSndFile", providers: [.apt(["libsndfile1-dev"])]),
     .systemLibrary(name: "CSpanDSP", path: "Sources/CSpanDSP", providers: [.apt(["libspandsp-dev"])]),
     .systemLibrary(name: "CSRTP", path: "Sources/CSRTP", pkgConfig: "libsrtp2", providers: [.apt(["libsrtp2-dev"])]),
-    .systemLibrary(name: "CCrypto", path: "Sources/CCrypto", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
 ]
 
 let package = Package(
@@ -32,12 +31,15 @@ let package = Package(
         .library(name: "Inspection", targets: ["Inspection"]),
         .library(name: "Throughput", targets: ["Throughput"]),
         .library(name: "Catalog", targets: ["Catalog"]),
+        .library(name: "Sealing", targets: ["Sealing"]),
         .library(name: "CallrecTestSupport", targets: ["CallrecTestSupport"]),
         .library(name: "CallSynthesis", targets: ["CallSynthesis"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
+        // The one crypto library: SHA-256 of files, sealing (age v1), signing (Ed25519). README, "Cryptography".
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
     ],
     targets: systemLibraries + [
         .target(name: "CallrecCore"),
@@ -47,7 +49,17 @@ let package = Package(
         .target(name: "Codecs", dependencies: ["CSpanDSP"]),
         .target(name: "DSP", dependencies: ["CSampleRate", "CFFTW"]),
         .target(name: "Output", dependencies: ["CallrecCore", "COpus", "CSndFile", "COpusFile"]),
-        .target(name: "Catalog", dependencies: ["CallrecCore", "CCrypto", .product(name: "GRDB", package: "GRDB.swift")]),
+        .target(
+            name: "Catalog",
+            dependencies: ["CallrecCore", .product(name: "Crypto", package: "swift-crypto"), .product(name: "GRDB", package: "GRDB.swift")]
+        ),
+        // age v1 files (sealed recordings), key files, the recorder's Ed25519 signing key.
+        .target(
+            name: "Sealing",
+            dependencies: [
+                "CallrecCore", .product(name: "Crypto", package: "swift-crypto"), .product(name: "CryptoExtras", package: "swift-crypto"),
+            ]
+        ),
         // One call's media: packets of each leg -> jitter buffer -> decoder -> mixer -> taps -> files.
         .target(name: "CallMedia", dependencies: ["CallrecCore", "RTP", "SIP", "Codecs", "DSP", "Output"]),
         // A finished recording into the catalog: files and row together, in steps.
@@ -110,6 +122,10 @@ let package = Package(
                 "Pipeline", "Conversion", "LiveRecorder", "CallMedia", "Commit", "Catalog", "Capture", "SIP", "Codecs", "DSP", "Output", "RTP",
                 "CallrecCore", "CallrecTestSupport",
             ]
+        ),
+        .testTarget(
+            name: "SealingTests",
+            dependencies: ["Sealing", "Output", "CallrecCore", "CallrecTestSupport", .product(name: "Crypto", package: "swift-crypto")]
         ),
         .testTarget(name: "CLITests", dependencies: ["CallrecCore", "Capture", "CallrecTestSupport"]),
     ],

@@ -8,10 +8,12 @@ set -euo pipefail
 # way users' tools read them (opusinfo from opus-tools).
 # libspandsp-dev: G.711 Appendix I loss concealment, and the G.722 baseline in Benchmarks/.
 # libsrtp2-dev: SRTP decryption with the SDES keys from the SDP.
-# libssl-dev: SHA-256 of recordings (OpenSSL's libcrypto) for the catalog.
+# age and openssl: the reference tools the sealing tests check sealed files and
+# signing keys against (callrec's own crypto is swift-crypto, built from source);
+# python3 for their zlib (the age test kit) and pseudo-terminal (age -p) helpers.
 packages=(libpcap-dev libopus-dev libogg-dev libopusfile-dev libsamplerate0-dev
-          libfftw3-dev libsndfile1-dev libsqlite3-dev libspandsp-dev libsrtp2-dev libssl-dev
-          tzdata opus-tools)
+          libfftw3-dev libsndfile1-dev libsqlite3-dev libspandsp-dev libsrtp2-dev
+          tzdata opus-tools age openssl python3)
 
 missing=()
 for p in "${packages[@]}"; do

@@ -1,3 +1,5 @@
+import CallrecCore
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -9,6 +11,14 @@ import Darwin
 /// data, renames `.<name>.partial` to `<name>` and syncs the folder. A file
 /// dropped without `commit()` (an error, a crash) leaves only the temporary
 /// name, which `discard()` or the next run's cleanup removes.
+///
+/// Every recording file is written through here. Given a
+/// `ByteStreamTransform` (sealing: Sealing's `AgeWriter`), every byte passes
+/// through it on its way to the disk, so what the writer produces (Ogg pages,
+/// JSON, WAV) never reaches the disk in the clear: the transform writes its
+/// header when the file is opened, takes each write, and writes its last
+/// bytes when the file is synced. `size` then counts the bytes stored,
+/// `contentSize` the bytes written.
 ///
 /// One owner per file descriptor: opened in `init`, closed in `commit`,
 /// `discard` or `deinit`.
@@ -23,11 +33,16 @@ public final class AtomicFile {
     public let path: String
     /// The temporary path written until commit.
     public let temporaryPath: String
-    /// Bytes written so far.
-    public private(set) var size: Int64 = 0
+    /// Bytes stored on disk so far (with a transform: what it stored, such as sealed chunks).
+    public var size: Int64 { stored.size }
+    /// Bytes written so far by the file's writer (without a transform, `size`).
+    public private(set) var contentSize: Int64 = 0
+    /// What every byte passes through on its way to the disk, if anything.
+    public let transform: (any ByteStreamTransform)?
 
-    private var fd: Int32
+    private let stored: StoredFile
     private var committed = false
+    private var transformFinished = false
     /// What to do when the disk is full; nil: fail at once.
     private let space: DiskSpaceWait?
 
@@ -36,13 +51,18 @@ public final class AtomicFile {
 
     /// Creates the folder `directory` (and its parents) and opens a
     /// temporary file for `name` in it.
-    /// - Parameter space: waits out a full disk; nil: a full disk fails at once.
-    public init(directory: String, name: String, space: DiskSpaceWait? = nil) throws {
+    /// - Parameters:
+    ///   - space: waits out a full disk; nil: a full disk fails at once.
+    ///   - transform: what every byte passes through (sealing); its first
+    ///     bytes (a sealed file's header) are written now. The caller names
+    ///     the file, suffix included (`transform.fileNameSuffix`).
+    public init(directory: String, name: String, space: DiskSpaceWait? = nil, transform: (any ByteStreamTransform)? = nil) throws {
         self.space = space
+        self.transform = transform
         path = directory + "/" + name
         temporaryPath = directory + "/." + name + AtomicFile.temporarySuffix
         let temporaryPath = self.temporaryPath
-        fd = try AtomicFile.retrying(space, path: temporaryPath) {
+        let fd = try AtomicFile.retrying(space, path: temporaryPath) {
             try AtomicFile.makeDirectories(directory)
             let opened = open(temporaryPath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
             if opened < 0 {
@@ -50,21 +70,37 @@ public final class AtomicFile {
             }
             return opened
         }
+        stored = StoredFile(fd: fd, path: temporaryPath, space: space)
+        if let transform {
+            try transforming { try transform.begin(into: stored) }
+        }
     }
 
     /// Splits `path` at its last slash into folder and name (a bare name is
     /// in the current folder) and opens a temporary file for it.
-    public convenience init(path: String, space: DiskSpaceWait? = nil) throws {
+    public convenience init(path: String, space: DiskSpaceWait? = nil, transform: (any ByteStreamTransform)? = nil) throws {
         let slash = path.lastIndex(of: "/")
         try self.init(
             directory: slash.map { String(path[..<$0]) } ?? ".",
-            name: slash.map { String(path[path.index(after: $0)...]) } ?? path, space: space)
+            name: slash.map { String(path[path.index(after: $0)...]) } ?? path, space: space, transform: transform)
     }
 
     /// Runs `body` again while it fails for want of space and `space` says to wait.
     private static func retrying<T>(_ space: DiskSpaceWait?, path: String, _ body: () throws -> T) throws -> T {
         guard let space else { return try body() }
         return try space.retrying(path: path, isNoSpace: { ($0 as? OutputError)?.code == .noSpace }, body)
+    }
+
+    /// Runs a call into the transform: its own errors (a refused overwrite)
+    /// become `OutputError.transform` naming the file; disk errors stay as they are.
+    private func transforming(_ body: () throws -> Void) throws {
+        do {
+            try body()
+        } catch let error as OutputError {
+            throw error
+        } catch {
+            throw OutputError(code: .transform, path: temporaryPath, message: "\(error)")
+        }
     }
 
     deinit {
@@ -74,49 +110,24 @@ public final class AtomicFile {
     /// Appends `bytes`. On a full disk with a `DiskSpaceWait`, waits and
     /// goes on from the first byte not written.
     public func write(_ bytes: UnsafeRawBufferPointer) throws {
-        var offset = 0
-        var waited = false
-        while offset < bytes.count {
-            let n = Glibc.write(fd, bytes.baseAddress! + offset, bytes.count - offset)
-            if n < 0 {
-                let code = errno
-                if code == EINTR { continue }
-                if code == ENOSPC, let space, space.waitForSpace(path: temporaryPath) {
-                    waited = true
-                    continue
-                }
-                throw AtomicFile.error(code, path: temporaryPath, doing: "cannot write")
-            }
-            offset += n
+        if let transform {
+            try transforming { try transform.append(bytes, into: stored) }
+        } else {
+            try stored.append(bytes)
         }
-        if waited { space?.spaceReturned() }
-        size += Int64(bytes.count)
-    }
-
-    /// The open descriptor of the temporary file, for a library that writes
-    /// (and seeks) on its own, such as libsndfile. Call `adoptExternalWrites()`
-    /// when it is done.
-    public var fileDescriptor: Int32 { fd }
-
-    /// Takes the file's size from the disk after a library wrote through `fileDescriptor`.
-    public func adoptExternalWrites() {
-        guard fd >= 0 else { return }
-        let end = lseek(fd, 0, SEEK_END)
-        if end >= 0 { size = Int64(end) }
+        contentSize += Int64(bytes.count)
     }
 
     /// Overwrites bytes already written, at `offset` from the start (a header
-    /// whose length is known only at the end).
+    /// whose length is known only at the end). Through a transform that has
+    /// already stored those bytes for good (a sealed chunk) it throws
+    /// `OutputError.transform`.
     public func write(_ bytes: UnsafeRawBufferPointer, at offset: Int64) throws {
-        precondition(offset + Int64(bytes.count) <= size, "can only overwrite what was written")
-        var done = 0
-        while done < bytes.count {
-            let n = pwrite(fd, bytes.baseAddress! + done, bytes.count - done, off_t(offset) + off_t(done))
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw AtomicFile.error(errno, path: temporaryPath, doing: "cannot write")
-            }
-            done += n
+        precondition(offset + Int64(bytes.count) <= contentSize, "can only overwrite what was written")
+        if let transform {
+            try transforming { try transform.overwrite(bytes, at: offset, into: stored) }
+        } else {
+            try stored.write(bytes, at: offset)
         }
     }
 
@@ -125,15 +136,19 @@ public final class AtomicFile {
         try bytes.withUnsafeBytes { try write($0) }
     }
 
-    /// Syncs the data and closes the file, still under its temporary name.
-    /// Call `rename()` to publish it; `commit()` does both.
+    /// Ends the transform (a sealed file's last chunk), syncs the data and
+    /// closes the file, still under its temporary name. Call `publish()` to
+    /// publish it; `commit()` does both.
     public func sync() throws {
-        guard fd >= 0 else { return }
-        if fsync(fd) != 0 {
+        guard stored.fd >= 0 else { return }
+        if let transform, !transformFinished {
+            transformFinished = true
+            try transforming { try transform.finish(into: stored) }
+        }
+        if fsync(stored.fd) != 0 {
             throw AtomicFile.error(errno, path: temporaryPath, doing: "cannot sync")
         }
-        close(fd)
-        fd = -1
+        stored.close()
     }
 
     /// Publishes the synced file under its final name and syncs the folder.
@@ -156,10 +171,7 @@ public final class AtomicFile {
 
     /// Closes and removes the temporary file.
     public func discard() {
-        if fd >= 0 {
-            close(fd)
-            fd = -1
-        }
+        stored.close()
         if !committed { unlink(temporaryPath) }
         committed = true
     }
@@ -189,4 +201,57 @@ public final class AtomicFile {
         let reason = String(cString: strerror(code))
         return OutputError(code: code == ENOSPC ? .noSpace : .io, path: path, message: "\(doing): \(reason)")
     }
+}
+
+/// The temporary file's descriptor and what is stored in it: the bytes a
+/// transform (or, without one, the file's writer) puts on disk. Every write
+/// is positional, so an append lands after the last byte stored even when a
+/// transform wrote further on (a sealed file's reserved first chunk).
+private final class StoredFile: StoredBytesOutput {
+    private(set) var fd: Int32
+    let path: String
+    let space: DiskSpaceWait?
+    /// One past the last byte stored.
+    private(set) var size: Int64 = 0
+
+    init(fd: Int32, path: String, space: DiskSpaceWait?) {
+        self.fd = fd
+        self.path = path
+        self.space = space
+    }
+
+    func append(_ bytes: UnsafeRawBufferPointer) throws {
+        try write(bytes, at: size)
+    }
+
+    /// Writes at `offset`; on a full disk with a `DiskSpaceWait`, waits and
+    /// goes on from the first byte not written.
+    func write(_ bytes: UnsafeRawBufferPointer, at offset: Int64) throws {
+        var done = 0
+        var waited = false
+        while done < bytes.count {
+            let n = pwrite(fd, bytes.baseAddress! + done, bytes.count - done, off_t(offset) + off_t(done))
+            if n < 0 {
+                let code = errno
+                if code == EINTR { continue }
+                if code == ENOSPC, let space, space.waitForSpace(path: path) {
+                    waited = true
+                    continue
+                }
+                throw AtomicFile.error(code, path: path, doing: "cannot write")
+            }
+            done += n
+        }
+        if waited { space?.spaceReturned() }
+        size = max(size, offset + Int64(bytes.count))
+    }
+
+    func close() {
+        if fd >= 0 {
+            Glibc.close(fd)
+            fd = -1
+        }
+    }
+
+    deinit { close() }
 }

@@ -8,7 +8,7 @@ import CSndFile
 /// grow with the recording's length. The WAV is an `AtomicFile`: written
 /// under a temporary name and renamed into place when complete.
 ///
-/// The corresponding C functions are `op_open_file`, `op_read`, `sf_open_fd`
+/// The corresponding C functions are `op_open_file`, `op_read`, `sf_open_virtual`
 /// and `sf_writef_short`.
 public enum OpusToWAV {
     /// What was written.
@@ -35,9 +35,9 @@ public enum OpusToWAV {
         info.channels = Int32(channels)
         info.format = Int32(SF_FORMAT_WAV | SF_FORMAT_PCM_16)
         let file = try AtomicFile(path: wavPath)
-        // libsndfile writes through the temporary file's own descriptor and leaves it open.
-        guard let wav = sf_open_fd(file.fileDescriptor, Int32(SFM_WRITE), &info, 0) else {
-            throw OutputError(code: .io, path: wavPath, message: "cannot create: \(String(cString: sf_strerror(nil)))")
+        let io = SndFileVirtualIO(file: file)
+        guard let wav = io.open(info: &info) else {
+            throw io.failure(OutputError(code: .io, path: wavPath, message: "cannot create: \(String(cString: sf_strerror(nil)))"))
         }
         var closed = false
         defer { if !closed { sf_close(wav) } }
@@ -50,15 +50,16 @@ public enum OpusToWAV {
             if n == 0 { break }
             let written = buffer.withUnsafeBufferPointer { sf_writef_short(wav, $0.baseAddress, sf_count_t(n)) }
             guard written == sf_count_t(n) else {
-                throw OutputError(code: .io, path: wavPath, message: "cannot write: \(String(cString: sf_strerror(wav)))")
+                throw io.failure(OutputError(code: .io, path: wavPath, message: "cannot write: \(String(cString: sf_strerror(wav)))"))
             }
             frames += Int64(n)
         }
         closed = true
-        guard sf_close(wav) == 0 else {
+        let status = sf_close(wav)
+        if let error = io.error { throw error }
+        guard status == 0 else {
             throw OutputError(code: .io, path: wavPath, message: "cannot finish the file")
         }
-        file.adoptExternalWrites()
         try file.commit()
         return Result(sampleRate: rate, channels: channels, frames: frames)
     }

@@ -11,6 +11,9 @@ public struct OutputError: Error, CustomStringConvertible, Sendable {
         public static let noSpace = Code(rawValue: "no-space")
         /// The encoder rejected its settings or input.
         public static let encoder = Code(rawValue: "encoder")
+        /// The file's transform (sealing) refused a write, such as an
+        /// overwrite of bytes it has already sealed.
+        public static let transform = Code(rawValue: "transform")
     }
 
     public var code: Code

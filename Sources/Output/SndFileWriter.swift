@@ -1,11 +1,14 @@
 import CSndFile
 import CallrecCore
 
-/// Writes 16-bit PCM as WAV or FLAC through libsndfile, into an `AtomicFile`.
+/// Writes 16-bit PCM as WAV or FLAC through libsndfile, into an `AtomicFile`
+/// (through libsndfile's virtual I/O, so a sealing transform sees every
+/// byte: give a sealed file the `.firstChunkLast` layout, since libsndfile
+/// rewrites the header at the end).
 ///
 /// The last frame is held back until the next one or `finish`, so the padding
 /// the mixer adds to its final frame is trimmed and the file holds exactly the
-/// call's length. One owner per handle: `sf_open_fd` in `init`, `sf_close` in
+/// call's length. One owner per handle: `sf_open_virtual` in `init`, `sf_close` in
 /// `finish` (or `deinit`). The corresponding C function is `sf_writef_short`.
 public final class SndFileWriter: AudioSink {
     /// The PCM the writer takes (and the file holds).
@@ -18,6 +21,7 @@ public final class SndFileWriter: AudioSink {
     public let container: AudioFileFormat
 
     private var handle: OpaquePointer?
+    private let io: SndFileVirtualIO
     private var pending: [Int16]
     private var hasPending = false
     private var framesWritten: Int64 = 0
@@ -41,9 +45,9 @@ public final class SndFileWriter: AudioSink {
         guard sf_format_check(&info) != 0 else {
             throw OutputError(code: .encoder, path: file.path, message: "libsndfile cannot write \(container.rawValue) at \(format)")
         }
-        // libsndfile writes through the temporary file's own descriptor and leaves it open.
-        guard let handle = sf_open_fd(file.fileDescriptor, Int32(SFM_WRITE), &info, 0) else {
-            throw OutputError(code: .encoder, path: file.path, message: "sf_open_fd: \(String(cString: sf_strerror(nil)))")
+        io = SndFileVirtualIO(file: file)
+        guard let handle = io.open(info: &info) else {
+            throw io.failure(OutputError(code: .encoder, path: file.path, message: "sf_open_virtual: \(String(cString: sf_strerror(nil)))"))
         }
         self.handle = handle
         sf_set_string(handle, Int32(SF_STR_SOFTWARE), "callrec")
@@ -73,10 +77,10 @@ public final class SndFileWriter: AudioSink {
         }
         self.handle = nil
         let status = sf_close(handle)
+        if let error = io.error { throw error }
         if status != 0 {
             throw OutputError(code: .io, path: file.path, message: "sf_close: \(String(cString: sf_error_number(status)))")
         }
-        file.adoptExternalWrites()
     }
 
     private func writePending(frames: Int) throws {
@@ -84,7 +88,7 @@ public final class SndFileWriter: AudioSink {
         guard frames > 0, let handle else { return }
         let written = pending.withUnsafeBufferPointer { sf_writef_short(handle, $0.baseAddress!, sf_count_t(frames)) }
         guard written == frames else {
-            throw OutputError(code: .io, path: file.path, message: "sf_writef_short: \(String(cString: sf_strerror(handle)))")
+            throw io.failure(OutputError(code: .io, path: file.path, message: "sf_writef_short: \(String(cString: sf_strerror(handle)))"))
         }
         framesWritten += Int64(frames)
     }
