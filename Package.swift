@@ -21,7 +21,7 @@ let systemLibraries: [Target] = [
 
 let package = Package(
     name: "callrec",
-    platforms: [.macOS(.v14)],
+    // Linux with glibc only (README, "Platforms"): no platforms line to promise more.
     products: [
         .executable(name: "callrec", targets: ["callrec"]),
         .library(name: "Pipeline", targets: ["Pipeline"]),
@@ -47,7 +47,7 @@ let package = Package(
         .target(name: "SIP", dependencies: ["CallrecCore"]),
         .target(name: "RTP", dependencies: ["CallrecCore", "CSRTP"]),
         .target(name: "Codecs", dependencies: ["CSpanDSP"]),
-        .target(name: "DSP", dependencies: ["CSampleRate", "CFFTW"]),
+        .target(name: "DSP", dependencies: ["CallrecCore", "CSampleRate", "CFFTW"]),
         .target(name: "Output", dependencies: ["CallrecCore", "COpus", "CSndFile", "COpusFile"]),
         .target(
             name: "Catalog",

@@ -1,7 +1,5 @@
 #if canImport(Glibc)
 import Glibc
-#elseif canImport(Darwin)
-import Darwin
 #endif
 
 /// The write end of the signal pipe, for the handler (which may use nothing else).
@@ -13,9 +11,26 @@ nonisolated(unsafe) private var signalPipeWrite: Int32 = -1
 /// Any thread may take the signal; nothing else runs in signal context.
 ///
 /// One watcher per process (the handlers are process-wide), made before
-/// any thread that should leave the signals to it.
+/// any thread that should leave the signals to it. callrec handles signals
+/// this way only: `record` (stop, status) and a live `convert` or `inspect`
+/// (stop).
 package final class SignalWatcher: @unchecked Sendable {
     // SAFETY: the pipe descriptors are fixed after init; the thread only reads.
+
+    /// A signal the watcher can take.
+    package struct Signal: Sendable, Equatable {
+        /// The signal's number.
+        package let number: Int32
+        /// `SIGINT`.
+        package let name: String
+
+        /// Ctrl-C.
+        package static let interrupt = Signal(number: SIGINT, name: "SIGINT")
+        /// `kill`, systemd's stop.
+        package static let terminate = Signal(number: SIGTERM, name: "SIGTERM")
+        /// `kill -USR1`: the recorder's status line.
+        package static let user1 = Signal(number: SIGUSR1, name: "SIGUSR1")
+    }
 
     private let readEnd: Int32
     private var thread: WorkerThread? = nil
@@ -23,7 +38,7 @@ package final class SignalWatcher: @unchecked Sendable {
     /// Installs handlers for `signals` and calls `handler` with each one
     /// that arrives, on the watcher's thread. SIGPIPE is ignored as well, so
     /// a reader of standard output that goes away does not stop the process.
-    package init(_ signals: [Int32], handler: @escaping @Sendable (Int32) -> Void) {
+    package init(_ signals: [Signal], handler: @escaping @Sendable (Signal) -> Void) {
         var fds: [Int32] = [-1, -1]
         precondition(pipe(&fds) == 0, "pipe: \(String(cString: strerror(errno)))")
         _ = fcntl(fds[0], F_SETFD, FD_CLOEXEC)
@@ -35,7 +50,7 @@ package final class SignalWatcher: @unchecked Sendable {
         // here, before the recorder's threads are made, so they inherit it unblocked.
         var unblocked = sigset_t()
         sigemptyset(&unblocked)
-        for number in signals { sigaddset(&unblocked, number) }
+        for signal in signals { sigaddset(&unblocked, signal.number) }
         pthread_sigmask(SIG_UNBLOCK, &unblocked, nil)
         let note: @convention(c) (Int32) -> Void = { number in
             let saved = errno
@@ -43,16 +58,12 @@ package final class SignalWatcher: @unchecked Sendable {
             _ = write(signalPipeWrite, &byte, 1)
             errno = saved
         }
-        for number in signals {
+        for signal in signals {
             var action = sigaction()
-            #if canImport(Glibc)
             action.__sigaction_handler.sa_handler = note
-            #else
-            action.__sigaction_u.__sa_handler = note
-            #endif
             action.sa_flags = SA_RESTART
             sigemptyset(&action.sa_mask)
-            sigaction(number, &action, nil)
+            precondition(sigaction(signal.number, &action, nil) == 0, "sigaction: \(String(cString: strerror(errno)))")
         }
         let readEnd = self.readEnd
         thread = WorkerThread {
@@ -60,7 +71,7 @@ package final class SignalWatcher: @unchecked Sendable {
             while true {
                 let n = read(readEnd, &byte, 1)
                 if n == 1 {
-                    handler(Int32(byte))
+                    if let signal = signals.first(where: { $0.number == Int32(byte) }) { handler(signal) }
                 } else if n < 0 && errno == EINTR {
                     continue
                 } else {

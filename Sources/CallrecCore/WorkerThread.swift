@@ -1,7 +1,5 @@
 #if canImport(Glibc)
 import Glibc
-#elseif canImport(Darwin)
-import Darwin
 #endif
 
 /// A POSIX thread that runs one closure and can be joined: the
@@ -15,11 +13,7 @@ package final class WorkerThread {
         }
     }
 
-    #if canImport(Glibc)
     private var thread = pthread_t()
-    #else
-    private var thread: pthread_t? = nil
-    #endif
     private var joined = false
 
     /// Starts a thread running `body`.
@@ -37,22 +31,16 @@ package final class WorkerThread {
     package func join() {
         guard !joined else { return }
         joined = true
-        #if canImport(Glibc)
-        pthread_join(thread, nil)
-        #else
-        if let thread { pthread_join(thread, nil) }
-        #endif
+        let status = pthread_join(thread, nil)
+        precondition(status == 0, "pthread_join failed: \(status)")
     }
 
     /// Lets the thread run on by itself: nothing will join it (a reader blocked in `read`).
     package func detach() {
         guard !joined else { return }
         joined = true
-        #if canImport(Glibc)
-        pthread_detach(thread)
-        #else
-        if let thread { pthread_detach(thread) }
-        #endif
+        let status = pthread_detach(thread)
+        precondition(status == 0, "pthread_detach failed: \(status)")
     }
 
     deinit {

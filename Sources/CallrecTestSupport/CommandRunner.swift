@@ -9,6 +9,13 @@ public enum CommandRunner {
         public var killed: Bool
         public var stdout: String
         public var stderr: String
+
+        public init(status: Int32, killed: Bool, stdout: String, stderr: String) {
+            self.status = status
+            self.killed = killed
+            self.stdout = stdout
+            self.stderr = stderr
+        }
     }
 
     /// Runs `callrec arguments`, with `environment` added to this process's own.

@@ -1,8 +1,9 @@
 import Foundation
 
-/// A running `callrec record -` for tests: its standard input is a pipe the
-/// test writes captures into, its output is collected as it comes, and the
-/// test can wait for a line, send signals and wait for the exit.
+/// A running `callrec record -` (or another command that runs until stopped)
+/// for tests: its standard input is a pipe the test writes captures into,
+/// its output is collected as it comes, and the test can wait for a line,
+/// send signals and wait for the exit.
 public final class RecorderProcess: @unchecked Sendable {
     // SAFETY: the collected output is guarded by `condition`; the rest is fixed after init.
 
@@ -14,13 +15,14 @@ public final class RecorderProcess: @unchecked Sendable {
     private var open = 2
     private let readers = DispatchGroup()
 
-    /// Starts `callrec record INPUT arguments...` (add `--out DIR` and the
+    /// Starts `callrec COMMAND INPUT arguments...` (add `--out DIR` and the
     /// rest); `input` nil leaves the input to the arguments (`--interface`).
     public init(
-        _ arguments: [String], input: String? = "-", environment: [String: String] = [:], binary: String = FixturePaths.callrecBinary
+        _ arguments: [String], command: String = "record", input: String? = "-", environment: [String: String] = [:],
+        binary: String = FixturePaths.callrecBinary
     ) throws {
         process.executableURL = URL(fileURLWithPath: binary)
-        process.arguments = ["record"] + (input.map { [$0] } ?? []) + arguments
+        process.arguments = [command] + (input.map { [$0] } ?? []) + arguments
         process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         let out = Pipe(), err = Pipe()
         process.standardInput = self.input
@@ -75,6 +77,13 @@ public final class RecorderProcess: @unchecked Sendable {
         condition.lock()
         defer { condition.unlock() }
         return String(decoding: out, as: UTF8.self).split(separator: "\n").map(String.init)
+    }
+
+    /// Standard output so far, as it was printed.
+    public var stdout: String {
+        condition.lock()
+        defer { condition.unlock() }
+        return String(decoding: out, as: UTF8.self)
     }
 
     /// Standard error so far.

@@ -1,11 +1,5 @@
 import CallrecCore
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
 /// Reads pcap and pcapng captures front to back, from a file, a pipe or
 /// memory, without ever seeking.
 ///
@@ -121,18 +115,17 @@ public final class CaptureFileReader {
         if path == "-" {
             fd = 0
         } else {
-            var info = stat()
-            if stat(path, &info) != 0 {
-                let missing = errno == ENOENT
-                let text = missing ? "no such file" : String(cString: strerror(errno))
-                throw CaptureError(code: missing ? .notFound : .unreadable, path: path, message: text)
+            let kind: System.FileKind
+            do throws(SystemError) {
+                kind = try System.kind(of: path)
+                if kind != .directory { fd = try System.openForReading(path) } else { fd = -1 }
+            } catch {
+                throw CaptureError(
+                    code: error.isNotFound ? .notFound : .unreadable, path: path,
+                    message: error.isNotFound ? "no such file" : error.description)
             }
-            if (info.st_mode & S_IFMT) == S_IFDIR {
+            if kind == .directory {
                 throw CaptureError(code: .unreadable, path: path, message: "is a directory, not a capture")
-            }
-            fd = open(path, O_RDONLY)
-            if fd < 0 {
-                throw CaptureError(code: .unreadable, path: path, message: String(cString: strerror(errno)))
             }
         }
         try self.init(path: path, input: .descriptor(fd, owned: path != "-"), diagnostics: diagnostics)
@@ -169,17 +162,9 @@ public final class CaptureFileReader {
 
     private func close() {
         if case .descriptor(let fd, true) = input {
-            closeDescriptor(fd)
+            System.close(fd)
             input = .descriptor(-1, owned: false)
         }
-    }
-
-    private func closeDescriptor(_ fd: Int32) {
-        #if canImport(Glibc)
-        _ = Glibc.close(fd)
-        #elseif canImport(Darwin)
-        _ = Darwin.close(fd)
-        #endif
     }
 
     // MARK: Buffer
@@ -208,7 +193,8 @@ public final class CaptureFileReader {
                 storage = bigger
                 capacity = grown
             } else if live > 0 {
-                memmove(storage, storage + head, live)
+                // The regions may overlap: copyMemory moves as memmove does.
+                storage.copyMemory(from: storage + head, byteCount: live)
             }
             storageOffset += Int64(head)
             head = 0
@@ -228,13 +214,12 @@ public final class CaptureFileReader {
     private func readSome(into destination: UnsafeMutableRawPointer, count: Int) throws -> Int {
         switch input {
         case .descriptor(let fd, _):
-            while true {
-                let n = read(fd, destination, count)
-                if n >= 0 { return n }
-                if errno == EINTR { continue }
+            do {
+                return try System.read(fd, into: destination, count: count)
+            } catch {
                 throw CaptureError(
-                    code: .unreadable, path: path, message: "read failed: " + String(cString: strerror(errno)),
-                    fileOffset: offset(tail), packetsRead: packetsRead)
+                    code: .unreadable, path: path, message: "read failed: \(error)", fileOffset: offset(tail),
+                    packetsRead: packetsRead)
             }
         case .memory(let bytes, let position, let chunk):
             let n = min(count, chunk, bytes.count - position)

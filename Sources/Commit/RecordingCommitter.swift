@@ -3,11 +3,6 @@ import Catalog
 import CallrecCore
 import Output
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 
 /// The steps of committing a recording, in order. After a crash at any of
 /// them, `catalog verify` leaves either the recording complete in files and
@@ -99,7 +94,7 @@ public struct RecordingCommitter {
         } catch {
             // Undo: neither files nor row stay behind.
             for file in finished.files { file.discard() }
-            for path in renamed { unlink(path) }
+            for path in renamed { System.remove(path) }
             if entered { try? catalog.removePending(id: summary.id) }
             throw error
         }

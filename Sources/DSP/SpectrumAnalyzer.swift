@@ -1,9 +1,8 @@
 import CFFTW
+import CallrecCore
 
 #if canImport(Glibc)
 import Glibc
-#elseif canImport(Darwin)
-import Darwin
 #endif
 
 /// The power spectrum of a block of samples, through FFTW (single
@@ -25,19 +24,16 @@ public final class SpectrumAnalyzer {
     public init(size: Int) {
         precondition(size >= 8 && size & (size - 1) == 0, "FFT size must be a power of two")
         self.size = size
-        input = fftwf_alloc_real(size)!
-        output = fftwf_alloc_complex(size / 2 + 1)!
-        pthread_mutex_lock(fftwPlanner)
-        plan = fftwf_plan_dft_r2c_1d(Int32(size), input, output, callrec_fftw_estimate)!
-        pthread_mutex_unlock(fftwPlanner)
+        let (input, output) = (fftwf_alloc_real(size)!, fftwf_alloc_complex(size / 2 + 1)!)
+        self.input = input
+        self.output = output
+        plan = fftwPlanner.withLock { fftwf_plan_dft_r2c_1d(Int32(size), input, output, callrec_fftw_estimate)! }
         power = [Float](repeating: 0, count: size / 2 + 1)
         window = (0..<size).map { Float(0.5 - 0.5 * cos(2 * Double.pi * Double($0) / Double(size))) }
     }
 
     deinit {
-        pthread_mutex_lock(fftwPlanner)
-        fftwf_destroy_plan(plan)
-        pthread_mutex_unlock(fftwPlanner)
+        fftwPlanner.withLock { fftwf_destroy_plan(plan) }
         fftwf_free(input)
         fftwf_free(output)
     }
@@ -62,8 +58,4 @@ public final class SpectrumAnalyzer {
 
 /// FFTW's planner is not thread-safe (execution is): plans are made and
 /// destroyed under this lock, which lives for the whole process.
-nonisolated(unsafe) private let fftwPlanner: UnsafeMutablePointer<pthread_mutex_t> = {
-    let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
-    pthread_mutex_init(mutex, nil)
-    return mutex
-}()
+private let fftwPlanner = Lock()

@@ -1,8 +1,4 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
+import CallrecCore
 
 /// The recorder's account of finished calls: counts them by outcome and
 /// hands their lines out in the order the calls ended (`CallReport.sequence`),
@@ -27,7 +23,7 @@ final class CallLedger: @unchecked Sendable {
     }
 
     private let emit: @Sendable (FinishedCall) -> Void
-    private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
+    private let mutex = Lock()
     private var waiting: [Int: FinishedCall] = [:]
     private var next = 1
     private var tally = Counts()
@@ -35,18 +31,13 @@ final class CallLedger: @unchecked Sendable {
     /// A ledger that passes each line to `emit`, in order.
     init(emit: @escaping @Sendable (FinishedCall) -> Void) {
         self.emit = emit
-        pthread_mutex_init(mutex, nil)
     }
 
-    deinit {
-        pthread_mutex_destroy(mutex)
-        mutex.deallocate()
-    }
 
     /// Takes a finished call (from any thread).
     func add(_ call: FinishedCall) {
-        pthread_mutex_lock(mutex)
-        defer { pthread_mutex_unlock(mutex) }
+        mutex.lock()
+        defer { mutex.unlock() }
         switch call.outcome {
         case .recorded: tally.recorded += 1
         case .skipped: tally.skipped += 1
@@ -63,15 +54,15 @@ final class CallLedger: @unchecked Sendable {
 
     /// The counts so far.
     var counts: Counts {
-        pthread_mutex_lock(mutex)
-        defer { pthread_mutex_unlock(mutex) }
+        mutex.lock()
+        defer { mutex.unlock() }
         return tally
     }
 
     /// Emits whatever still waits (in order, across any gap): the run is over.
     func flush() {
-        pthread_mutex_lock(mutex)
-        defer { pthread_mutex_unlock(mutex) }
+        mutex.lock()
+        defer { mutex.unlock() }
         for sequence in waiting.keys.sorted() {
             emit(waiting[sequence]!)
         }

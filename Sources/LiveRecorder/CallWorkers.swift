@@ -4,12 +4,6 @@ import Pipeline
 import RTP
 import SIP
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
 /// Spreads calls over worker threads: each call is given to one worker for
 /// its whole life (by its router key, so the same input always lands the
 /// same way), and everything the router hands it (packets, description
@@ -48,7 +42,7 @@ final class CallWorkers: CallExecutor, @unchecked Sendable {
     /// Each worker's counts (merged by `finish`).
     private let diagnostics: [Diagnostics]
     private var threads: [WorkerThread] = []
-    private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
+    private let mutex = Lock()
     private var fatal: (any Error)? = nil
 
     /// Starts `count` workers, each with a queue of `queueBytes` bytes of packets.
@@ -56,16 +50,11 @@ final class CallWorkers: CallExecutor, @unchecked Sendable {
         self.count = max(1, count)
         queues = (0..<self.count).map { _ in HandoffQueue<Job>(capacity: max(1024, queueBytes / 128), byteCapacity: queueBytes) }
         diagnostics = (0..<self.count).map { _ in Diagnostics() }
-        pthread_mutex_init(mutex, nil)
         threads = (0..<self.count).map { k in
             WorkerThread { [self] in work(k) }
         }
     }
 
-    deinit {
-        pthread_mutex_destroy(mutex)
-        mutex.deallocate()
-    }
 
     private func work(_ k: Int) {
         let queue = queues[k]
@@ -94,15 +83,15 @@ final class CallWorkers: CallExecutor, @unchecked Sendable {
     }
 
     private func record(_ error: any Error) {
-        pthread_mutex_lock(mutex)
+        mutex.lock()
         if fatal == nil { fatal = error }
-        pthread_mutex_unlock(mutex)
+        mutex.unlock()
     }
 
     /// The first error a call's work threw that was not the call's own (nil if none).
     var fatalError: (any Error)? {
-        pthread_mutex_lock(mutex)
-        defer { pthread_mutex_unlock(mutex) }
+        mutex.lock()
+        defer { mutex.unlock() }
         return fatal
     }
 

@@ -1,11 +1,5 @@
 import CallrecCore
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
 /// A bounded first-in first-out queue from one producer thread to one
 /// consumer thread. Each element carries a run of bytes (a packet), copied
 /// into a ring made once, so passing a packet allocates nothing.
@@ -17,9 +11,13 @@ import Darwin
 ///
 /// The producer ends the stream with `finishInput` (the consumer drains
 /// what is queued, then sees `.finished`); `abandon` ends it from either side
-/// at once (waiting pushes return false).
+/// at once (waiting pushes return `.closed`).
+///
+/// One `Lock` guards it; its one condition serves both sides: with one
+/// producer and one consumer, only one of them can be waiting at a time (the
+/// producer on a full queue, the consumer on an empty one).
 final class HandoffQueue<Element>: @unchecked Sendable {
-    // SAFETY: every stored var is read and written with `mutex` held, except
+    // SAFETY: every stored var is read and written with `lock` held, except
     // the slots and bytes of a batch the consumer holds: the producer never
     // touches a slot or byte range until the consumer has released it.
 
@@ -51,9 +49,7 @@ final class HandoffQueue<Element>: @unchecked Sendable {
     private var producerWaiting = false
     private var droppedCount = 0
     private var peakBytes = 0
-    private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
-    private let notEmpty = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
-    private let notFull = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
+    private let lock = Lock()
 
     /// A queue of at most `capacity` elements and `byteCapacity` bytes.
     init(capacity: Int, byteCapacity: Int) {
@@ -63,21 +59,12 @@ final class HandoffQueue<Element>: @unchecked Sendable {
         slots = UnsafeMutablePointer<Slot>.allocate(capacity: capacity)
         slots.initialize(repeating: Slot(), count: capacity)
         bytes = UnsafeMutableRawPointer.allocate(byteCount: byteCapacity, alignment: 16)
-        pthread_mutex_init(mutex, nil)
-        pthread_cond_init(notEmpty, nil)
-        pthread_cond_init(notFull, nil)
     }
 
     deinit {
         slots.deinitialize(count: capacity)
         slots.deallocate()
         bytes.deallocate()
-        pthread_cond_destroy(notFull)
-        pthread_cond_destroy(notEmpty)
-        pthread_mutex_destroy(mutex)
-        notFull.deallocate()
-        notEmpty.deallocate()
-        mutex.deallocate()
     }
 
     /// What became of a pushed element.
@@ -93,8 +80,8 @@ final class HandoffQueue<Element>: @unchecked Sendable {
     /// waits for room if `wait`, else drops the element (counted).
     @discardableResult
     func push(_ element: Element, bytes payload: UnsafeRawBufferPointer, wait: Bool) -> PushResult {
-        pthread_mutex_lock(mutex)
-        defer { pthread_mutex_unlock(mutex) }
+        lock.lock()
+        defer { lock.unlock() }
         while true {
             if abandoned || inputFinished { return .closed }
             // An element larger than the ring could never be queued.
@@ -110,7 +97,7 @@ final class HandoffQueue<Element>: @unchecked Sendable {
                 byteUsed += span
                 peakBytes = max(peakBytes, byteUsed)
                 count += 1
-                if consumerWaiting { pthread_cond_signal(notEmpty) }
+                if consumerWaiting { lock.signal() }
                 return .queued
             }
             guard wait else {
@@ -118,13 +105,13 @@ final class HandoffQueue<Element>: @unchecked Sendable {
                 return .dropped
             }
             producerWaiting = true
-            pthread_cond_wait(notFull, mutex)
+            lock.wait()
             producerWaiting = false
         }
     }
 
     /// Where `length` contiguous bytes fit in the ring, and how much of it
-    /// they use up; nil when they do not fit now. The mutex is held.
+    /// they use up; nil when they do not fit now. The lock is held.
     private func allocate(_ length: Int) -> (offset: Int, span: Int)? {
         if byteUsed == 0 {
             byteHead = 0
@@ -156,22 +143,23 @@ final class HandoffQueue<Element>: @unchecked Sendable {
     /// waiting up to `timeout` seconds (nil: for ever) for the first one.
     /// The bytes are valid only during the call.
     func pop(timeout: Double?, _ body: (Element, UnsafeRawBufferPointer) -> Void) -> PopResult {
-        pthread_mutex_lock(mutex)
+        lock.lock()
         if count == 0 && !inputFinished && !abandoned {
             consumerWaiting = true
             if let timeout {
-                var deadline = realtimeDeadline(after: max(0, timeout))
+                let deadline = monotonicSeconds() + max(0, timeout)
                 while count == 0 && !inputFinished && !abandoned {
-                    if pthread_cond_timedwait(notEmpty, mutex, &deadline) == ETIMEDOUT { break }
+                    let left = deadline - monotonicSeconds()
+                    if left <= 0 || !lock.wait(seconds: left) { break }
                 }
             } else {
-                while count == 0 && !inputFinished && !abandoned { pthread_cond_wait(notEmpty, mutex) }
+                while count == 0 && !inputFinished && !abandoned { lock.wait() }
             }
             consumerWaiting = false
         }
         let (start, n) = (head, abandoned ? 0 : count)
         let finished = n == 0 && (inputFinished || abandoned)
-        pthread_mutex_unlock(mutex)
+        lock.unlock()
         if finished { return .finished }
         if n == 0 { return .timedOut }
         var released = 0
@@ -183,47 +171,41 @@ final class HandoffQueue<Element>: @unchecked Sendable {
             body(element, UnsafeRawBufferPointer(start: bytes + slots[index].offset, count: slots[index].length))
             released += slots[index].span
         }
-        pthread_mutex_lock(mutex)
-        let last = slots[(start + n - 1) % capacity]
-        byteHead = last.offset + last.length
-        byteUsed -= released
-        head = (head + n) % capacity
-        count -= n
-        if producerWaiting { pthread_cond_signal(notFull) }
-        pthread_mutex_unlock(mutex)
+        lock.withLock {
+            let last = slots[(start + n - 1) % capacity]
+            byteHead = last.offset + last.length
+            byteUsed -= released
+            head = (head + n) % capacity
+            count -= n
+            if producerWaiting { lock.signal() }
+        }
         return .delivered(n)
     }
 
     /// The producer is done: the consumer gets what is queued, then `.finished`.
     func finishInput() {
-        pthread_mutex_lock(mutex)
-        inputFinished = true
-        pthread_cond_broadcast(notEmpty)
-        pthread_cond_broadcast(notFull)
-        pthread_mutex_unlock(mutex)
+        lock.withLock {
+            inputFinished = true
+            lock.broadcast()
+        }
     }
 
     /// Ends the queue at once: pushes fail, a waiting producer or consumer
     /// wakes, and what is still queued is never delivered (nor counted).
     func abandon() {
-        pthread_mutex_lock(mutex)
-        abandoned = true
-        pthread_cond_broadcast(notEmpty)
-        pthread_cond_broadcast(notFull)
-        pthread_mutex_unlock(mutex)
+        lock.withLock {
+            abandoned = true
+            lock.broadcast()
+        }
     }
 
     /// Elements refused because the queue was full (and the producer would not wait).
     var dropped: Int {
-        pthread_mutex_lock(mutex)
-        defer { pthread_mutex_unlock(mutex) }
-        return droppedCount
+        lock.withLock { droppedCount }
     }
 
     /// The share of the byte ring in use now, and the most ever used (0 to 1).
     var fill: (now: Double, peak: Double) {
-        pthread_mutex_lock(mutex)
-        defer { pthread_mutex_unlock(mutex) }
-        return (Double(byteUsed) / Double(byteCapacity), Double(peakBytes) / Double(byteCapacity))
+        lock.withLock { (Double(byteUsed) / Double(byteCapacity), Double(peakBytes) / Double(byteCapacity)) }
     }
 }

@@ -169,8 +169,7 @@ public final class Recorder: @unchecked Sendable {
     private let keepMarker: Bool
     private let started = monotonicSeconds()
 
-    private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
-    private let wake = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
+    private let mutex = Lock()
     private var stopReason: StopReason? = nil
     private var readerError: String? = nil
     /// libpcap's drop counts, as the reader last read them.
@@ -198,13 +197,11 @@ public final class Recorder: @unchecked Sendable {
         self.settings = settings
         self.input = input
         self.events = events
-        pthread_mutex_init(mutex, nil)
-        pthread_cond_init(wake, nil)
         let out = settings.convert.outputDirectory
         try AtomicFile.makeDirectories(out)
         catalog = try CatalogStore(path: out + "/" + CatalogStore.fileName)
         marker = out + "/" + Recorder.runningMarker
-        let unclean = access(marker, F_OK) == 0
+        let unclean = System.exists(marker)
         do {
             let report = try catalog.recover(scanFolders: unclean, by: settings.actor, at: Date().timeIntervalSince1970)
             recovery = report
@@ -252,10 +249,6 @@ public final class Recorder: @unchecked Sendable {
     private let options: ConvertOptions
 
     deinit {
-        pthread_cond_destroy(wake)
-        pthread_mutex_destroy(mutex)
-        wake.deallocate()
-        mutex.deallocate()
         withExtendedLifetime(lock) {}
     }
 
@@ -274,10 +267,10 @@ public final class Recorder: @unchecked Sendable {
     }
 
     private func stop(_ reason: StopReason) {
-        pthread_mutex_lock(mutex)
+        mutex.lock()
         if stopReason == nil || reason == .diskFull { stopReason = reason }
         let handle = stopHandle
-        pthread_mutex_unlock(mutex)
+        mutex.unlock()
         packets.finishInput()
         handle?.stop()
         // Calls in flight cannot wait for a disk that is full: they fail now rather than hold up the stop.
@@ -286,10 +279,10 @@ public final class Recorder: @unchecked Sendable {
 
     /// Prints a status line now (SIGUSR1). Safe from any thread.
     public func reportStatus() {
-        pthread_mutex_lock(mutex)
+        mutex.lock()
         statusRequested = true
-        pthread_cond_signal(wake)
-        pthread_mutex_unlock(mutex)
+        mutex.signal()
+        mutex.unlock()
     }
 
     /// Reads and records until the input ends or `stop()` is called, then
@@ -297,9 +290,9 @@ public final class Recorder: @unchecked Sendable {
     public func run() -> Summary {
         let diagnostics = Diagnostics()
         let workers = CallWorkers(count: settings.jobs, queueBytes: settings.workerQueueBytes)
-        pthread_mutex_lock(mutex)
+        mutex.lock()
         self.workers = workers
-        pthread_mutex_unlock(mutex)
+        mutex.unlock()
         let ledger = self.ledger
         let committer = self.committer
         let processor = CaptureProcessor(
@@ -343,16 +336,16 @@ public final class Recorder: @unchecked Sendable {
             lineWriter.detach()
         }
 
-        pthread_mutex_lock(mutex)
+        mutex.lock()
         monitorDone = true
-        pthread_cond_signal(wake)
+        mutex.signal()
         var reason = stopReason ?? .endOfInput
         let inputError = readerError
         let drops = Drops(queue: packets.dropped, kernel: liveDrops.kernel, interface: liveDrops.interface)
         let capturedCount = captured
         // The reader's own counts, once it has finished (a pipe's writer may still hold it in read()).
         if let read = readerDiagnostics { diagnostics.merge(read) }
-        pthread_mutex_unlock(mutex)
+        mutex.unlock()
         monitor.join()
         reader.detach()
 
@@ -360,7 +353,7 @@ public final class Recorder: @unchecked Sendable {
         if failure != nil { reason = .failed }
         let counts = ledger.counts
         if !keepMarker {
-            unlink(marker)
+            System.remove(marker)
             AtomicFile.syncDirectory(of: marker)
         }
         events.message(
@@ -400,11 +393,15 @@ public final class Recorder: @unchecked Sendable {
                 let opened = try CaptureSource(input, diagnostics: diagnostics)
                 source = opened
                 let live = input.interface != nil
-                pthread_mutex_lock(mutex)
+                mutex.lock()
                 stopHandle = opened.stopHandle
                 let stopped = stopReason != nil
-                pthread_mutex_unlock(mutex)
+                mutex.unlock()
                 if stopped { throw Closed() }
+                if let interface = input.interface {
+                    // From here on packets are captured (tcpdump says the same).
+                    events.message("callrec: listening on \(interface)" + (input.filter.map { " (filter '\($0)')" } ?? ""))
+                }
                 var nextDrops = monotonicSeconds()
                 try opened.forEachPacket { packet in
                     let info = PacketInfo(
@@ -413,28 +410,28 @@ public final class Recorder: @unchecked Sendable {
                     if packets.push(info, bytes: packet.bytes, wait: !live) == .closed { throw Closed() }
                     if live, packet.number & 255 == 0, monotonicSeconds() >= nextDrops, let drops = opened.liveDrops {
                         nextDrops = monotonicSeconds() + 0.5
-                        pthread_mutex_lock(mutex)
+                        mutex.lock()
                         liveDrops = drops
-                        pthread_mutex_unlock(mutex)
+                        mutex.unlock()
                     }
                 }
                 if let drops = opened.liveDrops {
-                    pthread_mutex_lock(mutex)
+                    mutex.lock()
                     liveDrops = drops
-                    pthread_mutex_unlock(mutex)
+                    mutex.unlock()
                 }
             } catch is Closed {
                 // The packet in hand came after the stop: not taken.
                 closedEarly = true
             } catch {
-                pthread_mutex_lock(mutex)
+                mutex.lock()
                 readerError = String(describing: error)
-                pthread_mutex_unlock(mutex)
+                mutex.unlock()
             }
-            pthread_mutex_lock(mutex)
+            mutex.lock()
             readerDiagnostics = diagnostics
             captured = max(0, (source?.packetsRead ?? 0) - (closedEarly ? 1 : 0))
-            pthread_mutex_unlock(mutex)
+            mutex.unlock()
             packets.finishInput()
         }
     }
@@ -483,7 +480,12 @@ public final class Recorder: @unchecked Sendable {
             }
             if wall >= nextRules {
                 nextRules = wall + settings.rulesInterval
-                if let fresh = try? catalog.ruleSet() { rules.current = fresh }
+                if let fresh = try? catalog.ruleSet(), fresh.rules != rules.current.rules {
+                    rules.current = fresh
+                    events.message(
+                        "callrec: recording rules changed: \(fresh.rules.count) rule\(fresh.rules.count == 1 ? "" : "s") "
+                            + "now decide the calls that start from here on")
+                }
             }
         }
         packets.abandon()
@@ -497,23 +499,22 @@ public final class Recorder: @unchecked Sendable {
             packets: d[.packetsRead], callsInFlight: processor.callsInFlight, callsEnded: processor.callsEnded, dialogs: processor.dialogsInFlight,
             candidateStreams: processor.candidateStreams, callsOverLimit: d[.callsDroppedOverLimit],
             streamsOverLimit: d[.rtpStreamsOverLimit], tcpOverLimit: d[.tcpFlowsOverLimit])
-        pthread_mutex_lock(mutex)
+        mutex.lock()
         front = state
-        pthread_mutex_unlock(mutex)
+        mutex.unlock()
     }
 
     /// The status thread: a line every `statusInterval` seconds and on request.
     private func monitorLoop() {
         var next = settings.statusInterval > 0 ? monotonicSeconds() + settings.statusInterval : Double.infinity
         var previous: (packets: Int, at: Double) = (0, monotonicSeconds())
-        pthread_mutex_lock(mutex)
+        mutex.lock()
         while !monitorDone {
             if !statusRequested {
                 if next.isFinite {
-                    var deadline = realtimeDeadline(after: max(0, next - monotonicSeconds()))
-                    pthread_cond_timedwait(wake, mutex, &deadline)
+                    mutex.wait(seconds: max(0, next - monotonicSeconds()))
                 } else {
-                    pthread_cond_wait(wake, mutex)
+                    mutex.wait()
                 }
             }
             if monitorDone { break }
@@ -522,13 +523,13 @@ public final class Recorder: @unchecked Sendable {
             statusRequested = false
             if now >= next { next = now + settings.statusInterval }
             let state = front
-            pthread_mutex_unlock(mutex)
+            mutex.unlock()
             let rate = Double(state.packets - previous.packets) / max(0.001, now - previous.at)
             previous = (state.packets, now)
             events.message(statusLine(state, packetRate: rate, at: now))
-            pthread_mutex_lock(mutex)
+            mutex.lock()
         }
-        pthread_mutex_unlock(mutex)
+        mutex.unlock()
     }
 
     /// `callrec: status: up 2h03m; calls: 187 in flight, 4321 recorded, ...; packets: ...; queues: ...`
@@ -561,8 +562,8 @@ public final class Recorder: @unchecked Sendable {
 
     /// The drops so far (from any thread).
     private var currentDrops: Drops {
-        pthread_mutex_lock(mutex)
-        defer { pthread_mutex_unlock(mutex) }
+        mutex.lock()
+        defer { mutex.unlock() }
         return Drops(queue: packets.dropped, kernel: liveDrops.kernel, interface: liveDrops.interface)
     }
 
@@ -607,12 +608,14 @@ public final class Recorder: @unchecked Sendable {
 
     /// Creates the running marker (the process id inside), synced.
     static func writeMarker(_ path: String) throws {
-        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw OutputError(code: .io, path: path, message: "cannot create: \(String(cString: strerror(errno)))") }
-        let text = Array("\(getpid())\n".utf8)
-        _ = text.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
-        fsync(fd)
-        close(fd)
+        do throws(SystemError) {
+            let fd = try System.create(path)
+            defer { System.close(fd) }
+            try System.writeAll(fd, Array("\(System.processID)\n".utf8))
+            try System.sync(fd)
+        } catch {
+            throw OutputError(code: .io, path: path, message: "cannot create: \(error)")
+        }
         AtomicFile.syncDirectory(of: path)
     }
 }

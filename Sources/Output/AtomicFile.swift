@@ -1,11 +1,5 @@
 import CallrecCore
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
 /// A file written under a temporary name and renamed into place only when
 /// complete, so a partial file never looks complete: `commit()` syncs the
 /// data, renames `.<name>.partial` to `<name>` and syncs the folder. A file
@@ -64,11 +58,11 @@ public final class AtomicFile {
         let temporaryPath = self.temporaryPath
         let fd = try AtomicFile.retrying(space, path: temporaryPath) {
             try AtomicFile.makeDirectories(directory)
-            let opened = open(temporaryPath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-            if opened < 0 {
-                throw AtomicFile.error(errno, path: temporaryPath, doing: "cannot create")
+            do throws(SystemError) {
+                return try System.create(temporaryPath)
+            } catch {
+                throw AtomicFile.error(error, path: temporaryPath, doing: "cannot create")
             }
-            return opened
         }
         stored = StoredFile(fd: fd, path: temporaryPath, space: space)
         if let transform {
@@ -145,8 +139,10 @@ public final class AtomicFile {
             transformFinished = true
             try transforming { try transform.finish(into: stored) }
         }
-        if fsync(stored.fd) != 0 {
-            throw AtomicFile.error(errno, path: temporaryPath, doing: "cannot sync")
+        do {
+            try System.sync(stored.fd)
+        } catch {
+            throw AtomicFile.error(error, path: temporaryPath, doing: "cannot sync")
         }
         stored.close()
     }
@@ -156,8 +152,10 @@ public final class AtomicFile {
         try sync()
         let (from, to) = (temporaryPath, path)
         try AtomicFile.retrying(space, path: path) {
-            if rename(from, to) != 0 {
-                throw AtomicFile.error(errno, path: to, doing: "cannot rename into place")
+            do throws(SystemError) {
+                try System.rename(from, to: to)
+            } catch {
+                throw AtomicFile.error(error, path: to, doing: "cannot rename into place")
             }
         }
         committed = true
@@ -172,18 +170,14 @@ public final class AtomicFile {
     /// Closes and removes the temporary file.
     public func discard() {
         stored.close()
-        if !committed { unlink(temporaryPath) }
+        if !committed { System.remove(temporaryPath) }
         committed = true
     }
 
     /// Syncs the folder holding `path`, so a rename survives power loss.
     public static func syncDirectory(of path: String) {
         let directory = path.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/")
-        let dirFD = open(directory.isEmpty ? "." : directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        if dirFD >= 0 {
-            fsync(dirFD)
-            close(dirFD)
-        }
+        System.syncDirectory(directory)
     }
 
     /// `mkdir -p`.
@@ -191,15 +185,16 @@ public final class AtomicFile {
         var current = directory.hasPrefix("/") ? "" : "."
         for component in directory.split(separator: "/") {
             current += "/" + component
-            if mkdir(current, 0o755) != 0 && errno != EEXIST {
-                throw error(errno, path: current, doing: "cannot create folder")
+            do {
+                try System.makeDirectory(current)
+            } catch {
+                throw AtomicFile.error(error, path: current, doing: "cannot create folder")
             }
         }
     }
 
-    static func error(_ code: Int32, path: String, doing: String) -> OutputError {
-        let reason = String(cString: strerror(code))
-        return OutputError(code: code == ENOSPC ? .noSpace : .io, path: path, message: "\(doing): \(reason)")
+    static func error(_ error: SystemError, path: String, doing: String) -> OutputError {
+        OutputError(code: error.isNoSpace ? .noSpace : .io, path: path, message: "\(doing): \(error)")
     }
 }
 
@@ -230,17 +225,15 @@ private final class StoredFile: StoredBytesOutput {
         var done = 0
         var waited = false
         while done < bytes.count {
-            let n = pwrite(fd, bytes.baseAddress! + done, bytes.count - done, off_t(offset) + off_t(done))
-            if n < 0 {
-                let code = errno
-                if code == EINTR { continue }
-                if code == ENOSPC, let space, space.waitForSpace(path: path) {
+            do {
+                done += try System.write(fd, UnsafeRawBufferPointer(rebasing: bytes[done...]), at: offset + Int64(done))
+            } catch {
+                if error.isNoSpace, let space, space.waitForSpace(path: path) {
                     waited = true
                     continue
                 }
-                throw AtomicFile.error(code, path: path, doing: "cannot write")
+                throw AtomicFile.error(error, path: path, doing: "cannot write")
             }
-            done += n
         }
         if waited { space?.spaceReturned() }
         size = max(size, offset + Int64(bytes.count))
@@ -248,7 +241,7 @@ private final class StoredFile: StoredBytesOutput {
 
     func close() {
         if fd >= 0 {
-            Glibc.close(fd)
+            System.close(fd)
             fd = -1
         }
     }

@@ -1,11 +1,5 @@
 import CallrecCore
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
 /// What a writer does when the disk is full: wait for space to come back,
 /// up to a limit, instead of failing at once. The live recorder gives one to
 /// every file it writes (`AtomicFile`) and to its catalog commits, so a full
@@ -42,8 +36,7 @@ public final class DiskSpaceWait: @unchecked Sendable {
     public let retryInterval: Double
 
     private let onEvent: @Sendable (Event) -> Void
-    private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
-    private let wake = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
+    private let mutex = Lock()
     private var episodeStart: Double? = nil
     private var episodePath = ""
     private var finished = false
@@ -56,16 +49,8 @@ public final class DiskSpaceWait: @unchecked Sendable {
         self.limit = limit
         self.retryInterval = retryInterval
         self.onEvent = onEvent
-        pthread_mutex_init(mutex, nil)
-        pthread_cond_init(wake, nil)
     }
 
-    deinit {
-        pthread_cond_destroy(wake)
-        pthread_mutex_destroy(mutex)
-        wake.deallocate()
-        mutex.deallocate()
-    }
 
     /// Called after a write to `path` failed with `ENOSPC`. Blocks up to
     /// `retryInterval` seconds; returns true when the write should be tried
@@ -75,8 +60,8 @@ public final class DiskSpaceWait: @unchecked Sendable {
         if limit <= 0 { return false }
         var event: Event? = nil
         defer { if let event { onEvent(event) } }
-        pthread_mutex_lock(mutex)
-        defer { pthread_mutex_unlock(mutex) }
+        mutex.lock()
+        defer { mutex.unlock() }
         if finished { return false }
         let now = monotonicSeconds()
         guard let start = episodeStart else {
@@ -87,7 +72,7 @@ public final class DiskSpaceWait: @unchecked Sendable {
         }
         if now - start >= limit {
             finished = true
-            pthread_cond_broadcast(wake)
+            mutex.broadcast()
             event = .gaveUp(path: episodePath, seconds: now - start)
             return false
         }
@@ -96,9 +81,10 @@ public final class DiskSpaceWait: @unchecked Sendable {
 
     /// Waits `retryInterval` (or until cancelled); the mutex is held on entry and exit.
     private func sleep(from now: Double) -> Bool {
-        var deadline = realtimeDeadline(after: min(retryInterval, limit))
+        let deadline = monotonicSeconds() + min(retryInterval, limit)
         while !finished {
-            if pthread_cond_timedwait(wake, mutex, &deadline) == ETIMEDOUT { break }
+            let left = deadline - monotonicSeconds()
+            if left <= 0 || !mutex.wait(seconds: left) { break }
         }
         return !finished
     }
@@ -106,34 +92,34 @@ public final class DiskSpaceWait: @unchecked Sendable {
     /// Called after a write that had waited succeeded: the episode, if any, is over.
     public func spaceReturned() {
         var event: Event? = nil
-        pthread_mutex_lock(mutex)
+        mutex.lock()
         if let start = episodeStart, !finished {
             event = .resumed(seconds: monotonicSeconds() - start)
             episodeStart = nil
         }
-        pthread_mutex_unlock(mutex)
+        mutex.unlock()
         if let event { onEvent(event) }
     }
 
     /// Stops all waiting, now and later: every wait returns false at once.
     public func cancel() {
-        pthread_mutex_lock(mutex)
+        mutex.lock()
         finished = true
-        pthread_cond_broadcast(wake)
-        pthread_mutex_unlock(mutex)
+        mutex.broadcast()
+        mutex.unlock()
     }
 
     /// Since when (seconds ago) and on which file the disk has been full, or nil.
     public var fullSince: (seconds: Double, path: String)? {
-        pthread_mutex_lock(mutex)
-        defer { pthread_mutex_unlock(mutex) }
+        mutex.lock()
+        defer { mutex.unlock() }
         return episodeStart.map { (monotonicSeconds() - $0, episodePath) }
     }
 
     /// Whether the writers gave up (or were cancelled).
     public var gaveUp: Bool {
-        pthread_mutex_lock(mutex)
-        defer { pthread_mutex_unlock(mutex) }
+        mutex.lock()
+        defer { mutex.unlock() }
         return finished
     }
 

@@ -125,7 +125,7 @@ public enum ThroughputBench {
     }
 
     /// Where the workloads write their files (removed when `run` ends).
-    public static var scratchDirectory: String { NSTemporaryDirectory() + "callrec-bench-\(getpid())" }
+    public static var scratchDirectory: String { NSTemporaryDirectory() + "callrec-bench-\(System.processID)" }
 
     /// A minute of one speaker at `rate`.
     static func speech(rate: Int) -> [Int16] {

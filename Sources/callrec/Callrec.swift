@@ -1,8 +1,5 @@
 import ArgumentParser
-
-#if canImport(Glibc)
-import Glibc
-#endif
+import CallrecCore
 
 /// The `callrec` command: captured VoIP traffic in, call recordings out.
 struct Callrec: ParsableCommand {
@@ -36,19 +33,19 @@ enum Main {
         do {
             var command = try Callrec.parseAsRoot()
             try command.run()
-            exit(ExitStatus.success)
+            System.exit(ExitStatus.success)
         } catch is PartialFailure {
-            exit(ExitStatus.partial)
+            System.exit(ExitStatus.partial)
         } catch {
             let code = Callrec.exitCode(for: error)
             if code == .success {
                 // --help and --version.
                 print(Callrec.fullMessage(for: error))
-                exit(ExitStatus.success)
+                System.exit(ExitStatus.success)
             }
             let message = Callrec.fullMessage(for: error)
             FileHandleOutput.standardError.write("callrec: " + message.trimmingTrailingNewlines() + "\n")
-            exit(ExitStatus.usage)
+            System.exit(ExitStatus.usage)
         }
     }
 }

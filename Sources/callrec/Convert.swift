@@ -5,7 +5,6 @@ import Capture
 import Commit
 import Conversion
 import DSP
-import Dispatch
 import Foundation
 import Inspection
 import Output
@@ -100,8 +99,8 @@ struct Convert: ParsableCommand {
         for captureInput in sources {
             let input = captureInput.interface ?? captureInput.path ?? "-"
             let diagnostics = Diagnostics()
-            var stop: [DispatchSourceSignal] = []
-            let result = converter.convert(captureInput, diagnostics: diagnostics, onOpen: { stop = CaptureSourceOptions.stopOnInterrupt($0) }) { summary in
+            var stop: SignalWatcher? = nil
+            let result = converter.convert(captureInput, diagnostics: diagnostics, onOpen: { stop = source.listen($0) }) { summary in
                 if json {
                     stdout.write(Self.jsonLine(summary) + "\n")
                 } else {
@@ -139,7 +138,7 @@ struct Convert: ParsableCommand {
     /// the crash tests use it to leave exactly that state on disk.
     static func crashInjection() -> (@Sendable (CommitStep) throws -> Void)? {
         guard let name = ProcessInfo.processInfo.environment["CALLREC_CRASH_AT"], let target = CommitStep(rawValue: name) else { return nil }
-        return { step in if step == target { kill(getpid(), SIGKILL) } }
+        return { step in if step == target { System.killSelf() } }
     }
 
     static func displayName(_ path: String) -> String { path == "-" ? "<stdin>" : path }

@@ -1,13 +1,8 @@
 import ArgumentParser
 import CallrecCore
 import Capture
-import Dispatch
 import Foundation
 import Inspection
-
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// `callrec inspect`: calls and RTP streams in a capture, with tshark's statistics; no audio.
 struct Inspect: ParsableCommand {
@@ -57,7 +52,7 @@ struct Inspect: ParsableCommand {
         let report: InspectReport
         do {
             let captureSource = try CaptureSource(input, diagnostics: diagnostics)
-            let stop = CaptureSourceOptions.stopOnInterrupt(captureSource)
+            let stop = source.listen(captureSource)
             report = Inspector.inspect(source: captureSource, diagnostics: diagnostics)
             withExtendedLifetime(stop) {}
         } catch {
@@ -135,18 +130,14 @@ struct CaptureSourceOptions: ParsableArguments {
         return .file(capture ?? "-", filter: filter)
     }
 
-    /// Makes Ctrl-C (SIGINT) and SIGTERM stop a live capture cleanly, so the
-    /// calls and streams read so far are still reported or written. Keep the
-    /// returned sources alive for as long as the capture runs.
-    static func stopOnInterrupt(_ source: CaptureSource) -> [DispatchSourceSignal] {
-        guard source.format == .live else { return [] }
+    /// For a live capture, now open: says so on standard error (from then on
+    /// packets are captured) and makes Ctrl-C (SIGINT) and SIGTERM stop it
+    /// cleanly, so the calls and streams read so far are still reported or
+    /// written. Keep the returned watcher alive for as long as the capture runs.
+    func listen(_ source: CaptureSource) -> SignalWatcher? {
+        guard source.format == .live, let interface else { return nil }
+        FileHandleOutput.standardError.write("callrec: listening on \(interface)\(filter.map { " (filter '\($0)')" } ?? "")\n")
         let handle = source.stopHandle
-        return [SIGINT, SIGTERM].map { number in
-            signal(number, SIG_IGN)
-            let signalSource = DispatchSource.makeSignalSource(signal: number, queue: .global())
-            signalSource.setEventHandler { handle.stop() }
-            signalSource.resume()
-            return signalSource
-        }
+        return SignalWatcher([.interrupt, .terminate]) { _ in handle.stop() }
     }
 }

@@ -1,6 +1,4 @@
-#if canImport(Glibc)
-import Glibc
-#endif
+import CallrecCore
 
 /// Unbuffered writes to stdout or stderr.
 enum FileHandleOutput {
@@ -8,18 +6,14 @@ enum FileHandleOutput {
     case standardError
 
     func write(_ text: String) {
-        let fd: Int32 = self == .standardOutput ? 1 : 2
-        var bytes = Array(text.utf8)
-        var offset = 0
-        while offset < bytes.count {
-            let n = bytes.withUnsafeMutableBytes { Glibc.write(fd, $0.baseAddress! + offset, $0.count - offset) }
-            if n <= 0 { return }
-            offset += n
-        }
+        // A reader that went away (EPIPE) or a full disk: the text is lost, the run goes on.
+        try? System.writeAll(descriptor, Array(text.utf8))
     }
 
     /// Whether the stream is a terminal.
-    var isTerminal: Bool { isatty(self == .standardOutput ? 1 : 2) != 0 }
+    var isTerminal: Bool { System.isTerminal(descriptor) }
+
+    private var descriptor: Int32 { self == .standardOutput ? 1 : 2 }
 }
 
 extension String {

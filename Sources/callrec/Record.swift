@@ -16,7 +16,7 @@ struct Record: ParsableCommand {
             (tcpdump -U -w -, dumpcap -w -), and writes \
             each call when it ends (BYE, CANCEL, or --idle-timeout seconds without packets): the \
             recording, its index and peaks, and its catalog row, exactly as convert writes them. \
-            The catalog's recording rules decide which calls are recorded (read again every 5 s); \
+            The catalog's recording rules decide which calls are recorded (read again every --rules-interval seconds); \
             a skipped call is never decoded.
 
             Standard output: one JSON object per finished call, in the order calls ended \
@@ -72,6 +72,12 @@ struct Record: ParsableCommand {
     @Option(help: ArgumentHelp("Seconds to wait for space when the disk is full before stopping.", valueName: "seconds"))
     var diskFullWait: Double = 600
 
+    @Option(
+        help: ArgumentHelp(
+            "Seconds between two reads of the catalog's recording rules: a rule added with 'callrec catalog rules add' "
+                + "decides the calls that start after the next read.", valueName: "seconds"))
+    var rulesInterval: Double = 5
+
     @Flag(name: .shortAndLong, help: "At the end, also print what was skipped and why (malformed, late, unmatched packets).")
     var verbose = false
 
@@ -80,6 +86,7 @@ struct Record: ParsableCommand {
         if !(1...1024).contains(jobs) { throw ValidationError("--jobs must be between 1 and 1024") }
         if !(statusInterval >= 0) { throw ValidationError("--status-interval must be 0 or more seconds") }
         if !(diskFullWait >= 0) { throw ValidationError("--disk-full-wait must be 0 or more seconds") }
+        if !(rulesInterval > 0) { throw ValidationError("--rules-interval must be more than 0 seconds") }
     }
 
     func run() throws {
@@ -88,6 +95,7 @@ struct Record: ParsableCommand {
         var settings = Recorder.Settings(convert: options, jobs: jobs)
         settings.statusInterval = statusInterval
         settings.diskFullWait = diskFullWait
+        settings.rulesInterval = rulesInterval
         settings.afterCommitStep = Convert.crashInjection()
         settings.actor = .operator(operatorLogin())
         let stdout = FileHandleOutput.standardOutput
@@ -102,22 +110,22 @@ struct Record: ParsableCommand {
             stderr.write("callrec: \(error.message)\n")
             throw PartialFailure()
         }
-        let files = Self.raiseOpenFileLimit()
+        let files = System.raiseOpenFileLimit()
         if files / 3 < settings.convert.maxCalls {
             stderr.write(
                 "callrec: note: at most \(files) open files, enough for about \(files / 3) calls in flight (each keeps "
                     + "two or three open); more would fail: raise the limit (ulimit -n, LimitNOFILE=)\n")
         }
         let stops = StopCount()
-        let watcher = SignalWatcher([SIGINT, SIGTERM, SIGUSR1]) { signal in
-            if signal == SIGUSR1 {
+        let watcher = SignalWatcher([.interrupt, .terminate, .user1]) { signal in
+            if signal == .user1 {
                 recorder.reportStatus()
             } else if stops.next() == 1 {
-                stderr.write("callrec: \(signal == SIGINT ? "SIGINT" : "SIGTERM"): stopping; finishing the calls in flight\n")
+                stderr.write("callrec: \(signal.name): stopping; finishing the calls in flight\n")
                 recorder.stop()
             } else {
                 stderr.write("callrec: stopping at once; the calls in flight are lost (the next start cleans up)\n")
-                _exit(ExitStatus.partial)
+                System.exitImmediately(ExitStatus.partial)
             }
         }
         let summary = withExtendedLifetime(watcher) { recorder.run() }
@@ -130,21 +138,6 @@ struct Record: ParsableCommand {
         }
         let clean = (summary.reason == .endOfInput || summary.reason == .stopped) && summary.failed == 0
         if !clean { throw PartialFailure() }
-    }
-}
-
-extension Record {
-    /// Raises the soft limit on open files to the hard limit (each call in
-    /// flight keeps two or three files open) and returns it.
-    static func raiseOpenFileLimit() -> Int {
-        var limit = rlimit()
-        guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return 1024 }
-        if limit.rlim_cur < limit.rlim_max {
-            var raised = limit
-            raised.rlim_cur = limit.rlim_max
-            if setrlimit(Int32(RLIMIT_NOFILE.rawValue), &raised) == 0 { limit = raised }
-        }
-        return Int(clamping: limit.rlim_cur)
     }
 }
 

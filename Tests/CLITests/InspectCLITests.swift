@@ -144,18 +144,21 @@ struct LiveInterfaceCLITests {
         }
     }
 
-    func run(_ arguments: [String], call: SyntheticCall) throws -> InspectCLITests.Run {
-        try InspectCLITests().callrec(arguments, interrupt: true) {
-            usleep(500_000)  // let libpcap start
-            try? Self.replay(call)
-            usleep(300_000)
-        }
+    /// Runs `callrec COMMAND arguments` on `lo`, replays `call` once it listens, and stops it with SIGINT.
+    func run(_ command: String, _ arguments: [String], call: SyntheticCall) throws -> InspectCLITests.Run {
+        let process = try RecorderProcess(arguments, command: command, input: nil)
+        #expect(process.wait(timeout: 60) { _, stderr in stderr.contains("callrec: listening on lo") }, "\(process.stderr)")
+        try? Self.replay(call)
+        usleep(300_000)  // the last datagrams on their way through lo to libpcap
+        process.send(SIGINT)
+        let exit = process.waitForExit()
+        return InspectCLITests.Run(status: exit.status, killed: exit.killed, stdout: process.stdout, stderr: process.stderr)
     }
 
     @Test func inspectsALiveInterfaceUntilInterrupted() throws {
         let base = UInt16(43_000 + getpid() % 500 * 8)
         let call = Self.call(base: base)
-        let result = try run(["inspect", "--json", "--interface", "lo", "--filter", "udp and portrange \(base)-\(base + 7)"], call: call)
+        let result = try run("inspect", ["--json", "--interface", "lo", "--filter", "udp and portrange \(base)-\(base + 7)"], call: call)
         #expect(result.status == 0, "\(result.stderr)")
         let object = try InspectCLITests().json(result)
         #expect(object["format"] as? String == "live")
@@ -172,7 +175,7 @@ struct LiveInterfaceCLITests {
         let call = Self.call(base: base)
         let out = FixturePaths.temporaryDirectory("cli-live")
         defer { try? FileManager.default.removeItem(atPath: out) }
-        let result = try run(["convert", "--interface", "lo", "--filter", "udp and portrange \(base)-\(base + 7)", "--out", out, "--json"], call: call)
+        let result = try run("convert", ["--interface", "lo", "--filter", "udp and portrange \(base)-\(base + 7)", "--out", out, "--json"], call: call)
         #expect(result.status == 0, "\(result.stderr)")
         let line = try #require(result.stdout.split(separator: "\n").first)
         let object = try #require(JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])

@@ -170,7 +170,7 @@ import Testing
         let out = FixturePaths.temporaryDirectory("cli-record")
         let add = try CommandRunner.callrec(["catalog", "rules", "add", "--out", out, "--skip", "--remote", "+463100007", "--name", "supplier"])
         #expect(add.status == 0, "\(add.stderr)")
-        let recorder = try RecorderProcess(["--out", out, "--local-prefix", "+4681"])
+        let recorder = try RecorderProcess(["--out", out, "--local-prefix", "+4681", "--rules-interval", "0.2"])
         try recorder.write(PcapMerge.merge([Self.call(7, seconds: 2), Self.call(8, seconds: 2, offset: 0.2)]))
         #expect(recorder.wait(timeout: 60) { lines, _ in lines.count == 2 }, "\(recorder.stderr)")
         let skipped = try #require(recorder.calls.first { $0["call_id"] as? String == "record-7@example.com" })
@@ -179,10 +179,10 @@ import Testing
         #expect(skipped["audio"] == nil)
         #expect(recorder.calls.last?["outcome"] as? String == "recorded")
 
-        // A rule added now applies to the calls that start after the recorder reads the rules again (every 5 s).
+        // A rule added now applies to the calls that start after the recorder reads the rules again (--rules-interval).
         let later = try CommandRunner.callrec(["catalog", "rules", "add", "--out", out, "--skip", "--remote", "+463100009"])
         #expect(later.status == 0, "\(later.stderr)")
-        Thread.sleep(forTimeInterval: 6)
+        #expect(recorder.wait(timeout: 30) { _, stderr in stderr.contains("callrec: recording rules changed: 2 rules") }, "\(recorder.stderr)")
         var next = Self.call(9, seconds: 2, offset: 10)
         next.removeFirst(24)
         try recorder.write(next)
@@ -277,7 +277,7 @@ struct RecordLiveCLITests {
         let out = FixturePaths.temporaryDirectory("cli-record-live")
         let recorder = try RecorderProcess(
             ["--interface", "lo", "--filter", "udp and portrange \(base)-\(base + 7)", "--out", out, "--status-interval", "0"], input: nil)
-        usleep(500_000)  // let libpcap start
+        #expect(recorder.wait(timeout: 60) { _, stderr in stderr.contains("callrec: listening on lo") }, "\(recorder.stderr)")
         try LiveInterfaceCLITests.replay(call)
         // Written when its BYE is captured, while the capture goes on.
         #expect(recorder.wait(timeout: 30) { lines, _ in !lines.isEmpty }, "\(recorder.stderr)")

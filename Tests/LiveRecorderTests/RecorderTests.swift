@@ -253,7 +253,11 @@ import Testing
             settings: settings, input: .interface("lo", filter: "udp and dst port \(port)"), events: collected.events)
         let sent = 5000
         DispatchQueue.global().async {
-            usleep(500_000)  // let libpcap start
+            // Sent once libpcap captures (the recorder says so), polled: the log has no wait of its own.
+            let deadline = monotonicSeconds() + 60
+            while !collected.log.contains(where: { $0.hasPrefix("callrec: listening on lo") }) && monotonicSeconds() < deadline {
+                usleep(10_000)
+            }
             let udp = LoopbackSender()
             let payload = [UInt8](repeating: 0xFF, count: 160)
             for k in 0..<sent {
