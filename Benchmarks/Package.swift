@@ -12,7 +12,6 @@ let package = Package(
     dependencies: [
         .package(name: "callrec", path: ".."),
         .package(url: "https://github.com/ordo-one/benchmark.git", from: "1.38.1", traits: ["MallocInterposer"]),
-        .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
     ],
     targets: [
         // spandsp, only as the G.722 baseline measured beside callrec's decoder.
@@ -50,7 +49,6 @@ let package = Package(
             dependencies: [
                 .product(name: "Benchmark", package: "benchmark"),
                 .product(name: "Catalog", package: "callrec"),
-                .product(name: "GRDB", package: "GRDB.swift"),
             ],
             path: "Benchmarks/CatalogFind",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]

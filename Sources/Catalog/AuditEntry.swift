@@ -1,9 +1,7 @@
-import GRDB
-
 /// One line of the audit log: who did what, when, why, and whether it was done.
-public struct AuditEntry: Codable, Sendable, Equatable, FetchableRecord {
+public struct AuditEntry: Codable, Sendable, Equatable {
     /// Whether the action happened.
-    public enum Outcome: String, Codable, Sendable, DatabaseValueConvertible {
+    public enum Outcome: String, Codable, Sendable, SQLValueConvertible {
         case done, refused, failed
     }
 
@@ -28,13 +26,25 @@ public struct AuditEntry: Codable, Sendable, Equatable, FetchableRecord {
         case id, actor, action, target, outcome, reason, detail
         case atEpoch = "at_epoch"
     }
+
+    /// An entry from a row of `SELECT * FROM audit`.
+    public init(row: SQLRow) throws {
+        id = try row["id"]
+        atEpoch = try row["at_epoch"]
+        actor = try row["actor"]
+        action = try row["action"]
+        target = try row["target"]
+        outcome = try row["outcome"]
+        reason = try row["reason"]
+        detail = try row["detail"]
+    }
 }
 
 extension CatalogStore {
     /// Appends one entry inside the caller's transaction, so the entry exists
     /// exactly when the change it describes does.
     static func appendAudit(
-        _ db: Database, at now: Double, actor: CatalogActor, action: String, target: String?, outcome: AuditEntry.Outcome,
+        _ db: any SQLConnection, at now: Double, actor: CatalogActor, action: String, target: String?, outcome: AuditEntry.Outcome,
         reason: String? = nil, detail: String? = nil
     ) throws {
         try db.execute(
@@ -47,7 +57,7 @@ extension CatalogStore {
         _ action: String, target: String?, outcome: AuditEntry.Outcome, by actor: CatalogActor, at now: Double, reason: String? = nil,
         detail: String? = nil
     ) throws {
-        try queue.write { db in
+        try write { db in
             try Self.appendAudit(db, at: now, actor: actor, action: action, target: target, outcome: outcome, reason: reason, detail: detail)
         }
     }
@@ -60,7 +70,7 @@ extension CatalogStore {
     ) throws -> [AuditEntry] {
         try require(.admin, actor, action: "audit", target: nil, reason: nil, at: now)
         var conditions: [String] = []
-        var arguments: [DatabaseValueConvertible?] = []
+        var arguments: SQLArguments = []
         if let since {
             conditions.append("at_epoch >= ?")
             arguments.append(since)
@@ -75,10 +85,10 @@ extension CatalogStore {
         }
         let filter = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
         arguments.append(limit)
-        return try queue.read { db in
-            try AuditEntry.fetchAll(
-                db, sql: "SELECT * FROM (SELECT * FROM audit \(filter) ORDER BY id DESC LIMIT ?) ORDER BY id",
-                arguments: StatementArguments(arguments))
+        return try read { db in
+            try db.query(
+                sql: "SELECT * FROM (SELECT * FROM audit \(filter) ORDER BY id DESC LIMIT ?) AS newest ORDER BY id", arguments: arguments
+            ).map(AuditEntry.init(row:))
         }
     }
 }

@@ -1,5 +1,3 @@
-import GRDB
-
 /// What a catalog user may do.
 public enum Role: String, Sendable, CaseIterable, Codable {
     /// Sees and exports the calls of their own numbers; changes nothing.
@@ -78,14 +76,14 @@ public enum AccessScope: Sendable, Equatable {
     }
 
     /// An SQL condition on `recordings` (nil for all), with its bound arguments.
-    func sqlCondition() -> (sql: String, arguments: [String])? {
+    func sqlCondition(_ dialect: SQLDialect) -> (sql: String, arguments: SQLArguments)? {
         guard case .numbers(let patterns) = self else { return nil }
-        if patterns.isEmpty { return ("0", []) }
+        if patterns.isEmpty { return ("1 = 0", []) }
         var terms: [String] = []
-        var arguments: [String] = []
+        var arguments: SQLArguments = []
         for pattern in patterns {
             for column in ["caller", "callee"] {
-                let (sql, args) = pattern.sqlCondition(column: column)
+                let (sql, args) = pattern.sqlCondition(column: column, dialect: dialect)
                 terms.append(sql)
                 arguments += args
             }
@@ -111,9 +109,9 @@ extension CatalogStore {
         case .admin: return .all
         case .supervisor:
             guard let team = user.team else { return .all }
-            let teamNumbers = try queue.read { db in
-                try String.fetchAll(
-                    db, sql: "SELECT DISTINCT n.pattern FROM user_numbers n JOIN users u ON u.name = n.user WHERE u.team = ?",
+            let teamNumbers = try read { db in
+                try db.column(
+                    String.self, sql: #"SELECT DISTINCT n.pattern FROM user_numbers n JOIN users u ON u.name = n."user" WHERE u.team = ?"#,
                     arguments: [team])
             }
             return .numbers(Array(Set(user.numbers + teamNumbers.compactMap(NumberPattern.init))).sorted { $0.text < $1.text })
@@ -123,23 +121,24 @@ extension CatalogStore {
 
     /// The user called `name`, or nil.
     public func user(named name: String) throws -> CatalogUser? {
-        try queue.read { db in try Self.user(db, name) }
+        try read { db in try Self.user(db, name) }
     }
 
-    static func user(_ db: Database, _ name: String) throws -> CatalogUser? {
-        guard let row = try Row.fetchOne(db, sql: "SELECT name, role, team FROM users WHERE name = ?", arguments: [name]) else {
+    static func user(_ db: any SQLConnection, _ name: String) throws -> CatalogUser? {
+        guard let row = try db.queryOne(sql: "SELECT name, role, team FROM users WHERE name = ?", arguments: [name]) else {
             return nil
         }
-        let numbers = try String.fetchAll(db, sql: "SELECT pattern FROM user_numbers WHERE user = ? ORDER BY pattern", arguments: [name])
+        let numbers = try db.column(
+            String.self, sql: #"SELECT pattern FROM user_numbers WHERE "user" = ? ORDER BY pattern"#, arguments: [name])
         return CatalogUser(
-            name: row["name"], role: Role(rawValue: row["role"]) ?? .agent, team: row["team"],
+            name: try row["name"], role: Role(rawValue: try row["role"]) ?? .agent, team: try row["team"],
             numbers: numbers.compactMap(NumberPattern.init))
     }
 
     /// Every user, by name.
     public func users() throws -> [CatalogUser] {
-        try queue.read { db in
-            try String.fetchAll(db, sql: "SELECT name FROM users ORDER BY name").compactMap { try Self.user(db, $0) }
+        try read { db in
+            try db.column(String.self, sql: "SELECT name FROM users ORDER BY name").compactMap { try Self.user(db, $0) }
         }
     }
 
@@ -147,13 +146,13 @@ extension CatalogStore {
     public func putUser(_ user: CatalogUser, by actor: CatalogActor, at now: Double) throws {
         try require(.admin, actor, action: "users add", target: "user \(user.name)", reason: nil, at: now)
         guard !user.name.isEmpty, user.name.utf8.count <= 100 else { throw CatalogError(.invalid, "a user name is 1 to 100 bytes") }
-        try queue.write { db in
-            try db.execute(
-                sql: "INSERT OR REPLACE INTO users (name, role, team) VALUES (?, ?, ?)",
-                arguments: [user.name, user.role.rawValue, user.team])
-            try db.execute(sql: "DELETE FROM user_numbers WHERE user = ?", arguments: [user.name])
-            for number in Set(user.numbers) {
-                try db.execute(sql: "INSERT INTO user_numbers (user, pattern) VALUES (?, ?)", arguments: [user.name, number.text])
+        try write { db in
+            try db.upsert(
+                into: "users", values: [("name", .text(user.name)), ("role", .text(user.role.rawValue)), ("team", user.team.sqlValue)],
+                conflict: ["name"])
+            try db.execute(sql: #"DELETE FROM user_numbers WHERE "user" = ?"#, arguments: [user.name])
+            for number in Set(user.numbers).sorted(by: { $0.text < $1.text }) {
+                try db.execute(sql: #"INSERT INTO user_numbers ("user", pattern) VALUES (?, ?)"#, arguments: [user.name, number.text])
             }
             let detail = "role \(user.role.rawValue)" + (user.team.map { ", team \($0)" } ?? "")
                 + ", numbers " + (user.numbers.isEmpty ? "none" : user.numbers.map(\.text).joined(separator: " "))
@@ -164,9 +163,10 @@ extension CatalogStore {
     /// Removes a user (admin only; audited).
     public func removeUser(named name: String, by actor: CatalogActor, at now: Double) throws {
         try require(.admin, actor, action: "users remove", target: "user \(name)", reason: nil, at: now)
-        try queue.write { db in
-            try db.execute(sql: "DELETE FROM users WHERE name = ?", arguments: [name])
-            guard db.changesCount > 0 else { throw CatalogError(.notFound, "no user '\(name)' in the catalog") }
+        try write { db in
+            guard try db.execute(sql: "DELETE FROM users WHERE name = ?", arguments: [name]) > 0 else {
+                throw CatalogError(.notFound, "no user '\(name)' in the catalog")
+            }
             try Self.appendAudit(db, at: now, actor: actor, action: "users remove", target: "user \(name)", outcome: .done)
         }
     }
@@ -180,7 +180,7 @@ extension CatalogStore {
 
     /// Audits a refusal and throws it.
     func refuse(_ actor: CatalogActor, action: String, target: String?, reason: String?, at now: Double, because why: String) throws -> Never {
-        try queue.write { db in
+        try write { db in
             try Self.appendAudit(db, at: now, actor: actor, action: action, target: target, outcome: .refused, reason: reason, detail: why)
         }
         throw CatalogError(.refused, "refused: \(actor.display) may not \(action)\(target.map { " \($0)" } ?? ""): \(why)")

@@ -24,6 +24,14 @@ public struct CatalogError: Error, CustomStringConvertible, Sendable, Equatable 
         public static let io = Code(rawValue: "io")
         /// A file's SHA-256 differs from the one catalogued.
         public static let damaged = Code(rawValue: "damaged")
+        /// The catalog's database cannot be reached: the server refuses the
+        /// connection or the login, the database does not exist, the file cannot be opened.
+        public static let unavailable = Code(rawValue: "unavailable")
+        /// The disk under the catalog is full: the transaction was rolled back and may be tried again.
+        public static let diskFull = Code(rawValue: "disk-full")
+        /// The database refused a statement (a constraint, a trigger such as
+        /// the audit log's, a transaction that kept conflicting with others).
+        public static let database = Code(rawValue: "database")
     }
 
     /// What kind of failure.

@@ -1,15 +1,13 @@
-import GRDB
-
 /// One recording as the catalog holds it (table `recordings`;
 /// docs/FORMATS.md lists every column).
-public struct CatalogRecording: Codable, Sendable, Equatable, FetchableRecord, PersistableRecord {
+public struct CatalogRecording: Codable, Sendable, Equatable {
     /// The table.
     public static let databaseTableName = "recordings"
 
     /// Where a row is in the commit protocol: `pending` while its files are
     /// being renamed into place, `committed` once they all are, `deleting`
     /// while its files are being removed.
-    public enum State: String, Codable, Sendable, DatabaseValueConvertible {
+    public enum State: String, Codable, Sendable, SQLValueConvertible {
         case pending, committed, deleting
     }
 
@@ -79,6 +77,10 @@ public struct CatalogRecording: Codable, Sendable, Equatable, FetchableRecord, P
     public var state: State
     /// Set by `catalog verify` when a file no longer has its catalogued SHA-256.
     public var damaged: Bool
+    /// Which storage holds the files: '' for an SQLite catalog's folder; in a
+    /// PostgreSQL catalog the writer's storage name (`CatalogStore.storage`),
+    /// set by the store when it enters the row.
+    public var storage: String = ""
 
     /// A committed recording with the default retention; the optional fields start nil.
     public init(
@@ -114,7 +116,7 @@ public struct CatalogRecording: Codable, Sendable, Equatable, FetchableRecord, P
     }
 
     enum CodingKeys: String, CodingKey {
-        case id, caller, callee, direction, start, codecs, state, damaged
+        case id, caller, callee, direction, start, codecs, state, damaged, storage
         case callID = "call_id"
         case startEpoch = "start_epoch"
         case durationS = "duration_s"
@@ -145,7 +147,7 @@ public struct CatalogRecording: Codable, Sendable, Equatable, FetchableRecord, P
 
 /// One file of a recording (audio, call index, later peaks or one file per
 /// channel), in the order the commit renames them: the index last.
-public struct CatalogFile: Codable, Sendable, Equatable, FetchableRecord, PersistableRecord {
+public struct CatalogFile: Codable, Sendable, Equatable {
     /// The table.
     public static let databaseTableName = "recording_files"
 
@@ -172,5 +174,98 @@ public struct CatalogFile: Codable, Sendable, Equatable, FetchableRecord, Persis
     enum CodingKeys: String, CodingKey {
         case position, path, bytes, sha256
         case recordingID = "recording_id"
+    }
+}
+
+// MARK: Rows
+
+extension CatalogRecording {
+    /// The columns of `recordings`, in the order of `sqlValues`.
+    public static let columns = [
+        "id", "call_id", "caller", "callee", "direction", "start", "start_epoch", "duration_s", "audio_path", "index_path",
+        "audio_bytes", "audio_sha256", "codecs", "sample_rate", "end_reason", "caller_talk_s", "callee_talk_s", "overtalk_s",
+        "dtmf_count", "silence_share", "caller_packets", "callee_packets", "caller_lost", "callee_lost", "caller_jitter_ms",
+        "callee_jitter_ms", "rule_id", "retain_until_epoch", "hold_reason", "hold_by", "hold_at_epoch", "state", "damaged",
+        "storage",
+    ]
+
+    /// The row's values, in the order of `columns`.
+    public var sqlValues: [SQLValue] {
+        let values: [any SQLValueConvertible] = [
+            id, callID, caller, callee, direction, start, startEpoch, durationS, audioPath, indexPath,
+            audioBytes, audioSHA256, codecs, sampleRate, endReason, callerTalkS, calleeTalkS, overtalkS,
+            dtmfCount, silenceShare, callerPackets, calleePackets, callerLost, calleeLost, callerJitterMs,
+            calleeJitterMs, ruleID, retainUntilEpoch, holdReason, holdBy, holdAtEpoch, state, damaged,
+            storage,
+        ]
+        return values.map(\.sqlValue)
+    }
+
+    /// A recording from a row of `SELECT * FROM recordings`.
+    public init(row: SQLRow) throws {
+        self.init(
+            id: try row["id"], callID: try row["call_id"], caller: try row["caller"], callee: try row["callee"],
+            direction: try row["direction"], start: try row["start"], startEpoch: try row["start_epoch"],
+            durationS: try row["duration_s"], audioPath: try row["audio_path"], indexPath: try row["index_path"],
+            audioBytes: try row["audio_bytes"], codecs: try row["codecs"], endReason: try row["end_reason"])
+        audioSHA256 = try row["audio_sha256"]
+        sampleRate = try row["sample_rate"]
+        callerTalkS = try row["caller_talk_s"]
+        calleeTalkS = try row["callee_talk_s"]
+        overtalkS = try row["overtalk_s"]
+        dtmfCount = try row["dtmf_count"]
+        silenceShare = try row["silence_share"]
+        callerPackets = try row["caller_packets"]
+        calleePackets = try row["callee_packets"]
+        callerLost = try row["caller_lost"]
+        calleeLost = try row["callee_lost"]
+        callerJitterMs = try row["caller_jitter_ms"]
+        calleeJitterMs = try row["callee_jitter_ms"]
+        ruleID = try row["rule_id"]
+        retainUntilEpoch = try row["retain_until_epoch"]
+        holdReason = try row["hold_reason"]
+        holdBy = try row["hold_by"]
+        holdAtEpoch = try row["hold_at_epoch"]
+        state = try row["state"]
+        damaged = try row["damaged"]
+        storage = try row["storage"]
+    }
+
+    /// Inserts the row, or updates every column of the row with its id.
+    func save(_ db: any SQLConnection) throws {
+        try db.upsert(
+            into: Self.databaseTableName, values: Array(zip(Self.columns, sqlValues)).map { ($0, $1) }, conflict: ["id"])
+    }
+
+    /// The recordings a query of `recordings` rows returns.
+    static func fetchAll(_ db: any SQLConnection, sql: String, arguments: SQLArguments = []) throws -> [CatalogRecording] {
+        try db.query(sql: sql, arguments: arguments).map(CatalogRecording.init(row:))
+    }
+
+    /// The recording with `id`, or nil.
+    static func fetchOne(_ db: any SQLConnection, id: String) throws -> CatalogRecording? {
+        try db.queryOne(sql: "SELECT * FROM recordings WHERE id = ?", arguments: [id]).map(CatalogRecording.init(row:))
+    }
+}
+
+extension CatalogFile {
+    /// The columns of `recording_files`, in the order of `sqlValues`.
+    public static let columns = ["recording_id", "position", "path", "bytes", "sha256"]
+
+    /// The row's values, in the order of `columns`.
+    public var sqlValues: [SQLValue] { [recordingID.sqlValue, position.sqlValue, path.sqlValue, bytes.sqlValue, sha256.sqlValue] }
+
+    /// A file from a row of `SELECT * FROM recording_files`.
+    public init(row: SQLRow) throws {
+        self.init(
+            recordingID: try row["recording_id"], position: try row["position"], path: try row["path"], bytes: try row["bytes"],
+            sha256: try row["sha256"])
+    }
+
+    /// Inserts the row.
+    func insert(_ db: any SQLConnection) throws {
+        try db.execute(
+            sql: "INSERT INTO recording_files (recording_id, position, path, bytes, sha256) VALUES (?, ?, ?, ?, ?)",
+            arguments: SQLArguments(sqlValues))
     }
 }

@@ -1,62 +1,67 @@
-import GRDB
-
-/// The catalog's migrations, in order. A migration, once released, never
-/// changes; later ones add to it.
+/// The catalog's migrations, in order: one list for both backends. A
+/// migration, once released, never changes; later ones add to it. On SQLite
+/// each writes exactly the DDL earlier releases wrote (the history is GRDB's
+/// `grdb_migrations` table, so catalogs written by them open and migrate);
+/// on PostgreSQL the same tables with the dialect's column types (history
+/// in `catalog_migrations`).
 enum CatalogSchema {
-    static var migrator: DatabaseMigrator {
-        var migrator = DatabaseMigrator()
-        migrator.registerMigration("v1-recordings") { db in
-            try db.create(table: "recordings") { t in
-                t.primaryKey("id", .text)
-                t.column("call_id", .text).notNull()
-                t.column("caller", .text)
-                t.column("callee", .text)
-                t.column("direction", .text).notNull()
-                t.column("start", .text).notNull()
-                t.column("start_epoch", .double).notNull().indexed()
-                t.column("duration_s", .double).notNull()
-                t.column("audio_path", .text).notNull()
-                t.column("index_path", .text).notNull()
-                t.column("audio_bytes", .integer).notNull()
-                t.column("codecs", .text).notNull()
-                t.column("end_reason", .text).notNull()
-            }
-            try db.create(index: "recordings_caller", on: "recordings", columns: ["caller"])
-            try db.create(index: "recordings_callee", on: "recordings", columns: ["callee"])
-        }
-        migrator.registerMigration("v2-rules-access-retention") { db in
+    static let migrations: [CatalogMigration] = [
+        CatalogMigration("v1-recordings") { db in
+            let d = db.dialect
+            // GRDB's table builder wrote this on SQLite: DOUBLE, quoted names.
+            let double = d.kind == .sqlite ? "DOUBLE" : d.real
+            try db.execute(sql: """
+                CREATE TABLE "recordings" ("id" \(d.text) PRIMARY KEY NOT NULL, "call_id" \(d.text) NOT NULL, "caller" \(d.text), \
+                "callee" \(d.text), "direction" \(d.text) NOT NULL, "start" \(d.text) NOT NULL, "start_epoch" \(double) NOT NULL, \
+                "duration_s" \(double) NOT NULL, "audio_path" \(d.text) NOT NULL, "index_path" \(d.text) NOT NULL, \
+                "audio_bytes" \(d.integer) NOT NULL, "codecs" \(d.text) NOT NULL, "end_reason" \(d.text) NOT NULL)
+                """)
+            try db.execute(sql: #"CREATE INDEX "recordings_on_start_epoch" ON "recordings"("start_epoch")"#)
+            try db.execute(sql: #"CREATE INDEX "recordings_caller" ON "recordings"("caller")"#)
+            try db.execute(sql: #"CREATE INDEX "recordings_callee" ON "recordings"("callee")"#)
+        },
+        CatalogMigration("v2-rules-access-retention") { db in
+            let d = db.dialect
             // Recordings: checksums, speech and stream statistics, retention, holds, commit state.
             for (column, type) in [
-                ("audio_sha256", "TEXT"), ("sample_rate", "INTEGER"),
-                ("caller_talk_s", "REAL"), ("callee_talk_s", "REAL"), ("overtalk_s", "REAL"),
-                ("dtmf_count", "INTEGER"), ("silence_share", "REAL"),
-                ("caller_packets", "INTEGER"), ("callee_packets", "INTEGER"),
-                ("caller_lost", "INTEGER"), ("callee_lost", "INTEGER"),
-                ("caller_jitter_ms", "REAL"), ("callee_jitter_ms", "REAL"),
-                ("rule_id", "INTEGER"),
-                ("retain_until_epoch", "REAL NOT NULL DEFAULT 0"),
-                ("hold_reason", "TEXT"), ("hold_by", "TEXT"), ("hold_at_epoch", "REAL"),
-                ("state", "TEXT NOT NULL DEFAULT 'committed' CHECK (state IN ('pending', 'committed', 'deleting'))"),
-                ("damaged", "INTEGER NOT NULL DEFAULT 0"),
+                ("audio_sha256", d.text), ("sample_rate", d.integer),
+                ("caller_talk_s", d.real), ("callee_talk_s", d.real), ("overtalk_s", d.real),
+                ("dtmf_count", d.integer), ("silence_share", d.real),
+                ("caller_packets", d.integer), ("callee_packets", d.integer),
+                ("caller_lost", d.integer), ("callee_lost", d.integer),
+                ("caller_jitter_ms", d.real), ("callee_jitter_ms", d.real),
+                ("rule_id", d.integer),
+                ("retain_until_epoch", "\(d.real) NOT NULL DEFAULT 0"),
+                ("hold_reason", d.text), ("hold_by", d.text), ("hold_at_epoch", d.real),
+                ("state", "\(d.text) NOT NULL DEFAULT 'committed' CHECK (state IN ('pending', 'committed', 'deleting'))"),
+                ("damaged", "\(d.integer) NOT NULL DEFAULT 0"),
             ] {
                 try db.execute(sql: "ALTER TABLE recordings ADD COLUMN \(column) \(type)")
             }
             // Rows from v1 get the default retention of 24 months from their start.
-            try db.execute(sql: """
-                UPDATE recordings SET retain_until_epoch =
-                    CAST(strftime('%s', CAST(start_epoch AS INTEGER), 'unixepoch', '+24 months') AS REAL)
-                """)
+            switch d.kind {
+            case .sqlite:
+                try db.execute(sql: """
+                    UPDATE recordings SET retain_until_epoch =
+                        CAST(strftime('%s', CAST(start_epoch AS INTEGER), 'unixepoch', '+24 months') AS REAL)
+                    """)
+            case .postgres:
+                try db.execute(sql: """
+                    UPDATE recordings SET retain_until_epoch = extract(epoch FROM
+                        (to_timestamp(trunc(start_epoch)) AT TIME ZONE 'UTC' + interval '24 months') AT TIME ZONE 'UTC')
+                    """)
+            }
             try db.execute(sql: "CREATE INDEX recordings_call_id ON recordings(call_id)")
             try db.execute(sql: "CREATE INDEX recordings_retain_until ON recordings(retain_until_epoch)")
             try db.execute(sql: "CREATE INDEX recordings_unsettled ON recordings(state) WHERE state != 'committed'")
 
             try db.execute(sql: """
                 CREATE TABLE recording_files (
-                    recording_id TEXT NOT NULL REFERENCES recordings(id) ON DELETE CASCADE,
-                    position INTEGER NOT NULL,
-                    path TEXT NOT NULL UNIQUE,
-                    bytes INTEGER NOT NULL,
-                    sha256 TEXT,
+                    recording_id \(d.text) NOT NULL REFERENCES recordings(id) ON DELETE CASCADE,
+                    position \(d.integer) NOT NULL,
+                    path \(d.text) NOT NULL UNIQUE,
+                    bytes \(d.integer) NOT NULL,
+                    sha256 \(d.text),
                     PRIMARY KEY (recording_id, position)
                 )
                 """)
@@ -71,70 +76,75 @@ enum CatalogSchema {
 
             try db.execute(sql: """
                 CREATE TABLE rules (
-                    id INTEGER PRIMARY KEY AUTOINCREMENT,
-                    position INTEGER NOT NULL,
-                    name TEXT,
-                    action TEXT NOT NULL CHECK (action IN ('record', 'skip')),
-                    direction TEXT CHECK (direction IN ('inbound', 'outbound', 'internal', 'unknown')),
-                    local_pattern TEXT,
-                    remote_pattern TEXT,
-                    weekdays TEXT,
-                    hours TEXT,
-                    except_hours TEXT,
-                    time_zone TEXT NOT NULL DEFAULT 'UTC',
-                    sample_percent REAL NOT NULL DEFAULT 100,
-                    retention TEXT
+                    id \(d.generatedPrimaryKey),
+                    position \(d.integer) NOT NULL,
+                    name \(d.text),
+                    action \(d.text) NOT NULL CHECK (action IN ('record', 'skip')),
+                    direction \(d.text) CHECK (direction IN ('inbound', 'outbound', 'internal', 'unknown')),
+                    local_pattern \(d.text),
+                    remote_pattern \(d.text),
+                    weekdays \(d.text),
+                    hours \(d.text),
+                    except_hours \(d.text),
+                    time_zone \(d.text) NOT NULL DEFAULT 'UTC',
+                    sample_percent \(d.real) NOT NULL DEFAULT 100,
+                    retention \(d.text)
                 )
                 """)
 
             try db.execute(sql: """
                 CREATE TABLE users (
-                    name TEXT PRIMARY KEY,
-                    role TEXT NOT NULL CHECK (role IN ('agent', 'supervisor', 'admin')),
-                    team TEXT
+                    name \(d.text) PRIMARY KEY,
+                    role \(d.text) NOT NULL CHECK (role IN ('agent', 'supervisor', 'admin')),
+                    team \(d.text)
                 )
                 """)
+            // `user` is a reserved word in PostgreSQL: queries quote it ("user") on both.
+            let user = d.kind == .sqlite ? "user" : "\"user\""
             try db.execute(sql: """
                 CREATE TABLE user_numbers (
-                    user TEXT NOT NULL REFERENCES users(name) ON DELETE CASCADE,
-                    pattern TEXT NOT NULL,
-                    PRIMARY KEY (user, pattern)
+                    \(user) \(d.text) NOT NULL REFERENCES users(name) ON DELETE CASCADE,
+                    pattern \(d.text) NOT NULL,
+                    PRIMARY KEY (\(user), pattern)
                 )
                 """)
 
             // The audit log: rows are added, never changed or removed.
             try db.execute(sql: """
                 CREATE TABLE audit (
-                    id INTEGER PRIMARY KEY AUTOINCREMENT,
-                    at_epoch REAL NOT NULL,
-                    actor TEXT NOT NULL,
-                    action TEXT NOT NULL,
-                    target TEXT,
-                    outcome TEXT NOT NULL CHECK (outcome IN ('done', 'refused', 'failed')),
-                    reason TEXT,
-                    detail TEXT
+                    id \(d.generatedPrimaryKey),
+                    at_epoch \(d.real) NOT NULL,
+                    actor \(d.text) NOT NULL,
+                    action \(d.text) NOT NULL,
+                    target \(d.text),
+                    outcome \(d.text) NOT NULL CHECK (outcome IN ('done', 'refused', 'failed')),
+                    reason \(d.text),
+                    detail \(d.text)
                 )
                 """)
             try db.execute(sql: "CREATE INDEX audit_at ON audit(at_epoch)")
-            try db.execute(sql: """
-                CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit
-                BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END
-                """)
-            try db.execute(sql: """
-                CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
-                BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END
-                """)
+            for statement in d.appendOnlyTriggers(table: "audit", message: "the audit log is append-only") {
+                try db.execute(sql: statement)
+            }
 
             // Ids of erased recordings (an id is a time and a hash: no number, no Call-ID),
             // so neither converting the capture again nor restoring files brings them back.
             try db.execute(sql: """
                 CREATE TABLE erased (
-                    id TEXT PRIMARY KEY,
-                    at_epoch REAL NOT NULL,
-                    action TEXT NOT NULL
+                    id \(d.text) PRIMARY KEY,
+                    at_epoch \(d.real) NOT NULL,
+                    action \(d.text) NOT NULL
                 )
                 """)
-        }
-        return migrator
-    }
+        },
+        CatalogMigration("v3-storage") { db in
+            let d = db.dialect
+            // Which storage holds a recording's files: '' for the folder of an SQLite catalog;
+            // in a PostgreSQL catalog, which several recorders may share, the name of the
+            // storage the writer's --out folder is (`host:/absolute/out` unless named). Verify
+            // and start-up repairs touch only the rows of their own storage.
+            try db.execute(sql: "ALTER TABLE recordings ADD COLUMN storage \(d.text) NOT NULL DEFAULT ''")
+            try db.execute(sql: "CREATE INDEX recordings_storage ON recordings(storage, id)")
+        },
+    ]
 }

@@ -1,5 +1,4 @@
 import CallrecCore
-import GRDB
 
 #if canImport(Glibc)
 import Glibc
@@ -30,7 +29,9 @@ extension CatalogStore {
             try audit("delete", target: id, outcome: .refused, by: actor, at: now, reason: reason, detail: "legal hold: \(recording.holdReason!)")
             throw CatalogError(.held, "recording \(id) is under legal hold (\(recording.holdReason!)); release it first")
         }
-        return try erase([recording], action: "delete", by: actor, reason: reason, at: now)
+        let report = try erase([recording], action: "delete", by: actor, reason: reason, at: now)
+        try reclaimErasedRows()
+        return report
     }
 
     /// Erases every recording in which `number` is a party (right to
@@ -39,12 +40,14 @@ extension CatalogStore {
     public func forget(number: NumberPattern, by actor: CatalogActor, reason: String?, at now: Double) throws -> ErasureReport {
         try require(.admin, actor, action: "forget", target: "number \(number)", reason: reason, at: now)
         guard number.isExact else { throw CatalogError(.invalid, "forget takes an exact number, not a pattern ('\(number)')") }
-        let matches = try queue.read { db in
+        let matches = try read { db in
             try CatalogRecording.fetchAll(
                 db, sql: "SELECT * FROM recordings WHERE (caller = ? OR callee = ?) AND state = 'committed' ORDER BY start_epoch, id",
                 arguments: [number.text, number.text])
         }
-        return try erase(matches, action: "forget", by: actor, reason: reason, at: now, summaryTarget: "number \(number)")
+        let report = try erase(matches, action: "forget", by: actor, reason: reason, at: now, summaryTarget: "number \(number)")
+        try reclaimErasedRows()
+        return report
     }
 
     /// Removes every recording whose retention has ended by `now`, except
@@ -53,7 +56,7 @@ extension CatalogStore {
     public func purge(by actor: CatalogActor, reason: String?, at now: Double, dryRun: Bool = false) throws -> ErasureReport {
         try require(.admin, actor, action: "purge", target: nil, reason: reason, at: now)
         var report = ErasureReport()
-        let held = try queue.read { db in
+        let held = try read { db in
             try CatalogRecording.fetchAll(
                 db, sql: """
                     SELECT * FROM recordings WHERE retain_until_epoch <= ? AND state = 'committed' AND hold_reason IS NOT NULL
@@ -62,9 +65,9 @@ extension CatalogStore {
         }
         report.kept = held.map { ($0.id, "legal hold: \($0.holdReason!)") }
         if dryRun {
-            report.erased = try queue.read { db in
-                try String.fetchAll(
-                    db, sql: """
+            report.erased = try read { db in
+                try db.column(
+                    String.self, sql: """
                         SELECT id FROM recordings WHERE retain_until_epoch <= ? AND state = 'committed' AND hold_reason IS NULL
                         ORDER BY retain_until_epoch, id
                         """, arguments: [now])
@@ -73,7 +76,7 @@ extension CatalogStore {
         }
         let why = reason ?? "retention ended"
         while true {
-            let batch = try queue.read { db in
+            let batch = try read { db in
                 try CatalogRecording.fetchAll(
                     db, sql: """
                         SELECT * FROM recordings WHERE retain_until_epoch <= ? AND state = 'committed' AND hold_reason IS NULL
@@ -84,8 +87,11 @@ extension CatalogStore {
             let done = try erase(batch, action: "purge", by: actor, reason: why, at: now)
             report.erased += done.erased
             report.failed += done.failed
-            if done.erased.isEmpty { break }  // every one failed: verify finishes them
+            // Each listed row leaves `committed` (erased, or left `deleting` for verify or its
+            // storage's recorder to finish), so the next batch is new rows; stop if none moved.
+            if done.erased.isEmpty && done.failed.isEmpty { break }
         }
+        if !report.erased.isEmpty { try reclaimErasedRows() }
         try audit(
             "purge", target: "retention", outcome: .done, by: actor, at: now, reason: why,
             detail: "erased \(report.erased.count), kept \(report.kept.count) under legal hold"
@@ -96,7 +102,7 @@ extension CatalogStore {
     /// Sets a legal hold on recording `id` (admin only; audited).
     public func hold(id: String, reason: String, by actor: CatalogActor, at now: Double) throws {
         _ = try authorizedRecording(id: id, action: "hold", minimumRole: .admin, by: actor, reason: reason, at: now)
-        try queue.write { db in
+        try write { db in
             try db.execute(
                 sql: "UPDATE recordings SET hold_reason = ?, hold_by = ?, hold_at_epoch = ? WHERE id = ?",
                 arguments: [reason, actor.auditName, now, id])
@@ -108,7 +114,7 @@ extension CatalogStore {
     public func release(id: String, reason: String, by actor: CatalogActor, at now: Double) throws {
         let recording = try authorizedRecording(id: id, action: "release", minimumRole: .admin, by: actor, reason: reason, at: now)
         guard recording.isHeld else { throw CatalogError(.notFound, "recording \(id) is not under legal hold") }
-        try queue.write { db in
+        try write { db in
             try db.execute(sql: "UPDATE recordings SET hold_reason = NULL, hold_by = NULL, hold_at_epoch = NULL WHERE id = ?", arguments: [id])
             try Self.appendAudit(
                 db, at: now, actor: actor, action: "release", target: id, outcome: .done, reason: reason,
@@ -117,48 +123,60 @@ extension CatalogStore {
     }
 
     /// Marks `recordings` (less the held ones) `deleting` with their audit
-    /// entries, removes their files, then their rows.
+    /// entries, removes their files, then their rows. The caller reclaims
+    /// the erased rows' space (`reclaimErasedRows`) once it has erased all
+    /// it will. A recording whose files are in another storage (a shared
+    /// PostgreSQL catalog) is left `deleting` for that storage's recorder or
+    /// verify to finish, and reported as failed with the reason.
     private func erase(
         _ recordings: [CatalogRecording], action: String, by actor: CatalogActor, reason: String?, at now: Double, summaryTarget: String? = nil
     ) throws -> ErasureReport {
-        var report = ErasureReport()
-        var doomed: [String] = []
-        try queue.write { db in
+        // The transaction may run more than once (PostgreSQL retries): it returns what it did.
+        let (kept, doomed) = try write { db -> ([(id: String, why: String)], [CatalogRecording]) in
+            var kept: [(id: String, why: String)] = []
+            var doomed: [CatalogRecording] = []
             for listed in recordings {
                 // Read again inside the transaction: a hold set, or a commit begun, since the
                 // list was made wins over the erasure.
-                guard let recording = try CatalogRecording.fetchOne(db, key: listed.id), recording.state == .committed else { continue }
+                guard let recording = try CatalogRecording.fetchOne(db, id: listed.id), recording.state == .committed else { continue }
                 if recording.isHeld {
-                    report.kept.append((recording.id, "legal hold: \(recording.holdReason!)"))
+                    kept.append((recording.id, "legal hold: \(recording.holdReason!)"))
                     try Self.appendAudit(
                         db, at: now, actor: actor, action: action, target: recording.id, outcome: .refused, reason: reason,
                         detail: "kept: legal hold: \(recording.holdReason!)")
                     continue
                 }
                 try db.execute(sql: "UPDATE recordings SET state = 'deleting' WHERE id = ?", arguments: [recording.id])
-                try db.execute(
-                    sql: "INSERT OR REPLACE INTO erased (id, at_epoch, action) VALUES (?, ?, ?)", arguments: [recording.id, now, action])
+                try db.upsert(
+                    into: "erased", values: [("id", .text(recording.id)), ("at_epoch", .real(now)), ("action", .text(action))],
+                    conflict: ["id"])
                 let files = try Self.files(db, recording.id).map(\.path)
                 try Self.appendAudit(
                     db, at: now, actor: actor, action: action, target: recording.id, outcome: .done, reason: reason,
                     detail: "erased " + files.joined(separator: " "))
-                doomed.append(recording.id)
+                doomed.append(recording)
             }
             if let summaryTarget {
                 try Self.appendAudit(
                     db, at: now, actor: actor, action: action, target: summaryTarget, outcome: .done, reason: reason,
-                    detail: "erased \(doomed.count), kept \(report.kept.count) under legal hold"
-                        + (report.kept.isEmpty ? "" : ": " + report.kept.map(\.id).joined(separator: " ")))
+                    detail: "erased \(doomed.count), kept \(kept.count) under legal hold"
+                        + (kept.isEmpty ? "" : ": " + kept.map(\.id).joined(separator: " ")))
             }
+            return (kept, doomed)
         }
-        for id in doomed {
-            if let failure = try finishDeletion(id: id) {
-                report.failed.append((id, failure))
+        var report = ErasureReport()
+        report.kept = kept
+        for recording in doomed {
+            if recording.storage != storage {
+                report.failed.append(
+                    (recording.id, "its files are in storage \(recording.storage), not this one (\(storage)); its recorder, "
+                        + "or catalog verify run there, finishes the erasure"))
+            } else if let failure = try finishDeletion(id: recording.id) {
+                report.failed.append((recording.id, failure))
             } else {
-                report.erased.append(id)
+                report.erased.append(recording.id)
             }
         }
-        if !doomed.isEmpty { try checkpoint() }
         return report
     }
 
@@ -173,7 +191,7 @@ extension CatalogStore {
             }
             CatalogStore.syncFolder(of: path)
         }
-        try queue.write { db in
+        try write { db in
             try db.execute(sql: "DELETE FROM recordings WHERE id = ? AND state = 'deleting'", arguments: [id])
         }
         return nil
@@ -187,7 +205,7 @@ extension CatalogStore {
 
     /// Whether recording `id` was erased.
     public func wasErased(id: String) throws -> Bool {
-        try queue.read { db in try Bool.fetchOne(db, sql: "SELECT 1 FROM erased WHERE id = ?", arguments: [id]) ?? false }
+        try read { db in try db.queryOne(sql: "SELECT 1 FROM erased WHERE id = ?", arguments: [id]) != nil }
     }
 
     /// `.<name>.partial` beside `path`: where a file is written before it is renamed into place.

@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 
 /// One repair, for the audit log (always under the action `verify`): on
 /// which recording or file, and what was done.
@@ -14,16 +13,17 @@ extension CatalogStore {
     /// committed recording's files, so it takes a moment however large the
     /// archive. The repairs are audited under `actor`.
     ///
-    /// Takes the exclusive lock while it works.
-    /// - Throws: `CatalogError.busy` when a convert or recorder is writing to the catalog.
+    /// Only the rows of this store's storage are settled: in a PostgreSQL
+    /// catalog that several recorders share, the others' commits are theirs.
+    ///
+    /// Takes the storage's exclusive lock while it works.
+    /// - Throws: `CatalogError.busy` when a convert or recorder is writing to the storage.
     public func recover(scanFolders: Bool, by actor: CatalogActor, at now: Double) throws -> VerifyReport {
-        let lock = try CatalogLock(catalogPath: path, exclusive: true)
+        let lock = try database.lock(storage: storage, exclusive: true)
         defer { withExtendedLifetime(lock) {} }
         var report = VerifyReport()
         var events: [RepairEvent] = []
-        let unsettled = try queue.read { db in
-            try CatalogRecording.fetchAll(db, sql: "SELECT * FROM recordings WHERE state != 'committed' ORDER BY id")
-        }
+        let unsettled = try unsettledRows()
         for row in unsettled {
             try settle(row, files: try files(of: row.id), dryRun: false, report: &report, events: &events)
         }
@@ -35,7 +35,31 @@ extension CatalogStore {
             }
         }
         try appendRepairs(events, by: actor, at: now)
+        if report.removedRows { try reclaimErasedRows() }
         return report
+    }
+
+    /// The rows of this storage that a crash left `pending` or `deleting`.
+    func unsettledRows() throws -> [CatalogRecording] {
+        try read { db in
+            try CatalogRecording.fetchAll(
+                db, sql: "SELECT * FROM recordings WHERE state != 'committed' AND storage = ? ORDER BY id", arguments: [storage])
+        }
+    }
+
+    /// Finishes the deletions of this storage's recordings that were left
+    /// `deleting` — by a crash, or by an erasure run where the files are not
+    /// (a shared PostgreSQL catalog) — without taking the lock: a deletion,
+    /// once marked, only ever goes forward. A recorder calls it while it
+    /// runs. Returns the ids whose deletion was finished.
+    @discardableResult
+    public func finishDeletions() throws -> [String] {
+        var done: [String] = []
+        for row in try unsettledRows() where row.state == .deleting {
+            if try finishDeletion(id: row.id) == nil { done.append(row.id) }
+        }
+        if !done.isEmpty { try reclaimErasedRows() }
+        return done
     }
 
     /// Settles one row a crash left `pending` or `deleting`: an interrupted
@@ -92,7 +116,7 @@ extension CatalogStore {
                 report.pendingRolledBack.append(row.id)
                 events.append((row.id, "rolled back an interrupted commit (a file was missing or incomplete)"))
                 if !dryRun {
-                    try queue.write { db in
+                    try write { db in
                         try db.execute(sql: "UPDATE recordings SET state = 'deleting' WHERE id = ?", arguments: [row.id])
                     }
                     _ = try finishDeletion(id: row.id)
@@ -111,7 +135,7 @@ extension CatalogStore {
     /// Writes `events` to the audit log, as `verify`, in one transaction.
     func appendRepairs(_ events: [RepairEvent], by actor: CatalogActor, at now: Double) throws {
         guard !events.isEmpty else { return }
-        try queue.write { db in
+        try write { db in
             for event in events {
                 try Self.appendAudit(
                     db, at: now, actor: actor, action: "verify", target: event.target, outcome: .done, detail: event.detail)
@@ -120,9 +144,9 @@ extension CatalogStore {
     }
 
     /// Whether `error` means the disk holding the catalog is full (SQLite's
-    /// `SQLITE_FULL`): the transaction was rolled back and may be tried again
-    /// once there is space.
+    /// `SQLITE_FULL`, PostgreSQL's `disk_full`): the transaction was rolled
+    /// back and may be tried again once there is space.
     public static func isDiskFull(_ error: any Error) -> Bool {
-        (error as? DatabaseError)?.resultCode == .SQLITE_FULL
+        (error as? CatalogError)?.code == .diskFull
     }
 }

@@ -1,28 +1,27 @@
 import CallrecCore
-import GRDB
 
 extension CatalogStore {
     /// The recording rules, in order (what convert applies).
     public func ruleSet() throws -> RuleSet {
-        try queue.read { db in RuleSet(rules: try Self.rules(db)) }
+        try read { db in RuleSet(rules: try Self.rules(db)) }
     }
 
-    static func rules(_ db: Database) throws -> [RecordingRule] {
-        try Row.fetchAll(db, sql: "SELECT * FROM rules ORDER BY position, id").map { row in
-            func parsed<T>(_ column: String, _ parse: (String) throws -> T) rethrows -> T? {
-                guard let text: String = row[column], !text.isEmpty else { return nil }
+    static func rules(_ db: any SQLConnection) throws -> [RecordingRule] {
+        try db.query(sql: "SELECT * FROM rules ORDER BY position, id").map { row in
+            func parsed<T>(_ column: String, _ parse: (String) throws -> T) throws -> T? {
+                guard let text: String? = try row[column], let text, !text.isEmpty else { return nil }
                 return try parse(text)
             }
             return RecordingRule(
-                id: row["id"], position: row["position"], name: row["name"],
-                action: RuleAction(rawValue: row["action"]) ?? .record,
-                direction: parsed("direction") { CallDirection(rawValue: $0) } ?? nil,
-                local: parsed("local_pattern") { NumberPattern($0) } ?? nil,
-                remote: parsed("remote_pattern") { NumberPattern($0) } ?? nil,
+                id: try row["id"], position: try row["position"], name: try row["name"],
+                action: RuleAction(rawValue: try row["action"]) ?? .record,
+                direction: try parsed("direction") { CallDirection(rawValue: $0) } ?? nil,
+                local: try parsed("local_pattern") { NumberPattern($0) } ?? nil,
+                remote: try parsed("remote_pattern") { NumberPattern($0) } ?? nil,
                 weekdays: try parsed("weekdays", Weekdays.parse),
                 hours: try parsed("hours", TimeOfDayWindow.parse),
                 exceptHours: try parsed("except_hours") { try $0.split(separator: ",").map { try TimeOfDayWindow.parse(String($0)) } } ?? [],
-                timeZone: row["time_zone"], samplePercent: row["sample_percent"],
+                timeZone: try row["time_zone"], samplePercent: try row["sample_percent"],
                 retention: try parsed("retention", Retention.parse))
         }
     }
@@ -33,15 +32,15 @@ extension CatalogStore {
     public func addRule(_ rule: RecordingRule, position: Int? = nil, by actor: CatalogActor, at now: Double) throws -> RecordingRule {
         try require(.admin, actor, action: "rules add", target: nil, reason: nil, at: now)
         try rule.validate()
-        return try queue.write { db in
-            let count = try Int.fetchOne(db, sql: "SELECT count(*) FROM rules") ?? 0
+        return try write { db in
+            let count = try db.scalar(Int.self, sql: "SELECT count(*) FROM rules") ?? 0
             let place = min(max(position ?? count + 1, 1), count + 1)
             try Self.renumberRules(db, makingRoomAt: place)
-            try db.execute(
+            let inserted = try db.queryOne(
                 sql: """
                     INSERT INTO rules (position, name, action, direction, local_pattern, remote_pattern, weekdays, hours,
                                        except_hours, time_zone, sample_percent, retention)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id
                     """,
                 arguments: [
                     place, rule.name, rule.action.rawValue, rule.direction?.rawValue, rule.local?.text, rule.remote?.text,
@@ -50,7 +49,7 @@ extension CatalogStore {
                     rule.timeZone, rule.samplePercent, rule.retention?.description,
                 ])
             var added = rule
-            added.id = db.lastInsertedRowID
+            added.id = try inserted.map { try $0["id"] } ?? 0
             added.position = place
             try Self.appendAudit(db, at: now, actor: actor, action: "rules add", target: "rule \(added.id)", outcome: .done, detail: "#\(place): \(added.summary)")
             return added
@@ -60,17 +59,18 @@ extension CatalogStore {
     /// Removes the rule with `id`. Admin only; audited.
     public func removeRule(id: Int64, by actor: CatalogActor, at now: Double) throws {
         try require(.admin, actor, action: "rules remove", target: "rule \(id)", reason: nil, at: now)
-        try queue.write { db in
-            try db.execute(sql: "DELETE FROM rules WHERE id = ?", arguments: [id])
-            guard db.changesCount > 0 else { throw CatalogError(.notFound, "no rule \(id) (callrec catalog rules list)") }
+        try write { db in
+            guard try db.execute(sql: "DELETE FROM rules WHERE id = ?", arguments: [id]) > 0 else {
+                throw CatalogError(.notFound, "no rule \(id) (callrec catalog rules list)")
+            }
             try Self.renumberRules(db, makingRoomAt: nil)
             try Self.appendAudit(db, at: now, actor: actor, action: "rules remove", target: "rule \(id)", outcome: .done)
         }
     }
 
     /// Numbers the rules 1, 2, 3 ... in their current order, leaving `place` free.
-    private static func renumberRules(_ db: Database, makingRoomAt place: Int?) throws {
-        let ids = try Int64.fetchAll(db, sql: "SELECT id FROM rules ORDER BY position, id")
+    private static func renumberRules(_ db: any SQLConnection, makingRoomAt place: Int?) throws {
+        let ids = try db.column(Int64.self, sql: "SELECT id FROM rules ORDER BY position, id")
         for (i, id) in ids.enumerated() {
             var position = i + 1
             if let place, position >= place { position += 1 }

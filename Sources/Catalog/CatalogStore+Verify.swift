@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 
 /// What `catalog verify` found, and what it did about it.
 public struct VerifyReport: Sendable {
@@ -23,6 +22,12 @@ public struct VerifyReport: Sendable {
     public var orphanFilesRemoved: [String] = []
     /// Files catalogued without a checksum (before checksums existed): checksum recorded.
     public var checksumsRecorded = 0
+    /// Recordings whose files are in another storage of a shared catalog:
+    /// not checked here (verify run with that storage's --out checks them).
+    public var elsewhere = 0
+
+    /// Whether a row was deleted (its erased content is then reclaimed).
+    var removedRows: Bool { !pendingRolledBack.isEmpty || !deletionsFinished.isEmpty || !rowsWithoutFiles.isEmpty }
 
     /// Whether nothing needed repair.
     public var isClean: Bool {
@@ -45,20 +50,27 @@ extension CatalogStore {
     /// left: temporary files, pending and half-deleted rows, rows without
     /// files, files without rows, and checksum mismatches. Admin only; the
     /// repairs are audited.
+    ///
+    /// It checks this store's storage: the rows whose files are in its
+    /// folder, and the files there. In a PostgreSQL catalog shared by
+    /// several recorders, the rows of other storages are counted
+    /// (`elsewhere`) and left to a verify run there; the storage's lock keeps
+    /// verify from settling a commit that a convert or recorder writing
+    /// into the same storage is still making.
     public func verify(
         dryRun: Bool, importer: OrphanImporter?, by actor: CatalogActor, at now: Double
     ) throws -> VerifyReport {
         try require(.admin, actor, action: "verify", target: nil, reason: nil, at: now)
-        let lock = try CatalogLock(catalogPath: path, exclusive: true)
+        let lock = try database.lock(storage: storage, exclusive: true)
         defer { withExtendedLifetime(lock) {} }
         var report = VerifyReport()
         var events: [RepairEvent] = []
         // Rows are read a page at a time, so memory stays flat however large the archive:
         // the unsettled ones first (few), then the committed ones by id.
-        let unsettled = try queue.read { db in
-            try CatalogRecording.fetchAll(
-                db, sql: "SELECT * FROM recordings WHERE state != 'committed' ORDER BY id")
-        }
+        let unsettled = try unsettledRows()
+        report.elsewhere = try read { db in
+            try db.scalar(Int.self, sql: "SELECT count(*) FROM recordings WHERE storage != ? AND state = 'committed'", arguments: [storage])
+        } ?? 0
         var pendingClaimed = Set<String>()
         for row in unsettled where row.state == .pending {
             for file in try files(of: row.id) { pendingClaimed.insert(file.path) }
@@ -70,12 +82,12 @@ extension CatalogStore {
         var lastID = ""
         while true {
             if page.isEmpty {
-                page = try queue.read { db in
+                page = try read { db in
                     try CatalogRecording.fetchAll(
                         db,
                         sql:
-                            "SELECT * FROM recordings WHERE state = 'committed' AND id > ? ORDER BY id LIMIT 500",
-                        arguments: [lastID])
+                            "SELECT * FROM recordings WHERE storage = ? AND state = 'committed' AND id > ? ORDER BY id LIMIT 500",
+                        arguments: [storage, lastID])
                 }
                 guard let last = page.last else { break }
                 lastID = last.id
@@ -101,7 +113,7 @@ extension CatalogStore {
                             report.checksumsRecorded += 1
                             if !dryRun {
                                 let size = (try? fm.attributesOfItem(atPath: path)[.size] as? Int64) ?? file.bytes
-                                try queue.write { db in
+                                try write { db in
                                     try db.execute(
                                         sql:
                                             "UPDATE recording_files SET sha256 = ?, bytes = ? WHERE recording_id = ? AND position = ?",
@@ -123,7 +135,7 @@ extension CatalogStore {
                                 "removed a row whose files are all gone: " + missing.joined(separator: " ")
                             ))
                         if !dryRun {
-                            try queue.write { db in
+                            try write { db in
                                 try db.execute(sql: "DELETE FROM recordings WHERE id = ?", arguments: [row.id])
                             }
                         }
@@ -135,7 +147,7 @@ extension CatalogStore {
                         report.damaged.append((row.id, why.joined(separator: "; ")))
                         events.append((row.id, "marked damaged: " + why.joined(separator: "; ")))
                         if !dryRun {
-                            try queue.write { db in
+                            try write { db in
                                 try db.execute(
                                     sql: "UPDATE recordings SET damaged = 1 WHERE id = ?", arguments: [row.id])
                             }
@@ -144,7 +156,7 @@ extension CatalogStore {
                         report.healthy += 1
                         if row.damaged && !dryRun {
                             // Restored from a copy: the files match again.
-                            try queue.write { db in
+                            try write { db in
                                 try db.execute(
                                     sql: "UPDATE recordings SET damaged = 0 WHERE id = ?", arguments: [row.id])
                             }
@@ -199,15 +211,19 @@ extension CatalogStore {
 
         }
 
-        if !dryRun { try appendRepairs(events, by: actor, at: now) }
+        if !dryRun {
+            try appendRepairs(events, by: actor, at: now)
+            if report.removedRows { try reclaimErasedRows() }
+        }
         return report
     }
 
-    /// Whether a row claims the file at `relative`.
+    /// Whether a row of this storage claims the file at `relative`.
     private func isClaimed(_ relative: String) throws -> Bool {
-        try queue.read { db in
-            try Bool.fetchOne(
-                db, sql: "SELECT 1 FROM recording_files WHERE path = ?", arguments: [relative]) ?? false
+        try read { db in
+            try db.queryOne(
+                sql: "SELECT 1 FROM recording_files f JOIN recordings r ON r.id = f.recording_id WHERE f.path = ? AND r.storage = ?",
+                arguments: [relative, storage]) != nil
         }
     }
 

@@ -1,95 +1,145 @@
-import GRDB
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
-/// The catalog: an SQLite database (through GRDB, WAL mode) beside the
-/// recordings, created and upgraded by migrations. It holds the recordings
-/// and their files, the recording rules, users and roles, and the
-/// append-only audit log. Values from captures reach SQL only as bound
+/// The catalog: the recordings and their files, the recording rules, users
+/// and roles, and the append-only audit log, in one of two backends behind
+/// one SQL interface (`CatalogDatabase`, see the top of
+/// `SQL/CatalogDatabase.swift`): an SQLite file beside the recordings (the
+/// default, `init(path:)`), or a PostgreSQL database that several recorders
+/// share (module CatalogPostgres). Created and upgraded by the same
+/// migrations on both. Values from captures reach SQL only as bound
 /// parameters.
-public final class CatalogStore {
-    /// Where the database lives.
+public final class CatalogStore: Sendable {
+    /// Where the database lives: the SQLite file, or the PostgreSQL URL without its password.
     public let path: String
-    /// The folder recordings' relative paths start from (the database's folder).
+    /// The folder recordings' relative paths start from: an SQLite catalog's
+    /// own folder; for PostgreSQL the `--out` folder it was opened with.
     public let folder: String
-    let queue: DatabaseQueue
+    /// The name of the storage this store's files are in (`''` for SQLite;
+    /// `host:/absolute/folder` by default for PostgreSQL): rows it enters
+    /// carry it, and verify and recover touch only rows that do.
+    public let storage: String
+    /// The backend.
+    public let database: any CatalogDatabase
 
     /// The catalog file name inside an output folder.
     public static let fileName = "catalog.sqlite"
 
-    /// Opens (creating if needed) the catalog at `path` and runs its migrations.
+    /// Opens (creating if needed) the SQLite catalog at `path` and runs its migrations.
     /// - Parameter create: when false, a missing catalog is an error rather than a new empty one.
-    public init(path: String, create: Bool = true) throws {
+    public convenience init(path: String, create: Bool = true) throws {
         if !create, access(path, F_OK) != 0 {
             throw CatalogError(.notFound, "\(path): no catalog there (callrec convert writes OUT/catalog.sqlite; give --out DIR or --catalog PATH)")
         }
-        self.path = path
         let parts = path.split(separator: "/", omittingEmptySubsequences: false).dropLast()
-        folder = parts.isEmpty ? "." : (parts.joined(separator: "/").isEmpty ? "/" : parts.joined(separator: "/"))
-        var configuration = Configuration()
-        configuration.journalMode = .wal
-        configuration.busyMode = .timeout(5)
-        configuration.prepareDatabase { db in
-            // Erased rows are overwritten, not merely unlinked from the b-tree (GDPR erasure).
-            try db.execute(sql: "PRAGMA secure_delete = ON")
-        }
-        queue = try DatabaseQueue(path: path, configuration: configuration)
-        try CatalogSchema.migrator.migrate(queue)
+        let folder = parts.isEmpty ? "." : (parts.joined(separator: "/").isEmpty ? "/" : parts.joined(separator: "/"))
+        try self.init(database: try SQLiteCatalogDatabase(path: path), folder: folder, storage: "")
     }
+
+    /// A catalog on `database` (any backend), for files under `folder` in
+    /// storage `storage`; runs the migrations.
+    public init(database: any CatalogDatabase, folder: String, storage: String) throws {
+        self.database = database
+        self.path = database.location
+        self.folder = folder
+        self.storage = storage
+        try database.migrate(CatalogSchema.migrations)
+    }
+
+    /// Which SQL the backend speaks.
+    public var dialect: SQLDialect { database.dialect }
+
+    /// The names of the migrations applied to this catalog, oldest first.
+    public func appliedMigrations() throws -> [String] { try database.appliedMigrations() }
+
+    /// The migrations this version of callrec knows, in order.
+    public static var migrationNames: [String] { CatalogSchema.migrations.map(\.name) }
 
     /// The absolute (or working-folder relative) path of a catalogued file.
     public func filePath(_ relative: String) -> String {
         relative.hasPrefix("/") ? relative : folder + "/" + relative
     }
 
+    /// Runs `body` in one read transaction.
+    @discardableResult
+    public func read<T>(_ body: (any SQLConnection) throws -> T) throws -> T {
+        try database.read(body)
+    }
+
+    /// Runs `body` in one write transaction (for bulk loads such as the
+    /// benchmark's generated catalog, and for tests). On PostgreSQL `body`
+    /// may run again after a serialization failure: it must have no other effects.
+    @discardableResult
+    public func write<T>(_ body: (any SQLConnection) throws -> T) throws -> T {
+        try database.write(body)
+    }
+
     /// Inserts or replaces a committed recording with its files (the commit
     /// protocol in `CatalogStore+Commit.swift` is what convert uses).
     public func save(_ recording: CatalogRecording, files: [CatalogFile] = []) throws {
-        try queue.write { db in
-            try recording.save(db)
+        var row = recording
+        row.storage = storage
+        try write { db in
+            try row.save(db)
             try db.execute(sql: "DELETE FROM recording_files WHERE recording_id = ?", arguments: [recording.id])
             for file in files { try file.insert(db) }
         }
     }
 
+    /// Inserts many committed recordings (without files) in one transaction,
+    /// as fast as the backend bulk-loads: for benchmarks and imports. The
+    /// ids must be new.
+    public func insert(_ recordings: [CatalogRecording]) throws {
+        let storage = self.storage
+        let rows = recordings.map { recording -> [SQLValue] in
+            var row = recording
+            row.storage = storage
+            return row.sqlValues
+        }
+        try write { db in try db.insert(into: CatalogRecording.databaseTableName, columns: CatalogRecording.columns, rows: rows) }
+    }
+
     /// The recording with `id` in any state, or nil.
     public func recording(id: String) throws -> CatalogRecording? {
-        try queue.read { db in try CatalogRecording.fetchOne(db, key: id) }
+        try read { db in try CatalogRecording.fetchOne(db, id: id) }
     }
 
     /// The files of recording `id`, in commit order.
     public func files(of id: String) throws -> [CatalogFile] {
-        try queue.read { db in try Self.files(db, id) }
+        try read { db in try Self.files(db, id) }
     }
 
-    static func files(_ db: Database, _ id: String) throws -> [CatalogFile] {
-        try CatalogFile.fetchAll(db, sql: "SELECT * FROM recording_files WHERE recording_id = ? ORDER BY position", arguments: [id])
+    static func files(_ db: any SQLConnection, _ id: String) throws -> [CatalogFile] {
+        try db.query(sql: "SELECT * FROM recording_files WHERE recording_id = ? ORDER BY position", arguments: [id])
+            .map(CatalogFile.init(row:))
     }
 
     /// Every committed recording, oldest first.
     public func allRecordings() throws -> [CatalogRecording] {
-        try queue.read { db in
-            try CatalogRecording.fetchAll(db, sql: "SELECT * FROM recordings WHERE state = 'committed' ORDER BY start_epoch")
+        try read { db in
+            try CatalogRecording.fetchAll(db, sql: "SELECT * FROM recordings WHERE state = 'committed' ORDER BY start_epoch, id")
         }
     }
 
     /// Number of recordings in any state.
     public func count() throws -> Int {
-        try queue.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM recordings") ?? 0 }
+        try read { db in try db.scalar(Int.self, sql: "SELECT count(*) FROM recordings") ?? 0 }
     }
 
-    /// Runs `body` in one write transaction (for bulk loads such as the benchmark's generated catalog).
-    public func write<T>(_ body: (Database) throws -> T) throws -> T {
-        try queue.write(body)
-    }
+    /// The lock a writer of recordings (convert, record) holds while it runs,
+    /// so `verify` and `recover` never settle a commit it is still making:
+    /// shared by every writer into this store's storage, exclusive for the
+    /// repairs. SQLite: `flock(2)` on `catalog.sqlite.lock`; PostgreSQL: a
+    /// session advisory lock on the storage's name. Released when dropped
+    /// (or when the process dies).
+    public func writerLock() throws -> CatalogLock { try database.lock(storage: storage, exclusive: false) }
 
-    /// Moves the WAL's pages into the database and empties the WAL, so erased
-    /// rows leave no copy behind in it.
-    func checkpoint() throws {
-        _ = try queue.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA wal_checkpoint(TRUNCATE)") }
+    /// Makes the rows an erasure just deleted unrecoverable as far as the
+    /// backend can (see `CatalogDatabase.reclaimErasedRows`).
+    func reclaimErasedRows() throws {
+        try database.reclaimErasedRows(tables: ["recordings", "recording_files"])
     }
 }
-
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif

@@ -1,7 +1,9 @@
 /// A pattern over party numbers (or names): `+4681234567` matches exactly,
 /// `+46812*` by prefix, and `*` / `?` anywhere match any run of characters /
 /// one character, as SQLite's GLOB does (character classes are not
-/// accepted, so the Swift matcher and the SQL agree).
+/// accepted, so the Swift matcher and the SQL agree; PostgreSQL, which has
+/// no GLOB, gets the same pattern as a `LIKE` with escapes, see
+/// `SQLDialect.globCondition`).
 ///
 /// Patterns reach SQL only as bound parameters; the literal prefix before
 /// the first wildcard becomes a range on the indexed column, so a prefix
@@ -80,11 +82,11 @@ public struct NumberPattern: Sendable, Hashable, CustomStringConvertible {
 
     /// An SQL condition that holds when `column` matches, with its bound
     /// arguments. `column` is one of callrec's own column names, never input.
-    func sqlCondition(column: String) -> (sql: String, arguments: [String]) {
+    func sqlCondition(column: String, dialect: SQLDialect) -> (sql: String, arguments: SQLArguments) {
         if isExact { return ("\(column) = ?", [text]) }
         let prefix = literalPrefix
         var sql = ""
-        var arguments: [String] = []
+        var arguments: SQLArguments = []
         if let upper = NumberPattern.successor(of: prefix) {
             sql = "\(column) >= ? AND \(column) < ?"
             arguments = [prefix, upper]
@@ -92,8 +94,9 @@ public struct NumberPattern: Sendable, Hashable, CustomStringConvertible {
             sql = "\(column) IS NOT NULL"
         }
         if !isPrefix {
-            sql += " AND \(column) GLOB ?"
-            arguments.append(text)
+            let glob = dialect.globCondition(column: column, glob: text)
+            sql += " AND " + glob.sql
+            arguments.append(glob.argument)
         }
         return ("(" + sql + ")", arguments)
     }
@@ -101,7 +104,7 @@ public struct NumberPattern: Sendable, Hashable, CustomStringConvertible {
     /// The smallest string greater than every string that starts with
     /// `prefix` (its last scalar plus one), or nil for an empty prefix.
     /// UTF-8 byte order is code point order, so this bounds SQLite's BINARY
-    /// comparison too: `+46812` -> `+46813`.
+    /// comparison and PostgreSQL's "C" collation too: `+46812` -> `+46813`.
     static func successor(of prefix: String) -> String? {
         var scalars = Array(prefix.unicodeScalars)
         while let last = scalars.popLast() {

@@ -1,5 +1,4 @@
 import CallrecCore
-import GRDB
 
 /// The filters of `catalog find`; every one set must hold. Numbers and
 /// Call-IDs become bound parameters, never SQL text.
@@ -40,23 +39,23 @@ public struct RecordingQuery: Sendable {
     public var namesACall: Bool { number != nil || caller != nil || callee != nil || callID != nil }
 
     /// The WHERE clause (without scope) and its arguments.
-    func condition() -> (sql: String, arguments: [DatabaseValueConvertible?]) {
+    func condition(_ dialect: SQLDialect) -> (sql: String, arguments: SQLArguments) {
         var terms = ["state = 'committed'"]
-        var arguments: [DatabaseValueConvertible?] = []
-        func add(_ sql: String, _ args: [DatabaseValueConvertible?]) {
+        var arguments: SQLArguments = []
+        func add(_ sql: String, _ args: SQLArguments) {
             terms.append(sql)
             arguments += args
         }
         if let number {
-            let a = number.sqlCondition(column: "caller"), b = number.sqlCondition(column: "callee")
+            let a = number.sqlCondition(column: "caller", dialect: dialect), b = number.sqlCondition(column: "callee", dialect: dialect)
             add("(\(a.sql) OR \(b.sql))", a.arguments + b.arguments)
         }
         if let caller {
-            let c = caller.sqlCondition(column: "caller")
+            let c = caller.sqlCondition(column: "caller", dialect: dialect)
             add(c.sql, c.arguments)
         }
         if let callee {
-            let c = callee.sqlCondition(column: "callee")
+            let c = callee.sqlCondition(column: "callee", dialect: dialect)
             add(c.sql, c.arguments)
         }
         if let callID { add("call_id = ?", [callID]) }
@@ -65,7 +64,7 @@ public struct RecordingQuery: Sendable {
         if let direction { add("direction = ?", [direction.rawValue]) }
         if let minDuration { add("duration_s >= ?", [minDuration]) }
         if let maxDuration { add("duration_s <= ?", [maxDuration]) }
-        let talk = "(caller_talk_s IS NOT NULL OR callee_talk_s IS NOT NULL) AND IFNULL(caller_talk_s, 0) + IFNULL(callee_talk_s, 0)"
+        let talk = "(caller_talk_s IS NOT NULL OR callee_talk_s IS NOT NULL) AND COALESCE(caller_talk_s, 0) + COALESCE(callee_talk_s, 0)"
         if let minTalk { add("(\(talk) >= ?)", [minTalk]) }
         if let maxTalk { add("(\(talk) <= ?)", [maxTalk]) }
         if let dtmf { add(dtmf ? "dtmf_count > 0" : "dtmf_count = 0", []) }
@@ -92,26 +91,27 @@ extension CatalogStore {
     /// refusal is audited.
     public func find(_ query: RecordingQuery, by actor: CatalogActor, at now: Double) throws -> FindResult {
         let scope = try scope(of: actor)
-        var (sql, arguments) = query.condition()
+        var (sql, arguments) = query.condition(dialect)
         let unscoped = (sql, arguments)
-        if let restriction = scope.sqlCondition() {
+        let restriction = scope.sqlCondition(dialect)
+        if let restriction {
             sql += " AND " + restriction.sql
-            arguments += restriction.arguments.map { $0 as DatabaseValueConvertible? }
+            arguments += restriction.arguments
         }
-        let recordings = try queue.read { db in
+        let recordings = try read { db in
             try CatalogRecording.fetchAll(
-                db, sql: "SELECT * FROM recordings WHERE \(sql) ORDER BY start_epoch DESC LIMIT ?",
-                arguments: StatementArguments(arguments + [query.limit]))
+                db, sql: "SELECT * FROM recordings WHERE \(sql) ORDER BY start_epoch DESC, id DESC LIMIT ?",
+                arguments: arguments + [query.limit])
         }
         // A search that names a party or a call and meets calls outside the
         // scope is a refusal: count what was withheld, and audit it. (A search
         // by date or length alone simply shows the user's own calls.)
         var withheld = 0
-        if let restriction = scope.sqlCondition(), query.namesACall {
-            withheld = try queue.read { db in
-                try Int.fetchOne(
-                    db, sql: "SELECT count(*) FROM recordings WHERE \(unscoped.0) AND NOT \(restriction.sql)",
-                    arguments: StatementArguments(unscoped.1 + restriction.arguments.map { $0 as DatabaseValueConvertible? })) ?? 0
+        if let restriction, query.namesACall {
+            withheld = try read { db in
+                try db.scalar(
+                    Int.self, sql: "SELECT count(*) FROM recordings WHERE \(unscoped.0) AND NOT \(restriction.sql)",
+                    arguments: unscoped.1 + restriction.arguments) ?? 0
             }
             if withheld > 0 {
                 try audit(
@@ -122,15 +122,13 @@ extension CatalogStore {
         return FindResult(recordings: recordings, withheld: withheld)
     }
 
-    /// The query plan SQLite chooses for `query` (for tests and `--explain`).
+    /// The query plan the database chooses for `query`, one line per step
+    /// (SQLite's `EXPLAIN QUERY PLAN` details, PostgreSQL's `EXPLAIN` lines;
+    /// for tests and `--explain`).
     public func queryPlan(_ query: RecordingQuery) throws -> [String] {
-        let (sql, arguments) = query.condition()
-        return try queue.read { db in
-            try Row.fetchAll(
-                db, sql: "EXPLAIN QUERY PLAN SELECT * FROM recordings WHERE \(sql) ORDER BY start_epoch DESC LIMIT ?",
-                arguments: StatementArguments(arguments + [query.limit])
-            ).map { $0["detail"] as String }
-        }
+        let (sql, arguments) = query.condition(dialect)
+        return try database.explain(
+            sql: "SELECT * FROM recordings WHERE \(sql) ORDER BY start_epoch DESC, id DESC LIMIT ?", arguments: arguments + [query.limit])
     }
 
     /// The committed recording `id` for `actor` to act on (`action`: show,

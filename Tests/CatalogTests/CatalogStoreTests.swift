@@ -1,7 +1,6 @@
 import Catalog
 import CallrecTestSupport
 import Foundation
-import GRDB
 import Testing
 
 @Suite struct CatalogStoreTests {
@@ -31,20 +30,26 @@ import Testing
     /// their values, gain a 24-month retention and one file row per file.
     @Test func migratesAVersion1Catalog() throws {
         let path = FixturePaths.temporaryDirectory() + "/catalog.sqlite"
-        let queue = try DatabaseQueue(path: path)
-        try queue.write { db in
-            try db.execute(sql: """
-                CREATE TABLE grdb_migrations (identifier TEXT NOT NULL PRIMARY KEY);
-                INSERT INTO grdb_migrations VALUES ('v1-recordings');
+        // The file as the first release wrote it: GRDB's migration history, the v1 table, one row.
+        try SQLiteCatalogDatabase(path: path).write { db in
+            for statement in [
+                "CREATE TABLE grdb_migrations (identifier TEXT NOT NULL PRIMARY KEY)",
+                "INSERT INTO grdb_migrations VALUES ('v1-recordings')",
+                """
                 CREATE TABLE recordings (id TEXT PRIMARY KEY, call_id TEXT NOT NULL, caller TEXT, callee TEXT, direction TEXT NOT NULL,
                     start TEXT NOT NULL, start_epoch DOUBLE NOT NULL, duration_s DOUBLE NOT NULL, audio_path TEXT NOT NULL,
-                    index_path TEXT NOT NULL, audio_bytes INTEGER NOT NULL, codecs TEXT NOT NULL, end_reason TEXT NOT NULL);
+                    index_path TEXT NOT NULL, audio_bytes INTEGER NOT NULL, codecs TEXT NOT NULL, end_reason TEXT NOT NULL)
+                """,
+                """
                 INSERT INTO recordings VALUES ('old', 'c@h', '+4611', '+4622', 'unknown', '2024-01-31T00:00:00.000Z', 1706659200, 5,
-                    '2024/01/31/old.opus', '2024/01/31/old.json', 100, 'PCMU,PCMU', 'bye');
-                """)
+                    '2024/01/31/old.opus', '2024/01/31/old.json', 100, 'PCMU,PCMU', 'bye')
+                """,
+            ] {
+                try db.execute(sql: statement)
+            }
         }
-        try queue.close()
         let store = try CatalogStore(path: path)
+        #expect(try store.appliedMigrations() == CatalogStore.migrationNames)
         let old = try #require(try store.recording(id: "old"))
         #expect(old.state == .committed)
         #expect(old.retainUntilEpoch == 1_769_817_600)  // 2026-01-31
@@ -54,9 +59,10 @@ import Testing
     @Test func auditLogIsAppendOnly() throws {
         let store = try F.store()
         try store.audit("show", target: "x", outcome: .done, by: admin, at: 1)
-        let queue = try DatabaseQueue(path: store.path)
-        #expect(throws: DatabaseError.self) { try queue.write { db in try db.execute(sql: "UPDATE audit SET actor = 'nobody'") } }
-        #expect(throws: DatabaseError.self) { try queue.write { db in try db.execute(sql: "DELETE FROM audit") } }
+        for statement in ["UPDATE audit SET actor = 'nobody'", "DELETE FROM audit"] {
+            let error = #expect(throws: CatalogError.self) { try store.write { db in try db.execute(sql: statement) } }
+            #expect(error?.code == .database && error?.message.contains("the audit log is append-only") == true, "\(String(describing: error))")
+        }
         #expect(try store.auditLog(by: admin, at: 2).map(\.actor) == ["operator:test"])
     }
 

@@ -1,7 +1,6 @@
 import Catalog
 import CallrecTestSupport
 import Foundation
-import GRDB
 import Testing
 
 /// `verify` on states a crash or outside hands leave.
@@ -140,8 +139,7 @@ import Testing
         let store = try F.store()
         try F.recordingWithFiles(store, id: F.id(8))
         try F.recordingWithFiles(store, id: F.id(9))
-        let queue = try DatabaseQueue(path: store.path)
-        try queue.write { db in try db.execute(sql: "UPDATE recordings SET state = 'deleting' WHERE id = ?", arguments: [F.id(8)]) }
+        try store.write { db in try db.execute(sql: "UPDATE recordings SET state = 'deleting' WHERE id = ?", arguments: [F.id(8)]) }
         try FileManager.default.removeItem(atPath: store.filePath("2026/11/29/\(F.id(8)).opus"))  // the crash came after the first unlink
         let report = try store.verify(dryRun: false, importer: nil, by: admin, at: 1)
         #expect(report.deletionsFinished == [F.id(8)])

@@ -1,7 +1,6 @@
 import Benchmark
 import Catalog
 import Foundation
-import GRDB
 
 /// Finding calls in a catalog of 1,000,000 generated recordings (one year of
 /// a 2,700-calls-a-day firm). The unit of work is one `find` as
@@ -63,7 +62,7 @@ enum GeneratedCatalog {
     static func start(_ i: Int) -> Double { firstStart + Double(i) * 11.5 }
 
     static func open(rows: Int) throws -> CatalogStore {
-        let folder = NSTemporaryDirectory() + "callrec-bench-catalog-v1-\(rows)"
+        let folder = NSTemporaryDirectory() + "callrec-bench-catalog-v3-\(rows)"
         let done = folder + "/complete"
         if FileManager.default.fileExists(atPath: done) { return try CatalogStore(path: folder + "/catalog.sqlite") }
         try? FileManager.default.removeItem(atPath: folder)
@@ -73,20 +72,18 @@ enum GeneratedCatalog {
         var i = 0
         while i < rows {
             let end = min(i + 50_000, rows)
-            try store.write { db in
-                for k in i..<end {
-                    var r = CatalogRecording(
-                        id: String(format: "G%09d", k), callID: callID(k), caller: caller(k), callee: callee(k),
-                        direction: directions[k % 4], start: "", startEpoch: start(k), durationS: Double(30 + k % 600),
-                        audioPath: "2026/01/01/G\(k).opus", indexPath: "2026/01/01/G\(k).json", audioBytes: 100_000,
-                        codecs: "PCMU,PCMU", endReason: "bye")
-                    r.callerTalkS = Double(k % 300)
-                    r.calleeTalkS = k == 777 ? 1_000_000 : Double(k % 200)
-                    r.dtmfCount = k % 7 == 0 ? 1 : 0
-                    r.silenceShare = Double(k % 100) / 100
-                    try r.insert(db)
-                }
-            }
+            try store.insert((i..<end).map { k in
+                var r = CatalogRecording(
+                    id: String(format: "G%09d", k), callID: callID(k), caller: caller(k), callee: callee(k),
+                    direction: directions[k % 4], start: "", startEpoch: start(k), durationS: Double(30 + k % 600),
+                    audioPath: "2026/01/01/G\(k).opus", indexPath: "2026/01/01/G\(k).json", audioBytes: 100_000,
+                    codecs: "PCMU,PCMU", endReason: "bye")
+                r.callerTalkS = Double(k % 300)
+                r.calleeTalkS = k == 777 ? 1_000_000 : Double(k % 200)
+                r.dtmfCount = k % 7 == 0 ? 1 : 0
+                r.silenceShare = Double(k % 100) / 100
+                return r
+            })
             i = end
         }
         FileManager.default.createFile(atPath: done, contents: Data())
