@@ -84,7 +84,7 @@ let package = Package(
             name: "callrec",
             dependencies: [
                 "CallrecCore", "Capture", "DSP", "Output", "Catalog", "CallMedia", "Commit", "Conversion", "LiveRecorder",
-                "Inspection", "Throughput", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "Inspection", "Throughput", "Sealing", .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         // Deterministic SIP + RTP captures from speech-like audio, for tests, fixtures and `callrec bench`.

@@ -33,6 +33,7 @@ let package = Package(
         ("CallFinding", ["Pipeline", "CallMedia"]),
         ("Record", ["LiveRecorder", "CallMedia", "Throughput"]),
         ("ReadSliceDemux", ["Inspection"]),
+        ("SealedFiles", ["Sealing", "Catalog", "Conversion", "CallMedia"]),
     ].map { name, modules -> Target in
         .executableTarget(
             name: name,

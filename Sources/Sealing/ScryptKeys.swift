@@ -22,10 +22,10 @@ public struct Passphrase: Sendable, CustomStringConvertible, CustomDebugStringCo
 /// personal key in the catalog, wrapped with that user's password.
 ///
 /// The work factor is log2 of scrypt's N (r = 8, p = 1, so N × 1 KiB of
-/// memory): `defaultWorkFactor` 18 is age's own default, 256 MiB and about
-/// half a second to a second per derivation on one core of this machine
-/// (README, "Cryptography"), which is what makes guessing a stolen catalog's
-/// passwords slow. Tests pass a lower one explicitly.
+/// memory): `defaultWorkFactor` 18 is age's own default, 256 MiB and 1.06 s
+/// of CPU per derivation on one core of the development machine (Benchmarks,
+/// `SealedFiles`), which is what makes guessing a stolen catalog's passwords
+/// slow. Tests pass a lower one explicitly.
 public struct ScryptRecipient: AgeRecipient {
     /// The stanza type.
     static let stanzaType = "scrypt"
