@@ -47,3 +47,16 @@ public protocol ByteStreamTransform: AnyObject {
     /// Writes the rest; no content comes after.
     func finish(into output: any StoredBytesOutput) throws
 }
+
+/// Bytes that can be read at any offset, such as a sealed file's content
+/// (Sealing's `AgeFileReader`, which decrypts only the chunks a read spans).
+/// Output's readers take one through this protocol, so a sealed recording is
+/// decoded (exported as WAV, played) without its plaintext reaching the disk
+/// and without Output importing Sealing.
+public protocol RandomAccessByteSource: AnyObject {
+    /// The content's length in bytes.
+    var contentSize: Int64 { get }
+    /// Copies content from `offset` into `buffer`; short only at the end
+    /// (as `pread`), 0 at or past it.
+    func read(into buffer: UnsafeMutableRawBufferPointer, at offset: Int64) throws -> Int
+}

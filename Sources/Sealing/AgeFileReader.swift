@@ -1,3 +1,4 @@
+import CallrecCore
 import Crypto
 
 /// Opens a sealed (binary age v1) file for random access: any byte range of
@@ -171,3 +172,5 @@ public final class AgeFileReader {
         return out
     }
 }
+
+extension AgeFileReader: RandomAccessByteSource {}

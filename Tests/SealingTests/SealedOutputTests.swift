@@ -83,6 +83,44 @@ import Testing
         #expect(!info.stdout.contains("WARNING") && !info.stdout.contains("ERROR"), "\(info.stdout)")
     }
 
+    /// `catalog export --format wav` of a sealed recording: libopusfile reads
+    /// the content through the random-access reader, so the Ogg Opus bytes
+    /// are never on disk; the WAV is the one the plain file gives.
+    @Test func aSealedOpusFileExportsToTheSameWAVWithoutItsPlaintextOnDisk() throws {
+        let identity = X25519Identity()
+        let folder = FixturePaths.temporaryDirectory("sealed-export")
+        // 40 s: about 70 KB of Opus, two chunks.
+        let audio = SealedOutputTests.signal(seconds: 40, rate: 8000)
+        let format = AudioFormat(sampleRate: 8000, channels: 2)
+        let plain = try OggOpusWriter(file: try AtomicFile(directory: folder, name: "plain.opus"), format: format, settings: .default, tags: [], serial: 3)
+        try SealedOutputTests.feed(plain, audio)
+        try plain.file.commit()
+        let file = try AtomicFile(directory: folder, name: "call.opus.age", transform: try AgeWriter(recipients: [identity.recipient]))
+        let sealed = try OggOpusWriter(file: file, format: format, settings: .default, tags: [], serial: 3)
+        try SealedOutputTests.feed(sealed, audio)
+        try file.commit()
+
+        let fromPlain = try OpusToWAV.convert(opusPath: folder + "/plain.opus", wavPath: folder + "/plain.wav")
+        let reader = try AgeFileReader(path: file.path, identities: [identity])
+        let fromSealed = try OpusToWAV.convert(source: reader, name: file.path, wavPath: folder + "/sealed.wav")
+        #expect(fromSealed.frames == fromPlain.frames && fromSealed.frames > 48_000 * 39)
+        #expect(S.read(folder + "/sealed.wav") == S.read(folder + "/plain.wav"))
+
+        // A damaged chunk stops the export with the sealed file's own error.
+        var bytes = S.read(file.path)
+        let start = try #require(S.headerLength(bytes)) + 16
+        try #require(bytes.count > start + AgePayload.sealedChunkSize + 16)
+        bytes[start + 100] ^= 1
+        let damaged = S.write(bytes, name: "damaged.opus.age")
+        do {
+            _ = try OpusToWAV.convert(source: try AgeFileReader(path: damaged, identities: [identity]), name: damaged, wavPath: folder + "/damaged.wav")
+            Issue.record("a damaged sealed file should not export")
+        } catch let error as SealingError {
+            #expect(error.code == .payload && error.chunk == 0, "\(error)")
+        }
+        #expect(!FileManager.default.fileExists(atPath: folder + "/damaged.wav"))
+    }
+
     @Test(arguments: [AudioFileFormat.wav, .flac])
     func sealedWAVAndFLACHoldTheSamePCM(container: AudioFileFormat) throws {
         let identity = X25519Identity()
