@@ -2,10 +2,6 @@ import CallrecCore
 import COpusFile
 import CSndFile
 
-#if canImport(Glibc)
-import Glibc
-#endif
-
 /// Decodes an Ogg Opus recording and writes it as a 16-bit PCM WAV file, for
 /// `catalog export --format wav`: libopusfile decodes (at 48 kHz, the rate
 /// every Opus decoder yields), libsndfile writes. The channels are kept as
