@@ -108,7 +108,7 @@ let package = Package(
         .testTarget(name: "OutputTests", dependencies: ["Output", "CallrecCore", "CSndFile", "CallrecTestSupport"]),
         .testTarget(
             name: "CatalogTests",
-            dependencies: ["Catalog", "CallrecCore", "CallrecTestSupport", .product(name: "GRDB", package: "GRDB.swift")]
+            dependencies: ["Catalog", "CallrecCore", "CallrecTestSupport"]
         ),
         .testTarget(name: "CallMediaTests", dependencies: ["CallMedia", "CallrecCore", "Capture", "Codecs", "RTP", "CallrecTestSupport"]),
         .testTarget(name: "InspectionTests", dependencies: ["Inspection", "CallrecCore", "Capture", "CallrecTestSupport"]),
