@@ -25,6 +25,12 @@ package final class CallSession {
     /// only ever accessed in place (an array element read would copy it per packet).
     private var callerLeg: Leg?
     private var calleeLeg: Leg?
+    /// Each party's extra stream: a second source sending its leg beside the
+    /// own one (`LegSources` in the router), decoded on its own and mixed into the party's channel.
+    private var callerExtra: Leg?
+    private var calleeExtra: Leg?
+    /// What the router knows of each leg's sources (set as the call ends), for the index.
+    package var legSources: [LegSourceFacts] = [LegSourceFacts(), LegSourceFacts()]
     private var output: RecordingOutput?
     private var unsupportedNoted = false
 
@@ -35,9 +41,12 @@ package final class CallSession {
         self.diagnostics = diagnostics
     }
 
-    /// Takes one RTP packet sent by `side`.
-    package func receive(_ header: RTPHeader, payload: UnsafeRawBufferPointer, from side: CallSide, at time: MediaTime) throws {
-        let channel = side.rawValue
+    /// Takes one RTP packet sent by `side`: of its own stream (`stream` 0) or its extra stream (1).
+    package func receive(
+        _ header: RTPHeader, payload: UnsafeRawBufferPointer, from side: CallSide, stream: Int = 0, at time: MediaTime
+    ) throws {
+        // The mixer's input: the party's channel, or its extra input (summed into that channel).
+        let channel = side.rawValue + 2 * min(stream, 1)
         let pt = Int(header.payloadType)
         let kind = withLeg(channel) { $0?.kinds[pt] } ?? kind(of: header.payloadType, sentBy: side, payload: payload)
         if case .unsupported = kind { diagnostics.count(.rtpUnsupportedPayload) }
@@ -60,7 +69,7 @@ package final class CallSession {
         }
         // Everything a jitter window old is final: play it out of both legs and encode it.
         let deadline = arrival - output.jitterWindow
-        for c in 0..<2 {
+        for c in 0..<4 {
             try withLeg(c) { leg in
                 try leg?.playout(until: deadline) { position, samples, rate in
                     try Self.place(samples, at: position, rate: rate, channel: c, output: output, diagnostics: diagnostics)
@@ -70,9 +79,15 @@ package final class CallSession {
         try output.settle(upTo: deadline)
     }
 
-    /// Runs `body` on the leg of `channel` in place.
+    /// Runs `body` on the leg of mixer input `channel` in place (0, 1: each
+    /// party's own stream; 2, 3: each party's extra stream).
     private func withLeg<R>(_ channel: Int, _ body: (inout Leg?) throws -> R) rethrows -> R {
-        channel == 0 ? try body(&callerLeg) : try body(&calleeLeg)
+        switch channel {
+        case 0: try body(&callerLeg)
+        case 1: try body(&calleeLeg)
+        case 2: try body(&callerExtra)
+        default: try body(&calleeExtra)
+        }
     }
 
     /// Writes a leg's played audio into the recording; audio behind what is already encoded is counted.
@@ -166,7 +181,7 @@ package final class CallSession {
         guard let output else { return nil }
         self.output = nil
         let diagnostics = self.diagnostics
-        for c in 0..<2 {
+        for c in 0..<4 {
             try withLeg(c) { leg in
                 try leg?.drain { position, samples, rate in
                     try Self.place(samples, at: position, rate: rate, channel: c, output: output, diagnostics: diagnostics)
@@ -200,11 +215,26 @@ package final class CallSession {
             channel.driftPPM = Int(((leg?.drift ?? 0) * 1e6).rounded())
             channel.speech = finished.analysis.speech[side.rawValue].map { [Self.round($0.start), Self.round($0.end)] }
             channel.talkTimeS = Self.round(finished.analysis.talkTime[side.rawValue])
+            let facts = legSources[side.rawValue]
+            if let extra = side == .caller ? callerExtra : calleeExtra {
+                channel.extraStream = CallIndex.ExtraStream(
+                    source: facts.extraSource, ssrcs: extra.streams.map { RTPHeader.format(ssrc: $0.ssrc) },
+                    codec: extra.codec?.rawValue, packets: extra.packets, lost: extra.lost,
+                    jitterMs: (extra.maxJitter * 1e5).rounded() / 100)
+            }
+            if !facts.dropped.isEmpty {
+                channel.droppedStreams = facts.dropped.map {
+                    CallIndex.DroppedStream(source: $0.source, ssrc: RTPHeader.format(ssrc: $0.ssrc), packets: $0.packets)
+                }
+            }
+            if facts.relayCopies > 0 { channel.relayCopies = facts.relayCopies }
             return channel
         }
         var dtmf: [CallIndex.DTMF] = []
         for side in CallSide.allCases {
-            for digit in (side == .caller ? callerLeg : calleeLeg)?.digits ?? [] {
+            let own = (side == .caller ? callerLeg : calleeLeg)?.digits ?? []
+            let extra = (side == .caller ? callerExtra : calleeExtra)?.digits ?? []
+            for digit in own + extra {
                 dtmf.append(CallIndex.DTMF(
                     channel: side.rawValue, digit: digit.symbol,
                     atS: (Double(digit.position - finished.startPosition) / Double(sampleRate) * 1000).rounded() / 1000,

@@ -23,6 +23,10 @@ final class RecordingOutput {
     let format: AudioFileFormat
     /// Channels on the call timeline (one per party).
     let channels = 2
+    /// Inputs placed on the timeline: each party's own stream (channel c),
+    /// then each party's extra stream (channel `channels + c`), which the
+    /// mixer sums into channel c (`LegSources`: a second source kept beside the own one).
+    let inputs = 4
 
     private let callID: String
     private let tags: [(String, String)]
@@ -106,9 +110,11 @@ final class RecordingOutput {
         // Room for the lead before time zero, the jitter window, the largest tolerated skew and a packet.
         let seconds = 2 * options.jitterWindow + options.maxTimestampSkew + 0.5
         let frames = Int((seconds * Double(sampleRate) / Double(frameSamples)).rounded(.up))
-        mixer = CallMixer(channels: channels, frameSamples: frameSamples, capacityFrames: frames, lead: Int(jitterWindowSamples))
-        stretches = Array(repeating: nil, count: channels)
-        sourceBandwidths = Array(repeating: nil, count: channels)
+        mixer = CallMixer(
+            channels: channels, frameSamples: frameSamples, capacityFrames: frames, lead: Int(jitterWindowSamples),
+            extraChannels: inputs - channels)
+        stretches = Array(repeating: nil, count: inputs)
+        sourceBandwidths = Array(repeating: nil, count: inputs)
         monoFrame = [Int16](repeating: 0, count: frameSamples)
     }
 
@@ -151,14 +157,19 @@ final class RecordingOutput {
     /// 4 kHz for G.711, 8 kHz for G.722) and caps the coder's band for it,
     /// so each speaker is coded in the band its own codec carries. Called
     /// per packet; acts only when the band changes (the first audio, a codec change).
-    private func noteSourceRate(channel: Int, rate: Int) {
-        guard sourceBandwidths[channel] != rate / 2 else { return }
-        sourceBandwidths[channel] = rate / 2
-        applySourceBandwidth(channel: channel)
+    private func noteSourceRate(channel input: Int, rate: Int) {
+        guard sourceBandwidths[input] != rate / 2 else { return }
+        sourceBandwidths[input] = rate / 2
+        applySourceBandwidth(channel: input % channels)
+    }
+
+    /// The band of `channel`'s audio: the wider of its own and its extra stream's.
+    private func bandwidth(of channel: Int) -> Int? {
+        stride(from: channel, to: inputs, by: channels).compactMap { sourceBandwidths[$0] }.max()
     }
 
     private func applySourceBandwidth(channel: Int) {
-        guard let open, let hz = sourceBandwidths[channel] else { return }
+        guard let open, let hz = bandwidth(of: channel) else { return }
         switch layout {
         case .stereo:
             open.sinks[0].setSourceBandwidth(channel: channel, hz: hz)
@@ -184,7 +195,8 @@ final class RecordingOutput {
         }
     }
 
-    /// Places decoded audio of `channel`, decoded at `sourceRate`, at timeline
+    /// Places decoded audio of `channel` (an input: `channels + c` is party c's
+    /// extra stream), decoded at `sourceRate`, at timeline
     /// `position` (in samples at the recording's rate). Audio at another rate
     /// is resampled first, as one continuous stretch while packets follow on.
     /// - Returns: the number of samples dropped as late.
@@ -276,7 +288,7 @@ final class RecordingOutput {
     /// Encodes what is left, ends the files and syncs them.
     /// - Returns: nil when no audio was ever placed.
     func finish() throws -> Finished? {
-        for c in 0..<channels { try endStretch(channel: c) }
+        for c in 0..<inputs { try endStretch(channel: c) }
         let total = try mixer.finish { try emit($0, at: $1) }
         guard let open, total > 0 else {
             discard()

@@ -45,8 +45,12 @@ public final class Diagnostics {
         case sipStreamBytesSkipped
         /// RTP to or from the media of a call that had just ended.
         case rtpAfterCallEnd
-        /// RTP copies of a leg seen at a second hop (a relay), not mixed in twice.
+        /// RTP copies of a leg seen at a second hop (a relay: same SSRC, sequence numbers and payload), not mixed in twice.
         case rtpSecondPath
+        /// Packets of a leg's extra stream: a second source sending the leg at the same time, kept and mixed into its channel.
+        case rtpExtraStream
+        /// Packets of a third stream sending a leg while its own and its extra stream both send: dropped, and reported in a note and the index.
+        case rtpStreamsDropped
         /// SRTP packets that could not be decrypted (no SDES key, or none that authenticates): reported, never decoded.
         case rtpEncrypted
         /// SRTP packets decrypted with their sender's SDES key and authenticated.
@@ -114,6 +118,8 @@ public final class Diagnostics {
             case .sipStreamBytesSkipped: "sip_stream_bytes_skipped"
             case .rtpAfterCallEnd: "rtp_after_call_end"
             case .rtpSecondPath: "rtp_second_path"
+            case .rtpExtraStream: "rtp_extra_stream"
+            case .rtpStreamsDropped: "rtp_streams_dropped"
             case .rtpEncrypted: "rtp_encrypted"
             case .rtpDecrypted: "rtp_decrypted"
             case .mediaNotRecorded: "media_not_recorded"

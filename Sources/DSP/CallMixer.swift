@@ -13,6 +13,12 @@
 /// call's length would then trim away. Audio that arrives behind the cursor
 /// is late: it is dropped and counted.
 ///
+/// A channel may have extra inputs (`extraChannels`): rings of their own,
+/// written like any channel (numbered `channels ..< channels + extraChannels`,
+/// extra k feeding channel `k % channels`) and summed into their channel,
+/// saturating, as each frame is emitted. A leg fed by two sources at once (a
+/// second stream beside its own) is heard whole, whichever writes first.
+///
 /// Memory is fixed at construction; steady state allocates nothing.
 public struct CallMixer {
     /// Receives one frame of interleaved samples and the timeline position of its first sample.
@@ -20,6 +26,8 @@ public struct CallMixer {
 
     /// Channels (legs).
     public let channels: Int
+    /// Extra inputs summed into the channels (extra k into channel `k % channels`).
+    public let extraChannels: Int
     /// Samples per frame per channel (20 ms at the output rate).
     public let frameSamples: Int
     /// Ring size per channel, in samples, a multiple of `frameSamples`.
@@ -45,14 +53,16 @@ public struct CallMixer {
     ///   - frameSamples: samples per channel per emitted frame.
     ///   - capacityFrames: how many frames each channel can hold ahead of the cursor.
     ///   - lead: how many samples before position 0 audio may be placed.
-    public init(channels: Int, frameSamples: Int, capacityFrames: Int, lead: Int = 0) {
-        precondition(channels > 0 && frameSamples > 0 && capacityFrames > 0 && lead >= 0)
+    ///   - extraChannels: extra inputs, written as channels `channels...`, summed into channel `k % channels`.
+    public init(channels: Int, frameSamples: Int, capacityFrames: Int, lead: Int = 0, extraChannels: Int = 0) {
+        precondition(channels > 0 && frameSamples > 0 && capacityFrames > 0 && lead >= 0 && extraChannels >= 0)
         self.channels = channels
+        self.extraChannels = extraChannels
         self.frameSamples = frameSamples
         self.capacity = frameSamples * capacityFrames
         self.lead = lead
         emitted = -Int64(lead)
-        rings = Array(repeating: 0, count: capacity * channels)
+        rings = Array(repeating: 0, count: capacity * (channels + extraChannels))
         frame = Array(repeating: 0, count: frameSamples * channels)
     }
 
@@ -63,7 +73,7 @@ public struct CallMixer {
         return Int((position % c + c) % c)
     }
 
-    /// Writes `samples` of `channel` starting at timeline `position`.
+    /// Writes `samples` of `channel` (or of extra input `channel - channels`) starting at timeline `position`.
     /// Emits frames first if the write reaches past the ring.
     /// - Returns: the number of samples dropped as late.
     @discardableResult
@@ -89,7 +99,7 @@ public struct CallMixer {
         var index = ringIndex(start)
         let capacity = self.capacity
         rings.withUnsafeMutableBufferPointer { ring in
-            // SAFETY: index < capacity and the loop wraps it; base + index < channels * capacity.
+            // SAFETY: index < capacity and the loop wraps it; base + index < (channels + extraChannels) * capacity.
             for sample in source {
                 ring[base + index] = sample
                 index += 1
@@ -142,6 +152,7 @@ public struct CallMixer {
     private mutating func emitFrame(_ emit: Emit) rethrows {
         let first = ringIndex(emitted)
         let channels = self.channels
+        let extraChannels = self.extraChannels
         let frameSamples = self.frameSamples
         let capacity = self.capacity
         rings.withUnsafeMutableBufferPointer { ring in
@@ -152,6 +163,18 @@ public struct CallMixer {
                     var index = first
                     for i in 0..<frameSamples {
                         out[i * channels + c] = ring[base + index]
+                        ring[base + index] = 0
+                        index += 1
+                        if index == capacity { index = 0 }
+                    }
+                }
+                for e in 0..<extraChannels {
+                    let base = (channels + e) * capacity
+                    let c = e % channels
+                    var index = first
+                    for i in 0..<frameSamples {
+                        let sum = Int32(out[i * channels + c]) + Int32(ring[base + index])
+                        out[i * channels + c] = Int16(clamping: sum)
                         ring[base + index] = 0
                         index += 1
                         if index == capacity { index = 0 }

@@ -35,6 +35,15 @@ public struct CallIndex: Codable, Sendable, Equatable {
         /// Seconds this speaker spoke.
         public var talkTimeS: Double = 0
 
+        /// A second stream that sent this leg at the same time as its own
+        /// (another source, another SSRC or other content), kept and mixed into
+        /// the channel; nil when there was none.
+        public var extraStream: ExtraStream? = nil
+        /// Streams that sent this leg while its own and its extra stream both did: dropped; nil when none.
+        public var droppedStreams: [DroppedStream]? = nil
+        /// Packets merged away as copies of the leg's own (the same packets seen at a relay's second hop); nil when none.
+        public var relayCopies: Int? = nil
+
         public init(speaker: String, codec: String?, ssrcs: [String], packets: Int, lost: Int, duplicates: Int, late: Int, jitterMs: Double) {
             self.speaker = speaker
             self.codec = codec
@@ -54,6 +63,49 @@ public struct CallIndex: Codable, Sendable, Equatable {
             case driftPPM = "drift_ppm"
             case speech
             case talkTimeS = "talk_time_s"
+            case extraStream = "extra_stream"
+            case droppedStreams = "dropped_streams"
+            case relayCopies = "relay_copies"
+        }
+    }
+
+    /// A leg's extra stream: a second source sending the leg beside its own.
+    public struct ExtraStream: Codable, Sendable, Equatable {
+        /// Where it came from (`address:port`, `[address]:port` for IPv6).
+        public var source: String?
+        /// Its SSRCs, as `0x1A2B3C4D`.
+        public var ssrcs: [String]
+        /// Its audio codec, or nil when it carried none (events only).
+        public var codec: String?
+        public var packets: Int
+        public var lost: Int
+        public var jitterMs: Double
+
+        public init(source: String?, ssrcs: [String], codec: String?, packets: Int, lost: Int, jitterMs: Double) {
+            self.source = source
+            self.ssrcs = ssrcs
+            self.codec = codec
+            self.packets = packets
+            self.lost = lost
+            self.jitterMs = jitterMs
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case source, ssrcs, codec, packets, lost
+            case jitterMs = "jitter_ms"
+        }
+    }
+
+    /// A stream of a leg that was not kept.
+    public struct DroppedStream: Codable, Sendable, Equatable {
+        public var source: String
+        public var ssrc: String
+        public var packets: Int
+
+        public init(source: String, ssrc: String, packets: Int) {
+            self.source = source
+            self.ssrc = ssrc
+            self.packets = packets
         }
     }
 

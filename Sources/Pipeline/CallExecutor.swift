@@ -15,10 +15,12 @@ package protocol CallExecutor: AnyObject {
     /// Creates the session of a new call (`key` is the router's, unique within the run).
     func makeSession(key: Int, description: CallDescription, signalled: Bool, options: ConvertOptions) -> CallSession
 
-    /// Gives one RTP packet of `side`'s leg to `session`. `payload` is only
-    /// valid during the call.
+    /// Gives one RTP packet of `side`'s leg to `session`: of the leg's own
+    /// stream (`stream` 0) or of its extra stream (1, see `LegSources`).
+    /// `payload` is only valid during the call.
     func receive(
-        _ session: CallSession, _ header: RTPHeader, payload: UnsafeRawBufferPointer, from side: CallSide, at time: MediaTime
+        _ session: CallSession, _ header: RTPHeader, payload: UnsafeRawBufferPointer, from side: CallSide, stream: Int,
+        at time: MediaTime
     ) throws
 
     /// Runs `work` for `session` after every packet given to it before.
@@ -39,9 +41,10 @@ final class InlineExecutor: CallExecutor {
     }
 
     func receive(
-        _ session: CallSession, _ header: RTPHeader, payload: UnsafeRawBufferPointer, from side: CallSide, at time: MediaTime
+        _ session: CallSession, _ header: RTPHeader, payload: UnsafeRawBufferPointer, from side: CallSide, stream: Int,
+        at time: MediaTime
     ) throws {
-        try session.receive(header, payload: payload, from: side, at: time)
+        try session.receive(header, payload: payload, from: side, stream: stream, at: time)
     }
 
     func perform(on session: CallSession, _ work: @escaping () throws -> Void) throws {

@@ -387,12 +387,26 @@ public final class CaptureProcessor {
             diagnostics.count(.rtpMalformed)
             return
         }
-        guard call.accepts(source, header, for: sender, at: time) else {
-            diagnostics.count(.rtpSecondPath)
-            return
+        let wire = UnsafeRawBufferPointer(rebasing: payload[header.payloadOffset..<(header.payloadOffset + header.payloadLength)])
+        let diagnostics = self.diagnostics
+        let admission = call.admit(source, header, payload: wire, for: sender, at: time) { text in
+            diagnostics.note("call \(RecordingNaming.safeForDisplay(call.description.callID)), \(sender.name)'s leg: \(text)")
         }
         call.lastActivity = time
-        if call.legs[sender.rawValue].record(header) { legsBySSRC[header.ssrc] = (call.key, sender) }
+        switch admission {
+        case .relayCopy:
+            diagnostics.count(.rtpSecondPath)
+            return
+        case .dropped:
+            diagnostics.count(.rtpStreamsDropped)
+            return
+        case .own:
+            if call.legs[sender.rawValue].record(header) { legsBySSRC[header.ssrc] = (call.key, sender) }
+        case .extra:
+            if call.legs[sender.rawValue].recordExtra(header) { legsBySSRC[header.ssrc] = (call.key, sender) }
+            diagnostics.count(.rtpExtraStream)
+        }
+        let stream = admission == .extra ? 1 : 0
         diagnostics.count(.rtpPackets)
         if call.encrypted {
             // SRTP with the sender's SDES key: decrypted only if it authenticates, else counted and skipped.
@@ -402,7 +416,7 @@ public final class CaptureProcessor {
                 // A call the rules skipped is counted but never queued to its worker.
                 guard call.decision.records else { return }
                 let body = UnsafeRawBufferPointer(rebasing: plain[clear.payloadOffset..<(clear.payloadOffset + clear.payloadLength)])
-                try executor.receive(call.session, clear, payload: body, from: sender, at: time)
+                try executor.receive(call.session, clear, payload: body, from: sender, stream: stream, at: time)
                 return
             }
             let clockRate = call.description.media(of: sender.opposite)?.media.format(for: header.payloadType)?.clockRate ?? 8000
@@ -411,8 +425,7 @@ public final class CaptureProcessor {
             return
         }
         guard call.decision.records else { return }
-        let body = UnsafeRawBufferPointer(rebasing: payload[header.payloadOffset..<(header.payloadOffset + header.payloadLength)])
-        try executor.receive(call.session, header, payload: body, from: sender, at: time)
+        try executor.receive(call.session, header, payload: wire, from: sender, stream: stream, at: time)
     }
 
     /// Follows a flow no call claims, until it confirms an RTP stream (a call
@@ -527,9 +540,11 @@ public final class CaptureProcessor {
         var report = self.report(call, reason: reason)
         report.sequence = endedCalls
         let (description, options, onRecording, onCallEnded, onCallFailed) = (call.description, options, onRecording, onCallEnded, onCallFailed)
+        let sources = call.legs.map(\.sources.facts)
         try executor.perform(on: call.session) {
             let session = call.session
             session.description = description
+            session.legSources = sources
             do {
                 (report.outcome, report.recording) = try CaptureProcessor.complete(
                     call, reason: reason, options: options, onRecording: onRecording)

@@ -28,14 +28,8 @@ final class RoutedCall {
         var payloadTypes = PayloadTypeSet()
         /// Per-SSRC statistics of SRTP packets (the header is in clear).
         var encryptedStatistics: [(ssrc: UInt32, statistics: RTPStreamStatistics)] = []
-        /// The endpoint the leg's packets come from now, and when it last sent.
-        var source: Endpoint?
-        var sourceLastSeen: MediaTime?
-        /// The source's latest interval between packets, in seconds.
-        var sourceInterval = 0.02
-        /// The SSRC and sequence number of the source's latest packet.
-        var sourceSSRC: UInt32 = 0
-        var sourceSequence: UInt16 = 0
+        /// Which sources send the leg, and which of them is recorded how.
+        var sources = LegSources()
 
         /// Counts one packet. Returns true when its SSRC is new to the leg.
         mutating func record(_ header: RTPHeader) -> Bool {
@@ -51,6 +45,20 @@ final class RoutedCall {
             }
             ssrcs.append(header.ssrc)
             sequences.append(header.sequence)
+            return true
+        }
+
+        /// Packets of the leg's extra stream (a second source kept beside the own one), and its SSRCs.
+        var extraPackets = 0
+        var extraSSRCs: [UInt32] = []
+
+        /// Counts one packet of the extra stream. Returns true when its SSRC is new to the leg.
+        mutating func recordExtra(_ header: RTPHeader) -> Bool {
+            extraPackets += 1
+            payloadTypes.insert(header.payloadType)
+            guard !extraSSRCs.contains(header.ssrc), !ssrcs.contains(header.ssrc) else { return false }
+            if extraSSRCs.count == RoutedCall.maxSSRCs { extraSSRCs.removeFirst() }
+            extraSSRCs.append(header.ssrc)
             return true
         }
 
@@ -169,41 +177,16 @@ final class RoutedCall {
 
     /// Forgets which source feeds each leg (the media moved: the next source to send is taken).
     func resetSources() {
-        for k in legs.indices {
-            legs[k].source = nil
-            legs[k].sourceLastSeen = nil
-        }
+        for k in legs.indices { legs[k].sources.reset() }
     }
 
-    /// Whether a packet (`header`) of `side`'s leg from `source` is the one to record.
-    ///
-    /// A leg is fed by one source at a time. When a second source sends the
-    /// same leg (the copy a media relay forwards, seen on a second hop), its
-    /// packets are dropped while the current source keeps sending. The
-    /// second source takes over at once when it continues the current
-    /// stream (same SSRC, next sequence number: the stream moved to another
-    /// port), else once the current source has been silent for three of its
-    /// packet intervals (a new stream after a re-INVITE or a transfer).
-    func accepts(_ source: Endpoint, _ header: RTPHeader, for side: CallSide, at time: MediaTime) -> Bool {
-        let k = side.rawValue
-        if let current = legs[k].source, current != source, let last = legs[k].sourceLastSeen {
-            // seq 65535 -> 0 is a step of 1.
-            let step = header.sequence &- legs[k].sourceSequence
-            let continues = header.ssrc == legs[k].sourceSSRC && step >= 1 && step <= 3
-            let silence = time.seconds(since: last)
-            let patience = min(max(3 * legs[k].sourceInterval, 0.05), 0.5)
-            if !continues && silence < patience { return false }
-        }
-        legs[k].sourceSSRC = header.ssrc
-        legs[k].sourceSequence = header.sequence
-        if legs[k].source == source, let last = legs[k].sourceLastSeen {
-            let interval = time.seconds(since: last)
-            if interval > 0 && interval < 1 { legs[k].sourceInterval = interval }
-        } else {
-            legs[k].sourceInterval = 0.02
-        }
-        legs[k].source = source
-        legs[k].sourceLastSeen = time
-        return true
+    /// What becomes of a packet (`header`; `payload` is its RTP payload) of
+    /// `side`'s leg from `source`: the leg's own stream, its extra stream, a
+    /// relay copy merged away, or a third stream dropped (`LegSources`).
+    func admit(
+        _ source: Endpoint, _ header: RTPHeader, payload: UnsafeRawBufferPointer, for side: CallSide, at time: MediaTime,
+        note: (String) -> Void
+    ) -> LegSources.Admission {
+        legs[side.rawValue].sources.admit(source, header, payload: payload, at: time, note: note)
     }
 }

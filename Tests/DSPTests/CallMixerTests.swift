@@ -26,6 +26,19 @@ import Testing
         #expect(sink.channels[1] == [0, 0, 0, 0, 0, 0, 9, 9, 0, 0, 0, 0, 0, 0, 0, 0])
     }
 
+    @Test func anExtraInputIsSummedIntoItsChannelWhicheverIsWrittenFirst() {
+        // Channels 0 and 1, extra inputs 2 (into 0) and 3 (into 1).
+        var mixer = CallMixer(channels: 2, frameSamples: 4, capacityFrames: 4, extraChannels: 2)
+        let sink = Sink(2)
+        _ = [Int16(100), 200, 30_000, -30_000].withUnsafeBufferPointer { mixer.write(channel: 2, at: 0, samples: $0, emit: sink.take) }
+        _ = [Int16(1), 2, 10_000, -10_000].withUnsafeBufferPointer { mixer.write(channel: 0, at: 0, samples: $0, emit: sink.take) }
+        _ = [Int16(5), 5].withUnsafeBufferPointer { mixer.write(channel: 3, at: 2, samples: $0, emit: sink.take) }
+        mixer.finish(emit: sink.take)
+        // Saturating: 30000 + 10000 is 32767, never a wrap-around.
+        #expect(sink.channels[0] == [101, 202, 32_767, -32_768])
+        #expect(sink.channels[1] == [0, 0, 5, 5])
+    }
+
     @Test func reordersWithinTheWindowAndDropsLateAudio() {
         var mixer = CallMixer(channels: 1, frameSamples: 2, capacityFrames: 8)
         let sink = Sink(1)

@@ -1,0 +1,19 @@
+/// What the router knows of the sources that sent one leg, beside the
+/// leg's own stream: where its extra stream came from, the streams it
+/// dropped and the relay copies it merged away. Handed to the call's
+/// session as the call ends, for the index.
+package struct LegSourceFacts: Sendable, Equatable {
+    /// The extra stream's source (`address:port`), if the leg had one.
+    package var extraSource: String? = nil
+    /// Streams dropped: source, SSRC, packets.
+    package var dropped: [(source: String, ssrc: UInt32, packets: Int)] = []
+    /// Packets merged away as relay copies.
+    package var relayCopies = 0
+
+    package init() {}
+
+    package static func == (a: LegSourceFacts, b: LegSourceFacts) -> Bool {
+        a.extraSource == b.extraSource && a.relayCopies == b.relayCopies
+            && a.dropped.elementsEqual(b.dropped) { $0.source == $1.source && $0.ssrc == $1.ssrc && $0.packets == $1.packets }
+    }
+}
