@@ -8,17 +8,17 @@ package final class CallAnalysis {
     /// What the taps found, for the call index.
     package struct Result {
         /// Speech segments per channel, in seconds from the recording's start.
-        var speech: [[(start: Double, end: Double)]]
+        package var speech: [[(start: Double, end: Double)]]
         /// Seconds of speech per channel.
-        var talkTime: [Double]
+        package var talkTime: [Double]
         /// Seconds in which both channels speak.
-        var overtalk: Double
+        package var overtalk: Double
         /// The longest stretch in which nobody speaks, in seconds.
-        var longestSilence: Double
+        package var longestSilence: Double
         /// The share of the recording in which nobody speaks (0-1).
-        var silenceShare: Double
+        package var silenceShare: Double
         /// The peaks files, synced under their temporary names.
-        var peaks: [AtomicFile]
+        package var peaks: [AtomicFile]
     }
 
     private let channels: Int

@@ -163,6 +163,8 @@ package final class CallSession {
         var tags: [(String, String)] = [
             ("CALL_ID", RecordingNaming.bounded(description.callID)),
             ("DIRECTION", description.direction.rawValue),
+            // How the call was found, for an index rebuilt from the file alone (a recording salvaged after a crash).
+            ("SIGNALLING", signalled ? "sip" : "none"),
         ]
         if let caller = description.callerParty { tags.append(("CALLER", RecordingNaming.bounded(caller))) }
         if let callee = description.calleeParty { tags.append(("CALLEE", RecordingNaming.bounded(callee))) }

@@ -58,4 +58,10 @@ public struct FinishedRecording {
     public var summary: RecordingSummary
     /// The files in commit order: the audio first, the call index last.
     public let files: [AtomicFile]
+
+    /// A recording of `summary` made of `files` (audio first, index last).
+    package init(summary: RecordingSummary, files: [AtomicFile]) {
+        self.summary = summary
+        self.files = files
+    }
 }

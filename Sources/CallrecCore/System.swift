@@ -23,6 +23,21 @@ package enum System {
         return fd
     }
 
+    /// Opens the existing file `path` for reading and writing, its bytes kept
+    /// (a file an earlier writer left, taken over or repaired in place).
+    package static func openForUpdate(_ path: String) throws(SystemError) -> Int32 {
+        let fd = open(path, O_RDWR | O_CLOEXEC)
+        guard fd >= 0 else { throw SystemError(errno) }
+        return fd
+    }
+
+    /// Cuts the file to `length` bytes (`ftruncate(2)`).
+    package static func truncate(_ fd: Int32, to length: Int64) throws(SystemError) {
+        while ftruncate(fd, off_t(length)) != 0 {
+            if errno != EINTR { throw SystemError(errno) }
+        }
+    }
+
     /// Creates `path` for writing (emptied when it exists), mode 0644.
     package static func create(_ path: String) throws(SystemError) -> Int32 {
         let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)

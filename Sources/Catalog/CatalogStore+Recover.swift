@@ -16,9 +16,15 @@ extension CatalogStore {
     /// Only the rows of this store's storage are settled: in a PostgreSQL
     /// catalog that several recorders share, the others' commits are theirs.
     ///
+    /// With `salvager`, the temporary files of a call that was being
+    /// recorded are first salvaged (kept as far as they were written, and
+    /// committed as cut by the crash); what it does not use is removed.
+    ///
     /// Takes the storage's exclusive lock while it works.
     /// - Throws: `CatalogError.busy` when a convert or recorder is writing to the storage.
-    public func recover(scanFolders: Bool, by actor: CatalogActor, at now: Double) throws -> VerifyReport {
+    public func recover(
+        scanFolders: Bool, salvager: PartialSalvager? = nil, by actor: CatalogActor, at now: Double
+    ) throws -> VerifyReport {
         let lock = try database.lock(storage: storage, exclusive: true)
         defer { withExtendedLifetime(lock) {} }
         var report = VerifyReport()
@@ -29,9 +35,7 @@ extension CatalogStore {
         }
         if scanFolders {
             try forEachRecordingFolder { dayFiles in
-                for relative in dayFiles where CatalogStore.finalPath(ofTemporary: relative) != nil {
-                    removeTemporaryFile(relative, dryRun: false, report: &report, events: &events)
-                }
+                settleTemporaryFiles(dayFiles, salvager: salvager, dryRun: false, report: &report, events: &events)
             }
         }
         try appendRepairs(events, by: actor, at: now)

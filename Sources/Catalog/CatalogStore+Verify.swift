@@ -28,11 +28,14 @@ public struct VerifyReport: Sendable {
 
     /// Whether a row was deleted (its erased content is then reclaimed).
     var removedRows: Bool { !pendingRolledBack.isEmpty || !deletionsFinished.isEmpty || !rowsWithoutFiles.isEmpty }
+    /// Recordings a crash cut short (the temporary files of a call in flight), closed at their
+    /// last complete page and committed (`end_reason: crashed`), with what was kept.
+    public var salvaged: [(id: String, detail: String)] = []
 
     /// Whether nothing needed repair.
     public var isClean: Bool {
         temporaryFilesRemoved.isEmpty && pendingCompleted.isEmpty && pendingRolledBack.isEmpty
-            && deletionsFinished.isEmpty
+            && deletionsFinished.isEmpty && salvaged.isEmpty
             && rowsWithoutFiles.isEmpty && damaged.isEmpty && orphansCatalogued.isEmpty
             && orphanFilesRemoved.isEmpty
     }
@@ -45,7 +48,69 @@ public typealias OrphanImporter = (_ indexPath: String, _ catalog: CatalogStore)
     CatalogRecording, [CatalogFile]
 )?
 
+/// Salvages one recording a crash cut short from the temporary files it
+/// left (`temporaryFiles`: relative to the catalog's folder, every
+/// `.<id>...partial` of one recording id in one day folder), supplied by the
+/// pipeline, which knows the recording formats: closes the audio at its last
+/// complete page, rebuilds the index and peaks, and commits it into
+/// `catalog`. Returns what was kept and the temporary files it used (the
+/// rest are removed), or nil when nothing could be kept.
+public typealias PartialSalvager = (_ temporaryFiles: [String], _ catalog: CatalogStore) throws -> SalvagedRecording?
+
+/// What a `PartialSalvager` kept.
+public struct SalvagedRecording: Sendable {
+    /// The recording committed.
+    public var id: String
+    /// What was kept, for the report and the audit log (`12.4 s of audio, cut by a crash`).
+    public var detail: String
+    /// The temporary files it used (now renamed into place), relative to the catalog's folder.
+    public var consumed: [String]
+
+    public init(id: String, detail: String, consumed: [String]) {
+        self.id = id
+        self.detail = detail
+        self.consumed = consumed
+    }
+}
+
 extension CatalogStore {
+    /// Salvages what it can of the temporary files in `dayFiles` (one
+    /// day's folder, relative paths) and removes the rest: each recording's
+    /// temporary files go to `salvager` together, once; what it did not use
+    /// is removed. Without a salvager (or in a dry run) every temporary file is removed.
+    func settleTemporaryFiles(
+        _ dayFiles: [String], salvager: PartialSalvager?, dryRun: Bool, skip: Set<String> = [], report: inout VerifyReport,
+        events: inout [RepairEvent]
+    ) {
+        var byRecording: [String: [String]] = [:]
+        var order: [String] = []
+        for relative in dayFiles where !skip.contains(relative) {
+            guard let final = CatalogStore.finalPath(ofTemporary: relative) else { continue }
+            let stem = CatalogStore.recordingStem(final)
+            if byRecording[stem] == nil { order.append(stem) }
+            byRecording[stem, default: []].append(relative)
+        }
+        for stem in order {
+            let files = byRecording[stem]!
+            var consumed: Set<String> = []
+            if let salvager, !dryRun {
+                do {
+                    if let salvaged = try salvager(files, self) {
+                        report.salvaged.append((salvaged.id, salvaged.detail))
+                        events.append((salvaged.id, "salvaged a recording cut by a crash: " + salvaged.detail))
+                        consumed = Set(salvaged.consumed)
+                    }
+                } catch {
+                    // Not salvageable (unreadable, a write failed): what it left is removed as before.
+                    events.append((stem, "could not salvage the temporary files of a crashed recording: \(error)"))
+                }
+            }
+            for relative in files where !consumed.contains(relative) {
+                removeTemporaryFile(relative, dryRun: dryRun, report: &report, events: &events)
+            }
+        }
+    }
+
     /// Finds and (unless `dryRun`) repairs what a crash or outside hands
     /// left: temporary files, pending and half-deleted rows, rows without
     /// files, files without rows, and checksum mismatches. Admin only; the
@@ -57,8 +122,11 @@ extension CatalogStore {
     /// (`elsewhere`) and left to a verify run there; the storage's lock keeps
     /// verify from settling a commit that a convert or recorder writing
     /// into the same storage is still making.
+    /// Temporary files a crash left are first given to `salvager` (when
+    /// given and not `dryRun`): a recording cut short is kept as far as it
+    /// was written.
     public func verify(
-        dryRun: Bool, importer: OrphanImporter?, by actor: CatalogActor, at now: Double
+        dryRun: Bool, importer: OrphanImporter?, salvager: PartialSalvager? = nil, by actor: CatalogActor, at now: Double
     ) throws -> VerifyReport {
         try require(.admin, actor, action: "verify", target: nil, reason: nil, at: now)
         let lock = try database.lock(storage: storage, exclusive: true)
@@ -173,13 +241,11 @@ extension CatalogStore {
         // One day's folder at a time; each file is looked up by its (unique, indexed) path.
         try forEachRecordingFolder { dayFiles in
             var orphansByStem: [String: [String]] = [:]
+            // In a dry run, pending rows were not settled: their temporary files are theirs.
+            let claimed = Set(dayFiles.filter { dryRun && CatalogStore.finalPath(ofTemporary: $0).map(pendingClaimed.contains) == true })
+            settleTemporaryFiles(dayFiles, salvager: salvager, dryRun: dryRun, skip: claimed, report: &report, events: &events)
             for relative in dayFiles {
-                if let final = CatalogStore.finalPath(ofTemporary: relative) {
-                    // In a dry run, pending rows were not settled: their temporary files are theirs.
-                    if dryRun && pendingClaimed.contains(final) { continue }
-                    removeTemporaryFile(relative, dryRun: dryRun, report: &report, events: &events)
-                    continue
-                }
+                if CatalogStore.finalPath(ofTemporary: relative) != nil { continue }
                 guard try !isClaimed(relative) else { continue }
                 orphansByStem[CatalogStore.recordingStem(relative), default: []].append(relative)
             }

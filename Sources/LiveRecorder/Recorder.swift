@@ -203,7 +203,10 @@ public final class Recorder: @unchecked Sendable {
         marker = out + "/" + Recorder.runningMarker
         let unclean = System.exists(marker)
         do {
-            let report = try catalog.recover(scanFolders: unclean, by: settings.actor, at: Date().timeIntervalSince1970)
+            // The recordings of the calls that were in flight are kept as far as they were written.
+            let salvage = RecordingSalvage(peaks: settings.convert.peaks)
+            let report = try catalog.recover(
+                scanFolders: unclean, salvager: salvage.salvager, by: settings.actor, at: Date().timeIntervalSince1970)
             recovery = report
             for line in Recorder.describe(report, unclean: unclean, out: out) { events.message(line) }
         } catch let error as CatalogError where error.code == .busy {
@@ -585,6 +588,7 @@ public final class Recorder: @unchecked Sendable {
     static func describe(_ report: VerifyReport, unclean: Bool, out: String) -> [String] {
         var found: [String] = []
         func count(_ n: Int, _ what: String) { if n > 0 { found.append("\(n) \(what)") } }
+        count(report.salvaged.count, "recording\(report.salvaged.count == 1 ? "" : "s") cut by the crash salvaged")
         count(report.temporaryFilesRemoved.count, "temporary file\(report.temporaryFilesRemoved.count == 1 ? "" : "s") removed")
         count(report.pendingCompleted.count, "interrupted commit\(report.pendingCompleted.count == 1 ? "" : "s") completed")
         count(report.pendingRolledBack.count, "interrupted commit\(report.pendingRolledBack.count == 1 ? "" : "s") rolled back")
@@ -597,6 +601,7 @@ public final class Recorder: @unchecked Sendable {
         } else if !found.isEmpty {
             lines.append("callrec: repaired in \(out): " + found.joined(separator: ", "))
         }
+        for (id, detail) in report.salvaged { lines.append("callrec:   salvaged \(id): \(detail)") }
         for id in report.pendingCompleted { lines.append("callrec:   completed \(id)") }
         for id in report.pendingRolledBack { lines.append("callrec:   rolled back \(id)") }
         for path in report.temporaryFilesRemoved.prefix(20) { lines.append("callrec:   removed \(path)") }

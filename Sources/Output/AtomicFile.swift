@@ -70,6 +70,27 @@ public final class AtomicFile {
         }
     }
 
+    /// Takes over the temporary file of `name` in `directory` that an earlier
+    /// writer left (a recording cut by a crash, closed by `OggOpusSalvage`):
+    /// its bytes stay as they are, new writes go after them, and `commit()`
+    /// publishes it like any other. Without a transform: a sealed file's
+    /// transform state died with its writer.
+    /// - Throws: `OutputError` when there is no such temporary file.
+    public init(adopting name: String, in directory: String, space: DiskSpaceWait? = nil) throws {
+        self.space = space
+        transform = nil
+        path = directory + "/" + name
+        temporaryPath = directory + "/." + name + AtomicFile.temporarySuffix
+        let fd: Int32
+        do throws(SystemError) {
+            fd = try System.openForUpdate(temporaryPath)
+        } catch {
+            throw AtomicFile.error(error, path: temporaryPath, doing: "cannot open")
+        }
+        stored = StoredFile(fd: fd, path: temporaryPath, space: space, size: System.size(fd) ?? 0)
+        contentSize = stored.size
+    }
+
     /// Splits `path` at its last slash into folder and name (a bare name is
     /// in the current folder) and opens a temporary file for it.
     public convenience init(path: String, space: DiskSpaceWait? = nil, transform: (any ByteStreamTransform)? = nil) throws {
@@ -209,10 +230,11 @@ private final class StoredFile: StoredBytesOutput {
     /// One past the last byte stored.
     private(set) var size: Int64 = 0
 
-    init(fd: Int32, path: String, space: DiskSpaceWait?) {
+    init(fd: Int32, path: String, space: DiskSpaceWait?, size: Int64 = 0) {
         self.fd = fd
         self.path = path
         self.space = space
+        self.size = size
     }
 
     func append(_ bytes: UnsafeRawBufferPointer) throws {

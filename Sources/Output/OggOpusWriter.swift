@@ -5,10 +5,11 @@ import CallrecCore
 /// writes an Ogg Opus file (RFC 7845) with libogg: OpusHead with the
 /// encoder's lookahead as pre-skip, OpusTags, then 20 ms audio packets with
 /// granule positions in 48 kHz units and end trimming on the last page.
-/// A page is closed after at most one second of audio (as opusenc does by
-/// default), so a player seeking or a reader of a file still being written
-/// waits at most that long, even when quiet packets are small enough for
-/// 255 of them (5.1 s) to fit one page.
+/// A page is closed after at most `OpusSettings.flushInterval` of audio (one
+/// second by default, as opusenc does), so a player seeking or a reader of a
+/// file still being written waits at most that long, even when quiet packets
+/// are small enough for 255 of them (5.1 s) to fit one page, and a crash
+/// loses at most that much of what was encoded (`OggOpusSalvage`).
 ///
 /// Channels are coded as a multistream (mapping family 1): with the
 /// `.separate` layout each channel is its own uncoupled mono stream, so two
@@ -51,8 +52,8 @@ public final class OggOpusWriter {
     private let coupled: Int
     /// The highest frequency each channel's source carries, in Hz (caps its stream's band).
     private var channelBandwidths: [Int]
-    /// The longest a page may run, in 48 kHz samples.
-    static let maxPageDuration: Int64 = 48_000
+    /// The longest a page may run, in 48 kHz samples (`OpusSettings.flushInterval`, at least one frame).
+    let maxPageDuration: Int64
 
     /// The 48 kHz samples per input sample.
     private var granuleScale: Int64 { Int64(48_000 / format.sampleRate) }
@@ -78,6 +79,7 @@ public final class OggOpusWriter {
         self.file = file
         self.format = format
         self.frameSamples = format.sampleRate * settings.frameMilliseconds / 1000
+        maxPageDuration = max(Int64(settings.frameMilliseconds) * 48, Int64((settings.flushInterval * 48_000).rounded()))
         let channels = format.channels
         let coupled = settings.layout == .coupled ? channels / 2 : 0
         let streams = channels - coupled
@@ -239,7 +241,7 @@ public final class OggOpusWriter {
         }
         if !end {
             // Write out full pages as they form, and the page in hand once it holds a second.
-            if g - pageGranule >= Self.maxPageDuration {
+            if g - pageGranule >= maxPageDuration {
                 try flushPages()
             } else {
                 try pageOut()

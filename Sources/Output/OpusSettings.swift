@@ -17,6 +17,12 @@ public struct OpusSettings: Sendable, Equatable {
     public var layout: StreamLayout
     /// Frame duration in milliseconds (20 ms suits speech and VoIP packetisation).
     public var frameMilliseconds: Int
+    /// The most audio, in seconds, an Ogg page holds before it is written
+    /// out: what a recording in flight can lose when its writer dies (the
+    /// file on disk ends at its last complete page, see `OggOpusSalvage`),
+    /// and how long a reader of a file being written waits for more. At
+    /// least one frame; 1 s by default, as opusenc pages.
+    public var flushInterval: Double = 1.0
 
     /// Automatic bit rate, complexity 5, one stream per speaker, 20 ms frames:
     /// chosen by PESQ against the payload's own decode and by `callrec bench`

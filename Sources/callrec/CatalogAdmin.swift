@@ -9,8 +9,11 @@ struct CatalogVerify: ParsableCommand {
         commandName: "verify",
         abstract: "Check files against the catalog and repair what a crash left.",
         discussion: """
-            Reads every catalogued file and compares its SHA-256, then repairs: temporary files no \
-            commit finished are removed; an interrupted commit is completed when all its files are \
+            Reads every catalogued file and compares its SHA-256, then repairs: the recording of a \
+            call that was in flight when a recorder or convert died is salvaged (its Ogg Opus audio \
+            closed at its last complete page, its index and peaks rebuilt from the audio and its tags, \
+            committed with end_reason crashed); other temporary files no commit finished are removed; \
+            an interrupted commit is completed when all its files are \
             complete, else rolled back; an interrupted deletion is finished; a row whose files are all \
             gone is removed; a complete recording on disk without a row is catalogued from its index, \
             incomplete ones removed; a file whose SHA-256 differs marks its recording damaged (kept, \
@@ -25,9 +28,11 @@ struct CatalogVerify: ParsableCommand {
 
     func run() throws {
         try location.run { store, actor in
-            let report = try store.verify(dryRun: dryRun, importer: CatalogImport.recording, by: actor, at: wallClock())
+            let report = try store.verify(
+                dryRun: dryRun, importer: CatalogImport.recording, salvager: RecordingSalvage().salvager, by: actor, at: wallClock())
             let out = FileHandleOutput.standardOutput
             let verb = dryRun ? "would " : ""
+            for (id, detail) in report.salvaged { out.write("recording cut by a crash \(id): salvaged, \(detail)\n") }
             for p in report.temporaryFilesRemoved { out.write("temporary file \(p): \(verb)removed\n") }
             for id in report.pendingCompleted { out.write("interrupted commit \(id): \(verb)completed (files and row)\n") }
             for id in report.pendingRolledBack { out.write("interrupted commit \(id): \(verb)rolled back (a file was missing or incomplete)\n") }

@@ -34,8 +34,10 @@ struct Record: ParsableCommand {
 
             Stopping. SIGINT or SIGTERM: stop reading, end every call in flight as cut, commit it, \
             exit 0 (a second signal exits at once). After SIGKILL or a power loss no file looks \
-            complete that is not; the next start repairs what was left (temporary files, interrupted \
-            commits) and says what it found. A full disk pauses recording and waits up to \
+            complete that is not; the next start repairs what was left and says what it found: each \
+            call that was in flight is salvaged from its temporary file (kept up to its last complete \
+            Ogg page, at most --flush-interval seconds plus the 0.4 s jitter window short, committed \
+            with end_reason crashed), interrupted commits are completed or rolled back. A full disk pauses recording and waits up to \
             --disk-full-wait seconds for space, then stops (exit 1), keeping everything written.
 
             Time is the capture's: when no packet arrives at all, it moves on with the wall clock \
@@ -78,6 +80,11 @@ struct Record: ParsableCommand {
                 + "decides the calls that start after the next read.", valueName: "seconds"))
     var rulesInterval: Double = 5
 
+    @Option(help: ArgumentHelp(
+        "Seconds of encoded audio an Ogg page holds before it is written out: the most a crash (kill -9, power loss aside) loses of a call in flight, beside the jitter window.",
+        valueName: "seconds"))
+    var flushInterval: Double = 1
+
     @Flag(name: .shortAndLong, help: "At the end, also print what was skipped and why (malformed, late, unmatched packets).")
     var verbose = false
 
@@ -87,11 +94,13 @@ struct Record: ParsableCommand {
         if !(statusInterval >= 0) { throw ValidationError("--status-interval must be 0 or more seconds") }
         if !(diskFullWait >= 0) { throw ValidationError("--disk-full-wait must be 0 or more seconds") }
         if !(rulesInterval > 0) { throw ValidationError("--rules-interval must be more than 0 seconds") }
+        if !(flushInterval >= 0.02 && flushInterval <= 60) { throw ValidationError("--flush-interval must be between 0.02 and 60 seconds") }
     }
 
     func run() throws {
         var options = try recording.makeOptions()
         options.peaks = peaks.options
+        options.opus.flushInterval = flushInterval
         var settings = Recorder.Settings(convert: options, jobs: jobs)
         settings.statusInterval = statusInterval
         settings.diskFullWait = diskFullWait
