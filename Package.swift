@@ -96,8 +96,8 @@ let package = Package(
         // The live recorder under an hour of generated traffic (`make soak`).
         .executableTarget(name: "soak", dependencies: ["CallrecTestSupport"]),
 
-        // libFuzzer target over the capture readers and the slicer (`make fuzz`); a corpus replayer otherwise.
-        .executableTarget(name: "CaptureFuzzer", dependencies: ["CallrecCore", "Capture", "RTP", "SIP"], path: "Fuzz/CaptureFuzzer"),
+        // libFuzzer targets over every parser that reads the network (`make fuzz`); a corpus replayer and seed writer otherwise.
+        .executableTarget(name: "CallrecFuzzer", dependencies: ["CallrecCore", "Capture", "RTP", "SIP", "CallSynthesis"], path: "Fuzz/CallrecFuzzer"),
 
         .testTarget(name: "CallrecCoreTests", dependencies: ["CallrecCore"]),
         .testTarget(name: "CaptureTests", dependencies: ["Capture", "SIP", "CallrecCore", "CallrecTestSupport"]),

@@ -69,7 +69,8 @@ public final class FragmentReassembler {
     public let limits: Limits
     private let diagnostics: Diagnostics
     private var slots: [Slot]
-    private var bytesHeld = 0
+    /// Bytes held by the datagrams in flight (by their extents); never more than `limits.maxBytes`.
+    public private(set) var bytesHeld = 0
 
     /// A reassembler with nothing in flight; drops and completions are counted in `diagnostics`.
     public init(limits: Limits = .default, diagnostics: Diagnostics) {

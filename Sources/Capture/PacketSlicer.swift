@@ -43,9 +43,9 @@ public struct PacketSlicer {
         }
     }
 
-    /// Returns the offset of the network header and its EtherType.
+    /// Returns the offset of the network header and its EtherType (nil, counted, when there is none).
     @inline(__always)
-    func linkLayer(_ bytes: UnsafeRawBufferPointer, _ linkType: LinkType) -> (Int, UInt16)? {
+    public func linkLayer(_ bytes: UnsafeRawBufferPointer, _ linkType: LinkType) -> (Int, UInt16)? {
         switch linkType {
         case .ethernet:
             // dst(6) src(6) type(2), then any number of 802.1Q (0x8100) / 802.1ad (0x88A8)

@@ -78,7 +78,9 @@ public enum SIPFrame: Equatable, Sendable {
         var i = 0
         while i <= headerEnd {
             if i == headerEnd || bytes[i] == 0x0A {
-                if let value = contentLengthValue(UnsafeRawBufferPointer(rebasing: bytes[lineStart..<i])) {
+                // A line that starts with a space or a tab continues the header before it (as the parser reads it).
+                let folded = i > lineStart && (bytes[lineStart] == 0x20 || bytes[lineStart] == 0x09)
+                if !folded, let value = contentLengthValue(UnsafeRawBufferPointer(rebasing: bytes[lineStart..<i])) {
                     return value
                 }
                 lineStart = i + 1

@@ -255,6 +255,18 @@ import Testing
         #expect(Self.frames(text) == [.keepAlive(count: 4), .skip(count: 22), .message(length: Self.options.utf8.count)])
     }
 
+    /// The framer and the parser agree on where a message ends (an invariant
+    /// of the `sip` fuzz target): a folded line (` l: 7`) continues the header
+    /// before it for both, and is no Content-Length header for the framer.
+    @Test func aFoldedLineIsNotAContentLengthHeader() throws {
+        let text = "MESSAGE sip:a@b SIP/2.0\r\nSubject: hi\r\n l: 7\r\nContent-Length: 3\r\n\r\nabcNEXT"
+        let length = text.utf8.count - 4
+        #expect(Self.frames(text).first == .message(length: length))
+        let (message, used) = try #require(Array(text.utf8).withUnsafeBytes { SIPMessage.parse($0) })
+        #expect(used == length)
+        #expect(message.header("subject") == "hi l: 7")
+    }
+
     @Test func contentLengthNameIsCaseInsensitive() {
         let text = "MESSAGE sip:a@b SIP/2.0\r\ncontent-LENGTH:  3\r\n\r\nabc"
         #expect(Self.frames(text) == [.message(length: text.utf8.count)])

@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# libFuzzer runs of the CallrecFuzzer targets (Fuzz/README.md), for the Makefile.
+#
+#   scripts/fuzz.sh run SECONDS TARGET...    fuzz each target from its committed corpus for SECONDS;
+#                                            what it finds goes to a temporary folder (or, with
+#                                            FUZZ_WORK set, to $FUZZ_WORK/TARGET, kept for the next run)
+#   scripts/fuzz.sh grow SECONDS TARGET...   fuzz, then merge what adds coverage into the corpus
+#   scripts/fuzz.sh seed TARGET...           write seeds (real captures, generated calls) and
+#                                            merge what adds coverage into the corpus
+#
+# A crash, a broken invariant, a hang (-timeout) or memory over -rss_limit_mb
+# fails the run and leaves the input in $FUZZ_SCRATCH/TARGET-crash-* (or
+# -timeout-, -oom-); replay it with .build/debug/CallrecFuzzer TARGET FILE.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+scratch=${FUZZ_SCRATCH:-.build/fuzz}
+fuzzer=$scratch/release/CallrecFuzzer
+replayer=.build/debug/CallrecFuzzer
+flags=(-timeout=10 -rss_limit_mb=1024 -print_final_stats=1)
+mode=$1
+shift
+
+case $mode in
+run | grow)
+    seconds=$1
+    shift
+    for target in "$@"; do
+        corpus=Fuzz/corpus/$target
+        log=$scratch/fuzz-$target.log
+        # What the run finds: a temporary folder, or $FUZZ_WORK/TARGET kept from run to run.
+        if [ -n "${FUZZ_WORK:-}" ]; then
+            tmp=$FUZZ_WORK/$target
+            mkdir -p "$tmp"
+        else
+            tmp=$(mktemp -d)
+        fi
+        echo "fuzzing $target for $seconds s (log: $log)"
+        SWIFT_BACKTRACE=enable=no "$fuzzer" "$target" -max_total_time="$seconds" "${flags[@]}" \
+            -artifact_prefix="$scratch/$target-" "$tmp" "$corpus" >"$log" 2>&1
+        status=$?
+        if [ $status -eq 0 ] && [ "$mode" = grow ]; then
+            "$fuzzer" "$target" -merge=1 "${flags[@]}" "$corpus" "$tmp" >>"$log" 2>&1
+            status=$?
+            echo "  $corpus: $(ls "$corpus" | wc -l) inputs, $(du -sh --apparent-size "$corpus" | cut -f1)"
+        fi
+        [ -n "${FUZZ_WORK:-}" ] || rm -rf "$tmp"
+        grep -E '^(#[0-9]+[[:space:]]+DONE|stat::number_of_executed_units|stat::new_units_added|stat::peak_rss_mb|==[0-9]+==|SUMMARY|artifact_prefix|Test unit written)' "$log" | sed 's/^/  /'
+        if [ $status -ne 0 ]; then
+            tail -40 "$log"
+            exit $status
+        fi
+    done
+    ;;
+seed)
+    for target in "$@"; do
+        corpus=Fuzz/corpus/$target
+        tmp=$(mktemp -d)
+        mkdir -p "$corpus"
+        "$replayer" seed "$target" "$tmp/seeds" ../shared/data/captures/*.pcap* ../shared/data/captures/*.rtp || exit 1
+        "$fuzzer" "$target" -merge=1 "${flags[@]}" "$corpus" "$tmp/seeds" >"$scratch/seed-$target.log" 2>&1 || {
+            tail -40 "$scratch/seed-$target.log"
+            exit 1
+        }
+        rm -rf "$tmp"
+        echo "  $corpus: $(ls "$corpus" | wc -l) inputs, $(du -sh --apparent-size "$corpus" | cut -f1)"
+    done
+    ;;
+*)
+    echo "usage: scripts/fuzz.sh run|grow SECONDS TARGET... | seed TARGET..." >&2
+    exit 2
+    ;;
+esac
