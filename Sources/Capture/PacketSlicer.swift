@@ -145,12 +145,13 @@ public struct PacketSlicer {
         // More-fragments flag (0x2000) or a non-zero offset (low 13 bits, in 8-byte units): a fragment.
         if flagsFragment & 0x3FFF != 0 {
             diagnostics.count(.ipFragments)
-            guard let (_, whole) = reassembler.add(
+            guard let (first, whole) = reassembler.add(
                 source: source, destination: destination, identification: UInt32(identification), version: 4,
                 offset: Int(flagsFragment & 0x1FFF) * 8, more: flagsFragment & 0x2000 != 0,
                 payloadProtocol: proto, data: payload, at: time)
             else { return nil }
-            return transport(proto, whole, source, destination)
+            // The datagram's protocol is its first fragment's (RFC 791), whichever fragment completed it.
+            return transport(first, whole, source, destination)
         }
         return transport(proto, payload, source, destination)
     }

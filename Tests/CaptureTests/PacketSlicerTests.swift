@@ -112,6 +112,18 @@ import Testing
         #expect(d[.ipFragmentsDropped] == 0)
     }
 
+    /// Found by the `fragment` fuzz target: the datagram was read with the
+    /// protocol of the fragment that completed it, not of its first one.
+    @Test func aReassembledDatagramHasItsFirstFragmentsProtocol() throws {
+        let d = Diagnostics()
+        var fragments = PacketBuilder.ipv4Fragments(from: Self.a, to: Self.b, payload: Self.invite, identification: 0x4243, fragmentSize: 1480)
+        // The last fragment says TCP (6); the reassembled datagram is still the first fragment's UDP.
+        fragments[fragments.count - 1][9] = 6
+        let out = Self.feed(fragments, slicer: PacketSlicer(diagnostics: d))
+        #expect(out.map(\.2) == [Self.invite])
+        #expect(d[.ipFragmentsReassembled] == 1)
+    }
+
     @Test(arguments: [false, true])
     func ipv6FragmentsBehindExtensionHeaders(hopByHop: Bool) throws {
         let d = Diagnostics()
