@@ -7,6 +7,8 @@
 #   scripts/fuzz.sh grow SECONDS TARGET...   fuzz, then merge what adds coverage into the corpus
 #   scripts/fuzz.sh seed TARGET...           write seeds (real captures, generated calls) and
 #                                            merge what adds coverage into the corpus
+#   scripts/fuzz.sh minimise TARGET...       rewrite the corpus as the smallest set that keeps every
+#                                            edge it and the long runs ($FUZZ_SCRATCH/long) reach
 #
 # A crash, a broken invariant, a hang (-timeout) or memory over -rss_limit_mb
 # fails the run and leaves the input in $FUZZ_SCRATCH/TARGET-crash-* (or
@@ -27,7 +29,7 @@ run | grow)
     shift
     for target in "$@"; do
         corpus=Fuzz/corpus/$target
-        log=$scratch/fuzz-$target.log
+        log=$scratch/fuzz-$target${FUZZ_WORK:+-long}.log
         # What the run finds: a temporary folder, or $FUZZ_WORK/TARGET kept from run to run.
         if [ -n "${FUZZ_WORK:-}" ]; then
             tmp=$FUZZ_WORK/$target
@@ -66,8 +68,30 @@ seed)
         echo "  $corpus: $(ls "$corpus" | wc -l) inputs, $(du -sh --apparent-size "$corpus" | cut -f1)"
     done
     ;;
+minimise)
+    # The smallest set of inputs that keeps every edge the corpus and the long runs reach:
+    # smallest first (-merge=1), then a set cover; hand-made seed-* and regression-* stay as they are.
+    for target in "$@"; do
+        corpus=Fuzz/corpus/$target
+        tmp=$(mktemp -d)
+        mkdir "$tmp/first" "$tmp/cover"
+        find "$corpus" -maxdepth 1 -type f \( -name 'seed-*' -o -name 'regression-*' \) -exec cp {} "$tmp/cover/" \;
+        sources=("$corpus")
+        [ -d "$scratch/long/$target" ] && sources+=("$scratch/long/$target")
+        log=$scratch/minimise-$target.log
+        "$fuzzer" "$target" -merge=1 -use_counters=0 "${flags[@]}" "$tmp/first" "${sources[@]}" >"$log" 2>&1 &&
+            "$fuzzer" "$target" -set_cover_merge=1 -use_counters=0 "${flags[@]}" "$tmp/cover" "$tmp/first" >>"$log" 2>&1 || {
+            tail -40 "$log"
+            exit 1
+        }
+        find "$corpus" -maxdepth 1 -type f -delete
+        cp "$tmp/cover/"* "$corpus/"
+        rm -rf "$tmp"
+        echo "  $corpus: $(ls "$corpus" | wc -l) inputs, $(du -sh --apparent-size "$corpus" | cut -f1)"
+    done
+    ;;
 *)
-    echo "usage: scripts/fuzz.sh run|grow SECONDS TARGET... | seed TARGET..." >&2
+    echo "usage: scripts/fuzz.sh run|grow SECONDS TARGET... | seed TARGET... | minimise TARGET..." >&2
     exit 2
     ;;
 esac
