@@ -51,6 +51,9 @@ public struct ConvertOptions: Sendable {
     /// What writing does when the disk is full: nil fails the recording at
     /// once (convert); the live recorder waits for space (`DiskSpaceWait`).
     public var diskSpace: DiskSpaceWait? = nil
+    /// Where recording ids are claimed, so that no two calls share one (the
+    /// committer releases them); nil: ids straight from start and Call-ID.
+    public var recordingIDs: RecordingIDs? = nil
 
     public init(
         outputDirectory: String = "recordings", opus: OpusSettings = .default, idleTimeout: Double = 120,

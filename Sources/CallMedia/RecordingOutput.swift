@@ -124,7 +124,7 @@ final class RecordingOutput {
     /// Creates the files once the timeline's start is known.
     private func create(startPosition: Int64) throws {
         let start = origin.advanced(byNanoseconds: startPosition * 1_000_000_000 / Int64(sampleRate))
-        let id = RecordingNaming.recordingID(start: start, callID: callID)
+        let id = options.recordingIDs?.claim(start: start, callID: callID) ?? RecordingNaming.recordingID(start: start, callID: callID)
         let directory = options.outputDirectory + "/" + RecordingNaming.dateFolder(start)
         let serial = Int32(bitPattern: StableHash.fnv1a32(callID.utf8))
         let tags = self.tags + [("START", start.iso8601)]
@@ -306,6 +306,7 @@ final class RecordingOutput {
 
     /// Drops the recording; its temporary files are removed.
     func discard() {
+        if let id = open?.id { options.recordingIDs?.release(id) }
         for sink in open?.sinks ?? [] { sink.file.discard() }
         open?.analysis.discard()
         open = nil

@@ -64,6 +64,8 @@ public final class Diagnostics {
         /// Calls whose media was SRTP: indexed, not recorded.
         case callsEncrypted
         case callsSkippedByRule
+        /// Calls recorded already (seen again: a second probe, an overlapping capture, a capture converted twice), not written again.
+        case callsAlreadyRecorded
         /// Bytes of garbage skipped to find the next good record.
         case captureBytesSkipped
         /// Records or blocks whose header could not be right (each starts a resynchronisation).
@@ -127,6 +129,7 @@ public final class Diagnostics {
             case .callsWithoutSignalling: "calls_without_signalling"
             case .callsEncrypted: "calls_encrypted"
             case .callsSkippedByRule: "calls_skipped_by_rule"
+            case .callsAlreadyRecorded: "calls_already_recorded"
             case .captureBytesSkipped: "capture_bytes_skipped"
             case .captureRecordsCorrupt: "capture_records_corrupt"
             case .captureRecordsTruncated: "capture_records_truncated"

@@ -132,6 +132,21 @@ package enum System {
         _ = Glibc.close(fd)
     }
 
+    /// Renames `from` to `to` unless something exists at `to` (then throws
+    /// `EEXIST` and leaves both). A hard link then an unlink, so that no
+    /// moment exists where `to` was replaced; on a file system without hard
+    /// links, a check and a rename.
+    package static func renameNoReplace(_ from: String, to: String) throws(SystemError) {
+        if Glibc.link(from, to) == 0 {
+            _ = Glibc.unlink(from)
+            return
+        }
+        let error = errno
+        guard error == EPERM || error == EOPNOTSUPP || error == EMLINK else { throw SystemError(error) }
+        if access(to, F_OK) == 0 { throw SystemError(EEXIST) }
+        try rename(from, to: to)
+    }
+
     /// Renames `from` to `to`, replacing `to` (`rename(2)`: atomic on one file system).
     package static func rename(_ from: String, to: String) throws(SystemError) {
         if Glibc.rename(from, to) != 0 { throw SystemError(errno) }
@@ -224,4 +239,6 @@ package struct SystemError: Error, CustomStringConvertible, Equatable {
     package var isNoSpace: Bool { code == ENOSPC }
     /// Nothing exists at the path: `ENOENT`.
     package var isNotFound: Bool { code == ENOENT }
+    /// Something exists at the path: `EEXIST`.
+    package var isExisting: Bool { code == EEXIST }
 }

@@ -18,6 +18,10 @@ public struct CatalogError: Error, CustomStringConvertible, Sendable, Equatable 
         public static let held = Code(rawValue: "held")
         /// The recording was erased (delete, forget, purge) and is not written again.
         public static let erased = Code(rawValue: "erased")
+        /// The call is recorded already (the same call seen again: a second
+        /// probe, an overlapping capture, a capture converted twice); the
+        /// recording there is kept, never replaced.
+        public static let exists = Code(rawValue: "exists")
         /// Another callrec process holds the catalog (a convert while verify runs).
         public static let busy = Code(rawValue: "busy")
         /// A file could not be read, written or removed.

@@ -12,9 +12,12 @@
 /// rolled forward (both exist), otherwise rolled back (neither). Queries
 /// see only `committed` rows.
 extension CatalogStore {
-    /// Step 1: enters `recording` as pending with its files. A recording of
-    /// the same id (the same capture converted again) is replaced, unless
-    /// it is under legal hold; one that was erased is not written again.
+    /// Step 1: enters `recording` as pending with its files. A recording is
+    /// never replaced: when its id is in the catalog already, or the same
+    /// call (its Call-ID, overlapping in time by more than
+    /// `sameCallOverlap` seconds) is recorded under another id, it throws
+    /// `.exists` (`.held` when a legal hold is on the one there); one that
+    /// was erased is not written again (`.erased`).
     public func insertPending(_ recording: CatalogRecording, files: [CatalogFile]) throws {
         var row = recording
         row.state = .pending
@@ -26,13 +29,52 @@ extension CatalogStore {
                 throw CatalogError(
                     .erased, "recording \(recording.id) was erased (\(action), \(CatalogStore.isoDay(when))); it is not written again")
             }
-            if let existing = try CatalogRecording.fetchOne(db, id: recording.id), existing.isHeld {
-                throw CatalogError(.held, "recording \(recording.id) is under legal hold (\(existing.holdReason ?? "")); it was not replaced")
+            if let existing = try CatalogRecording.fetchOne(db, id: recording.id) {
+                if existing.isHeld {
+                    throw CatalogError(.held, "recording \(recording.id) is under legal hold (\(existing.holdReason ?? "")); it was not replaced")
+                }
+                if existing.state == .pending {
+                    throw CatalogError(
+                        .exists,
+                        "recording \(recording.id) is pending from an interrupted commit; it was not replaced (`callrec catalog verify` settles it)")
+                }
+                throw CatalogError(
+                    .exists,
+                    "recording \(recording.id) exists already (\(CatalogStore.seconds(existing.durationS)), started \(existing.start)); "
+                        + "this call was seen again and not written over it (\(CatalogStore.seconds(recording.durationS)) this time)")
+            }
+            // Overlapping by more than d: each end is more than d after each start.
+            let (start, end, d) = (recording.startEpoch, recording.startEpoch + recording.durationS, CatalogStore.sameCallOverlap)
+            if recording.durationS > d,
+                let same = try db.queryOne(
+                    sql: """
+                        SELECT id FROM recordings WHERE call_id = ? AND duration_s > ? \
+                        AND start_epoch < ? AND start_epoch + duration_s > ? ORDER BY id LIMIT 1
+                        """,
+                    arguments: [recording.callID.sqlValue, d.sqlValue, (end - d).sqlValue, (start + d).sqlValue])
+            {
+                let id: String = try same["id"]
+                throw CatalogError(.exists, "this call is recorded already as \(id) (the same Call-ID at the same time); \(recording.id) was not written")
             }
             try row.save(db)
             try db.execute(sql: "DELETE FROM recording_files WHERE recording_id = ?", arguments: [recording.id])
             for file in files { try file.insert(db) }
         }
+    }
+
+    /// Two recordings of one Call-ID that overlap by more than this many
+    /// seconds are the same call seen twice; less is a call's next part.
+    public static let sameCallOverlap = 1.0
+
+    /// The Call-ID of the recording `id`, or nil when there is none (any state).
+    public func callID(ofRecording id: String) throws -> String? {
+        try read { db in
+            try db.queryOne(sql: "SELECT call_id FROM recordings WHERE id = ?", arguments: [id]).map { try $0["call_id"] }
+        }
+    }
+
+    static func seconds(_ value: Double) -> String {
+        "\((value * 10).rounded() / 10) s"
     }
 
     /// Step 3: the files are in place; the recording becomes visible.

@@ -40,15 +40,25 @@ public struct RecordingCommitter {
     /// Waits out a full disk under the catalog (SQLite's `SQLITE_FULL`: the
     /// transaction was rolled back, so it is tried again); nil: fail at once.
     public var space: DiskSpaceWait?
+    /// Where the recordings' ids were claimed (`ConvertOptions.recordingIDs`):
+    /// each is released once its commit is over, whatever the outcome.
+    public var ids: RecordingIDs?
 
     /// A committer into `catalog` for files under `outputDirectory`.
     public init(
-        catalog: CatalogStore, outputDirectory: String, afterStep: ((CommitStep) throws -> Void)? = nil, space: DiskSpaceWait? = nil
+        catalog: CatalogStore, outputDirectory: String, afterStep: ((CommitStep) throws -> Void)? = nil, space: DiskSpaceWait? = nil,
+        ids: RecordingIDs? = nil
     ) {
         self.catalog = catalog
         self.outputDirectory = outputDirectory
         self.afterStep = afterStep
         self.space = space
+        self.ids = ids
+    }
+
+    /// Claims recording ids against the calls in flight and the recordings in `catalog`.
+    public static func recordingIDs(for catalog: CatalogStore) -> RecordingIDs {
+        RecordingIDs { id in try catalog.callID(ofRecording: id) }
     }
 
     /// Runs a catalog write, again while the disk is full and `space` says to wait.
@@ -57,10 +67,12 @@ public struct RecordingCommitter {
         try space.retrying(path: catalog.path, isNoSpace: CatalogStore.isDiskFull, body)
     }
 
-    /// Commits `finished`; returns its summary, or nil when a legal hold on
-    /// a recording of the same id kept it from being replaced, or the
-    /// recording was erased before (noted in `diagnostics`).
+    /// Commits `finished`; returns its summary, or nil when the call is
+    /// recorded already (the same call seen again: never replaced, counted
+    /// `calls_already_recorded`) or was erased before (noted in `diagnostics`).
+    /// A file is never renamed over one that exists.
     public func commit(_ finished: FinishedRecording, diagnostics: Diagnostics) throws -> RecordingSummary? {
+        defer { ids?.release(finished.summary.id) }
         var summary = finished.summary
         var renamed: [String] = []
         var entered = false
@@ -77,15 +89,16 @@ public struct RecordingCommitter {
             do {
                 let row = summary.catalogRecording(relativeTo: outputDirectory)
                 try catalogWrite { try catalog.insertPending(row, files: files) }
-            } catch let error as CatalogError where error.code == .held || error.code == .erased {
+            } catch let error as CatalogError where error.code == .held || error.code == .erased || error.code == .exists {
                 for file in finished.files { file.discard() }
+                if error.code != .erased { diagnostics.count(.callsAlreadyRecorded) }
                 diagnostics.note(error.message)
                 return nil
             }
             entered = true
             try afterStep?(.rowPending)
             for file in finished.files {
-                try file.publish()
+                try file.publish(replacing: false)
                 renamed.append(file.path)
                 if renamed.count == 1 { try afterStep?(.firstFileRenamed) }
             }

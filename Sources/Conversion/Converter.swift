@@ -33,12 +33,15 @@ public struct Converter {
     /// Opens (or creates) the catalog in the output folder and reads its recording rules.
     /// - Parameter afterCommitStep: called after each step of each commit (crash tests).
     public init(options: ConvertOptions, afterCommitStep: ((CommitStep) throws -> Void)? = nil) throws {
-        self.options = options
         try AtomicFile.makeDirectories(options.outputDirectory)
         catalog = try CatalogStore(path: options.outputDirectory + "/" + CatalogStore.fileName)
         lock = try catalog.writerLock()
         rules = try catalog.ruleSet()
-        committer = RecordingCommitter(catalog: catalog, outputDirectory: options.outputDirectory, afterStep: afterCommitStep)
+        var options = options
+        let ids = RecordingCommitter.recordingIDs(for: catalog)
+        options.recordingIDs = ids
+        self.options = options
+        committer = RecordingCommitter(catalog: catalog, outputDirectory: options.outputDirectory, afterStep: afterCommitStep, ids: ids)
     }
 
     /// Converts one capture (a path, or `-` for standard input).

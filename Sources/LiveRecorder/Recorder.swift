@@ -243,7 +243,9 @@ public final class Recorder: @unchecked Sendable {
         }
         var options = settings.convert
         options.diskSpace = space
-        committer = RecordingCommitter(catalog: catalog, outputDirectory: out, afterStep: settings.afterCommitStep, space: space)
+        let ids = RecordingCommitter.recordingIDs(for: catalog)
+        options.recordingIDs = ids
+        committer = RecordingCommitter(catalog: catalog, outputDirectory: out, afterStep: settings.afterCommitStep, space: space, ids: ids)
         self.options = options
         stopper.recorder = self
         try Recorder.writeMarker(marker)

@@ -169,12 +169,20 @@ public final class AtomicFile {
     }
 
     /// Publishes the synced file under its final name and syncs the folder.
-    public func publish() throws {
+    /// With `replacing` false (a recording's files), a file already at the
+    /// final name stays and the publish throws (`OutputError.exists`).
+    public func publish(replacing: Bool = true) throws {
         try sync()
         let (from, to) = (temporaryPath, path)
         try AtomicFile.retrying(space, path: path) {
             do throws(SystemError) {
-                try System.rename(from, to: to)
+                if replacing {
+                    try System.rename(from, to: to)
+                } else {
+                    try System.renameNoReplace(from, to: to)
+                }
+            } catch where error.isExisting {
+                throw OutputError(code: .exists, path: to, message: "a file of that name exists; it was not replaced")
             } catch {
                 throw AtomicFile.error(error, path: to, doing: "cannot rename into place")
             }

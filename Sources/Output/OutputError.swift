@@ -14,6 +14,8 @@ public struct OutputError: Error, CustomStringConvertible, Sendable {
         /// The file's transform (sealing) refused a write, such as an
         /// overwrite of bytes it has already sealed.
         public static let transform = Code(rawValue: "transform")
+        /// A file is at the name a recording's file was to take; it was not replaced.
+        public static let exists = Code(rawValue: "exists")
     }
 
     public var code: Code

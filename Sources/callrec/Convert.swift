@@ -25,6 +25,8 @@ struct Convert: ParsableCommand {
             The rate is the call's own (8000 for G.711, 16000 with G.722) unless --rate says
             otherwise; only a leg at another rate is resampled.
             Files appear only when complete: they are written under a temporary name, synced and renamed.
+            A recording is never replaced: a call recorded already (a capture converted again, a second probe's \
+            copy, overlapping capture files) is reported and kept as it is; a different call never takes its id.
             Each recording is also a row in OUT/catalog.sqlite, entered in the same step as its files; \
             the catalog's recording rules decide, before any audio is decoded, which calls are recorded \
             (callrec catalog rules --help).
@@ -93,6 +95,7 @@ struct Convert: ParsableCommand {
         var failures = 0
         var written = 0
         var skipped = 0
+        var alreadyRecorded = 0
         let stdout = FileHandleOutput.standardOutput
         let stderr = FileHandleOutput.standardError
         let sources = source.interface == nil ? inputs.map { source.input(capture: $0) } : [source.input(capture: nil)]
@@ -110,10 +113,11 @@ struct Convert: ParsableCommand {
             withExtendedLifetime(stop) {}
             written += result.recordings.count
             skipped += diagnostics[.callsSkippedByRule]
+            alreadyRecorded += diagnostics[.callsAlreadyRecorded]
             if let error = result.error {
                 failures += 1
                 stderr.write("callrec: \(error)\n")
-            } else if result.recordings.isEmpty && diagnostics[.callsSkippedByRule] == 0 {
+            } else if result.recordings.isEmpty && diagnostics[.callsSkippedByRule] == 0 && diagnostics[.callsAlreadyRecorded] == 0 {
                 failures += 1
                 stderr.write("callrec: \(Self.displayName(input)): no calls with audio found (\(Self.whatWasSeen(diagnostics)))\n")
             }
@@ -128,7 +132,10 @@ struct Convert: ParsableCommand {
         }
         if !json {
             stdout.write("\(written) recording\(written == 1 ? "" : "s") written to \(recording.out)"
-                + (skipped > 0 ? ", \(skipped) call\(skipped == 1 ? "" : "s") skipped by the recording rules" : "") + "\n")
+                + (skipped > 0 ? ", \(skipped) call\(skipped == 1 ? "" : "s") skipped by the recording rules" : "")
+                + (alreadyRecorded > 0
+                    ? ", \(alreadyRecorded) call\(alreadyRecorded == 1 ? "" : "s") recorded already (kept as \(alreadyRecorded == 1 ? "it was" : "they were"), not written again)"
+                    : "") + "\n")
         }
         if failures > 0 { throw PartialFailure() }
     }

@@ -99,23 +99,29 @@ import Testing
         #expect(try CatalogStore(path: out + "/catalog.sqlite").verify(dryRun: true, importer: nil, by: Self.admin, at: 0).isClean)
     }
 
-    /// Converting the same capture again replaces the recording, unless it is under legal hold.
-    @Test func reconvertingReplacesButNeverAHeldRecording() throws {
+    /// Converting the same capture again never replaces the recording: the
+    /// call is reported as recorded already, and a held one says it is held.
+    @Test func reconvertingNeverReplacesARecording() throws {
         let out = FixturePaths.temporaryDirectory("callrec-again")
         let first = try Converter(options: ConvertOptions(outputDirectory: out)).convert(path: Self.fixture, diagnostics: Diagnostics())
         let id = try #require(first.recordings.first?.id)
-        let again = try Converter(options: ConvertOptions(outputDirectory: out)).convert(path: Self.fixture, diagnostics: Diagnostics())
-        #expect(again.recordings.map(\.id) == [id])
+        let audio = out + "/" + (try #require(try CatalogStore(path: out + "/catalog.sqlite").recording(id: id))).audioPath
+        let before = try FileDigest.sha256(path: audio)
+        let seen = Diagnostics()
+        let again = try Converter(options: ConvertOptions(outputDirectory: out)).convert(path: Self.fixture, diagnostics: seen)
+        #expect(again.recordings.isEmpty && again.error == nil)
+        #expect(seen[.callsAlreadyRecorded] == 1)
+        #expect(seen.notes.contains { $0.contains("recording \(id) exists already") }, "\(seen.notes)")
+        #expect(try FileDigest.sha256(path: audio) == before)
         #expect(try Self.expectConsistent(out).map(\.id) == [id])
 
         let converter = try Converter(options: ConvertOptions(outputDirectory: out))
         try converter.catalog.hold(id: id, reason: "case 4", by: Self.admin, at: 1)
-        let before = try FileDigest.sha256(path: out + "/" + (try #require(try converter.catalog.recording(id: id))).audioPath)
         let diagnostics = Diagnostics()
         let held = converter.convert(path: Self.fixture, diagnostics: diagnostics)
         #expect(held.recordings.isEmpty)
         #expect(diagnostics.notes.contains { $0.contains("legal hold") })
-        #expect(try FileDigest.sha256(path: out + "/" + (try #require(try converter.catalog.recording(id: id))).audioPath) == before)
+        #expect(try FileDigest.sha256(path: audio) == before)
         #expect(try Self.expectConsistent(out).map(\.id) == [id])
     }
 
