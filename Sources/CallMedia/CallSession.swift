@@ -230,6 +230,13 @@ package final class CallSession {
                 }
             }
             if facts.relayCopies > 0 { channel.relayCopies = facts.relayCopies }
+            if let ciphertext = facts.ciphertext {
+                // Received on the leg, though not decoded.
+                channel.packets += ciphertext.packets
+                channel.encryptedMedia = CallIndex.EncryptedMedia(
+                    packets: ciphertext.packets, fromS: Self.round(ciphertext.first.seconds(since: finished.start)),
+                    toS: Self.round(ciphertext.last.seconds(since: finished.start)), entropyBits: Self.round(ciphertext.entropy))
+            }
             return channel
         }
         var dtmf: [CallIndex.DTMF] = []
@@ -250,6 +257,10 @@ package final class CallSession {
             durationS: (Double(finished.samples) / Double(sampleRate) * 1000).rounded() / 1000,
             sampleRate: sampleRate, endReason: reason.name, finalStatus: reason.finalStatus, audio: names[0], channels: channels)
         index.dtmf = dtmf
+        if let keying = legSources.lazy.compactMap(\.ciphertext).first?.keying {
+            index.encrypted = true
+            index.encryptionKeying = keying
+        }
         index.format = finished.format.rawValue
         index.layout = finished.layout.rawValue
         index.audioFiles = names

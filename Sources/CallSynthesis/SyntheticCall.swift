@@ -129,6 +129,13 @@ public struct SyntheticCall {
         case wrong
     }
     public var srtpKeys = SRTPKeys.inSDP
+    /// ZRTP (RFC 6189) while the SDP says plain RTP/AVP: this many seconds
+    /// after the caller's first RTP packet both parties run the handshake on
+    /// their media ports (version-0 packets with the `ZRTP` cookie), and
+    /// from `SyntheticZRTP.handshakeLength` later every RTP packet (RFC 4733
+    /// events too) is SRTP with a 32-bit tag, keyed by nothing the capture
+    /// shows. The audio before it is in clear. nil: no ZRTP.
+    public var zrtpAt: Double? = nil
     /// Whether the call ends with a BYE in the capture.
     public var bye = true
     /// Header lines (each ending in CRLF) added to the initial INVITE, for hostile input.
@@ -236,6 +243,7 @@ public struct SyntheticCall {
             var g722 = G722Encoder()
             let protection = srtp && srtpKeys == .inSDP
                 ? SRTPSession(suite: "AES_CM_128_HMAC_SHA1_80", keySalt: SIPTemplates.srtpKey(party), sending: true) : nil
+            let zrtpProtection = zrtpAt != nil ? SyntheticZRTP.session(for: party, seed: seed) : nil
             var ssrc = UInt32(truncatingIfNeeded: rng.next())
             var sequence = UInt16(truncatingIfNeeded: rng.next())
             var timestamp = UInt32(truncatingIfNeeded: rng.next())
@@ -306,7 +314,8 @@ public struct SyntheticCall {
                         payloadType: payloadType, sequence: sequence, timestamp: payloadType == 101 ? eventTimestamp : timestamp,
                         ssrc: ssrc, marker: marker && copy == 0, payload: payload)
                     sequence &+= 1
-                    if let protection {
+                    let encrypting = zrtpAt.map { Double(k) * period >= $0 + SyntheticZRTP.handshakeLength - (firstSend - mediaStart) } ?? false
+                    if let protection = protection ?? (encrypting ? zrtpProtection : nil) {
                         let length = scratch.withUnsafeMutableBytes { buffer -> Int? in
                             packet.withUnsafeBytes { buffer.copyMemory(from: $0) }
                             return protection.protect(buffer, count: packet.count)
@@ -335,6 +344,18 @@ public struct SyntheticCall {
                 }
             }
             reports.append(report)
+            if let zrtpAt {
+                // This party's side of the handshake, from its media port, with its SSRC.
+                var zrtpSequence = UInt16(truncatingIfNeeded: net.next())
+                for message in SyntheticZRTP.messages where message.party == party {
+                    let send = mediaStart + zrtpAt + message.at
+                    guard let (from, to) = route(party, sending: send, mediaStart: mediaStart) else { continue }
+                    let packet = SyntheticZRTP.packet(
+                        type: message.type, words: message.words, sequence: zrtpSequence, ssrc: report.ssrcs[0], rng: &net)
+                    zrtpSequence &+= 1
+                    records.append((at(send), PacketBuilder.ethernetUDP(from: from, to: to, payload: packet)))
+                }
+            }
         }
         if video && answered {
             // Video both ways from port + 2: one 900-byte packet per frame, for as long as the audio.

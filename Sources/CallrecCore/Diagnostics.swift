@@ -55,13 +55,17 @@ public final class Diagnostics {
         case rtpEncrypted
         /// SRTP packets decrypted with their sender's SDES key and authenticated.
         case rtpDecrypted
+        /// Packets of a leg whose SDP says plain RTP that are ciphertext (SRTP keyed elsewhere, as after a ZRTP handshake): never decoded.
+        case rtpCiphertext
+        /// ZRTP packets (RFC 6189) on a call's media ports: a key exchange for SRTP the SDP does not show.
+        case zrtpPackets
         /// Packets of a call's streams that are not its recorded audio (video, fax, a second audio stream).
         case mediaNotRecorded
         /// RTP streams without signalling not followed because too many were open.
         case rtpStreamsOverLimit
         /// Calls without signalling, found by pairing RTP streams.
         case callsWithoutSignalling
-        /// Calls whose media was SRTP: indexed, not recorded.
+        /// Calls whose media was SRTP (or ciphertext without SRTP in the SDP) from the start: indexed, not recorded.
         case callsEncrypted
         case callsSkippedByRule
         /// Calls recorded already (seen again: a second probe, an overlapping capture, a capture converted twice), not written again.
@@ -124,6 +128,8 @@ public final class Diagnostics {
             case .rtpStreamsDropped: "rtp_streams_dropped"
             case .rtpEncrypted: "rtp_encrypted"
             case .rtpDecrypted: "rtp_decrypted"
+            case .rtpCiphertext: "rtp_ciphertext"
+            case .zrtpPackets: "zrtp_packets"
             case .mediaNotRecorded: "media_not_recorded"
             case .rtpStreamsOverLimit: "rtp_streams_over_limit"
             case .callsWithoutSignalling: "calls_without_signalling"

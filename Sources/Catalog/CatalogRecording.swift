@@ -81,6 +81,9 @@ public struct CatalogRecording: Codable, Sendable, Equatable {
     /// PostgreSQL catalog the writer's storage name (`CatalogStore.storage`),
     /// set by the store when it enters the row.
     public var storage: String = ""
+    /// Some or all of the call's media was encrypted (the index's `encrypted`):
+    /// the recording holds only the audio sent in clear.
+    public var mediaEncrypted = false
 
     /// A committed recording with the default retention; the optional fields start nil.
     public init(
@@ -117,6 +120,7 @@ public struct CatalogRecording: Codable, Sendable, Equatable {
 
     enum CodingKeys: String, CodingKey {
         case id, caller, callee, direction, start, codecs, state, damaged, storage
+        case mediaEncrypted = "media_encrypted"
         case callID = "call_id"
         case startEpoch = "start_epoch"
         case durationS = "duration_s"
@@ -186,7 +190,7 @@ extension CatalogRecording {
         "audio_bytes", "audio_sha256", "codecs", "sample_rate", "end_reason", "caller_talk_s", "callee_talk_s", "overtalk_s",
         "dtmf_count", "silence_share", "caller_packets", "callee_packets", "caller_lost", "callee_lost", "caller_jitter_ms",
         "callee_jitter_ms", "rule_id", "retain_until_epoch", "hold_reason", "hold_by", "hold_at_epoch", "state", "damaged",
-        "storage",
+        "storage", "media_encrypted",
     ]
 
     /// The row's values, in the order of `columns`.
@@ -196,7 +200,7 @@ extension CatalogRecording {
             audioBytes, audioSHA256, codecs, sampleRate, endReason, callerTalkS, calleeTalkS, overtalkS,
             dtmfCount, silenceShare, callerPackets, calleePackets, callerLost, calleeLost, callerJitterMs,
             calleeJitterMs, ruleID, retainUntilEpoch, holdReason, holdBy, holdAtEpoch, state, damaged,
-            storage,
+            storage, mediaEncrypted,
         ]
         return values.map(\.sqlValue)
     }
@@ -229,6 +233,7 @@ extension CatalogRecording {
         state = try row["state"]
         damaged = try row["damaged"]
         storage = try row["storage"]
+        mediaEncrypted = try row["media_encrypted"]
     }
 
     /// Inserts the row, or updates every column of the row with its id.

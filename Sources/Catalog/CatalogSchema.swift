@@ -146,5 +146,10 @@ enum CatalogSchema {
             try db.execute(sql: "ALTER TABLE recordings ADD COLUMN storage \(d.text) NOT NULL DEFAULT ''")
             try db.execute(sql: "CREATE INDEX recordings_storage ON recordings(storage, id)")
         },
+        CatalogMigration("v4-media-encrypted") { db in
+            // A recording of a call whose media was partly encrypted (SRTP after a ZRTP
+            // handshake the SDP did not show) holds only the audio sent in clear: said here.
+            try db.execute(sql: "ALTER TABLE recordings ADD COLUMN media_encrypted \(db.dialect.integer) NOT NULL DEFAULT 0")
+        },
     ]
 }

@@ -14,6 +14,7 @@ extension RecordingSummary {
             codecs: index.channels.map { $0.codec ?? "-" }.joined(separator: ","), endReason: index.endReason)
         row.sampleRate = index.sampleRate
         row.audioSHA256 = audioSHA256
+        row.mediaEncrypted = index.encrypted == true
         row.ruleID = ruleID
         // No rule decided (catalog verify rebuilding a row): the default retention.
         row.retainUntilEpoch = retainUntilEpoch ?? RuleDecision.unmatched.retention.until(from: start.seconds)

@@ -43,6 +43,9 @@ public struct CallIndex: Codable, Sendable, Equatable {
         public var droppedStreams: [DroppedStream]? = nil
         /// Packets merged away as copies of the leg's own (the same packets seen at a relay's second hop); nil when none.
         public var relayCopies: Int? = nil
+        /// Packets of this leg that were ciphertext although the SDP said plain
+        /// RTP: not decoded, their time silent in the recording; nil when none.
+        public var encryptedMedia: EncryptedMedia? = nil
 
         public init(speaker: String, codec: String?, ssrcs: [String], packets: Int, lost: Int, duplicates: Int, late: Int, jitterMs: Double) {
             self.speaker = speaker
@@ -66,6 +69,32 @@ public struct CallIndex: Codable, Sendable, Equatable {
             case extraStream = "extra_stream"
             case droppedStreams = "dropped_streams"
             case relayCopies = "relay_copies"
+            case encryptedMedia = "encrypted_media"
+        }
+    }
+
+    /// A leg's packets found to be ciphertext (SRTP keyed where the capture
+    /// does not show it, as by a ZRTP handshake on the media path).
+    public struct EncryptedMedia: Codable, Sendable, Equatable {
+        public var packets: Int
+        /// When the first and the last of them arrived, in seconds from the recording's start.
+        public var fromS: Double
+        public var toS: Double
+        /// The entropy of their payload bytes in bits per byte (8 for ciphertext; G.711 speech has 5 to 7).
+        public var entropyBits: Double
+
+        public init(packets: Int, fromS: Double, toS: Double, entropyBits: Double) {
+            self.packets = packets
+            self.fromS = fromS
+            self.toS = toS
+            self.entropyBits = entropyBits
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case packets
+            case fromS = "from_s"
+            case toS = "to_s"
+            case entropyBits = "entropy_bits"
         }
     }
 
@@ -162,6 +191,12 @@ public struct CallIndex: Codable, Sendable, Equatable {
     public var audio: String?
     /// Why the audio was not written (`srtp`: the media was encrypted), nil when it was.
     public var skipped: String?
+    /// Whether some or all of the call's media was encrypted (true), so that
+    /// the recording holds only the audio sent in clear; nil when none was.
+    public var encrypted: Bool? = nil
+    /// How the encrypted media was keyed: `sdp` (RTP/SAVP), `zrtp` (a ZRTP
+    /// handshake on the media path) or `unknown`; nil when none was encrypted.
+    public var encryptionKeying: String? = nil
     /// Every audio file of the recording, relative to the index: one, or one
     /// per channel in channel order (split). Absent in indexes written before it.
     public var audioFiles: [String]?
@@ -217,6 +252,8 @@ public struct CallIndex: Codable, Sendable, Equatable {
         case sampleRate = "sample_rate"
         case endReason = "end_reason"
         case finalStatus = "final_status"
+        case encrypted
+        case encryptionKeying = "encryption_keying"
     }
 
     /// The index as pretty, key-sorted JSON with a trailing newline.

@@ -384,6 +384,13 @@ public final class CaptureProcessor {
     /// Hands one RTP packet of `sender`'s leg to its call.
     private func deliver(_ payload: UnsafeRawBufferPointer, to call: RoutedCall, from sender: CallSide, source: Endpoint, at time: MediaTime) throws {
         guard let header = RTPHeader(payload) else {
+            if CiphertextDetector.isZRTP(payload) {
+                // A key exchange on the media path: SRTP the SDP does not show may follow.
+                call.zrtpPackets += 1
+                call.lastActivity = time
+                diagnostics.count(.zrtpPackets)
+                return
+            }
             diagnostics.count(.rtpMalformed)
             return
         }
@@ -422,6 +429,13 @@ public final class CaptureProcessor {
             let clockRate = call.description.media(of: sender.opposite)?.media.format(for: header.payloadType)?.clockRate ?? 8000
             call.legs[sender.rawValue].recordEncrypted(header, at: time, clockRate: clockRate)
             diagnostics.count(.rtpEncrypted)
+            return
+        }
+        let ciphertext = call.dropsCiphertext(header, payload: wire, from: sender, stream: stream, at: time) { text in
+            diagnostics.note("call \(RecordingNaming.safeForDisplay(call.description.callID)), \(sender.name)'s leg: \(text)")
+        }
+        if ciphertext {
+            diagnostics.count(.rtpCiphertext)
             return
         }
         guard call.decision.records else { return }
@@ -540,7 +554,7 @@ public final class CaptureProcessor {
         var report = self.report(call, reason: reason)
         report.sequence = endedCalls
         let (description, options, onRecording, onCallEnded, onCallFailed) = (call.description, options, onRecording, onCallEnded, onCallFailed)
-        let sources = call.legs.map(\.sources.facts)
+        let sources = call.legFacts
         try executor.perform(on: call.session) {
             let session = call.session
             session.description = description
@@ -573,11 +587,12 @@ public final class CaptureProcessor {
             return (.recorded, finished.summary)
         }
         if !call.decision.records { return (.notRecorded, nil) }
-        if call.encrypted, let path = try call.writeEncryptedIndex(reason: reason, options: options) {
+        if call.encrypted || call.carriedCiphertext, let path = try call.writeEncryptedIndex(reason: reason, options: options) {
             diagnostics.count(.callsEncrypted)
             diagnostics.note(
-                "call \(RecordingNaming.safeForDisplay(call.description.callID)): SRTP media is not decrypted; "
-                    + "not recorded, indexed in \(path)")
+                "call \(RecordingNaming.safeForDisplay(call.description.callID)): "
+                    + (call.encrypted ? "SRTP media is not decrypted" : "the media is encrypted (\(call.encryptionKeying ?? "unknown") keying)")
+                    + "; not recorded, indexed in \(path)")
             return (.encrypted(indexPath: path), nil)
         }
         diagnostics.count(.callsWithoutMedia)

@@ -8,9 +8,11 @@ extension RoutedCall {
     /// Writes the call index of a call whose media was SRTP: parties, times,
     /// and per leg the codec the SDP named, SSRCs, packet, loss and jitter
     /// counts (the RTP header is sent in clear), with `skipped: "srtp"` and
-    /// no audio. Nothing is decoded: encrypted payloads would only be noise.
+    /// no audio, marked `encrypted` with its keying (`sdp`, or `zrtp` / `unknown`
+    /// for ciphertext on a leg the SDP called plain RTP). Nothing is decoded:
+    /// encrypted payloads would only be noise.
     ///
-    /// - Returns: the index file's path, or nil when no SRTP packet was seen.
+    /// - Returns: the index file's path, or nil when no encrypted packet was seen.
     func writeEncryptedIndex(reason: CallEndReason, options: ConvertOptions) throws -> String? {
         let arrivals = legs.flatMap { $0.encryptedStatistics.compactMap(\.statistics.firstArrival) }
         guard let start = arrivals.min() else { return nil }
@@ -25,18 +27,27 @@ extension RoutedCall {
                 (call.media(of: side.opposite)?.media ?? call.media(of: side)?.media)?.format(for: pt)?.encoding
                     ?? RTPMap.staticPayloadType(pt)?.encoding
             }.first
-            return CallIndex.Channel(
+            var channel = CallIndex.Channel(
                 speaker: side.name, codec: codec, ssrcs: leg.encryptedStatistics.map { RTPHeader.format(ssrc: $0.ssrc) },
                 packets: leg.encryptedPackets, lost: statistics.reduce(0) { $0 + max(0, $1.lost) },
                 duplicates: statistics.reduce(0) { $0 + $1.duplicates }, late: 0,
                 jitterMs: ((statistics.map(\.maxJitter).max() ?? 0) * 1e5).rounded() / 100)
+            if let ciphertext = legFacts[side.rawValue].ciphertext {
+                channel.encryptedMedia = CallIndex.EncryptedMedia(
+                    packets: ciphertext.packets, fromS: (ciphertext.first.seconds(since: start) * 1000).rounded() / 1000,
+                    toS: (ciphertext.last.seconds(since: start) * 1000).rounded() / 1000,
+                    entropyBits: (ciphertext.entropy * 1000).rounded() / 1000)
+            }
+            return channel
         }
-        let index = CallIndex(
+        var index = CallIndex(
             id: id, callID: call.callID, caller: call.callerParty.map { RecordingNaming.bounded($0) },
             callee: call.calleeParty.map { RecordingNaming.bounded($0) }, direction: call.direction.rawValue,
             signalling: session.signalled ? "sip" : "none", start: start.iso8601,
             durationS: (end.seconds(since: start) * 1000).rounded() / 1000, sampleRate: nil, endReason: reason.name,
             finalStatus: reason.finalStatus, audio: nil, skipped: "srtp", channels: channels)
+        index.encrypted = true
+        index.encryptionKeying = encryptionKeying
         let file = try AtomicFile(
             directory: options.outputDirectory + "/" + RecordingNaming.dateFolder(start), name: id + ".json", space: options.diskSpace)
         try file.write(try index.encoded())

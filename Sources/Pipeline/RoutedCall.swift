@@ -30,6 +30,8 @@ final class RoutedCall {
         var encryptedStatistics: [(ssrc: UInt32, statistics: RTPStreamStatistics)] = []
         /// Which sources send the leg, and which of them is recorded how.
         var sources = LegSources()
+        /// Ciphertext found on the leg although the SDP says plain RTP (CiphertextGuard).
+        var ciphertext = LegCiphertext()
 
         /// Counts one packet. Returns true when its SSRC is new to the leg.
         mutating func record(_ header: RTPHeader) -> Bool {
@@ -129,6 +131,8 @@ final class RoutedCall {
     let createdAt: MediaTime
     /// The media is SRTP (from SDP, or recognised on the wire for a call without signalling).
     var encrypted = false
+    /// ZRTP packets (RFC 6189) seen on the call's media ports: SRTP may follow that the SDP does not show.
+    var zrtpPackets = 0
     /// What the recording rules decided when the call was identified; a skipped
     /// call's packets never reach its session (the router stops them).
     var decision = RuleDecision.unmatched

@@ -124,7 +124,7 @@ struct CatalogFind: ParsableCommand {
         for r in recordings {
             let length = String(format: "%7.1fs", r.durationS)
             let parties = "\(display(r.caller)) -> \(display(r.callee))"
-            let flags = (r.isHeld ? " [hold]" : "") + (r.damaged ? " [damaged]" : "")
+            let flags = (r.isHeld ? " [hold]" : "") + (r.damaged ? " [damaged]" : "") + (r.mediaEncrypted ? " [part encrypted]" : "")
             text += "\(r.id)  \(String(r.start.prefix(19)).replacingOccurrences(of: "T", with: " "))  \(length)  \(r.direction.padded(9))  \(parties.padded(30))  \(store.filePath(r.audioPath))\(flags)\n"
         }
         return text
@@ -154,6 +154,8 @@ struct RecordingJSON: Encodable {
     var retain_until: String
     var hold_reason: String?
     var damaged: Bool
+    /// Some of the call's media was encrypted: the recording holds only the audio sent in clear.
+    var media_encrypted: Bool
 
     init(_ r: CatalogRecording, store: CatalogStore) {
         id = r.id
@@ -177,6 +179,7 @@ struct RecordingJSON: Encodable {
         retain_until = CatalogTime.iso(r.retainUntilEpoch)
         hold_reason = r.holdReason
         damaged = r.damaged
+        media_encrypted = r.mediaEncrypted
     }
 }
 
@@ -219,6 +222,7 @@ struct CatalogShow: ParsableCommand {
                 "legal hold   \(r.holdReason.map { "\($0) (by \(r.holdBy ?? "?") at \(CatalogTime.iso(r.holdAtEpoch ?? 0)))" } ?? "none")",
             ]
             if r.damaged { lines.append("DAMAGED      a file is missing or its SHA-256 differs (catalog verify)") }
+            if r.mediaEncrypted { lines.append("ENCRYPTED    part of the call's media was encrypted: only the audio sent in clear is recorded") }
             for f in files {
                 lines.append("file         \(store.filePath(f.path))  \(f.bytes) bytes  sha256 \(f.sha256 ?? "-")")
             }
