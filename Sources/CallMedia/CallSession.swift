@@ -5,8 +5,8 @@ import RTP
 import SIP
 
 /// One call in flight: its description, its legs (input) and its recording
-/// (output). The recording is opened at the first RTP packet; a call that
-/// never carries media writes nothing.
+/// (output). The recording is opened at the first audio packet (or RFC 4733
+/// event); a call that never carries either writes nothing.
 package final class CallSession {
     package var description: CallDescription
     /// Whether the call came from signalling (false: paired from RTP alone).
@@ -33,6 +33,21 @@ package final class CallSession {
     package var legSources: [LegSourceFacts] = [LegSourceFacts(), LegSourceFacts()]
     private var output: RecordingOutput?
     private var unsupportedNoted = false
+    /// Per party, the media it sent that was not decoded (an unsupported codec): its time is silence in the recording.
+    private var undecoded: [[UndecodedSpan]] = [[], []]
+
+    /// A run of packets of one codec callrec does not decode, on one leg.
+    struct UndecodedSpan {
+        var codec: String
+        var first: MediaTime
+        var last: MediaTime
+        var packets: Int
+    }
+
+    /// Spans kept at most per leg (a leg that switches back and forth more often extends its last).
+    static let maxUndecodedSpans = 16
+    /// A silence in an undecoded run longer than this starts a new span.
+    static let undecodedGap = 5.0
 
     package init(description: CallDescription, signalled: Bool, options: ConvertOptions, diagnostics: Diagnostics) {
         self.description = description
@@ -51,9 +66,14 @@ package final class CallSession {
         let kind = withLeg(channel) { $0?.kinds[pt] } ?? kind(of: header.payloadType, sentBy: side, payload: payload)
         if case .unsupported = kind { diagnostics.count(.rtpUnsupportedPayload) }
         if output == nil {
-            // The recording starts with the first audio of either leg.
-            guard case .audio(let codec, _) = kind else { return }
-            try open(at: time, firstCodec: codec)
+            // The recording starts with the first audio of either leg, or with the
+            // first RFC 4733 event of a call that sends digits before any audio (or
+            // no audio at all): its digits are kept, on silence.
+            switch kind {
+            case .audio(let codec, _): try open(at: time, firstCodec: codec)
+            case .telephoneEvent: try open(at: time, firstCodec: sdpCodec(sentBy: side) ?? .pcmu)
+            default: return
+            }
         }
         guard let output else { return }
         let arrival = time.samples(since: output.origin, rate: output.sampleRate)
@@ -66,6 +86,17 @@ package final class CallSession {
             try leg!.receive(header, payload: payload, at: time, arrival: arrival, kind: kind) { position, samples, rate in
                 try Self.place(samples, at: position, rate: rate, channel: channel, output: output, diagnostics: diagnostics)
             }
+        }
+        switch kind {
+        case .unsupported(let encoding):
+            // Media that is not decoded keeps its time: silence, listed in the index.
+            noteUndecoded(encoding ?? "PT \(pt)", from: side, at: time)
+            try output.keep(from: arrival, to: arrival + Int64(output.sampleRate / 50))
+        case .telephoneEvent:
+            // A digit keeps its time (on a leg that sends no audio beside it, nothing else would).
+            try output.keep(from: arrival, to: arrival + Int64(output.sampleRate / 50))
+        default:
+            break
         }
         // Everything a jitter window old is final: play it out of both legs and encode it.
         let deadline = arrival - output.jitterWindow
@@ -132,6 +163,29 @@ package final class CallSession {
         return stride(from: 0, to: payload.count, by: 4).allSatisfy { k in
             payload[k] <= 16 && payload[k + 1] & 0x40 == 0 && payload[k + 1] & 0x3F <= 63
         }
+    }
+
+    /// The first audio codec the SDP gives `side`'s leg (the receiver's, else the sender's), if any.
+    private func sdpCodec(sentBy side: CallSide) -> AudioCodec? {
+        for media in [description.media(of: side.opposite)?.media, description.media(of: side)?.media].compactMap({ $0 }) {
+            if let codec = media.payloadTypes.lazy.compactMap({ media.format(for: $0).flatMap { AudioCodec(encoding: $0.encoding) } }).first {
+                return codec
+            }
+        }
+        return nil
+    }
+
+    /// Counts a packet of `side`'s leg that is not decoded into the leg's undecoded spans.
+    private func noteUndecoded(_ codec: String, from side: CallSide, at time: MediaTime) {
+        var spans = undecoded[side.rawValue]
+        defer { undecoded[side.rawValue] = spans }
+        if let last = spans.last,
+           (last.codec == codec && time.seconds(since: last.last) <= Self.undecodedGap) || spans.count == Self.maxUndecodedSpans {
+            spans[spans.count - 1].last = max(last.last, time)
+            spans[spans.count - 1].packets += 1
+            return
+        }
+        spans.append(UndecodedSpan(codec: codec, first: time, last: time, packets: 1))
     }
 
     private func noteUnsupported(_ encoding: String?, _ payloadType: UInt8) {
@@ -230,6 +284,14 @@ package final class CallSession {
                 }
             }
             if facts.relayCopies > 0 { channel.relayCopies = facts.relayCopies }
+            let spans = undecoded[side.rawValue]
+            if !spans.isEmpty {
+                channel.undecoded = spans.map {
+                    CallIndex.UndecodedSpan(
+                        codec: $0.codec, fromS: Self.round($0.first.seconds(since: finished.start)),
+                        toS: Self.round($0.last.seconds(since: finished.start) + 0.02), packets: $0.packets)
+                }
+            }
             if let ciphertext = facts.ciphertext {
                 // Received on the leg, though not decoded.
                 channel.packets += ciphertext.packets

@@ -232,6 +232,13 @@ final class RecordingOutput {
         return late
     }
 
+    /// Keeps timeline `first ..< position` (samples at the recording's rate) in
+    /// the recording as silence where nothing is placed: the time of media
+    /// that is not decoded.
+    func keep(from first: Int64, to position: Int64) throws {
+        try mixer.keep(from: first, to: position) { try emit($0, at: $1) }
+    }
+
     /// Flushes a channel's resampler: its tail goes where the stretch ends.
     private func endStretch(channel: Int) throws {
         guard var stretch = stretches[channel] else { return }

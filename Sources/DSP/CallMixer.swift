@@ -110,6 +110,20 @@ public struct CallMixer {
         return samples.count - source.count
     }
 
+    /// Makes the timeline cover `first ..< position` without writing: media
+    /// that was there but is not decoded (an unsupported codec, RFC 4733
+    /// events) keeps its time as silence, and a call of nothing else still
+    /// has a timeline. What was written there stays; what is behind the cursor is ignored.
+    public mutating func keep(from first: Int64, to position: Int64, emit: Emit) rethrows {
+        let first = max(first, emitted)
+        guard position > first else { return }
+        if self.start == nil { firstWritten = min(firstWritten, first) }
+        if position > emitted + Int64(capacity) {
+            try emitFrames(through: position - Int64(capacity), emit: emit)
+        }
+        end = max(end, position)
+    }
+
     /// Emits every whole frame that ends at or before both `position` and
     /// the furthest sample written (what lies beyond is silence so far, and
     /// may lie beyond the end of the call).

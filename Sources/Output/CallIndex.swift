@@ -46,6 +46,9 @@ public struct CallIndex: Codable, Sendable, Equatable {
         /// Packets of this leg that were ciphertext although the SDP said plain
         /// RTP: not decoded, their time silent in the recording; nil when none.
         public var encryptedMedia: EncryptedMedia? = nil
+        /// Runs of this leg's packets in a codec callrec does not decode: their
+        /// time is silence in the recording; nil when none.
+        public var undecoded: [UndecodedSpan]? = nil
 
         public init(speaker: String, codec: String?, ssrcs: [String], packets: Int, lost: Int, duplicates: Int, late: Int, jitterMs: Double) {
             self.speaker = speaker
@@ -70,6 +73,30 @@ public struct CallIndex: Codable, Sendable, Equatable {
             case droppedStreams = "dropped_streams"
             case relayCopies = "relay_copies"
             case encryptedMedia = "encrypted_media"
+            case undecoded
+        }
+    }
+
+    /// A run of a leg's packets in a codec that is not decoded.
+    public struct UndecodedSpan: Codable, Sendable, Equatable {
+        /// The SDP's encoding name (`G729`), or `PT <n>` when nothing names it.
+        public var codec: String
+        /// From the first packet's arrival to the last one's end, in seconds from the recording's start.
+        public var fromS: Double
+        public var toS: Double
+        public var packets: Int
+
+        public init(codec: String, fromS: Double, toS: Double, packets: Int) {
+            self.codec = codec
+            self.fromS = fromS
+            self.toS = toS
+            self.packets = packets
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case codec, packets
+            case fromS = "from_s"
+            case toS = "to_s"
         }
     }
 

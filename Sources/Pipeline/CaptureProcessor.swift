@@ -351,6 +351,11 @@ public final class CaptureProcessor {
             guard audio else {
                 call.lastActivity = time
                 diagnostics.count(.mediaNotRecorded)
+                if call.noteSkippedStream(from: source) {
+                    diagnostics.note(
+                        "call \(RecordingNaming.safeForDisplay(call.description.callID)): the stream from \(source) to \(destination) "
+                            + "is not the call's audio (video, a second audio stream): not recorded")
+                }
                 return
             }
             if !call.session.signalled, startsAnotherCall(payload, on: call, from: sender, at: time) {

@@ -179,6 +179,16 @@ final class RoutedCall {
         return nil
     }
 
+    /// Sources of streams not recorded (not the call's audio) that a note named, at most `maxEndpoints`.
+    private var notedStreams: [Endpoint] = []
+
+    /// Whether a skipped stream from `source` is yet to be noted: true once per source.
+    func noteSkippedStream(from source: Endpoint) -> Bool {
+        guard notedStreams.count < RoutedCall.maxEndpoints, !notedStreams.contains(source) else { return false }
+        notedStreams.append(source)
+        return true
+    }
+
     /// Forgets which source feeds each leg (the media moved: the next source to send is taken).
     func resetSources() {
         for k in legs.indices { legs[k].sources.reset() }
