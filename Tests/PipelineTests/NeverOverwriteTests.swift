@@ -1,5 +1,4 @@
 import CallMedia
-import CallSynthesis
 import CallrecCore
 import CallrecTestSupport
 import Catalog
