@@ -15,10 +15,21 @@ packages=(libpcap-dev libopus-dev libogg-dev libopusfile-dev libsamplerate0-dev
           libfftw3-dev libsndfile1-dev libsqlite3-dev libspandsp-dev libsrtp2-dev
           tzdata opus-tools age openssl python3)
 
+# The commands the tests run, each with the Debian package that provides it:
+# a package counts as missing when its command is not on PATH either (age-keygen
+# comes with age; the sealing tests run both).
+tools=(age:age age-keygen:age opusinfo:opus-tools openssl:openssl python3:python3)
+
 missing=()
 for p in "${packages[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
     missing+=("$p")
+  fi
+done
+for t in "${tools[@]}"; do
+  command="${t%%:*}" package="${t##*:}"
+  if ! command -v "$command" >/dev/null 2>&1 && [[ " ${missing[*]} " != *" $package "* ]]; then
+    missing+=("$package")
   fi
 done
 
@@ -27,7 +38,10 @@ if [ ${#missing[@]} -gt 0 ]; then
   sudo=""
   if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
   $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}"
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --reinstall "${missing[@]}"
+  for t in "${tools[@]}"; do
+    command -v "${t%%:*}" >/dev/null 2>&1 || { echo "setup: ${t%%:*} is still not on PATH after installing ${t##*:}" >&2; exit 1; }
+  done
 else
   echo "setup: all Debian packages present"
 fi
