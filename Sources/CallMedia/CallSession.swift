@@ -78,13 +78,14 @@ package final class CallSession {
         guard let output else { return }
         let arrival = time.samples(since: output.origin, rate: output.sampleRate)
         let diagnostics = self.diagnostics
-        let maxSkew = options.maxTimestampSkew
+        let maxLag = options.maxTimestampSkew
+        let correction = options.driftCorrection
         // Non-escaping closures: no allocation per packet.
         try withLeg(channel) { leg in
-            if leg == nil { leg = Leg(outputRate: output.sampleRate, maxSkew: maxSkew) }
+            if leg == nil { leg = Leg(outputRate: output.sampleRate, maxLag: maxLag, correction: correction) }
             if leg!.kinds[pt] == nil { leg!.kinds[pt] = kind }
-            try leg!.receive(header, payload: payload, at: time, arrival: arrival, kind: kind) { position, samples, rate in
-                try Self.place(samples, at: position, rate: rate, channel: channel, output: output, diagnostics: diagnostics)
+            try leg!.receive(header, payload: payload, at: time, arrival: arrival, kind: kind) { position, samples, rate, stretch in
+                try Self.place(samples, at: position, rate: rate, stretch: stretch, channel: channel, output: output, diagnostics: diagnostics)
             }
         }
         switch kind {
@@ -98,16 +99,27 @@ package final class CallSession {
         default:
             break
         }
-        // Everything a jitter window old is final: play it out of both legs and encode it.
+        // Every packet that arrived a jitter window ago is final: play it out of both legs. The
+        // recording is final up to there, less the lag of a leg whose audio is placed behind its
+        // arrival (a queue under congestion: its timestamps say where the audio belongs).
         let deadline = arrival - output.jitterWindow
+        var settled = deadline
         for c in 0..<4 {
             try withLeg(c) { leg in
-                try leg?.playout(until: deadline) { position, samples, rate in
-                    try Self.place(samples, at: position, rate: rate, channel: c, output: output, diagnostics: diagnostics)
+                try leg?.playout(until: deadline) { position, samples, rate, stretch in
+                    try Self.place(samples, at: position, rate: rate, stretch: stretch, channel: c, output: output, diagnostics: diagnostics)
                 }
+                if let lag = leg?.lag { settled = min(settled, deadline - lag) }
             }
         }
-        try output.settle(upTo: deadline)
+        try output.settle(upTo: settled)
+    }
+
+    /// Takes an RTCP sender report of `side`'s sender (its NTP/RTP pair): the
+    /// leg whose stream has its SSRC, the own or the extra one, takes it.
+    package func senderReport(_ report: RTCPSenderReport, from side: CallSide) {
+        withLeg(side.rawValue) { $0?.senderReport(report) }
+        withLeg(side.rawValue + 2) { $0?.senderReport(report) }
     }
 
     /// Runs `body` on the leg of mixer input `channel` in place (0, 1: each
@@ -123,10 +135,10 @@ package final class CallSession {
 
     /// Writes a leg's played audio into the recording; audio behind what is already encoded is counted.
     private static func place(
-        _ samples: UnsafeBufferPointer<Int16>, at position: Int64, rate: Int, channel: Int, output: RecordingOutput,
+        _ samples: UnsafeBufferPointer<Int16>, at position: Int64, rate: Int, stretch: Double, channel: Int, output: RecordingOutput,
         diagnostics: Diagnostics
     ) throws -> Int {
-        let late = try output.place(channel: channel, at: position, samples: samples, sourceRate: rate)
+        let late = try output.place(channel: channel, at: position, samples: samples, sourceRate: rate, stretch: stretch)
         if late > 0 { diagnostics.count(.rtpLate) }
         return late
     }
@@ -239,8 +251,8 @@ package final class CallSession {
         let diagnostics = self.diagnostics
         for c in 0..<4 {
             try withLeg(c) { leg in
-                try leg?.drain { position, samples, rate in
-                    try Self.place(samples, at: position, rate: rate, channel: c, output: output, diagnostics: diagnostics)
+                try leg?.drain { position, samples, rate, stretch in
+                    try Self.place(samples, at: position, rate: rate, stretch: stretch, channel: c, output: output, diagnostics: diagnostics)
                 }
             }
         }
@@ -268,7 +280,15 @@ package final class CallSession {
                 late: leg?.latePackets ?? 0, jitterMs: ((leg?.maxJitter ?? 0) * 1e5).rounded() / 100)
             channel.concealedMs = Int(((leg?.concealedSeconds ?? 0) * 1000).rounded())
             channel.timestampJumps = leg?.timestampJumps ?? 0
-            channel.driftPPM = Int(((leg?.drift ?? 0) * 1e6).rounded())
+            if let changes = leg?.codecChanges, !changes.isEmpty {
+                channel.codecs = changes.map { change in
+                    CallIndex.CodecSpan(
+                        codec: change.codec.rawValue,
+                        fromS: max(0, Self.round(Double(change.position - finished.startPosition) / Double(sampleRate))))
+                }
+            }
+            // Only a drift that was significant, and so corrected.
+            if let drift = leg?.drift, drift != 0 { channel.driftPPM = Int((drift * 1e6).rounded()) }
             channel.speech = finished.analysis.speech[side.rawValue].map { [Self.round($0.start), Self.round($0.end)] }
             channel.talkTimeS = Self.round(finished.analysis.talkTime[side.rawValue])
             let facts = legSources[side.rawValue]
@@ -277,6 +297,8 @@ package final class CallSession {
                     source: facts.extraSource, ssrcs: extra.streams.map { RTPHeader.format(ssrc: $0.ssrc) },
                     codec: extra.codec?.rawValue, packets: extra.packets, lost: extra.lost,
                     jitterMs: (extra.maxJitter * 1e5).rounded() / 100)
+                channel.extraStream!.timestampJumps = extra.timestampJumps
+                if extra.drift != 0 { channel.extraStream!.driftPPM = Int((extra.drift * 1e6).rounded()) }
             }
             if !facts.dropped.isEmpty {
                 channel.droppedStreams = facts.dropped.map {

@@ -11,6 +11,14 @@ public enum ChannelLayout: String, Sendable, CaseIterable {
     case split
 }
 
+/// How a leg whose sender clock drifts is kept on capture time (README, "Timeline").
+public enum DriftCorrection: String, Sendable, CaseIterable {
+    /// Resampled (libsamplerate's variable ratio) at the drift's rate: no sample dropped or repeated.
+    case resample
+    /// Samples dropped or repeated in silent packets only; speech untouched.
+    case silence
+}
+
 /// Everything a conversion needs to know, fixed before the first packet.
 public struct ConvertOptions: Sendable {
     /// Where recordings go (`OUT/YYYY/MM/DD/<id>.opus`).
@@ -27,8 +35,13 @@ public struct ConvertOptions: Sendable {
     public var ringTimeout: Double
     /// How long the mixer waits for late packets before a frame is final, in seconds.
     public var jitterWindow: Double
-    /// A leg whose RTP timestamps disagree with capture time by more than this re-anchors, in seconds.
+    /// The furthest a leg's audio may be placed from its arrival (a queue
+    /// building up under congestion, a sender clock far off), in seconds:
+    /// beyond it the leg re-anchors to capture time. The recording holds the
+    /// other leg back by as much, so this bounds a call's memory.
     public var maxTimestampSkew: Double
+    /// How a leg whose sender clock drifts significantly is brought back to capture time.
+    public var driftCorrection: DriftCorrection = .resample
     /// Calls in flight at most; more are counted and dropped.
     public var maxCalls: Int
     /// The file format of recordings.
@@ -57,7 +70,7 @@ public struct ConvertOptions: Sendable {
 
     public init(
         outputDirectory: String = "recordings", opus: OpusSettings = .default, idleTimeout: Double = 120,
-        holdTimeout: Double = 7200, ringTimeout: Double = 300, jitterWindow: Double = 0.4, maxTimestampSkew: Double = 1.0, maxCalls: Int = 10_000,
+        holdTimeout: Double = 7200, ringTimeout: Double = 300, jitterWindow: Double = 0.4, maxTimestampSkew: Double = 10, maxCalls: Int = 10_000,
         localNumbers: [String] = [], localPrefixes: [String] = [], localDomains: [String] = []
     ) {
         self.outputDirectory = outputDirectory

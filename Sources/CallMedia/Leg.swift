@@ -5,32 +5,46 @@ import RTP
 /// One party's audio on its way from packets to the call timeline.
 ///
 /// Packets go into a fixed `JitterBuffer` in sequence order, each with the
-/// position its timestamp maps to (`RTPTimeline`: anchored to capture time,
-/// drift taken out, jumps re-anchored). They are played once capture time
-/// has moved a jitter window past them: decoded, lost packets concealed
-/// (G.711 Appendix I), and written to the timeline as one contiguous stream
-/// that follows the timestamps: a silence-suppression gap is a jump of the
-/// cursor (the gap keeps its length), and drift is taken out one sample at
-/// a time at the quietest point of a packet.
+/// position its timestamp maps to (`RTPTimeline`: the sender's clock placed
+/// rigidly from an anchor in capture time, significant drift taken out,
+/// jumps re-anchored). They are played once capture time has moved a jitter
+/// window past their arrival (however far behind it their audio belongs):
+/// decoded, lost packets concealed (G.711 Appendix I), and written to the
+/// timeline as one contiguous stream that follows the timestamps: a
+/// silence-suppression gap is a jump of the cursor (the gap keeps its
+/// length), and continuous audio is written sample after sample, nothing
+/// added or removed. Only a leg with significant drift is corrected, by
+/// `DriftCorrection`: resampled at a ratio that follows the drift (the
+/// default), or samples dropped and repeated in silent packets only.
 ///
 /// Events (RFC 4733), comfort noise and payloads not decoded keep their
 /// place in the sequence, so they are never mistaken for loss, and are
 /// never decoded as audio. Per packet nothing is allocated.
 struct Leg {
     /// Writes decoded audio, at its decoded rate (the third argument), at a
-    /// timeline position in samples at the recording's rate; returns the
-    /// samples dropped as late.
-    typealias Placement = (Int64, UnsafeBufferPointer<Int16>, Int) throws -> Int
+    /// timeline position in samples at the recording's rate, compressed in
+    /// time by the fourth argument (0: as it is; 0.001: 0.1 % shorter, a
+    /// sender whose clock runs fast); returns the samples dropped as late.
+    typealias Placement = (Int64, UnsafeBufferPointer<Int16>, Int, Double) throws -> Int
 
     /// Most SSRCs tracked per leg; a leg that changes SSRC more often keeps the last ones.
     static let maxSSRCs = 8
-    /// A cursor further than this from where the timestamps say (seconds) jumps instead of sliding.
+    /// Starting again behind the cursor by at most this (seconds) carries on from the cursor.
     static let resyncThreshold = 0.03
+    /// A cursor further than this from where a drifting leg belongs (seconds) jumps instead of catching up.
+    static let catchUpLimit = 0.5
+    /// A drifting leg catches up with where it belongs over this long (seconds)...
+    static let catchUpTime = 5.0
+    /// ...at most this much faster or slower than the drift alone (0.5 %: under 9 cents of pitch).
+    static let maxSteer = 0.005
+    /// A packet whose samples all stay within this is silent (drift taken out there, `.silence`).
+    static let silenceLevel = 256
     /// The largest payload held, in bytes (160 ms of G.711, 80 ms of G.722 at 64 kbit/s).
     static let maxPayload = 1280
 
     let outputRate: Int
-    private let maxSkew: Double
+    private let maxLag: Double
+    private let correction: DriftCorrection
     /// What each payload type means on this leg, filled by `CallSession` as types appear.
     var kinds = [PayloadKind?](repeating: nil, count: 128)
 
@@ -53,14 +67,22 @@ struct Leg {
     private var decoder: PayloadDecoder?
     private let concealer = LossConcealer()
     private var pcm: [Int16]
-    private var cursor: Int64?
+    /// Where the next played sample goes (fractional while drift is corrected).
+    private var cursor: Double?
     /// The extended timestamp where the last played audio ended; nil after silence or a change.
     private var lastEnd: Int64?
     private var lastUnitsPerTwoSamples = 2
     private var lastPacketSamples = 0
+    /// The time compression the last packet was placed with (`Placement`).
+    private var lastStretch = 0.0
 
     // What the index reports.
+    /// The codec of the last audio played.
     private(set) var codec: AudioCodec?
+    /// Every codec the leg carried, in order, with the timeline position where it started
+    /// (at most `maxCodecChanges`; a leg that changes more often keeps the first ones).
+    private(set) var codecChanges: [(codec: AudioCodec, position: Int64)] = []
+    static let maxCodecChanges = 16
     private(set) var streams: [(ssrc: UInt32, statistics: RTPStreamStatistics)] = []
     private(set) var latePackets = 0
     /// Decoded samples filled in for lost packets, and their duration.
@@ -71,12 +93,13 @@ struct Leg {
     /// Where each event's timestamp lies on the timeline, by (SSRC, timestamp).
     private var eventPositions: [(ssrc: UInt32, timestamp: UInt32, position: Int64, clockRate: Int)] = []
 
-    init(outputRate: Int, maxSkew: Double, capacity: Int = 64) {
+    init(outputRate: Int, maxLag: Double, correction: DriftCorrection = .resample, capacity: Int = 64) {
         self.outputRate = outputRate
-        self.maxSkew = maxSkew
+        self.maxLag = maxLag
+        self.correction = correction
         buffer = JitterBuffer(capacity: capacity, maxPayload: Leg.maxPayload)
-        // Decoded samples of the largest payload (2 per byte for G.722), plus one for drift insertion.
-        pcm = [Int16](repeating: 0, count: Leg.maxPayload * 2 + 1)
+        // Decoded samples of the largest payload (2 per byte for G.722), plus room for insertion in silence.
+        pcm = [Int16](repeating: 0, count: Leg.maxPayload * 2 + Leg.maxPayload / 4)
     }
 
     /// Re-anchors to capture time: timestamp jumps and sequence restarts.
@@ -86,8 +109,12 @@ struct Leg {
     var lost: Int { streams.reduce(0) { $0 + $1.statistics.lost } }
     var duplicates: Int { streams.reduce(0) { $0 + $1.statistics.duplicates } }
     var maxJitter: Double { streams.map(\.statistics.maxJitter).max() ?? 0 }
-    /// The drift estimate of the current stream (0.001 = the sender's clock runs 0.1 % fast).
+    /// The drift corrected on the current stream (0.001 = the sender's clock runs 0.1 % fast);
+    /// 0 when none was significant.
     var drift: Double { timeline?.drift ?? 0 }
+    /// How far behind their arrival the leg's latest packets are placed, in timeline samples
+    /// (a queue under congestion); the recording is final only up to that much before capture time.
+    var lag: Int64 { max(0, timeline?.lag ?? 0) }
 
     /// The DTMF digits of the leg: symbol, timeline position of the event's start, duration in seconds.
     var digits: [(symbol: String, position: Int64, duration: Double)] {
@@ -118,6 +145,13 @@ struct Leg {
         case .comfortNoise, .unsupported: record(header, at: time, clockRate: 8000)
         }
         try enqueue(header, payload: payload, at: time, arrival: arrival, kind: kind, place: place)
+    }
+
+    /// Takes an RTCP sender report: when it describes the current source, its
+    /// NTP/RTP pair goes to the timeline (the drift it shows, free of jitter).
+    mutating func senderReport(_ report: RTCPSenderReport) {
+        guard report.ssrc == currentSSRC, timeline != nil, let timestamp = timestamps.peek(report.rtpTimestamp) else { return }
+        timeline!.senderReport(ntp: report.ntp, timestamp: timestamp)
     }
 
     private mutating func enqueue(
@@ -173,7 +207,7 @@ struct Leg {
         // Every packet takes its place in sequence, so events and comfort noise are not mistaken for loss.
         _ = buffer.insert(
             sequence: sequence, timestamp: timestamp, header: header, payload: payload, arrival: time, position: position,
-            epoch: timeline?.epoch ?? 0)
+            epoch: timeline?.epoch ?? 0, due: arrival)
     }
 
     /// Places an audio packet on the timeline, learning the timestamp step on the way.
@@ -183,7 +217,7 @@ struct Leg {
         let samples = payloadBytes * codec.samplesPerByte
         let declared = max(1, 2 * clockRate / codec.sampleRate)
         if timeline == nil {
-            timeline = RTPTimeline(sampleRate: outputRate, decodedRate: codec.sampleRate, unitsPerTwoSamples: declared, maxSkew: maxSkew)
+            timeline = RTPTimeline(sampleRate: outputRate, decodedRate: codec.sampleRate, unitsPerTwoSamples: declared, maxLag: maxLag)
         } else if timeline!.decodedRate != codec.sampleRate {
             // A codec change (re-INVITE): the new codec's step, re-anchored here.
             timeline!.change(decodedRate: codec.sampleRate, unitsPerTwoSamples: declared, timestamp: timestamp, arrival: arrival)
@@ -266,9 +300,9 @@ struct Leg {
         }
         while let next = nextSequence, buffer.count > 0 {
             if let entry = buffer.entry(next) {
-                let ideal = position(of: entry)
-                guard ideal < deadline || next < limit else { break }
-                try play(entry, at: ideal, place: place)
+                guard entry.due < deadline || next < limit else { break }
+                if let timeline, entry.epoch == timeline.epoch { self.timeline!.settle() }
+                try play(entry, at: exactPosition(of: entry), place: place)
                 buffer.remove(next)
                 markPlayed(received: true)
                 nextSequence = next + 1
@@ -281,7 +315,7 @@ struct Leg {
                 }
                 let successor = buffer.entry(following)!
                 // The gap is final once the packet after it is due (or must make room).
-                guard position(of: successor) < deadline || following < limit else { break }
+                guard successor.due < deadline || following < limit else { break }
                 try conceal(lostPackets: Int(following - next), before: successor, place: place)
                 for _ in next..<following { markPlayed(received: false) }
                 nextSequence = following
@@ -304,17 +338,17 @@ struct Leg {
     /// Where a held packet's audio goes: from the timeline's latest mapping
     /// (envelope and drift as known now) when it was placed in the current
     /// epoch, else where it was placed on arrival.
-    private func position(of entry: JitterBuffer.Entry) -> Int64 {
-        guard let timeline, entry.epoch == timeline.epoch, case .audio? = kinds[Int(entry.payloadType)] else { return entry.position }
-        return timeline.position(of: entry.timestamp)
+    private func exactPosition(of entry: JitterBuffer.Entry) -> Double {
+        guard let timeline, entry.epoch == timeline.epoch, case .audio? = kinds[Int(entry.payloadType)] else { return Double(entry.position) }
+        return timeline.exactPosition(of: entry.timestamp)
     }
 
     private mutating func markPlayed(received: Bool) {
         playedBits = playedBits << 1 | (received ? 1 : 0)
     }
 
-    /// Decodes `entry` and writes it at or near `ideal`, its `position(of:)`.
-    private mutating func play(_ entry: JitterBuffer.Entry, at ideal: Int64, place: Placement) throws {
+    /// Decodes `entry` and writes it at or near `ideal`, its `exactPosition(of:)`.
+    private mutating func play(_ entry: JitterBuffer.Entry, at ideal: Double, place: Placement) throws {
         guard case .audio(let codec, _)? = kinds[Int(entry.payloadType)], entry.length > 0 else {
             // Events, comfort noise, payloads not decoded: silence follows, and the next audio starts afresh.
             lastEnd = nil
@@ -324,67 +358,88 @@ struct Leg {
             decoder = PayloadDecoder(codec: codec)
             self.codec = codec
             lastEnd = nil
+            if codecChanges.last?.codec != codec && codecChanges.count < Leg.maxCodecChanges {
+                codecChanges.append((codec, Int64(ideal.rounded())))
+            }
         }
+        let room = pcm.count - Leg.maxPayload / 4
         let count = pcm.withUnsafeMutableBufferPointer { out in
             buffer.withPayload(entry.sequence) { payload in
-                decoder!.decode(payload, into: UnsafeMutableBufferPointer(rebasing: out[0..<(out.count - 1)]))
+                decoder!.decode(payload, into: UnsafeMutableBufferPointer(rebasing: out[0..<room]))
             } ?? 0
         }
         guard count > 0 else { return }
         var n = count
-        let threshold = Int64(Leg.resyncThreshold * Double(outputRate))
+        var stretch = 0.0
+        let drift = timeline?.drift ?? 0
         if let c = cursor, let end = lastEnd, end == entry.timestamp {
-            // Continuous audio: follow the cursor, nudged one sample towards the ideal position
-            // once it is more than 2 ms away (drift); within that, the audio is left untouched.
-            let offset = c - ideal
-            let deadband = Int64(outputRate / 500)
-            if abs(offset) > threshold {
+            // Continuous audio: the next sample follows the last, wherever the timestamps put the packet.
+            // Only a drifting leg (or one left off its place by a drift estimate that changed) is moved,
+            // gradually, towards where it belongs.
+            let error = c - ideal
+            if abs(error) > Leg.catchUpLimit * Double(outputRate) {
                 cursor = ideal
-            } else if offset > deadband {
-                n = adjust(count: n, insert: false)
-            } else if offset < -deadband {
-                n = adjust(count: n, insert: true)
+            } else if drift != 0 || abs(error) >= 1 {
+                switch correction {
+                case .resample:
+                    let steer = max(-Leg.maxSteer, min(Leg.maxSteer, error / (Leg.catchUpTime * Double(outputRate))))
+                    stretch = drift + steer
+                case .silence:
+                    n = adjustInSilence(count: n, by: error)
+                }
             }
-        } else if let c = cursor, ideal < c, c - ideal <= threshold {
-            // Starting again just behind the cursor (jitter, rounding): carry on from the cursor.
+        } else if let c = cursor, ideal < c, c - ideal <= Leg.resyncThreshold * Double(outputRate) {
+            // Starting again just behind the cursor (overlapping timestamps, rounding): carry on from the cursor.
         } else {
             // A new talkspurt, a codec or SSRC change: start where the timestamp says.
             cursor = ideal
         }
         pcm.withUnsafeMutableBufferPointer { concealer.received(UnsafeMutableBufferPointer(rebasing: $0[0..<n])) }
         let rate = codec.sampleRate
-        _ = try pcm.withUnsafeBufferPointer { try place(cursor!, UnsafeBufferPointer(rebasing: $0[0..<n]), rate) }
-        cursor! += timelineSamples(n)
+        let at = Int64(cursor!.rounded())
+        _ = try pcm.withUnsafeBufferPointer { try place(at, UnsafeBufferPointer(rebasing: $0[0..<n]), rate, stretch) }
+        cursor! += timelineSamples(n) / (1 + stretch)
+        lastStretch = stretch
         lastUnitsPerTwoSamples = timeline?.unitsPerTwoSamples ?? 2
         lastEnd = entry.timestamp + Int64(count * lastUnitsPerTwoSamples / 2)
         lastPacketSamples = count
     }
 
     /// Timeline samples (at the recording's rate) taken by `count` decoded samples.
-    private func timelineSamples(_ count: Int) -> Int64 {
-        Int64(count) * Int64(outputRate) / Int64(decoder?.codec.sampleRate ?? outputRate)
+    private func timelineSamples(_ count: Int) -> Double {
+        Double(count) * Double(outputRate) / Double(decoder?.codec.sampleRate ?? outputRate)
     }
 
-    /// Removes or repeats one sample at the quietest point of the packet in `pcm`.
-    private mutating func adjust(count: Int, insert: Bool) -> Int {
-        pcm.withUnsafeMutableBufferPointer { p in
-            // SAFETY: count < p.count: one spare sample is kept for insertion.
+    /// Drift taken out in silence only (`DriftCorrection.silence`): when the
+    /// packet in `pcm` is silent, removes or repeats up to an eighth of it at
+    /// its quietest point, towards `error` (cursor minus where the packet
+    /// belongs, in timeline samples); speech is never touched.
+    private mutating func adjustInSilence(count: Int, by error: Double) -> Int {
+        let perSample = timelineSamples(1)
+        let wanted = Int((abs(error) / perSample).rounded(.down))
+        guard wanted > 0 else { return count }
+        return pcm.withUnsafeMutableBufferPointer { p in
+            // SAFETY: count + count / 8 <= pcm.count: room for an eighth of the largest payload is kept.
             var quietest = 0
-            var level = Int.max
-            for i in 0..<count where abs(Int(p[i])) < level {
-                level = abs(Int(p[i]))
-                quietest = i
+            for i in 0..<count {
+                let v = abs(Int(p[i]))
+                if v > Leg.silenceLevel { return count }
+                if v < abs(Int(p[quietest])) { quietest = i }
             }
-            if insert {
-                var i = count
-                while i > quietest {
-                    p[i] = p[i - 1]
+            let k = min(wanted, count / 8)
+            if error < 0 {
+                // Behind where it belongs: repeat the quietest sample k times.
+                var i = count - 1
+                while i >= quietest {
+                    p[i + k] = p[i]
                     i -= 1
                 }
-                return count + 1
+                return count + k
             }
-            for i in quietest..<(count - 1) { p[i] = p[i + 1] }
-            return count - 1
+            // Ahead: drop k samples from the quietest point on.
+            let from = min(quietest, count - k)
+            for i in from..<(count - k) { p[i] = p[i + k] }
+            return count - k
         }
     }
 
@@ -393,13 +448,15 @@ struct Leg {
         guard let c = cursor, lastEnd != nil, lastPacketSamples > 0 else { return }
         guard let rate = decoder?.codec.sampleRate else { return }
         // The gap in decoded samples: the lost packets' length, at most up to the next packet.
-        let gap = max(0, position(of: successor) - c) * Int64(rate) / Int64(outputRate)
+        let gap = Int64(max(0, exactPosition(of: successor) - c)) * Int64(rate) / Int64(outputRate)
         var remaining = Int(min(Int64(lostPackets * lastPacketSamples), gap))
         while remaining > 0 {
-            let chunk = min(remaining, pcm.count - 1)
+            let chunk = min(remaining, pcm.count - Leg.maxPayload / 4)
             pcm.withUnsafeMutableBufferPointer { concealer.conceal(UnsafeMutableBufferPointer(rebasing: $0[0..<chunk])) }
-            _ = try pcm.withUnsafeBufferPointer { try place(cursor!, UnsafeBufferPointer(rebasing: $0[0..<chunk]), rate) }
-            cursor! += timelineSamples(chunk)
+            let at = Int64(cursor!.rounded())
+            let stretch = lastStretch
+            _ = try pcm.withUnsafeBufferPointer { try place(at, UnsafeBufferPointer(rebasing: $0[0..<chunk]), rate, stretch) }
+            cursor! += timelineSamples(chunk) / (1 + stretch)
             lastEnd! += Int64(chunk * lastUnitsPerTwoSamples / 2)
             concealedSamples += chunk
             concealedSeconds += Double(chunk) / Double(rate)

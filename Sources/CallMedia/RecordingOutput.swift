@@ -65,8 +65,8 @@ final class RecordingOutput {
         var start: Int64
         /// Output samples of the stretch placed so far.
         var placed: Int64 = 0
-        /// Where the next packet should start if it follows on.
-        var nextPosition: Int64
+        /// Where the next packet should start if it follows on (fractional while time is compressed).
+        var nextPosition: Double
     }
 
     /// A finished recording: its files synced under their temporary names
@@ -107,12 +107,14 @@ final class RecordingOutput {
         converter = options.resampler
         let frameSamples = sampleRate * options.opus.frameMilliseconds / 1000
         jitterWindowSamples = Int64(options.jitterWindow * Double(sampleRate))
-        // Room for the lead before time zero, the jitter window, the largest tolerated skew and a packet.
-        let seconds = 2 * options.jitterWindow + options.maxTimestampSkew + 0.5
+        // Room for the lead before time zero, the jitter window, a second of skew and a packet; a
+        // leg placed further behind its arrival (congestion, up to the largest lag tolerated) grows it.
+        let seconds = 2 * options.jitterWindow + 1.5
         let frames = Int((seconds * Double(sampleRate) / Double(frameSamples)).rounded(.up))
+        let most = Int(((seconds + options.maxTimestampSkew) * Double(sampleRate) / Double(frameSamples)).rounded(.up))
         mixer = CallMixer(
             channels: channels, frameSamples: frameSamples, capacityFrames: frames, lead: Int(jitterWindowSamples),
-            extraChannels: inputs - channels)
+            extraChannels: inputs - channels, maxCapacityFrames: most)
         stretches = Array(repeating: nil, count: inputs)
         sourceBandwidths = Array(repeating: nil, count: inputs)
         monoFrame = [Int16](repeating: 0, count: frameSamples)
@@ -197,17 +199,20 @@ final class RecordingOutput {
 
     /// Places decoded audio of `channel` (an input: `channels + c` is party c's
     /// extra stream), decoded at `sourceRate`, at timeline
-    /// `position` (in samples at the recording's rate). Audio at another rate
-    /// is resampled first, as one continuous stretch while packets follow on.
+    /// `position` (in samples at the recording's rate), compressed in time by
+    /// `stretch` (`Leg.Placement`). Audio at the recording's rate and not
+    /// compressed is written as it is, sample for sample; other audio is
+    /// resampled first, as one continuous stretch while packets follow on
+    /// (at a ratio that follows `stretch` from packet to packet).
     /// - Returns: the number of samples dropped as late.
-    func place(channel: Int, at position: Int64, samples: UnsafeBufferPointer<Int16>, sourceRate: Int) throws -> Int {
+    func place(channel: Int, at position: Int64, samples: UnsafeBufferPointer<Int16>, sourceRate: Int, stretch compression: Double = 0) throws -> Int {
         noteSourceRate(channel: channel, rate: sourceRate)
-        guard sourceRate != sampleRate else {
+        guard sourceRate != sampleRate || compression != 0 else {
             if stretches[channel] != nil { try endStretch(channel: channel) }
             return try mixer.write(channel: channel, at: position, samples: samples) { try emit($0, at: $1) }
         }
         if let stretch = stretches[channel],
-            stretch.resampler.inputRate != sourceRate || abs(position - stretch.nextPosition) > 1
+            stretch.resampler.inputRate != sourceRate || abs(Double(position) - stretch.nextPosition) > 1.5
         {
             // A gap, a jump or a new codec: finish the stretch (its filter tail) and start another.
             try endStretch(channel: channel)
@@ -215,20 +220,23 @@ final class RecordingOutput {
         if stretches[channel]?.resampler.inputRate != sourceRate {
             stretches[channel] = ResampledStretch(
                 resampler: try Resampler(inputRate: sourceRate, outputRate: sampleRate, converter: converter),
-                start: position, nextPosition: position)
+                start: position, nextPosition: Double(position))
         }
         var stretch = stretches[channel]!
         defer { stretches[channel] = stretch }
         if stretch.resampler.inputSamples == 0 {
             stretch.start = position
             stretch.placed = 0
+            stretch.nextPosition = Double(position)
         }
+        let ratio = Double(sampleRate) / Double(sourceRate) / (1 + compression)
+        stretch.resampler.ratio = ratio
         var late = 0
         try stretch.resampler.process(samples) { converted in
             late += try mixer.write(channel: channel, at: stretch.start + stretch.placed, samples: converted) { try emit($0, at: $1) }
             stretch.placed += Int64(converted.count)
         }
-        stretch.nextPosition = position + Int64(samples.count) * Int64(sampleRate) / Int64(sourceRate)
+        stretch.nextPosition += Double(samples.count) * ratio
         return late
     }
 

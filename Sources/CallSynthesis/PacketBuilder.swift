@@ -179,6 +179,21 @@ public enum PacketBuilder {
         return ip + icmp
     }
 
+    /// An RTCP sender report (RFC 3550 6.4.1) without report blocks: the NTP
+    /// time (seconds since 1970, written from 1900) and the RTP timestamp of the same instant.
+    public static func senderReport(ssrc: UInt32, ntp seconds: Double, timestamp: UInt32, packets: UInt32, octets: UInt32) -> [UInt8] {
+        var packet: [UInt8] = [0x80, 200]
+        packet.appendBE16(6)  // length in 32-bit words, minus one
+        packet.appendBE32(ssrc)
+        let ntp = seconds + 2_208_988_800
+        packet.appendBE32(UInt32(ntp.rounded(.down)))
+        packet.appendBE32(UInt32((ntp - ntp.rounded(.down)) * 4_294_967_296))
+        packet.appendBE32(timestamp)
+        packet.appendBE32(packets)
+        packet.appendBE32(octets)
+        return packet
+    }
+
     /// An RTP packet: 12-byte header and payload.
     public static func rtp(payloadType: UInt8, sequence: UInt16, timestamp: UInt32, ssrc: UInt32, marker: Bool = false, payload: [UInt8]) -> [UInt8] {
         var packet: [UInt8] = [0x80, (marker ? 0x80 : 0) | payloadType]

@@ -18,6 +18,11 @@ public struct SeededRandom: RandomNumberGenerator {
     public mutating func uniform(_ range: ClosedRange<Double>) -> Double {
         range.lowerBound + unit() * (range.upperBound - range.lowerBound)
     }
+    /// A standard normal Double (Box-Muller).
+    public mutating func normal() -> Double {
+        let u = max(unit(), 1e-300)
+        return (-2 * log(u)).squareRoot() * cos(2 * Double.pi * unit())
+    }
 }
 
 /// Speech-like audio: voiced syllables (a glottal pulse train at a speaker's

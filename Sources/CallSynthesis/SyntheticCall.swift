@@ -308,6 +308,19 @@ public struct SyntheticCall {
                     payload = (0..<(payload.count + 10)).map { _ in UInt8(truncatingIfNeeded: net.next()) }
                 }
                 var arrival = send + jitter + (impairments.jitter.map { net.uniform(0...$0) } ?? 0)
+                if let normal = impairments.normalJitter {
+                    arrival += normal.clip + max(-normal.clip, min(normal.clip, normal.sigma * net.normal()))
+                }
+                arrival += impairments.queueGrowth * (send - firstSend)
+                if let interval = impairments.senderReportInterval, k > 0,
+                   Int(Double(k) * period / interval) != Int(Double(k - 1) * period / interval) {
+                    // The report says which timestamp this instant (the packet's send time) carries.
+                    let report = PacketBuilder.senderReport(
+                        ssrc: ssrc, ntp: at(send).seconds, timestamp: timestamp, packets: UInt32(k), octets: UInt32(k * payload.count))
+                    records.append((at(send + 0.001), PacketBuilder.ethernetUDP(
+                        from: Endpoint(address: from.address, port: from.port + 1), to: Endpoint(address: to.address, port: to.port + 1),
+                        payload: report)))
+                }
                 let copies = payloadType == 101 && payload[1] & 0x80 != 0 ? 3 : 1
                 for copy in 0..<copies {
                     var packet = PacketBuilder.rtp(
@@ -372,7 +385,9 @@ public struct SyntheticCall {
             }
         }
         if signalled && answered && bye {
-            let end = max(mediaStart, calleeStart - calleeDelay) + calleeDelay + duration + 0.05
+            // After the last audio (a queue under congestion delivers it late: the BYE waits for it).
+            let queued = max(callerImpairments.queueGrowth, calleeImpairments.queueGrowth) * duration
+            let end = max(mediaStart, calleeStart - calleeDelay) + calleeDelay + duration + 0.05 + queued
             signalling.send(messages.bye, from: .caller, at: end, into: &records, at: at)
             signalling.send(messages.byeOK, from: .callee, at: end + 0.003, into: &records, at: at)
         }
@@ -640,6 +655,27 @@ public struct LegImpairments: Sendable {
     public var reorderRate = 0.0
     /// Extra random delay per packet, up to this many seconds.
     public var jitter: Double? = nil
+    /// Extra random delay per packet from a normal distribution of this
+    /// standard deviation, clipped at ±`clip` (seconds; the delay added is
+    /// `clip` plus the clipped normal, so never negative).
+    public var normalJitter: NormalJitter? = nil
+
+    /// Normal jitter: standard deviation and clipping bound, in seconds.
+    public struct NormalJitter: Sendable {
+        public var sigma: Double
+        public var clip: Double
+        public init(sigma: Double, clip: Double) {
+            self.sigma = sigma
+            self.clip = clip
+        }
+    }
+    /// A queue building up on the way (congestion): each second of sending
+    /// adds this many seconds of delay (0.09: 5.4 s behind after a minute).
+    public var queueGrowth = 0.0
+    /// RTCP sender reports every this many seconds (from the media port + 1
+    /// to the other party's media port + 1), NTP from true time, RTP
+    /// timestamp from the sender's clock; nil: none.
+    public var senderReportInterval: Double? = nil
     /// The first sequence number and timestamp (to force a wrap).
     public var firstSequence: UInt16? = nil
     public var firstTimestamp: UInt32? = nil

@@ -11,7 +11,10 @@ extension RecordingSummary {
             start: index.start, startEpoch: start.seconds, durationS: index.durationS,
             audioPath: RecordingSummary.relative(audioPath, to: outputDirectory),
             indexPath: RecordingSummary.relative(indexPath, to: outputDirectory), audioBytes: audioBytes,
-            codecs: index.channels.map { $0.codec ?? "-" }.joined(separator: ","), endReason: index.endReason)
+            // Per channel, every codec it carried in order ("PCMU+G722" after a re-INVITE).
+            codecs: index.channels.map { channel in
+                channel.codecs.map { $0.map(\.codec).joined(separator: "+") } ?? channel.codec ?? "-"
+            }.joined(separator: ","), endReason: index.endReason)
         row.sampleRate = index.sampleRate
         row.audioSHA256 = audioSHA256
         row.mediaEncrypted = index.encrypted == true

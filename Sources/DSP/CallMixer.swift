@@ -19,7 +19,11 @@
 /// saturating, as each frame is emitted. A leg fed by two sources at once (a
 /// second stream beside its own) is heard whole, whichever writes first.
 ///
-/// Memory is fixed at construction; steady state allocates nothing.
+/// A leg placed far behind its arrival (a queue under congestion) holds the
+/// other back: a write that reaches past the ring grows it (doubling, up to
+/// `maxCapacity`) before anything is emitted early, so the lagging leg's
+/// audio still finds its place. Memory is fixed at construction unless a
+/// call needs more; steady state allocates nothing.
 public struct CallMixer {
     /// Receives one frame of interleaved samples and the timeline position of its first sample.
     public typealias Emit = (UnsafeBufferPointer<Int16>, Int64) throws -> Void
@@ -30,8 +34,10 @@ public struct CallMixer {
     public let extraChannels: Int
     /// Samples per frame per channel (20 ms at the output rate).
     public let frameSamples: Int
-    /// Ring size per channel, in samples, a multiple of `frameSamples`.
-    public let capacity: Int
+    /// Ring size per input, in samples, a multiple of `frameSamples`.
+    public private(set) var capacity: Int
+    /// The most the ring may grow to, in samples.
+    public let maxCapacity: Int
     /// How far before position 0 the timeline may start.
     public let lead: Int
 
@@ -54,12 +60,17 @@ public struct CallMixer {
     ///   - capacityFrames: how many frames each channel can hold ahead of the cursor.
     ///   - lead: how many samples before position 0 audio may be placed.
     ///   - extraChannels: extra inputs, written as channels `channels...`, summed into channel `k % channels`.
-    public init(channels: Int, frameSamples: Int, capacityFrames: Int, lead: Int = 0, extraChannels: Int = 0) {
+    ///   - maxCapacityFrames: how far the ring may grow when a write reaches past it (nil: never).
+    public init(
+        channels: Int, frameSamples: Int, capacityFrames: Int, lead: Int = 0, extraChannels: Int = 0,
+        maxCapacityFrames: Int? = nil
+    ) {
         precondition(channels > 0 && frameSamples > 0 && capacityFrames > 0 && lead >= 0 && extraChannels >= 0)
         self.channels = channels
         self.extraChannels = extraChannels
         self.frameSamples = frameSamples
         self.capacity = frameSamples * capacityFrames
+        self.maxCapacity = frameSamples * max(capacityFrames, maxCapacityFrames ?? capacityFrames)
         self.lead = lead
         emitted = -Int64(lead)
         rings = Array(repeating: 0, count: capacity * (channels + extraChannels))
@@ -92,6 +103,9 @@ public struct CallMixer {
         }
         let writeEnd = start + Int64(source.count)
         if self.start == nil { firstWritten = min(firstWritten, start) }
+        if writeEnd > emitted + Int64(capacity) && capacity < maxCapacity {
+            grow(toHold: writeEnd - emitted)
+        }
         if writeEnd > emitted + Int64(capacity) {
             try emitFrames(through: writeEnd - Int64(capacity), emit: emit)
         }
@@ -118,10 +132,32 @@ public struct CallMixer {
         let first = max(first, emitted)
         guard position > first else { return }
         if self.start == nil { firstWritten = min(firstWritten, first) }
+        if position > emitted + Int64(capacity) && capacity < maxCapacity {
+            grow(toHold: position - emitted)
+        }
         if position > emitted + Int64(capacity) {
             try emitFrames(through: position - Int64(capacity), emit: emit)
         }
         end = max(end, position)
+    }
+
+    /// Doubles the ring (up to `maxCapacity`) until it holds `samples` from
+    /// the cursor, keeping what each channel holds at its place.
+    private mutating func grow(toHold samples: Int64) {
+        var size = capacity
+        while Int64(size) < samples && size < maxCapacity { size = min(maxCapacity, size * 2) }
+        let inputs = channels + extraChannels
+        var grown = [Int16](repeating: 0, count: size * inputs)
+        for c in 0..<inputs {
+            for k in 0..<capacity {
+                let position = emitted + Int64(k)
+                let from = c * capacity + ringIndex(position)
+                let c64 = Int64(size)
+                grown[c * size + Int((position % c64 + c64) % c64)] = rings[from]
+            }
+        }
+        rings = grown
+        capacity = size
     }
 
     /// Emits every whole frame that ends at or before both `position` and

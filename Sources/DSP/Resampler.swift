@@ -52,7 +52,15 @@ public final class Resampler {
     public private(set) var outputSamples: Int64 = 0
 
     private let state: OpaquePointer
-    private let ratio: Double
+    /// Output samples per input sample. Changing it mid-stretch is what
+    /// libsamplerate's variable ratio is for: `src_process` moves from the
+    /// old ratio to the new one smoothly across the next call's output, so a
+    /// leg whose sender clock drifts is taken back to capture time without a
+    /// sample dropped or repeated. Stays within 5 % of `outputRate / inputRate`.
+    public var ratio: Double {
+        didSet { ratio = min(max(ratio, nominalRatio * 0.95), nominalRatio * 1.05) }
+    }
+    private let nominalRatio: Double
     /// Input converted per `src_process` call, and room for its output.
     private let chunk = 512
     private var inputFloats: [Float]
@@ -71,9 +79,10 @@ public final class Resampler {
         self.inputRate = inputRate
         self.outputRate = outputRate
         self.converter = converter
-        ratio = Double(outputRate) / Double(inputRate)
+        nominalRatio = Double(outputRate) / Double(inputRate)
+        ratio = nominalRatio
         inputFloats = [Float](repeating: 0, count: chunk)
-        let room = Int((Double(chunk) * ratio).rounded(.up)) + 64
+        let room = Int((Double(chunk) * nominalRatio * 1.05).rounded(.up)) + 64
         outputFloats = [Float](repeating: 0, count: room)
         outputShorts = [Int16](repeating: 0, count: room)
     }

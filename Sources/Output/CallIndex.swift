@@ -28,8 +28,11 @@ public struct CallIndex: Codable, Sendable, Equatable {
         public var concealedMs: Int = 0
         /// Times the leg was re-anchored to capture time (timestamp jumps, sequence restarts, new SSRCs).
         public var timestampJumps: Int = 0
-        /// The sender's clock drift against capture time, in parts per million (positive: fast), as corrected.
-        public var driftPPM: Int = 0
+        /// The sender's clock drift against capture time that was corrected, in parts
+        /// per million (positive: fast); nil (absent) when none was significant.
+        public var driftPPM: Int? = nil
+        /// Every codec the leg carried, in order, with where it started; absent in indexes written before it.
+        public var codecs: [CodecSpan]? = nil
         /// When this speaker spoke: `[start, end]` pairs in seconds from the recording's start.
         public var speech: [[Double]] = []
         /// Seconds this speaker spoke.
@@ -67,6 +70,7 @@ public struct CallIndex: Codable, Sendable, Equatable {
             case concealedMs = "concealed_ms"
             case timestampJumps = "timestamp_jumps"
             case driftPPM = "drift_ppm"
+            case codecs
             case speech
             case talkTimeS = "talk_time_s"
             case extraStream = "extra_stream"
@@ -136,6 +140,9 @@ public struct CallIndex: Codable, Sendable, Equatable {
         public var packets: Int
         public var lost: Int
         public var jitterMs: Double
+        /// As for the channel: its re-anchorings, and its corrected clock drift (nil when none was significant).
+        public var timestampJumps: Int = 0
+        public var driftPPM: Int? = nil
 
         public init(source: String?, ssrcs: [String], codec: String?, packets: Int, lost: Int, jitterMs: Double) {
             self.source = source
@@ -149,6 +156,8 @@ public struct CallIndex: Codable, Sendable, Equatable {
         enum CodingKeys: String, CodingKey {
             case source, ssrcs, codec, packets, lost
             case jitterMs = "jitter_ms"
+            case timestampJumps = "timestamp_jumps"
+            case driftPPM = "drift_ppm"
         }
     }
 
@@ -162,6 +171,24 @@ public struct CallIndex: Codable, Sendable, Equatable {
             self.source = source
             self.ssrc = ssrc
             self.packets = packets
+        }
+    }
+
+    /// One codec a leg carried, from where it started (a re-INVITE changes it).
+    public struct CodecSpan: Codable, Sendable, Equatable {
+        /// `PCMU`, `PCMA` or `G722`.
+        public var codec: String
+        /// Where the leg's audio in this codec starts, in seconds from the recording's start.
+        public var fromS: Double
+
+        public init(codec: String, fromS: Double) {
+            self.codec = codec
+            self.fromS = fromS
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case codec
+            case fromS = "from_s"
         }
     }
 

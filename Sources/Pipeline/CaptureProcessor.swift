@@ -347,6 +347,7 @@ public final class CaptureProcessor {
     // MARK: - Media
 
     private func rtp(_ payload: UnsafeRawBufferPointer, from source: Endpoint, to destination: Endpoint, at time: MediaTime) throws {
+        if let report = RTCPSenderReport(payload) { try senderReport(report, at: time) }
         if let (call, sender, audio) = route(from: source, to: destination) {
             guard audio else {
                 call.lastActivity = time
@@ -374,6 +375,15 @@ public final class CaptureProcessor {
             return
         }
         try follow(payload, from: source, to: destination, at: time)
+    }
+
+    /// Hands an RTCP sender report to the leg whose SSRC it describes (its
+    /// NTP/RTP pairs tell the leg how the sender's clock runs); the packet is
+    /// then counted as before.
+    private func senderReport(_ report: RTCPSenderReport, at time: MediaTime) throws {
+        guard let known = legsBySSRC[report.ssrc], let call = calls[known.call], call.decision.records else { return }
+        let session = call.session
+        try executor.perform(on: session) { session.senderReport(report, from: known.side) }
     }
 
     /// Whether a packet for a call without signalling is the start of the

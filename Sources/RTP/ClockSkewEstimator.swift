@@ -1,136 +1,144 @@
-/// Estimates how a sender's media clock runs against capture time, from
-/// the lower envelope of arrival offsets (network delay only ever adds, so
-/// the earliest arrivals trace the sender's clock).
+/// Estimates how a sender's media clock runs against capture time from the
+/// lower envelope of arrival delays, and says whether the drift it finds is
+/// real: evidence that survives jitter and congestion, because network
+/// delay only ever adds to the time a packet takes.
 ///
-/// Every `windowSamples` of media, the smallest offset
-/// `arrival - mediaPosition` seen in that window is kept. The drift is the
-/// slope of a least-squares fit through the last `windows` minima with one
-/// intercept per segment: a segment is a run of audio without a silence gap,
-/// because across a gap a sender's timestamps may not match the time that
-/// passed (some senders count silence loosely), while within a run they
-/// follow its clock. Fixed storage; no allocation per packet.
+/// Each `windowSamples` of media, the smallest delay (`arrival - position`)
+/// of that window is kept. The drift is the slope of the line that lies
+/// below every kept minimum and closest to them on average (Moon, Skelly and
+/// Towsley's linear program for clock skew, 1999): its optimum is the edge
+/// of the minima's lower convex hull that spans their mean media time, so
+/// the estimator keeps only that hull (a bounded stack, thinned when full)
+/// and running sums. No allocation per packet.
+///
+/// The slope is believed (`significant`) only when the drift it describes
+/// has moved the envelope by more than `minimumShift` across the evidence
+/// and by several times the minima's mean distance above the line (jitter
+/// left in the minima, or a queue that built up and drained), and when it is
+/// within `maxDrift`: a steady climb of arrivals steeper than any clock
+/// drifts is congestion, and the timestamps keep their word.
 public struct ClockSkewEstimator: Sendable {
     /// Media samples per window.
     public let windowSamples: Int64
-    /// Windows kept for the fit.
-    public let windows: Int
-    /// The largest drift believed (a clock off by more is a broken sender, not drift).
+    /// The largest drift believed (a slope beyond it is congestion or a broken sender, not a clock).
     public let maxDrift: Double
-    /// Windows (in runs of two or more) needed before the drift is estimated.
-    public let minimumWindows: Int
+    /// How far the drift must have moved the envelope across the evidence, in samples.
+    public let minimumShift: Double
 
-    private struct Minimum {
+    private struct Point {
         var media: Double
-        var offset: Double
-        var segment: Int
+        var delay: Double
     }
 
-    private var minima: [Minimum]
-    private var head = 0
-    private var filled = 0
-    private var segment = 0
+    /// The lower convex hull of the window minima, in media order.
+    private var hull: [Point]
+    private var hullCount = 0
+    private var count = 0
+    private var sumMedia = 0.0
+    private var sumDelay = 0.0
+    private var firstMedia = 0.0
+    private var lastMedia = 0.0
     private var windowStart: Int64? = nil
-    private var windowMin: Minimum? = nil
-    /// The current segment's centre in the last fit.
-    private var centre: (media: Double, offset: Double)? = nil
+    private var windowMin: Point? = nil
 
-    /// The current drift estimate: how much faster the sender's clock runs
-    /// than capture time (0.001 = 0.1 % fast). Zero until the fit has
-    /// `minimumWindows` windows in runs of at least two.
-    public private(set) var drift = 0.0
+    /// The slope of the envelope (0.001: the sender's clock runs 0.1 % fast), nil before two windows.
+    public private(set) var estimate: Double? = nil
+    /// The minima's mean distance above the envelope, in samples.
+    public private(set) var spread = 0.0
+    /// Whether `estimate` is drift to correct (see the type's description).
+    public private(set) var significant = false
 
-    public init(windowSamples: Int64, windows: Int = 120, maxDrift: Double = 0.005, minimumWindows: Int = 20) {
+    /// - Parameters:
+    ///   - windowSamples: media samples per window (one second at the timeline's rate).
+    ///   - maxDrift: the largest drift corrected.
+    ///   - minimumShift: how far (in samples) the drift must have moved the envelope before it is believed.
+    ///   - hullCapacity: hull points kept (thinned to half when full).
+    public init(windowSamples: Int64, maxDrift: Double = 0.02, minimumShift: Double, hullCapacity: Int = 64) {
         self.windowSamples = windowSamples
-        self.windows = windows
         self.maxDrift = maxDrift
-        self.minimumWindows = minimumWindows
-        minima = Array(repeating: Minimum(media: 0, offset: 0, segment: -1), count: windows)
+        self.minimumShift = minimumShift
+        hull = Array(repeating: Point(media: 0, delay: 0), count: max(4, hullCapacity))
     }
 
-    /// Takes one packet: its position in media samples, and its arrival in
-    /// samples on the same scale.
-    /// - Returns: true when the drift estimate changed.
-    public mutating func add(media: Int64, arrival: Int64) -> Bool {
-        let offset = Double(arrival - media)
+    /// Media seconds of evidence (first to last window minimum), in samples.
+    public var span: Double { count > 1 ? lastMedia - firstMedia : 0 }
+
+    /// Takes one packet: its position in media samples (from the run's
+    /// anchor, without drift) and its delay (`arrival - position`) in samples.
+    /// - Returns: true when a window closed and the estimate was refitted.
+    public mutating func add(media: Int64, delay: Double) -> Bool {
         if windowStart == nil { windowStart = media }
-        if windowMin == nil || offset < windowMin!.offset {
-            windowMin = Minimum(media: Double(media), offset: offset, segment: segment)
-        }
+        if windowMin == nil || delay < windowMin!.delay { windowMin = Point(media: Double(media), delay: delay) }
         guard media - windowStart! >= windowSamples, let m = windowMin else { return false }
-        minima[head] = m
-        head = (head + 1) % windows
-        filled = min(filled + 1, windows)
         windowStart = media
         windowMin = nil
-        return refit()
-    }
-
-    /// Starts a new segment (the sender was silent; its next timestamps may
-    /// be offset from the last ones). The window in progress is dropped.
-    public mutating func newSegment() {
-        segment += 1
-        windowStart = nil
-        windowMin = nil
-        centre = nil
-    }
-
-    private mutating func refit() -> Bool {
-        // Pooled within-segment slope: the sum over segments of co-variation over variation.
-        // Minima are in time order in the ring and segment numbers only grow, so each
-        // segment is one run of consecutive entries.
-        var sxx = 0.0, sxy = 0.0, points = 0
-        var current: (media: Double, offset: Double)? = nil
-        let oldest = (head - filled + windows) % windows
-        var k = 0
-        while k < filled {
-            let s = minima[(oldest + k) % windows].segment
-            var end = k
-            var mx = 0.0, my = 0.0
-            while end < filled, minima[(oldest + end) % windows].segment == s {
-                mx += minima[(oldest + end) % windows].media
-                my += minima[(oldest + end) % windows].offset
-                end += 1
-            }
-            let n = Double(end - k)
-            mx /= n
-            my /= n
-            if s == segment { current = (mx, my) }
-            if end - k >= 2 {
-                for i in k..<end {
-                    let p = minima[(oldest + i) % windows]
-                    sxx += (p.media - mx) * (p.media - mx)
-                    sxy += (p.media - mx) * (p.offset - my)
-                }
-                points += end - k
-            }
-            k = end
-        }
-        centre = current
-        // Twenty windows (20 s at the timeline's default) before a slope is trusted: with a
-        // few milliseconds of jitter left in the minima, that bounds the error near 0.01 %.
-        guard points >= minimumWindows, sxx > 0 else { return false }
-        // offset = c - drift * media (a fast sender's media outruns capture time).
-        let estimate = max(-maxDrift, min(maxDrift, -sxy / sxx))
-        guard abs(estimate - drift) > 1e-6 else { return false }
-        drift = estimate
+        push(m)
+        refit()
         return true
     }
 
-    /// The lower envelope's offset (`arrival - media`) at media position
-    /// `media` in the current segment, from the fit; nil until there is one.
-    public func envelopeOffset(at media: Int64) -> Double? {
-        guard let centre else { return nil }
-        return centre.offset - drift * (Double(media) - centre.media)
+    private mutating func push(_ p: Point) {
+        if count == 0 { firstMedia = p.media }
+        count += 1
+        sumMedia += p.media
+        sumDelay += p.delay
+        lastMedia = max(lastMedia, p.media)
+        // Andrew's monotone chain, lower hull: drop points the new one sees below.
+        while hullCount >= 2, cross(hull[hullCount - 2], hull[hullCount - 1], p) <= 0 { hullCount -= 1 }
+        if hullCount > 0, p.media <= hull[hullCount - 1].media {
+            // Not later than the last point (a reordered window): keep the lower of the two.
+            if p.delay < hull[hullCount - 1].delay { hull[hullCount - 1] = p }
+            return
+        }
+        if hullCount == hull.count {
+            // Full: keep every other interior point (the hull stays below all minima, a little looser).
+            var k = 1
+            var i = 2
+            while i < hullCount - 1 {
+                hull[k] = hull[i]
+                k += 1
+                i += 2
+            }
+            hull[k] = hull[hullCount - 1]
+            hullCount = k + 1
+        }
+        hull[hullCount] = p
+        hullCount += 1
+    }
+
+    /// > 0 when o, a, b turn counter-clockwise (b lies above the line o-a extended).
+    private func cross(_ o: Point, _ a: Point, _ b: Point) -> Double {
+        (a.media - o.media) * (b.delay - o.delay) - (a.delay - o.delay) * (b.media - o.media)
+    }
+
+    private mutating func refit() {
+        guard hullCount >= 2 else { return }
+        let meanMedia = sumMedia / Double(count)
+        var k = 0
+        while k < hullCount - 2, hull[k + 1].media < meanMedia { k += 1 }
+        let a = hull[k], b = hull[k + 1]
+        let slope = (b.delay - a.delay) / (b.media - a.media)
+        // delay = c + slope * media; a fast sender's media outruns capture time: delay falls.
+        let drift = -slope
+        let line = a.delay + slope * (meanMedia - a.media)
+        spread = max(0, sumDelay / Double(count) - line)
+        estimate = drift
+        let shift = abs(drift) * span
+        significant = abs(drift) <= maxDrift && shift >= minimumShift && shift >= 4 * spread
     }
 
     /// Forgets everything (a new SSRC, a re-anchor).
     public mutating func reset() {
-        head = 0
-        filled = 0
-        segment += 1
+        hullCount = 0
+        count = 0
+        sumMedia = 0
+        sumDelay = 0
+        firstMedia = 0
+        lastMedia = 0
         windowStart = nil
         windowMin = nil
-        centre = nil
-        drift = 0
+        estimate = nil
+        spread = 0
+        significant = false
     }
 }

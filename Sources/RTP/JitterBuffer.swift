@@ -22,6 +22,9 @@ public struct JitterBuffer: Sendable {
         public var position: Int64
         /// The timeline epoch `position` was computed in.
         public var epoch: Int
+        /// When it arrived, in timeline samples: it is played once capture time
+        /// is a jitter window past this (however late its audio is placed).
+        public var due: Int64
         public var length: Int
     }
 
@@ -61,7 +64,7 @@ public struct JitterBuffer: Sendable {
     /// sequence numbers within `capacity` of the oldest held (see `oldest`).
     public mutating func insert(
         sequence: Int64, timestamp: Int64, header: RTPHeader, payload: UnsafeRawBufferPointer, arrival: MediaTime, position: Int64,
-        epoch: Int = 0
+        epoch: Int = 0, due: Int64? = nil
     ) -> Insertion {
         let k = index(sequence)
         if let held = entries[k], held.sequence == sequence { return .duplicate }
@@ -77,7 +80,7 @@ public struct JitterBuffer: Sendable {
         }
         entries[k] = Entry(
             sequence: sequence, timestamp: timestamp, payloadType: header.payloadType, marker: header.marker,
-            arrival: arrival, position: position, epoch: epoch, length: payload.count)
+            arrival: arrival, position: position, epoch: epoch, due: due ?? position, length: payload.count)
         count += 1
         return .stored
     }

@@ -33,6 +33,15 @@ public struct WrappingCounterExtender<Counter: FixedWidthInteger & UnsignedInteg
         return extended
     }
 
+    /// The extended value `value` would get, without taking it as seen
+    /// (an RTCP report's timestamp); nil before the first value.
+    public func peek(_ value: Counter) -> Int64? {
+        guard started else { return nil }
+        let shift = Int64(64 - Counter.bitWidth)
+        let modular = Int64(truncatingIfNeeded: UInt64(value &- Counter(truncatingIfNeeded: highest)))
+        return highest + ((modular << shift) >> shift)
+    }
+
     /// Forgets the history (a new SSRC).
     public mutating func reset() {
         started = false

@@ -23,6 +23,12 @@ struct RecordingFormatOptions: ParsableArguments {
 
     @OptionGroup var opus: OpusArguments<Help>
 
+    // For measuring the two drift corrections against each other (README, "Timeline").
+    @Option(help: ArgumentHelp(
+        "How a leg whose sender clock drifts is brought back to capture time: resample, or silence (samples dropped and repeated in silent packets only).",
+        valueName: "resample|silence", visibility: .hidden))
+    var driftCorrection: DriftCorrection = .resample
+
     @Option(help: ArgumentHelp(
         "End a call after this many seconds without packets, in capture time (default: 120, or the --config file's).",
         valueName: "seconds"))
@@ -62,6 +68,7 @@ struct RecordingFormatOptions: ParsableArguments {
     func makeOptions() throws -> ConvertOptions {
         var options = ConvertOptions(outputDirectory: out, opus: opus.settings)
         options.format = AudioFileFormat(rawValue: format) ?? .opus
+        options.driftCorrection = driftCorrection
         options.channelLayout = ChannelLayout(rawValue: channels) ?? .stereo
         options.outputRate = Int(rate)
         if let config {
@@ -88,3 +95,5 @@ struct RecordingFormatOptions: ParsableArguments {
             "Opus: separate (one mono stream per speaker) or coupled (one stereo stream).", valueName: "separate|coupled")
     }
 }
+
+extension DriftCorrection: ExpressibleByArgument {}

@@ -1,7 +1,7 @@
 // make-fixtures: regenerates the generated captures in Fixtures/.
 //
 //   swift run make-fixtures [FIXTURES_DIR]
-//   swift run make-fixtures --speech-call CALLER.raw CALLEE.raw PCMU|PCMA|G722|CALLER+CALLEE OUT.pcap
+//   swift run make-fixtures --speech-call CALLER.raw CALLEE.raw PCMU|PCMA|G722|CALLER+CALLEE OUT.pcap [CALLER_DRIFT]
 //
 // The second form builds a call from given speech (16-bit little-endian raw
 // at the codec's rate, one file per party), for measurements such as
@@ -14,7 +14,7 @@ import Codecs
 import Foundation
 
 let arguments = CommandLine.arguments
-if arguments.count == 6 && arguments[1] == "--speech-call" {
+if (6...7).contains(arguments.count) && arguments[1] == "--speech-call" {
     func raw(_ path: String) throws -> [Int16] {
         let data = try Data(contentsOf: URL(fileURLWithPath: path))
         return stride(from: 0, to: data.count - 1, by: 2).map { Int16(bitPattern: UInt16(data[$0]) | UInt16(data[$0 + 1]) << 8) }
@@ -29,6 +29,8 @@ if arguments.count == 6 && arguments[1] == "--speech-call" {
     var call = SyntheticCall()
     call.codec = codecs[0]
     if codecs.count == 2 { call.calleeCodec = codecs[1] }
+    // An optional last argument: how much faster the caller's clock runs (0.001 = 0.1 %).
+    if arguments.count == 7, let drift = Double(arguments[6]) { call.callerImpairments.clockDrift = drift }
     call.callerSpeech = try raw(arguments[2])
     call.calleeSpeech = try raw(arguments[3])
     call.duration = 3600

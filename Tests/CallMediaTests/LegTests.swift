@@ -7,7 +7,7 @@ import Testing
 
 /// A leg fed packet by packet, as a capture would feed it.
 struct LegDriver {
-    var leg = Leg(outputRate: 8000, maxSkew: 1.0)
+    var leg = Leg(outputRate: 8000, maxLag: 10)
     let sink = StreamPlayer.Sink()
     let origin = MediaTime(seconds: 1_000_000, microseconds: 0)
 
@@ -22,16 +22,16 @@ struct LegDriver {
         let arrival = time.samples(since: origin, rate: 8000)
         let sink = self.sink
         try payload.withUnsafeBytes { body in
-            try leg.receive(header, payload: body, at: time, arrival: arrival, kind: leg.kinds[Int(pt)] ?? .unsupported(nil)) { position, samples, _ in
+            try leg.receive(header, payload: body, at: time, arrival: arrival, kind: leg.kinds[Int(pt)] ?? .unsupported(nil)) { position, samples, _, _ in
                 sink.write(samples, at: position)
             }
         }
-        try leg.playout(until: arrival - 3200) { position, samples, _ in sink.write(samples, at: position) }
+        try leg.playout(until: arrival - 3200) { position, samples, _, _ in sink.write(samples, at: position) }
     }
 
     mutating func finish() throws -> [Int16] {
         let sink = self.sink
-        try leg.drain { position, samples, _ in sink.write(samples, at: position) }
+        try leg.drain { position, samples, _, _ in sink.write(samples, at: position) }
         return Array(sink.timeline.dropFirst(sink.lead))
     }
 }
@@ -55,6 +55,9 @@ struct LegDriver {
         }
         let out = try driver.finish()
         #expect(driver.leg.codec == .pcma)
+        // Both codecs, in order, each from where its first audio went.
+        #expect(driver.leg.codecChanges.map(\.codec) == [.pcmu, .pcma])
+        #expect(driver.leg.codecChanges.map(\.position) == [0, 8000])
         #expect(out.count >= 16000)
         for half in [0..<8000, 8000..<16000] {
             let c = SignalMetrics.bestCorrelation(Array(Self.source[half]), Array(out[half]), maxLag: 4)

@@ -62,4 +62,21 @@ import Testing
         mixer.finish(emit: sink.take)
         #expect(sink.channels[0] == [5, 5, 0, 0, 0, 0, 0, 0, 0, 0, 6, 6])
     }
+
+    @Test func aLaggingLegGrowsTheRingAndEveryInputKeepsItsPlace() {
+        // Ring of 4 samples, may grow to 16: a write 10 ahead grows it instead of flushing the lagging leg.
+        var mixer = CallMixer(channels: 2, frameSamples: 2, capacityFrames: 2, extraChannels: 2, maxCapacityFrames: 8)
+        let sink = Sink(2)
+        _ = [Int16(1), 1].withUnsafeBufferPointer { mixer.write(channel: 0, at: 0, samples: $0, emit: sink.take) }
+        _ = [Int16(2), 2].withUnsafeBufferPointer { mixer.write(channel: 2, at: 2, samples: $0, emit: sink.take) }
+        _ = [Int16(3), 3].withUnsafeBufferPointer { mixer.write(channel: 3, at: 1, samples: $0, emit: sink.take) }
+        _ = [Int16(6), 6].withUnsafeBufferPointer { mixer.write(channel: 1, at: 10, samples: $0, emit: sink.take) }
+        #expect(sink.channels[0].isEmpty)
+        #expect(mixer.capacity == 16)
+        // The lagging leg's late audio still lands where its timestamps put it.
+        _ = [Int16(4), 4].withUnsafeBufferPointer { mixer.write(channel: 0, at: 4, samples: $0, emit: sink.take) }
+        mixer.finish(emit: sink.take)
+        #expect(sink.channels[0] == [1, 1, 2, 2, 4, 4, 0, 0, 0, 0, 0, 0])
+        #expect(sink.channels[1] == [0, 3, 3, 0, 0, 0, 0, 0, 0, 0, 6, 6])
+    }
 }

@@ -276,7 +276,7 @@ import Testing
                 // Under 20 ms (160 samples) from where it was heard.
                 #expect(abs(lag) < 160, "channel \(k) at \(second) s: \(lag) samples off")
             }
-            #expect(abs(Double(c.index.channels[k].driftPPM) - d * 1e6) < 100)
+            #expect(abs(Double(c.index.channels[k].driftPPM ?? 0) - d * 1e6) < 100)
         }
     }
 }

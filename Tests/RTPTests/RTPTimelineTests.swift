@@ -9,11 +9,38 @@ import Testing
     @Test func followsTimestampsThroughASilenceGap() {
         var t = g711()
         #expect(t.place(timestamp: 1000, arrival: 4000, marker: false) == 4000)
-        // 3 s of silence suppression, the first packet after it 3 ms late: placed where it
-        // arrived until the next packet, on time, shows the gap was exactly 3 s.
-        #expect(t.place(timestamp: 1000 + 24_000, arrival: 4000 + 24_000 + 24, marker: true) == 4000 + 24_000 + 24)
+        t.settle()
+        // 3 s of silence suppression, the first packet after it 3 ms late: placed where its
+        // timestamp says, so the gap is exactly 3 s.
+        #expect(t.place(timestamp: 1000 + 24_000, arrival: 4000 + 24_000 + 24, marker: true) == 4000 + 24_000)
         #expect(t.place(timestamp: 1000 + 24_160, arrival: 4000 + 24_160, marker: false) == 4000 + 24_160)
-        #expect(t.position(of: 1000 + 24_000) == 4000 + 24_000)
+        #expect(t.jumps == 0)
+    }
+
+    @Test func aTalkspurtWhoseTimestampsSkippedTheSilenceGoesWhereItArrived() {
+        var t = g711()
+        _ = t.place(timestamp: 0, arrival: 0, marker: false)
+        t.settle()
+        // 500 ms of silence the sender's timestamps did not count: the talkspurt after it
+        // (marker bit) is placed where it arrived, not on top of the audio before it.
+        #expect(t.place(timestamp: 160, arrival: 4000, marker: true) == 4000)
+        #expect(t.place(timestamp: 320, arrival: 4160, marker: false) == 4160)
+    }
+
+    @Test func congestionNeverMovesTheAudio() {
+        // Arrivals fall behind steadily (a queue growing by 9 %, with 0-5 ms of jitter): every
+        // packet stays where its timestamp says, nothing is re-anchored, no drift is believed.
+        var t = g711()
+        var rng = SeededRandom(seed: 5)
+        for k in 0..<3000 {
+            let arrival = Int64(Double(k) * 160 * 1.09 + rng.uniform(0...40))
+            let p = t.place(timestamp: Int64(k) * 160, arrival: arrival, marker: false)
+            if k == 20 { t.settle() }
+            if k > 20 { #expect(p == Int64(k) * 160 + t.position(of: 0), "packet \(k)") }
+        }
+        #expect(t.jumps == 0)
+        #expect(t.drift == 0)
+        #expect(t.lag > 8000 * 5)
     }
 
     @Test func anchorsOnTheEarliestArrivals() {
@@ -60,11 +87,59 @@ import Testing
             let sent = Double(k) * 160 / (1 + drift)
             let arrival = Int64(sent + rng.uniform(0...40))
             let p = t.place(timestamp: Int64(k) * 160, arrival: arrival, marker: false)
+            if k == 20 { t.settle() }
             if k > 5000 { worst = max(worst, abs(Double(p) - sent)) }
         }
+        #expect(t.driftSource == .arrivals)
         #expect(abs(t.drift - drift) < 0.0001, "estimated \(t.drift)")
         // After the first 100 s the placement stays within 5 ms of the true send time.
         #expect(worst < 40, "worst \(worst) samples")
+    }
+}
+
+@Suite struct DriftSignificanceTests {
+    @Test func jitterWithoutDriftIsNeverCorrected() {
+        // 20 minutes without drift, normal jitter (σ 10 ms, clipped at ±30 ms): the envelope's
+        // slope never counts as drift, so the mapping stays rigid.
+        var t = RTPTimeline(sampleRate: 8000, decodedRate: 8000, unitsPerTwoSamples: 2)
+        var rng = SeededRandom(seed: 9)
+        for k in 0..<60_000 {
+            let jitter = 240 + max(-240, min(240, 80 * rng.normal()))
+            _ = t.place(timestamp: Int64(k) * 160, arrival: Int64(Double(k) * 160 + jitter), marker: false)
+            if k == 20 { t.settle() }
+            #expect(t.drift == 0)
+        }
+        #expect(abs(t.estimatedDrift ?? 1) < 20e-6)
+    }
+
+    @Test(arguments: [0.013, -0.013])
+    func aClockFarOffIsCorrectedWithinSeconds(drift: Double) {
+        var t = RTPTimeline(sampleRate: 8000, decodedRate: 8000, unitsPerTwoSamples: 2)
+        var rng = SeededRandom(seed: 4)
+        var found: Int? = nil
+        for k in 0..<750 {
+            let arrival = Int64(Double(k) * 160 / (1 + drift) + rng.uniform(0...80))
+            _ = t.place(timestamp: Int64(k) * 160, arrival: arrival, marker: false)
+            if k == 20 { t.settle() }
+            if found == nil && t.drift != 0 { found = k }
+        }
+        #expect((found ?? 1000) < 250, "found after \(found ?? -1) packets")
+        #expect(abs(t.drift - drift) < 0.001)
+    }
+
+    @Test func senderReportsGiveTheDriftWithoutJitter() {
+        // 0.1 % fast, reports every 5 s with NTP from true time: the drift is exact once two
+        // reports span 4 s, however the packets jitter.
+        var t = RTPTimeline(sampleRate: 8000, decodedRate: 8000, unitsPerTwoSamples: 2)
+        var rng = SeededRandom(seed: 2)
+        for k in 0..<800 {
+            let sent = Double(k) * 0.02 / 1.001
+            _ = t.place(timestamp: Int64(k) * 160, arrival: Int64(sent * 8000 + rng.uniform(0...400)), marker: false)
+            if k == 20 { t.settle() }
+            if k % 250 == 0 { t.senderReport(ntp: 3_900_000_000 + sent, timestamp: Int64(k) * 160) }
+        }
+        #expect(t.driftSource == .senderReports)
+        #expect(abs(t.drift - 0.001) < 1e-6)
     }
 }
 
@@ -72,7 +147,8 @@ import Testing
     @Test(arguments: [0.001, -0.001])
     func staysWithin20msForAnHour(drift: Double) {
         // One hour of 20 ms packets from a phone whose clock is 0.1 % off, with up to 30 ms of
-        // network jitter and a silence every 10 s: every packet lands within 20 ms of when it was sent.
+        // network jitter and a silence every 10 s: once the drift is believed (it must have moved
+        // the envelope by 20 ms first), every packet is mapped within 20 ms of when it was sent.
         // Each packet's place is read a jitter window (20 packets) after it arrived, as the leg plays it.
         var t = RTPTimeline(sampleRate: 8000, decodedRate: 8000, unitsPerTwoSamples: 2)
         var rng = SeededRandom(seed: 11)
@@ -82,11 +158,12 @@ import Testing
             let sent = Double(k) * 160 / (1 + drift)
             let arrival = Int64(sent + rng.uniform(0...240))
             let placed = t.place(timestamp: Int64(k) * 160, arrival: arrival, marker: k % 500 == 0)
+            if k == 20 { t.settle() }
             held.append((Int64(k) * 160, sent, placed, t.epoch))
             if held.count > 20 {
                 let p = held.removeFirst()
                 let position = p.epoch == t.epoch ? t.position(of: p.timestamp) : p.placed
-                worst = max(worst, abs(Double(position) - p.sent))
+                if t.drift != 0 { worst = max(worst, abs(Double(position) - p.sent)) }
             }
         }
         #expect(worst < 160, "worst \(worst / 8) ms")
