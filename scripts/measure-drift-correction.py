@@ -10,6 +10,9 @@ the decode against itself scores 4.55.
 
     pip install pesq numpy scipy
     swift build && scripts/measure-drift-correction.py [path/to/callrec] > drift.tsv
+
+Environment: MINUTES (20), DRIFTS (0.001,-0.001), CORRECTIONS
+(resample,silence), MAKE_FIXTURES (.build/debug/make-fixtures).
 """
 import audioop, glob, json, os, subprocess, sys, tempfile
 import numpy as np, scipy.signal, soundfile
@@ -17,7 +20,10 @@ from pesq import pesq
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CALLREC = sys.argv[1] if len(sys.argv) > 1 else os.path.join(ROOT, ".build/debug/callrec")
-MINUTES = 20
+MAKE_FIXTURES = os.environ.get("MAKE_FIXTURES", os.path.join(ROOT, ".build/debug/make-fixtures"))
+MINUTES = int(os.environ.get("MINUTES", "20"))
+CORRECTIONS = os.environ.get("CORRECTIONS", "resample,silence").split(",")
+DRIFTS = [float(d) for d in os.environ.get("DRIFTS", "0.001,-0.001").split(",")]
 LINES = [
     ("Hello, this is Anna from the support desk, how can I help you today?", "Hi Anna. My phone drops every call after about two minutes, since Monday."),
     ("I see. Could you read me the number on the back of the unit, please?", "Sure, it says four seven one one, dash, nine three two, B."),
@@ -57,11 +63,11 @@ def main():
     callee.tofile(work + "/callee.raw")
     sources = [decode(caller), decode(callee)]
     print("drift\tcorrection\tformat\tcaller PESQ\tcallee PESQ\tdrift_ppm\tpieces")
-    for drift in (0.001, -0.001):
+    for drift in DRIFTS:
         capture = f"{work}/call{drift}.pcap"
-        subprocess.run([os.path.join(ROOT, ".build/debug/make-fixtures"), "--speech-call", work + "/caller.raw",
+        subprocess.run([MAKE_FIXTURES, "--speech-call", work + "/caller.raw",
                         work + "/callee.raw", "PCMU", capture, str(drift)], check=True, capture_output=True)
-        for correction in ("resample", "silence"):
+        for correction in CORRECTIONS:
             for fmt in ("wav", "opus"):
                 out = f"{work}/{drift}-{correction}-{fmt}"
                 subprocess.run([CALLREC, "convert", "--out", out, "--format", fmt, "--drift-correction", correction, capture],
@@ -84,12 +90,13 @@ def main():
                         # The sender's audio brought onto capture time (where the correction should put it).
                         piece = sources[leg][sent:sent + 81000].astype(float)
                         ref = scipy.signal.resample_poly(piece, 1000, 1000 + int(round(d * 1000)))[:80000] if d else piece[:80000]
-                        # The piece may start a few ms off (the legs' anchors): align on the best lag.
+                        # The piece may start a few ms off (the legs' anchors): align on the best lag of
+                        # the whole piece (its first second may be silence, which aligns nothing).
                         deg = data[:, leg].astype(float)
                         if np.sqrt(np.mean(ref ** 2)) < 100:
                             continue
                         win = deg[heard - 800:heard + 80000 + 800]
-                        cc = np.correlate(win, ref[:8000], "valid")
+                        cc = scipy.signal.correlate(win, ref, "valid", method="fft")
                         lag = int(np.argmax(cc)) - 800
                         s.append(pesq(8000, ref, deg[heard + lag:heard + lag + 80000], "nb"))
                     scores.append(np.mean(s))

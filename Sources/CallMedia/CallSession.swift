@@ -33,6 +33,7 @@ package final class CallSession {
     package var legSources: [LegSourceFacts] = [LegSourceFacts(), LegSourceFacts()]
     private var output: RecordingOutput?
     private var unsupportedNoted = false
+    private var narrowedNoted = false
     /// Per party, the media it sent that was not decoded (an unsupported codec): its time is silence in the recording.
     private var undecoded: [[UndecodedSpan]] = [[], []]
 
@@ -76,6 +77,14 @@ package final class CallSession {
             }
         }
         guard let output else { return }
+        if case .audio(let codec, _) = kind, codec.sampleRate > output.sampleRate, options.outputRate == nil, !narrowedNoted {
+            // A wider codec than any SDP named before the first audio: the rate cannot change mid-call.
+            narrowedNoted = true
+            diagnostics.note(
+                "call \(RecordingNaming.safeForDisplay(description.callID)): \(codec.rawValue) audio is recorded at "
+                    + "\(output.sampleRate) Hz, the rate set by the call's first audio (no SDP before it named \(codec.rawValue)); "
+                    + "--rate \(codec.sampleRate) keeps such calls whole")
+        }
         let arrival = time.samples(since: output.origin, rate: output.sampleRate)
         let diagnostics = self.diagnostics
         let maxLag = options.maxTimestampSkew
@@ -207,22 +216,27 @@ package final class CallSession {
         diagnostics.note("call \(RecordingNaming.safeForDisplay(description.callID)): \(name) is not decoded; those packets are skipped")
     }
 
-    /// The codecs the call may carry: those both sides' SDPs list (the
-    /// negotiated set), or those one side lists when only one SDP is known,
-    /// and always the codec of the first packet.
-    private func negotiatedCodecs(firstCodec: AudioCodec) -> Set<AudioCodec> {
-        let lists = CallSide.allCases.compactMap { side -> Set<AudioCodec>? in
-            guard let media = description.media(of: side)?.media else { return nil }
-            return Set(media.payloadTypes.compactMap { pt in media.format(for: pt).flatMap { AudioCodec(encoding: $0.encoding) } })
+    /// The codecs the call may carry: every codec either side's SDP lists, and
+    /// always the codec of the first packet. Not only the negotiated ones (those
+    /// both list): an answer often names the one codec it picks, and a
+    /// re-INVITE can later move the call to another the offer named (a PBX
+    /// that bridges a PCMU announcement, then a G.722 phone). The rate is fixed
+    /// at the first audio, so it has to cover what may follow.
+    private func possibleCodecs(firstCodec: AudioCodec) -> Set<AudioCodec> {
+        var codecs: Set<AudioCodec> = [firstCodec]
+        for side in CallSide.allCases {
+            guard let media = description.media(of: side)?.media else { continue }
+            for pt in media.payloadTypes {
+                if let codec = media.format(for: pt).flatMap({ AudioCodec(encoding: $0.encoding) }) { codecs.insert(codec) }
+            }
         }
-        let negotiated = lists.count == 2 ? lists[0].intersection(lists[1]) : lists.first ?? []
-        return negotiated.union([firstCodec])
+        return codecs
     }
 
     /// The recording's rate: `--rate` when given, else the highest rate among
-    /// the negotiated codecs (8000 for G.711, 16000 with G.722).
+    /// the codecs the call may carry (8000 for G.711, 16000 with G.722).
     private func outputRate(firstCodec: AudioCodec) -> Int {
-        options.outputRate ?? negotiatedCodecs(firstCodec: firstCodec).map(\.sampleRate).max() ?? firstCodec.sampleRate
+        options.outputRate ?? possibleCodecs(firstCodec: firstCodec).map(\.sampleRate).max() ?? firstCodec.sampleRate
     }
 
     private func open(at time: MediaTime, firstCodec: AudioCodec) throws {
@@ -237,7 +251,7 @@ package final class CallSession {
         output = RecordingOutput(
             callID: description.callID, origin: time, sampleRate: outputRate(firstCodec: firstCodec), tags: tags,
             channelNames: CallSide.allCases.map(\.name),
-            audioBandwidth: negotiatedCodecs(firstCodec: firstCodec).map(\.audioBandwidth).max() ?? firstCodec.audioBandwidth,
+            audioBandwidth: possibleCodecs(firstCodec: firstCodec).map(\.audioBandwidth).max() ?? firstCodec.audioBandwidth,
             options: options)
     }
 

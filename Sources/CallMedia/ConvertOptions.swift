@@ -49,8 +49,8 @@ public struct ConvertOptions: Sendable {
     /// Stereo, mono or one file per party.
     public var channelLayout: ChannelLayout = .stereo
     /// The recording's sample rate; nil (`auto`): the highest rate among the
-    /// call's negotiated codecs (8000 for G.711, 16000 with G.722), so nothing
-    /// is resampled that need not be.
+    /// codecs the call may carry, fixed at its first audio (every codec either
+    /// side's SDP names: 8000 for G.711, 16000 with G.722).
     public var outputRate: Int? = nil
     /// The libsamplerate converter for legs whose rate differs from the recording's.
     public var resampler: Resampler.Converter = Resampler.defaultConverter

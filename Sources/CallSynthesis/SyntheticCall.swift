@@ -116,6 +116,22 @@ public struct SyntheticCall {
     public var cancelled = false
     public var move: MediaMove? = nil
     public var hold: Hold? = nil
+    /// A re-INVITE from the caller, `at` seconds after its first RTP packet,
+    /// that moves both legs from `codec` to `to` (answered with `to` alone);
+    /// both legs send `to` from then on. `offeredAtStart`: the caller's first
+    /// offer lists `to` beside `codec` and the answer `codec` alone (what a
+    /// phone that could do more offers); else neither first SDP names `to`.
+    public struct CodecChange: Sendable {
+        public var at: Double
+        public var to: AudioCodec
+        public var offeredAtStart: Bool
+        public init(at: Double, to: AudioCodec, offeredAtStart: Bool = true) {
+            self.at = at
+            self.to = to
+            self.offeredAtStart = offeredAtStart
+        }
+    }
+    public var codecChange: CodecChange? = nil
     /// SRTP: RTP/SAVP with a=crypto (AES_CM_128_HMAC_SHA1_80), each party's
     /// packets encrypted with the key in its own SDP.
     public var srtp = false
@@ -162,8 +178,8 @@ public struct SyntheticCall {
     public struct Output {
         /// The classic pcap file.
         public var pcap: [UInt8]
-        /// The audio each party spoke, at its codec's rate (16 kHz for G.722),
-        /// starting at its first RTP packet.
+        /// The audio each party spoke, at its codec's rate (16 kHz for G.722;
+        /// with a `codecChange`, the wider codec's), starting at its first RTP packet.
         public var callerAudio: [Int16]
         public var calleeAudio: [Int16]
         /// Capture time of each leg's first RTP packet.
@@ -199,21 +215,28 @@ public struct SyntheticCall {
     /// The codec each leg sends: caller, callee.
     var legCodecs: (caller: AudioCodec, callee: AudioCodec) { (codec, calleeCodec ?? codec) }
 
+    /// The rate each party's audio is rendered at: its codec's, or the wider
+    /// of the two with a codec change (the narrower codec's packets take every other sample pair's mean).
+    func audioRate(_ legCodec: AudioCodec) -> Int {
+        max(legCodec.sampleRate, codecChange?.to.sampleRate ?? 0)
+    }
+
     /// Whether the call is answered.
     var answered: Bool { !cancelled && finalStatus < 300 }
 
     public func build() -> Output {
         let codecs = legCodecs
         let spurts = SpeechSynth.conversation(duration: duration, seed: seed)
-        var callerAudio = callerSpeech ?? SpeechSynth(sampleRate: codecs.caller.sampleRate, voice: callerVoice)
+        let rates = (caller: audioRate(codecs.caller), callee: audioRate(codecs.callee))
+        var callerAudio = callerSpeech ?? SpeechSynth(sampleRate: rates.caller, voice: callerVoice)
             .render(duration: duration, spurts: spurts.caller, seed: seed &+ 11)
-        var calleeAudio = calleeSpeech ?? SpeechSynth(sampleRate: codecs.callee.sampleRate, voice: calleeVoice)
+        var calleeAudio = calleeSpeech ?? SpeechSynth(sampleRate: rates.callee, voice: calleeVoice)
             .render(duration: duration, spurts: spurts.callee, seed: seed &+ 23)
-        callerImpairments.addBackground(to: &callerAudio, rate: codecs.caller.sampleRate, seed: seed &+ 31)
-        calleeImpairments.addBackground(to: &calleeAudio, rate: codecs.callee.sampleRate, seed: seed &+ 37)
+        callerImpairments.addBackground(to: &callerAudio, rate: rates.caller, seed: seed &+ 31)
+        calleeImpairments.addBackground(to: &calleeAudio, rate: rates.callee, seed: seed &+ 37)
         let duration = min(
-            duration, Double(callerAudio.count) / Double(codecs.caller.sampleRate),
-            Double(calleeAudio.count) / Double(codecs.callee.sampleRate))
+            duration, Double(callerAudio.count) / Double(rates.caller),
+            Double(calleeAudio.count) / Double(rates.callee))
         var rng = SeededRandom(seed: seed &+ 99)
         var records: [(MediaTime, [UInt8])] = []
         func at(_ seconds: Double) -> MediaTime { start.advanced(byNanoseconds: Int64(seconds * 1e9)) }
@@ -230,16 +253,18 @@ public struct SyntheticCall {
         let packets = Int(duration * 1000) / ptime
         var reports: [LegReport] = []
         var scratch = [UInt8](repeating: 0, count: 4096)
-        for (party, legCodec, audio, firstSend) in [
+        for (party, firstCodec, audio, firstSend) in [
             (Party.caller, codecs.caller, callerAudio, mediaStart), (.callee, codecs.callee, calleeAudio, calleeStart),
         ] {
             let leg = party == .caller ? 0 : 1
             let impairments = party == .caller ? callerImpairments : calleeImpairments
-            let samplesPerPacket = legCodec.sampleRate * ptime / 1000
+            let rate = audioRate(firstCodec)
+            let samplesPerPacket = rate * ptime / 1000
+            var legCodec = firstCodec
             // G.722's RTP clock runs at 8000 although it codes 16 kHz (RFC 3551);
             // a sender may tick faster than its codec declares (timestampScale).
             let unitsPerPacket = UInt32(legCodec.clockRate * ptime / 1000 * impairments.timestampScale)
-            let audioPayloadType = legCodec.staticPayloadType
+            var audioPayloadType = legCodec.staticPayloadType
             var g722 = G722Encoder()
             let protection = srtp && srtpKeys == .inSDP
                 ? SRTPSession(suite: "AES_CM_128_HMAC_SHA1_80", keySalt: SIPTemplates.srtpKey(party), sending: true) : nil
@@ -271,7 +296,18 @@ public struct SyntheticCall {
                 }
                 // Not sent before the answer (but early media), on hold, after a rejection.
                 guard let (from, to) = route(party, sending: send, mediaStart: mediaStart) else { continue }
-                let pcm = audio[(k * samplesPerPacket)..<((k + 1) * samplesPerPacket)]
+                if let change = codecChange, legCodec != change.to, Double(k) * period >= change.at {
+                    // After the re-INVITE (same RTP clock rate for all three codecs: the timestamps run on).
+                    legCodec = change.to
+                    audioPayloadType = legCodec.staticPayloadType
+                }
+                var pcm = audio[(k * samplesPerPacket)..<((k + 1) * samplesPerPacket)]
+                if legCodec.sampleRate < rate {
+                    let step = rate / legCodec.sampleRate
+                    pcm = ArraySlice(stride(from: pcm.startIndex, to: pcm.endIndex, by: step).map { i in
+                        Int16(pcm[i..<(i + step)].reduce(0) { $0 + Int($1) } / step)
+                    })
+                }
                 let silent = pcm.allSatisfy { $0 == 0 }
                 let event = impairments.events.first { Double(k) * period >= $0.at && Double(k) * period < $0.at + $0.duration + 0.06 }
                 if impairments.silenceSuppression && silent && event == nil {
@@ -499,9 +535,15 @@ struct SIPTemplates {
     var callee: String { "sip:\(call.calleeNumber)@\(call.calleeSignalling.address)" }
 
     /// `sendrecv`, `sendonly`, `recvonly` or `inactive`; `hold2543` puts 0.0.0.0 in c=.
-    func sdp(_ media: Endpoint, session: UInt64, version: UInt64? = nil, direction: String = "sendrecv", hold2543: Bool = false) -> String {
+    func sdp(
+        _ media: Endpoint, session: UInt64, version: UInt64? = nil, direction: String = "sendrecv", hold2543: Bool = false,
+        codecs listed: [AudioCodec]? = nil
+    ) -> String {
         let (caller, callee) = call.legCodecs
-        let codecs = caller == callee ? [caller] : [caller, callee]
+        var codecs = listed ?? (caller == callee ? [caller] : [caller, callee])
+        if listed == nil, let change = call.codecChange, change.offeredAtStart, media == call.callerMedia {
+            codecs.append(change.to)
+        }
         let formats = codecs.map { String($0.staticPayloadType) }.joined(separator: " ")
         let maps = codecs.map { "a=rtpmap:\($0.staticPayloadType) \($0.rawValue)/\($0.clockRate)\r\n" }.joined()
         let family = media.address.isIPv4 ? "IP4" : "IP6"
@@ -624,6 +666,13 @@ struct SIPTemplates {
             reinvite(
                 at: mediaStart + hold.to - 0.010, sdp(call.callerMedia, session: 2890844526, version: version),
                 sdp(call.calleeMedia, session: 2890844527))
+        }
+        if let change = call.codecChange {
+            version += 1
+            reinvite(
+                at: mediaStart + change.at - 0.010,
+                sdp(call.callerMedia, session: 2890844526, version: version, codecs: [change.to]),
+                sdp(call.calleeMedia, session: 2890844527, version: 2890844528, codecs: [change.to]))
         }
         if let move = call.move {
             let time = mediaStart + move.at - 0.010
