@@ -32,6 +32,7 @@ let package = Package(
         .library(name: "Throughput", targets: ["Throughput"]),
         .library(name: "Catalog", targets: ["Catalog"]),
         .library(name: "Sealing", targets: ["Sealing"]),
+        .library(name: "Evidence", targets: ["Evidence"]),
         .library(name: "CallrecTestSupport", targets: ["CallrecTestSupport"]),
         .library(name: "CallSynthesis", targets: ["CallSynthesis"]),
     ],
@@ -40,6 +41,8 @@ let package = Package(
         .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
         // The one crypto library: SHA-256 of files, sealing (age v1), signing (Ed25519). README, "Cryptography".
         .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
+        // Evidence bundles (`catalog export --evidence`): zip files `unzip` reads (README, "Evidence").
+        .package(url: "https://github.com/weichsel/ZIPFoundation.git", exact: "0.9.20"),
     ],
     targets: systemLibraries + [
         .target(name: "CallrecCore"),
@@ -60,18 +63,26 @@ let package = Package(
                 "CallrecCore", .product(name: "Crypto", package: "swift-crypto"), .product(name: "CryptoExtras", package: "swift-crypto"),
             ]
         ),
+        // Evidence: the recorder's identity, signed manifests, the chains' checks, evidence bundles.
+        .target(
+            name: "Evidence",
+            dependencies: [
+                "CallrecCore", "Catalog", "Sealing", "Output", .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "ZIPFoundation", package: "ZIPFoundation"),
+            ]
+        ),
         // One call's media: packets of each leg -> jitter buffer -> decoder -> mixer -> taps -> files.
         .target(name: "CallMedia", dependencies: ["CallrecCore", "RTP", "SIP", "Codecs", "DSP", "Output"]),
         // A finished recording into the catalog: files and row together, in steps.
-        .target(name: "Commit", dependencies: ["CallrecCore", "CallMedia", "Output", "Catalog"]),
+        .target(name: "Commit", dependencies: ["CallrecCore", "CallMedia", "Output", "Catalog", "Evidence"]),
         // The router: capture -> SIP and RTP -> calls -> each call's executor.
         .target(name: "Pipeline", dependencies: ["CallrecCore", "Capture", "SIP", "RTP", "Output", "Catalog", "CallMedia", "Commit"]),
         // `callrec convert`: captures read front to back, each call committed as it ends.
-        .target(name: "Conversion", dependencies: ["CallrecCore", "Capture", "Output", "Catalog", "CallMedia", "Commit", "Pipeline"]),
+        .target(name: "Conversion", dependencies: ["CallrecCore", "Capture", "Output", "Catalog", "CallMedia", "Commit", "Pipeline", "Evidence"]),
         // `callrec record`: the reader, front and worker threads, their queues, the status and the lines.
         .target(
             name: "LiveRecorder",
-            dependencies: ["CallrecCore", "Capture", "SIP", "RTP", "Output", "Catalog", "CallMedia", "Commit", "Pipeline"]
+            dependencies: ["CallrecCore", "Capture", "SIP", "RTP", "Output", "Catalog", "CallMedia", "Commit", "Pipeline", "Evidence"]
         ),
         // `callrec inspect`: calls and RTP streams with tshark's statistics; no audio.
         .target(name: "Inspection", dependencies: ["CallrecCore", "Capture", "SIP", "RTP"]),
@@ -84,7 +95,7 @@ let package = Package(
             name: "callrec",
             dependencies: [
                 "CallrecCore", "Capture", "DSP", "Output", "Catalog", "CallMedia", "Commit", "Conversion", "LiveRecorder",
-                "Inspection", "Throughput", "Sealing", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "Inspection", "Throughput", "Sealing", "Evidence", .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         // Deterministic SIP + RTP captures from speech-like audio, for tests, fixtures and `callrec bench`.
@@ -120,12 +131,18 @@ let package = Package(
             name: "PipelineTests",
             dependencies: [
                 "Pipeline", "Conversion", "LiveRecorder", "CallMedia", "Commit", "Catalog", "Capture", "SIP", "Codecs", "DSP", "Output", "RTP",
-                "CallrecCore", "CallrecTestSupport",
+                "Evidence", "CallrecCore", "CallrecTestSupport",
             ]
         ),
         .testTarget(
             name: "SealingTests",
             dependencies: ["Sealing", "Output", "CallrecCore", "CallrecTestSupport", .product(name: "Crypto", package: "swift-crypto")]
+        ),
+        .testTarget(
+            name: "EvidenceTests",
+            dependencies: [
+                "Evidence", "Catalog", "Sealing", "Conversion", "CallMedia", "CallrecCore", "CallrecTestSupport",
+            ]
         ),
         .testTarget(name: "CLITests", dependencies: ["CallrecCore", "Capture", "CallrecTestSupport"]),
     ],

@@ -11,9 +11,12 @@ set -euo pipefail
 # age and openssl: the reference tools the sealing tests check sealed files and
 # signing keys against (callrec's own crypto is swift-crypto, built from source);
 # python3 for their zlib (the age test kit) and pseudo-terminal (age -p) helpers.
+# sqlite3, unzip, coreutils (sha256sum): the evidence tests tamper with a catalog
+# through the sqlite3 shell, as an intruder would, and check manifests and
+# evidence bundles with unzip, sha256sum and openssl, as anyone given one would.
 packages=(libpcap-dev libopus-dev libogg-dev libopusfile-dev libsamplerate0-dev
           libfftw3-dev libsndfile1-dev libsqlite3-dev libspandsp-dev libsrtp2-dev
-          tzdata opus-tools age openssl python3)
+          tzdata opus-tools age openssl python3 sqlite3 unzip coreutils)
 
 # The commands the tests run, each with the Debian package that provides it:
 # a package counts as missing when its command is not on PATH either (age-keygen

@@ -67,6 +67,9 @@ public struct ConvertOptions: Sendable {
     /// Where recording ids are claimed, so that no two calls share one (the
     /// committer releases them); nil: ids straight from start and Call-ID.
     public var recordingIDs: RecordingIDs? = nil
+    /// The recorder's Ed25519 signing key file (`--signing-key`); nil: the
+    /// output folder's `recorder.key`, made on first use.
+    public var signingKeyPath: String? = nil
 
     public init(
         outputDirectory: String = "recordings", opus: OpusSettings = .default, idleTimeout: Double = 120,

@@ -39,6 +39,9 @@ public struct RecordingSummary: Sendable {
     public var retainUntilEpoch: Double? = nil
     /// SHA-256 of the audio file, once committed.
     public var audioSHA256: String? = nil
+    /// The first and last packet of the capture that belonged to the call
+    /// (Wireshark's frame numbers for a file; packets read in this run, live).
+    public var capturePackets: ClosedRange<Int>? = nil
 
     /// A summary of the recording `id` whose index is `index`.
     package init(id: String, audioFiles: [AudioFile], indexPath: String, index: CallIndex, start: MediaTime) {

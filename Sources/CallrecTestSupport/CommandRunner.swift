@@ -16,6 +16,15 @@ public enum CommandRunner {
             self.stdout = stdout
             self.stderr = stderr
         }
+
+        /// Standard error without what a recorder says on every run (which key
+        /// signs, `callrec: recorder ...`, and the signed checkpoint, `callrec:
+        /// checkpoint ...`): the errors and notes alone.
+        public var problems: String {
+            stderr.split(separator: "\n", omittingEmptySubsequences: false)
+                .filter { !$0.hasPrefix("callrec: recorder ") && !$0.hasPrefix("callrec: checkpoint ") }
+                .joined(separator: "\n")
+        }
     }
 
     /// Runs `callrec arguments`, with `environment` added to this process's own.

@@ -118,8 +118,17 @@ public final class RecorderProcess: @unchecked Sendable {
         return (process.terminationStatus, process.terminationReason == .uncaughtSignal)
     }
 
-    /// The JSON objects printed so far.
+    /// The JSON objects printed so far, the signed checkpoints among them left out.
     public var calls: [[String: Any]] {
+        objects.filter { $0["checkpoint"] == nil }
+    }
+
+    /// The signed checkpoints printed so far among the JSON lines (`{"checkpoint": ..., "signature": ...}`).
+    public var checkpoints: [[String: Any]] {
+        objects.filter { $0["checkpoint"] != nil }
+    }
+
+    private var objects: [[String: Any]] {
         lines.compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
     }
 }

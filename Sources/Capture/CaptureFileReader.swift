@@ -44,6 +44,8 @@ public final class CaptureFileReader {
 
     private let diagnostics: Diagnostics
     private var input: Input
+    /// Sees every byte read, in order (a digest of the whole capture).
+    private let observer: (any ByteStreamObserver)?
 
     // The buffer: valid bytes are storage[head..<tail]; storage[0] is at file offset storageOffset.
     private var storage: UnsafeMutableRawPointer
@@ -110,7 +112,8 @@ public final class CaptureFileReader {
     /// Opens the capture at `path`, or standard input for `-`, and reads its header.
     /// - Throws: `CaptureError` naming the file: not found, unreadable, empty,
     ///   not a capture, or cut inside its header.
-    public convenience init(path: String, diagnostics: Diagnostics) throws {
+    /// - Parameter observer: sees every byte as it is read, the header included.
+    public convenience init(path: String, diagnostics: Diagnostics, observer: (any ByteStreamObserver)? = nil) throws {
         let fd: Int32
         if path == "-" {
             fd = 0
@@ -128,19 +131,22 @@ public final class CaptureFileReader {
                 throw CaptureError(code: .unreadable, path: path, message: "is a directory, not a capture")
             }
         }
-        try self.init(path: path, input: .descriptor(fd, owned: path != "-"), diagnostics: diagnostics)
+        try self.init(path: path, input: .descriptor(fd, owned: path != "-"), diagnostics: diagnostics, observer: observer)
     }
 
     /// Reads a capture held in memory, handing the bytes over `chunk` at a
     /// time as a pipe would (for tests and the fuzzer).
-    public convenience init(bytes: [UInt8], name: String = "<memory>", chunk: Int = 1 << 16, diagnostics: Diagnostics) throws {
-        try self.init(path: name, input: .memory(bytes, position: 0, chunk: max(1, chunk)), diagnostics: diagnostics)
+    public convenience init(
+        bytes: [UInt8], name: String = "<memory>", chunk: Int = 1 << 16, diagnostics: Diagnostics, observer: (any ByteStreamObserver)? = nil
+    ) throws {
+        try self.init(path: name, input: .memory(bytes, position: 0, chunk: max(1, chunk)), diagnostics: diagnostics, observer: observer)
     }
 
-    private init(path: String, input: Input, diagnostics: Diagnostics) throws {
+    private init(path: String, input: Input, diagnostics: Diagnostics, observer: (any ByteStreamObserver)?) throws {
         self.path = path
         self.input = input
         self.diagnostics = diagnostics
+        self.observer = observer
         if case .memory(let bytes, _, _) = input {
             capacity = min(1 << 20, max(4096, bytes.count))  // small inputs (the fuzzer's) get a small buffer
         } else {
@@ -212,6 +218,12 @@ public final class CaptureFileReader {
     }
 
     private func readSome(into destination: UnsafeMutableRawPointer, count: Int) throws -> Int {
+        let n = try readInput(into: destination, count: count)
+        if n > 0, let observer { observer.observe(UnsafeRawBufferPointer(start: destination, count: n)) }
+        return n
+    }
+
+    private func readInput(into destination: UnsafeMutableRawPointer, count: Int) throws -> Int {
         switch input {
         case .descriptor(let fd, _):
             do {
@@ -314,6 +326,26 @@ public final class CaptureFileReader {
         if finished { return nil }
         if case .pcapng = format { return try nextBlockPacket() }
         return try nextPcapRecord()
+    }
+
+    /// Whether every byte of the input has been read (the end was reached).
+    public var readToEnd: Bool { atEnd }
+
+    /// Reads what is left of the input without parsing it, so the observer
+    /// sees every byte (reading stopped early: an error, a section of an
+    /// unknown version). Returns the bytes read.
+    /// - Throws: `CaptureError` when a read fails.
+    @discardableResult
+    public func drainToEnd() throws -> Int64 {
+        var total: Int64 = 0
+        head = 0
+        tail = 0
+        while !atEnd {
+            let n = try readSome(into: storage, count: capacity)
+            if n == 0 { atEnd = true }
+            total += Int64(n)
+        }
+        return total
     }
 
     /// Calls `body` with each packet in order until the capture ends.

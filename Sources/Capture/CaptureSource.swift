@@ -54,10 +54,13 @@ public final class CaptureSource {
     ///   - diagnostics: where skipped bytes, cut records and filtered packets are counted.
     /// - Throws: `CaptureError` naming the file: not found, unreadable, empty,
     ///   not a capture, cut inside its header, or a bad filter.
-    public init(path: String, filter: String? = nil, diagnostics: Diagnostics = Diagnostics()) throws {
+    ///   - observer: sees every byte of the file as it is read (a digest of the whole capture).
+    public init(
+        path: String, filter: String? = nil, diagnostics: Diagnostics = Diagnostics(), observer: (any ByteStreamObserver)? = nil
+    ) throws {
         self.path = path
         self.diagnostics = diagnostics
-        backend = .file(try CaptureFileReader(path: path, diagnostics: diagnostics))
+        backend = .file(try CaptureFileReader(path: path, diagnostics: diagnostics, observer: observer))
         self.filter = try filter.map { try PacketFilter(expression: $0, path: path) }
     }
 
@@ -71,12 +74,26 @@ public final class CaptureSource {
     }
 
     /// Opens `input`: its file (or standard input) or its interface.
-    public convenience init(_ input: Input, diagnostics: Diagnostics = Diagnostics()) throws {
+    /// - Parameter observer: for a file or standard input, sees every byte as it is read.
+    public convenience init(_ input: Input, diagnostics: Diagnostics = Diagnostics(), observer: (any ByteStreamObserver)? = nil) throws {
         if let interface = input.interface {
             try self.init(interface: interface, filter: input.filter, diagnostics: diagnostics)
         } else {
-            try self.init(path: input.path ?? "-", filter: input.filter, diagnostics: diagnostics)
+            try self.init(path: input.path ?? "-", filter: input.filter, diagnostics: diagnostics, observer: observer)
         }
+    }
+
+    /// Whether a file or standard input has been read to its last byte (false for a live capture).
+    public var readToEnd: Bool {
+        if case .file(let reader) = backend { return reader.readToEnd }
+        return false
+    }
+
+    /// Reads the rest of a file that parsing stopped in, unparsed, so its
+    /// observer has seen every byte; nothing for a live capture.
+    /// - Throws: `CaptureError` when a read fails.
+    public func drainToEnd() throws {
+        if case .file(let reader) = backend { try reader.drainToEnd() }
     }
 
     /// The container format.

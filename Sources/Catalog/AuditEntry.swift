@@ -21,10 +21,18 @@ public struct AuditEntry: Codable, Sendable, Equatable {
     public var reason: String?
     /// What happened: files removed, recordings kept under hold, the refusal's ground.
     public var detail: String?
+    /// The entry's place in the hash chain (1, 2, ...).
+    public var seq: Int64?
+    /// The recording the entry is about, when its target is one (kept when the entry is redacted).
+    public var recordingID: String?
+    /// Whether the personal fields (target, reason, detail) were erased with
+    /// the recording's data; the entry's commitment to them stays.
+    public var redacted: Bool
 
     enum CodingKeys: String, CodingKey {
-        case id, actor, action, target, outcome, reason, detail
+        case id, actor, action, target, outcome, reason, detail, seq, redacted
         case atEpoch = "at_epoch"
+        case recordingID = "recording_id"
     }
 
     /// An entry from a row of `SELECT * FROM audit`.
@@ -37,19 +45,23 @@ public struct AuditEntry: Codable, Sendable, Equatable {
         outcome = try row["outcome"]
         reason = try row["reason"]
         detail = try row["detail"]
+        seq = try row["seq"]
+        recordingID = try row["recording_id"]
+        redacted = try row["redacted"]
     }
 }
 
 extension CatalogStore {
     /// Appends one entry inside the caller's transaction, so the entry exists
-    /// exactly when the change it describes does.
-    static func appendAudit(
+    /// exactly when the change it describes does, chained to the one before
+    /// (`AuditChain`). Returns its place in the chain.
+    @discardableResult
+    public static func appendAudit(
         _ db: any SQLConnection, at now: Double, actor: CatalogActor, action: String, target: String?, outcome: AuditEntry.Outcome,
         reason: String? = nil, detail: String? = nil
-    ) throws {
-        try db.execute(
-            sql: "INSERT INTO audit (at_epoch, actor, action, target, outcome, reason, detail) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            arguments: [now, actor.auditName, action, target, outcome.rawValue, reason, detail])
+    ) throws -> Int64 {
+        try AuditChain.append(
+            db, at: now, actor: actor.auditName, action: action, target: target, outcome: outcome.rawValue, reason: reason, detail: detail)
     }
 
     /// Appends one entry in its own transaction.
@@ -87,7 +99,7 @@ extension CatalogStore {
         arguments.append(limit)
         return try read { db in
             try db.query(
-                sql: "SELECT * FROM (SELECT * FROM audit \(filter) ORDER BY id DESC LIMIT ?) AS newest ORDER BY id", arguments: arguments
+                sql: "SELECT * FROM (SELECT * FROM audit \(filter) ORDER BY seq DESC LIMIT ?) AS newest ORDER BY seq", arguments: arguments
             ).map(AuditEntry.init(row:))
         }
     }

@@ -151,5 +151,6 @@ enum CatalogSchema {
             // handshake the SDP did not show) holds only the audio sent in clear: said here.
             try db.execute(sql: "ALTER TABLE recordings ADD COLUMN media_encrypted \(db.dialect.integer) NOT NULL DEFAULT 0")
         },
+        evidence,
     ]
 }

@@ -1,3 +1,9 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// The catalog's half of committing a recording. Convert writes the files
 /// under temporary names and syncs them, then:
 ///
@@ -19,10 +25,22 @@ extension CatalogStore {
     /// `.exists` (`.held` when a legal hold is on the one there); one that
     /// was erased is not written again (`.erased`).
     public func insertPending(_ recording: CatalogRecording, files: [CatalogFile]) throws {
+        _ = try insertPending(recording, files: files) { _ in ((), []) }
+    }
+
+    /// Step 1 with a participant: `alongside` runs in the same transaction
+    /// after the row and `files` are in (the signed manifest: it takes its
+    /// place in the recorder's chain here, so the row and its manifest exist
+    /// together or not at all) and returns more files of the recording to
+    /// enter, and a value passed back. On PostgreSQL the transaction may run
+    /// more than once: `alongside` must change nothing outside the database.
+    public func insertPending<T>(
+        _ recording: CatalogRecording, files: [CatalogFile], alongside: (any SQLConnection) throws -> (T, [CatalogFile])
+    ) throws -> T {
         var row = recording
         row.state = .pending
         row.storage = storage
-        try write { db in
+        return try write { db in
             if let erased = try db.queryOne(sql: "SELECT action, at_epoch FROM erased WHERE id = ?", arguments: [recording.id]) {
                 let when: Double = try erased["at_epoch"]
                 let action: String = try erased["action"]
@@ -59,6 +77,9 @@ extension CatalogStore {
             try row.save(db)
             try db.execute(sql: "DELETE FROM recording_files WHERE recording_id = ?", arguments: [recording.id])
             for file in files { try file.insert(db) }
+            let (value, more) = try alongside(db)
+            for file in more { try file.insert(db) }
+            return value
         }
     }
 
@@ -84,10 +105,18 @@ extension CatalogStore {
         }
     }
 
-    /// Undoes step 1 after a failure before step 3 (the files were removed by the caller).
-    public func removePending(id: String) throws {
+    /// Undoes step 1 after a failure before step 3 (the files were removed by
+    /// the caller). A manifest signed for it is withdrawn as `failed`, with
+    /// an audit entry saying why (`why`): the chain keeps its place.
+    public func removePending(id: String, why: String? = nil) throws {
         try write { db in
-            try db.execute(sql: "DELETE FROM recordings WHERE id = ? AND state = 'pending'", arguments: [id])
+            guard try db.execute(sql: "DELETE FROM recordings WHERE id = ? AND state = 'pending'", arguments: [id]) > 0 else { return }
+            let now = Double(time(nil))
+            if try Self.withdrawManifests(db, recordingID: id, as: "failed", at: now) > 0 {
+                try AuditChain.append(
+                    db, at: now, actor: "callrec", action: "commit", target: id, outcome: "failed", reason: nil,
+                    detail: "the commit failed" + (why.map { ": \($0)" } ?? "") + "; its manifest is withdrawn")
+            }
         }
     }
 }

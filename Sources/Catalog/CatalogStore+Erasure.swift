@@ -45,7 +45,7 @@ extension CatalogStore {
                 db, sql: "SELECT * FROM recordings WHERE (caller = ? OR callee = ?) AND state = 'committed' ORDER BY start_epoch, id",
                 arguments: [number.text, number.text])
         }
-        let report = try erase(matches, action: "forget", by: actor, reason: reason, at: now, summaryTarget: "number \(number)")
+        let report = try erase(matches, action: "forget", by: actor, reason: reason, at: now, forgetting: "number \(number)")
         try reclaimErasedRows()
         return report
     }
@@ -129,7 +129,7 @@ extension CatalogStore {
     /// PostgreSQL catalog) is left `deleting` for that storage's recorder or
     /// verify to finish, and reported as failed with the reason.
     private func erase(
-        _ recordings: [CatalogRecording], action: String, by actor: CatalogActor, reason: String?, at now: Double, summaryTarget: String? = nil
+        _ recordings: [CatalogRecording], action: String, by actor: CatalogActor, reason: String?, at now: Double, forgetting number: String? = nil
     ) throws -> ErasureReport {
         // The transaction may run more than once (PostgreSQL retries): it returns what it did.
         let (kept, doomed) = try write { db -> ([(id: String, why: String)], [CatalogRecording]) in
@@ -151,16 +151,26 @@ extension CatalogStore {
                     into: "erased", values: [("id", .text(recording.id)), ("at_epoch", .real(now)), ("action", .text(action))],
                     conflict: ["id"])
                 let files = try Self.files(db, recording.id).map(\.path)
+                // The manifest keeps its place in the chain, its hash and signature; its bytes
+                // (the parties) go. The entries about the recording keep their records and
+                // commitments; their personal fields go.
+                let withdrawn = try Self.withdrawManifests(db, recordingID: recording.id, as: action, at: now)
+                let redacted = try AuditChain.redact(db, recordingID: recording.id)
                 try Self.appendAudit(
                     db, at: now, actor: actor, action: action, target: recording.id, outcome: .done, reason: reason,
-                    detail: "erased " + files.joined(separator: " "))
+                    detail: "erased " + files.joined(separator: " ") + (withdrawn > 0 ? "; manifest withdrawn" : "")
+                        + (redacted > 0 ? "; \(redacted) audit entr\(redacted == 1 ? "y" : "ies") about it redacted" : ""))
                 doomed.append(recording)
             }
-            if let summaryTarget {
+            if let number {
+                // The number is the person's: earlier entries naming it are redacted, and the
+                // summary does not name it.
+                let redacted = try AuditChain.redact(db, target: number)
                 try Self.appendAudit(
-                    db, at: now, actor: actor, action: action, target: summaryTarget, outcome: .done, reason: reason,
-                    detail: "erased \(doomed.count), kept \(kept.count) under legal hold"
-                        + (kept.isEmpty ? "" : ": " + kept.map(\.id).joined(separator: " ")))
+                    db, at: now, actor: actor, action: action, target: nil, outcome: .done, reason: reason,
+                    detail: "erased \(doomed.count) recording\(doomed.count == 1 ? "" : "s") of one number (not kept here), kept \(kept.count) under legal hold"
+                        + (kept.isEmpty ? "" : ": " + kept.map(\.id).joined(separator: " "))
+                        + (redacted > 0 ? "; \(redacted) earlier audit entr\(redacted == 1 ? "y" : "ies") naming the number redacted" : ""))
             }
             return (kept, doomed)
         }
@@ -213,6 +223,24 @@ extension CatalogStore {
         var parts = path.split(separator: "/", omittingEmptySubsequences: false).map(String.init)
         parts[parts.count - 1] = "." + parts[parts.count - 1] + ".partial"
         return parts.joined(separator: "/")
+    }
+
+    /// Writes `bytes` to a new file at `path` (replacing one there), syncs it and its folder.
+    static func writeSynced(_ bytes: [UInt8], to path: String) throws {
+        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw CatalogError(.io, "\(path): cannot create: \(String(cString: strerror(errno)))") }
+        defer { close(fd) }
+        var done = 0
+        while done < bytes.count {
+            let n = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + done, $0.count - done) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw CatalogError(.io, "\(path): cannot write: \(String(cString: strerror(errno)))")
+            }
+            done += n
+        }
+        guard fsync(fd) == 0 else { throw CatalogError(.io, "\(path): cannot sync: \(String(cString: strerror(errno)))") }
+        syncFolder(of: path)
     }
 
     /// Syncs the folder holding `path`, so a rename or unlink survives power loss.

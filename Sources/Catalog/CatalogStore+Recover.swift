@@ -87,8 +87,12 @@ extension CatalogStore {
             // Complete when each file is present under its temporary or final name with its
             // checksum. A temporary file is the newer (it is gone once renamed): a capture
             // converted again leaves the old final file beside the new temporary one.
+            // The manifest files can be written again from the catalog's copy (a crash
+            // before they were synced): the row and its manifest were entered together.
+            let restored = try restoreManifestFiles(of: row.id, files: files, write: !dryRun)
+            if !restored.isEmpty { events.append((row.id, "wrote back its manifest from the catalog: " + restored.joined(separator: " "))) }
             var complete = !files.isEmpty
-            for file in files where complete {
+            for file in files where complete && !restored.contains(file.path) {
                 let final = filePath(file.path)
                 let temp = CatalogStore.temporaryPath(of: final)
                 let present = exists(temp) ? temp : (exists(final) ? final : nil)
@@ -122,6 +126,7 @@ extension CatalogStore {
                 if !dryRun {
                     try write { db in
                         try db.execute(sql: "UPDATE recordings SET state = 'deleting' WHERE id = ?", arguments: [row.id])
+                        try Self.withdrawManifests(db, recordingID: row.id, as: "rolled back", at: Double(time(nil)))
                     }
                     _ = try finishDeletion(id: row.id)
                 }

@@ -147,11 +147,32 @@ extension CatalogStore {
         return recording
     }
 
-    /// Shows recording `id` to `actor`: scope-checked and audited.
-    public func show(id: String, by actor: CatalogActor, reason: String?, at now: Double) throws -> (CatalogRecording, [CatalogFile]) {
+    /// Shows recording `id` to `actor`: scope-checked and audited. With
+    /// `check` (Evidence's: files against the catalog and the signed
+    /// manifest), a recording it finds problems with is refused, loudly and audited.
+    public func show(
+        id: String, by actor: CatalogActor, reason: String?, at now: Double,
+        check: ((CatalogRecording, [CatalogFile]) throws -> [String])? = nil
+    ) throws -> (CatalogRecording, [CatalogFile]) {
         let recording = try authorizedRecording(id: id, action: "show", by: actor, reason: reason, at: now)
+        let files = try files(of: id)
+        if let check { try refuseUnlessIntact(recording, action: "show", problems: try check(recording, files), by: actor, reason: reason, at: now) }
         try audit("show", target: id, outcome: .done, by: actor, at: now, reason: reason)
-        return (recording, try files(of: id))
+        return (recording, files)
+    }
+
+    /// Refuses to present `recording` when `problems` (what checking its
+    /// files and signature found) is not empty: the refusal is audited and
+    /// thrown as `CatalogError(.damaged)` naming every problem.
+    public func refuseUnlessIntact(
+        _ recording: CatalogRecording, action: String, problems: [String], by actor: CatalogActor, reason: String?, at now: Double
+    ) throws {
+        guard !problems.isEmpty else { return }
+        let why = problems.joined(separator: "; ")
+        try audit(action, target: recording.id, outcome: .refused, by: actor, at: now, reason: reason, detail: "integrity: " + why)
+        throw CatalogError(
+            .damaged, "refused to \(action) recording \(recording.id): it does not match what was recorded and signed: \(why) "
+                + "(the refusal is in the audit log; run callrec catalog verify)")
     }
 
     func scopeOwner(_ actor: CatalogActor) -> String {

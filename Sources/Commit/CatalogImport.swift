@@ -32,6 +32,17 @@ public enum CatalogImport {
                 recordingID: index.id, position: position, path: RecordingSummary.relative(path, to: catalog.folder), bytes: size,
                 sha256: try FileDigest.sha256(path: path)))
         }
+        // Its signed manifest, when it was written: claimed with the recording (the catalog's
+        // chain still holds it, unless the catalog lost it too; verify says which).
+        for name in AuditChain.isRecordingID(index.id) ? [index.id + ".manifest.json", index.id + ".manifest.sig"] : [] {
+            let path = folder + "/" + name
+            guard let attributes = try? FileManager.default.attributesOfItem(atPath: path),
+                let size = (attributes[.size] as? NSNumber)?.int64Value
+            else { continue }
+            files.append(CatalogFile(
+                recordingID: index.id, position: files.count, path: RecordingSummary.relative(path, to: catalog.folder), bytes: size,
+                sha256: try FileDigest.sha256(path: path)))
+        }
         var summary = RecordingSummary(
             id: index.id, audioFiles: audioFiles, indexPath: indexPath, index: index,
             start: MediaTime(nanoseconds: Int64((start * 1000).rounded()) * 1_000_000))

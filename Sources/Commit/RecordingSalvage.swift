@@ -1,6 +1,7 @@
 import CallMedia
 import Catalog
 import CallrecCore
+import Evidence
 import Foundation
 import Output
 
@@ -36,10 +37,14 @@ public struct RecordingSalvage: Sendable {
     public var peaks: PeaksOptions
     /// Waits out a full disk; nil: fail at once.
     public var space: DiskSpaceWait?
+    /// Signs the manifest of each recording salvaged (the folder's recorder;
+    /// its manifest names the capture as unknown). Nil: none (tests only).
+    public var signer: ManifestSigner?
 
-    public init(peaks: PeaksOptions = .default, space: DiskSpaceWait? = nil) {
+    public init(peaks: PeaksOptions = .default, space: DiskSpaceWait? = nil, signer: ManifestSigner?) {
         self.peaks = peaks
         self.space = space
+        self.signer = signer
     }
 
     /// The `PartialSalvager` for `CatalogStore.recover` and `verify`.
@@ -197,9 +202,9 @@ public struct RecordingSalvage: Sendable {
     }
 
     private func commit(_ finished: FinishedRecording, catalog: CatalogStore) throws {
-        let committer = RecordingCommitter(catalog: catalog, outputDirectory: catalog.folder, space: space)
+        let committer = RecordingCommitter(catalog: catalog, outputDirectory: catalog.folder, signer: signer, options: nil, space: space)
         let diagnostics = Diagnostics()
-        guard try committer.commit(finished, diagnostics: diagnostics) != nil else {
+        guard try committer.commit(finished, capture: .unknown, diagnostics: diagnostics) != nil else {
             throw OutputError(code: .io, path: finished.summary.indexPath, message: diagnostics.notes.first ?? "not committed")
         }
     }

@@ -3,6 +3,7 @@ import CallrecCore
 import Capture
 import Catalog
 import Commit
+import Evidence
 import Foundation
 import Output
 import Pipeline
@@ -66,6 +67,9 @@ public final class Recorder: @unchecked Sendable {
         public var actor: CatalogActor = .operator("callrec-record")
         /// Called after each step of each commit (crash tests).
         public var afterCommitStep: (@Sendable (CommitStep) throws -> Void)? = nil
+        /// Seconds between two signed checkpoints of the audit and manifest
+        /// chains (one more is made when the recorder stops); 0: only then.
+        public var checkpointInterval: Double = 300
 
         /// Settings with `convert`'s options and one worker per core.
         public init(convert: ConvertOptions, jobs: Int = ProcessInfo.processInfo.activeProcessorCount) {
@@ -80,12 +84,25 @@ public final class Recorder: @unchecked Sendable {
         public var call: @Sendable (FinishedCall) -> Void
         /// Lines for the operator (standard error): start, repairs, status, disk, notes.
         public var message: @Sendable (String) -> Void
+        /// Each signed checkpoint, as its JSON line (`Checkpoint.jsonLine`), on
+        /// the same thread as `call` and in turn with the calls' lines.
+        public var checkpoint: @Sendable (String) -> Void
 
         /// Events delivered to these closures.
-        public init(call: @escaping @Sendable (FinishedCall) -> Void, message: @escaping @Sendable (String) -> Void) {
+        public init(
+            call: @escaping @Sendable (FinishedCall) -> Void, message: @escaping @Sendable (String) -> Void,
+            checkpoint: @escaping @Sendable (String) -> Void = { _ in }
+        ) {
             self.call = call
             self.message = message
+            self.checkpoint = checkpoint
         }
+    }
+
+    /// One line of standard output: a finished call, or a signed checkpoint.
+    enum OutputLine: Sendable {
+        case call(FinishedCall)
+        case checkpoint(String)
     }
 
     /// Why `run` returned.
@@ -164,7 +181,15 @@ public final class Recorder: @unchecked Sendable {
     private let ledger: CallLedger
     private let rules: LiveRules
     private let packets: HandoffQueue<PacketInfo>
-    private let lines: HandoffQueue<FinishedCall>
+    private let lines: HandoffQueue<OutputLine>
+    /// Whose key signs the manifests and checkpoints.
+    public let identity: RecorderIdentity
+    /// What each manifest says the packets came from.
+    private let capture: RecordingManifest.Capture
+    /// The heads the last checkpoint signed (guarded by `checkpointLock`:
+    /// the monitor thread and `run`'s last checkpoint both make them).
+    private var lastCheckpoint: (audit: Int64, manifests: Int64)? = nil
+    private let checkpointLock = Lock()
     private let marker: String
     private let keepMarker: Bool
     private let started = monotonicSeconds()
@@ -202,9 +227,13 @@ public final class Recorder: @unchecked Sendable {
         catalog = try CatalogStore(path: out + "/" + CatalogStore.fileName)
         marker = out + "/" + Recorder.runningMarker
         let unclean = System.exists(marker)
+        // Whose key signs, first: the recordings salvaged below are signed with it too.
+        identity = try RecorderIdentity.open(keyPath: settings.convert.signingKeyPath, outputDirectory: out)
+        try identity.register(in: catalog, label: RecorderIdentity.label(outputDirectory: out), by: settings.actor, at: Date().timeIntervalSince1970)
+        events.message(identity.startLine)
         do {
             // The recordings of the calls that were in flight are kept as far as they were written.
-            let salvage = RecordingSalvage(peaks: settings.convert.peaks)
+            let salvage = RecordingSalvage(peaks: settings.convert.peaks, signer: ManifestSigner(identity: identity))
             let report = try catalog.recover(
                 scanFolders: unclean, salvager: salvage.salvager, by: settings.actor, at: Date().timeIntervalSince1970)
             recovery = report
@@ -220,9 +249,9 @@ public final class Recorder: @unchecked Sendable {
         rules = LiveRules(try catalog.ruleSet())
         // The lines go through a queue to their own thread: a reader of the output that
         // stops reading holds up that thread alone, never the calls.
-        let lines = HandoffQueue<FinishedCall>(capacity: max(1, settings.lineQueueLength), byteCapacity: 1)
+        let lines = HandoffQueue<OutputLine>(capacity: max(1, settings.lineQueueLength), byteCapacity: 1)
         self.lines = lines
-        ledger = CallLedger { call in lines.push(call, bytes: UnsafeRawBufferPointer(start: nil, count: 0), wait: false) }
+        ledger = CallLedger { call in lines.push(.call(call), bytes: UnsafeRawBufferPointer(start: nil, count: 0), wait: false) }
         // A slot per 128 bytes: an RTP packet with its headers is about 200.
         packets = HandoffQueue(capacity: max(1024, settings.packetQueueBytes / 128), byteCapacity: settings.packetQueueBytes)
         // `self` is needed by the disk events (a give-up stops the recorder): set below.
@@ -245,7 +274,18 @@ public final class Recorder: @unchecked Sendable {
         options.diskSpace = space
         let ids = RecordingCommitter.recordingIDs(for: catalog)
         options.recordingIDs = ids
-        committer = RecordingCommitter(catalog: catalog, outputDirectory: out, afterStep: settings.afterCommitStep, space: space, ids: ids)
+        if let interface = input.interface {
+            capture = .interface(name: interface, filter: input.filter, packets: nil)
+        } else if let path = input.path, path != "-" {
+            // A file replayed: named with its size; its calls are committed as they end, before its SHA-256 is known.
+            let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? NSNumber)?.int64Value ?? 0
+            capture = .file(path: path, bytes: size, sha256: nil, packets: nil)
+        } else {
+            capture = .stream(packets: nil)
+        }
+        committer = RecordingCommitter(
+            catalog: catalog, outputDirectory: out, signer: ManifestSigner(identity: identity), options: options,
+            afterStep: settings.afterCommitStep, space: space, ids: ids)
         self.options = options
         stopper.recorder = self
         try Recorder.writeMarker(marker)
@@ -300,13 +340,14 @@ public final class Recorder: @unchecked Sendable {
         mutex.unlock()
         let ledger = self.ledger
         let committer = self.committer
+        let capture = self.capture
         let processor = CaptureProcessor(
             options: options, diagnostics: diagnostics, policy: rules, executor: workers,
             onCallEnded: { report in ledger.add(FinishedCall(report)) },
             onCallFailed: { report, error in ledger.add(FinishedCall(report, error: error)) },
             onRecording: { finished in
                 let notes = Diagnostics()
-                guard try committer.commit(finished, diagnostics: notes) != nil else {
+                guard try committer.commit(finished, capture: capture, diagnostics: notes) != nil else {
                     // A legal hold or an erasure kept it out: its files are gone.
                     throw OutputError(code: .io, path: finished.summary.id, message: notes.notes.first ?? "not committed")
                 }
@@ -319,7 +360,15 @@ public final class Recorder: @unchecked Sendable {
         let monitor = WorkerThread { [self] in monitorLoop() }
         let linesDone = DispatchSemaphore(value: 0)
         let lineWriter = WorkerThread { [lines, events] in
-            while lines.pop(timeout: nil, { call, _ in events.call(call) }) != .finished {}
+            while lines.pop(
+                timeout: nil,
+                { line, _ in
+                    switch line {
+                    case .call(let call): events.call(call)
+                    case .checkpoint(let text): events.checkpoint(text)
+                    }
+                }) != .finished
+            {}
             linesDone.signal()
         }
         let fatal = frontLoop(processor)
@@ -332,6 +381,8 @@ public final class Recorder: @unchecked Sendable {
         workers.finish(into: diagnostics)
         if let error = workers.fatalError { failure = failure ?? error }
         ledger.flush()
+        // The last checkpoint covers every commit of the run.
+        checkpoint()
         lines.finishInput()
         if linesDone.wait(timeout: .now() + settings.lineFlushTimeout) == .success {
             lineWriter.join()
@@ -509,21 +560,49 @@ public final class Recorder: @unchecked Sendable {
         mutex.unlock()
     }
 
-    /// The status thread: a line every `statusInterval` seconds and on request.
+    /// Signs a checkpoint of both chains' heads, stores it, and prints it
+    /// (standard error, and in turn among the JSON lines), unless nothing
+    /// changed since the last one. A failure is said and does not stop recording.
+    private func checkpoint() {
+        checkpointLock.lock()
+        defer { checkpointLock.unlock() }
+        do {
+            guard let head = try catalog.auditHead(), let recorder = try catalog.recorder(id: identity.id) else { return }
+            if let last = lastCheckpoint, last == (head.seq, recorder.headSequence) { return }
+            let made = try Checkpoint.make(catalog, identity: identity, at: Date().timeIntervalSince1970)
+            lastCheckpoint = (made.auditSeq, made.manifestSequence)
+            events.message(Checkpoint.messageLine(made))
+            lines.push(.checkpoint(Checkpoint.jsonLine(made)), bytes: UnsafeRawBufferPointer(start: nil, count: 0), wait: false)
+        } catch {
+            events.message("callrec: could not sign a checkpoint: \(error)")
+        }
+    }
+
+    /// The status thread: a line every `statusInterval` seconds and on
+    /// request; a signed checkpoint every `checkpointInterval` seconds.
     private func monitorLoop() {
         var next = settings.statusInterval > 0 ? monotonicSeconds() + settings.statusInterval : Double.infinity
+        var nextCheckpoint = settings.checkpointInterval > 0 ? monotonicSeconds() + settings.checkpointInterval : Double.infinity
         var previous: (packets: Int, at: Double) = (0, monotonicSeconds())
         mutex.lock()
         while !monitorDone {
             if !statusRequested {
-                if next.isFinite {
-                    mutex.wait(seconds: max(0, next - monotonicSeconds()))
+                let wake = min(next, nextCheckpoint)
+                if wake.isFinite {
+                    mutex.wait(seconds: max(0, wake - monotonicSeconds()))
                 } else {
                     mutex.wait()
                 }
             }
             if monitorDone { break }
             let now = monotonicSeconds()
+            if now >= nextCheckpoint {
+                nextCheckpoint = now + settings.checkpointInterval
+                mutex.unlock()
+                checkpoint()
+                mutex.lock()
+                continue
+            }
             guard statusRequested || now >= next else { continue }
             statusRequested = false
             if now >= next { next = now + settings.statusInterval }

@@ -91,6 +91,8 @@ public final class CaptureProcessor {
     private let onCallFailed: ((CallReport, any Error) -> Void)?
     /// Calls ended so far (their `CallReport.sequence`).
     private var endedCalls = 0
+    /// The number of the packet being processed (the capture's frame number).
+    private var packetNumber = 0
 
     /// - Parameters:
     ///   - policy: the recording rules; a call they skip is never decoded.
@@ -146,6 +148,7 @@ public final class CaptureProcessor {
     /// Takes one captured packet.
     public func process(_ packet: borrowing RawPacket) throws {
         diagnostics.count(.packetsRead)
+        packetNumber = packet.number
         let time = packet.timestamp
         if now == nil || time > now! { now = time }
         try sweepIfDue(at: time)
@@ -202,7 +205,7 @@ public final class CaptureProcessor {
         }
         diagnostics.count(.sipMessages)
         message.countHeaderRepairs(in: diagnostics)
-        if let callID = message.callID, let key = keysByCallID[callID], let call = calls[key] { call.lastActivity = time }
+        if let callID = message.callID, let key = keysByCallID[callID], let call = calls[key] { call.saw(at: time, packet: packetNumber) }
         var refused: [String] = []
         try tracker.process(message, from: source, to: destination, at: time) { event in
             switch event {
@@ -257,7 +260,7 @@ public final class CaptureProcessor {
         let key = nextKey
         nextKey += 1
         let session = executor.makeSession(key: key, description: description, signalled: signalled, options: options)
-        let call = RoutedCall(key: key, session: session, description: description, at: time)
+        let call = RoutedCall(key: key, session: session, description: description, at: time, packet: packetNumber)
         calls[key] = call
         if signalled { keysByCallID[description.callID] = key }
         // The recording rules decide here, before any audio: a skipped call is claimed but never decoded.
@@ -350,7 +353,7 @@ public final class CaptureProcessor {
         if let report = RTCPSenderReport(payload) { try senderReport(report, at: time) }
         if let (call, sender, audio) = route(from: source, to: destination) {
             guard audio else {
-                call.lastActivity = time
+                call.saw(at: time, packet: packetNumber)
                 diagnostics.count(.mediaNotRecorded)
                 if call.noteSkippedStream(from: source) {
                     diagnostics.note(
@@ -414,7 +417,7 @@ public final class CaptureProcessor {
         let admission = call.admit(source, header, payload: wire, for: sender, at: time) { text in
             diagnostics.note("call \(RecordingNaming.safeForDisplay(call.description.callID)), \(sender.name)'s leg: \(text)")
         }
-        call.lastActivity = time
+        call.saw(at: time, packet: packetNumber)
         switch admission {
         case .relayCopy:
             diagnostics.count(.rtpSecondPath)
@@ -483,7 +486,7 @@ public final class CaptureProcessor {
             diagnostics.count(.rtpUnmatched)
             return
         }
-        if let candidate = RTPStreamCandidate(header, bytes: payload, at: time) {
+        if let candidate = RTPStreamCandidate(header, bytes: payload, at: time, packet: packetNumber) {
             candidates[key] = candidate
         } else {
             diagnostics.count(.rtpUnmatched)
@@ -525,6 +528,7 @@ public final class CaptureProcessor {
             return
         }
         call.encrypted = candidate.looksEncrypted || mirror?.looksEncrypted == true
+        call.firstPacket = min(candidate.firstPacket, mirror?.firstPacket ?? candidate.firstPacket)
         try claim(firstKey.source, for: call, side: .caller, at: time)
         try claim(firstKey.destination, for: call, side: .callee, at: time)
         var streams = [(candidate, key.source, mirrorFirst ? CallSide.callee : .caller)]
@@ -598,6 +602,7 @@ public final class CaptureProcessor {
         if var finished = try session.finish(reason: reason) {
             finished.summary.ruleID = call.decision.ruleID
             finished.summary.retainUntilEpoch = call.decision.retention.until(from: finished.summary.start.seconds)
+            finished.summary.capturePackets = call.firstPacket...max(call.firstPacket, call.lastPacket)
             try onRecording(finished)
             return (.recorded, finished.summary)
         }

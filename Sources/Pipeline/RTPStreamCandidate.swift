@@ -28,6 +28,8 @@ struct RTPStreamCandidate {
     private var lastSequence: UInt16
     private var lastTimestamp: UInt32
     private(set) var lastArrival: MediaTime
+    /// The capture's number of the run's first packet.
+    let firstPacket: Int
     /// Packets held, in arrival order, with their capture times.
     private(set) var held: [(time: MediaTime, bytes: [UInt8])] = []
     /// Held packets whose payload is a G.711/G.722 payload plus an SRTP
@@ -36,9 +38,10 @@ struct RTPStreamCandidate {
 
     /// Starts a run at `header` (the packet `bytes`, captured at `time`), or
     /// nil when the packet cannot start an audio stream.
-    init?(_ header: RTPHeader, bytes: UnsafeRawBufferPointer, at time: MediaTime) {
+    init?(_ header: RTPHeader, bytes: UnsafeRawBufferPointer, at time: MediaTime, packet: Int = 0) {
         guard RTPStreamCandidate.isAudioPayloadType(header.payloadType), bytes.count <= RTPStreamCandidate.maxPacketBytes
         else { return nil }
+        firstPacket = packet
         ssrc = header.ssrc
         lastSequence = header.sequence
         lastTimestamp = header.timestamp

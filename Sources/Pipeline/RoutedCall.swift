@@ -137,12 +137,24 @@ final class RoutedCall {
     /// call's packets never reach its session (the router stops them).
     var decision = RuleDecision.unmatched
 
-    init(key: Int, session: CallSession, description: CallDescription, at time: MediaTime) {
+    /// The capture's numbers of the first and the latest packet that belonged to the call.
+    var firstPacket: Int
+    var lastPacket: Int
+
+    init(key: Int, session: CallSession, description: CallDescription, at time: MediaTime, packet: Int) {
         self.key = key
         self.session = session
         self.description = description
         self.lastActivity = time
         self.createdAt = time
+        firstPacket = packet
+        lastPacket = packet
+    }
+
+    /// Notes one of the call's own packets (RTP or SIP): when, and its number in the capture.
+    func saw(at time: MediaTime, packet: Int) {
+        lastActivity = time
+        lastPacket = max(lastPacket, packet)
     }
 
     /// The call as signalling describes it now (the router's copy; the

@@ -13,7 +13,8 @@ struct Callrec: ParsableCommand {
 
             Exit status: 0 success, 1 some inputs failed (the rest were written), 2 usage error.
             """,
-        subcommands: [Convert.self, Record.self, Inspect.self, CatalogCommand.self, Keys.self, Bench.self]
+        version: CallrecVersion.current,
+        subcommands: [Convert.self, Record.self, Inspect.self, CatalogCommand.self, Keys.self, VerifyEvidence.self, Bench.self]
     )
 }
 

@@ -2,12 +2,14 @@ import ArgumentParser
 import CallMedia
 import Commit
 import Catalog
+import Evidence
+import Foundation
 
 /// `callrec catalog verify`.
 struct CatalogVerify: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "verify",
-        abstract: "Check files against the catalog and repair what a crash left.",
+        abstract: "Check files, signatures and the audit chain; repair what a crash left.",
         discussion: """
             Reads every catalogued file and compares its SHA-256, then repairs: the recording of a \
             call that was in flight when a recorder or convert died is salvaged (its Ogg Opus audio \
@@ -20,16 +22,63 @@ struct CatalogVerify: ParsableCommand {
             never exported). Admin only; repairs are audited. Exit status 1 when damage remains. \
             It waits for no one: while a convert writes to the catalog, verify refuses to start.
 
-            Example: callrec catalog verify --out /srv/recordings
+            Then it checks the evidence, without reading files again: the audit log entry by entry \
+            (an entry edited, inserted, removed or moved, even with the triggers dropped: each names \
+            its place, audit #N), every recorder's chain of signed manifests (a manifest missing, \
+            altered, or not signed by its recorder's key; a recording gone without an erasure; a \
+            recording without a manifest; a recording whose catalogued files differ from what was \
+            signed), and every signed checkpoint against both chains. Give the checkpoints record \
+            printed (its JSON lines, or the journal) with --checkpoints: a catalog rewritten since, \
+            hashes and all, no longer matches them. Exit status 1 when anything is found.
+
+            Examples:
+              callrec catalog verify --out /srv/recordings
+              callrec catalog verify --chain-only --checkpoints /var/log/callrec/calls.jsonl
             """
     )
     @OptionGroup var location: CatalogLocation
     @Flag(help: "Only report; change nothing.") var dryRun = false
+    @Flag(help: "Check the chains and signatures only: read no recording's files, repair nothing.") var chainOnly = false
+    @Option(
+        help: ArgumentHelp(
+            "A file with checkpoints kept outside the catalog: record's JSON lines, or its standard error (the journal).",
+            valueName: "file"))
+    var checkpoints: [String] = []
+    @Option(
+        help: ArgumentHelp(
+            "The key that signs the manifest of a recording salvaged after a crash (default: the folder's recorder.key, "
+                + "made if there is none).", valueName: "file"))
+    var signingKey: String?
 
     func run() throws {
+        let outside = try checkpoints.flatMap { path -> [Checkpoint.Copy] in
+            guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+                throw ValidationError("--checkpoints \(path): cannot read it")
+            }
+            let found = Checkpoint.copies(in: text)
+            if found.isEmpty { throw ValidationError("--checkpoints \(path): no checkpoint in it (record prints them among its JSON lines)") }
+            return found
+        }
         try location.run { store, actor in
-            let report = try store.verify(
-                dryRun: dryRun, importer: CatalogImport.recording, salvager: RecordingSalvage().salvager, by: actor, at: wallClock())
+            let evidence = EvidenceVerifier(catalog: store, outsideCheckpoints: outside)
+            if chainOnly {
+                let findings = try printEvidence(try evidence.verify())
+                if findings > 0 { throw PartialFailure() }
+                return
+            }
+            // A recording salvaged from what a crash left is signed by the folder's recorder,
+            // whose key is opened (and registered) only when there is one to sign.
+            var signer: ManifestSigner? = nil
+            let keyPath = signingKey
+            let salvager: PartialSalvager = { files, catalog in
+                if signer == nil {
+                    let identity = try RecorderIdentity.open(keyPath: keyPath, outputDirectory: catalog.folder)
+                    try identity.register(in: catalog, label: RecorderIdentity.label(outputDirectory: catalog.folder), by: actor, at: wallClock())
+                    signer = ManifestSigner(identity: identity)
+                }
+                return try RecordingSalvage(signer: signer).salvage(files, into: catalog)
+            }
+            let report = try store.verify(dryRun: dryRun, importer: CatalogImport.recording, salvager: salvager, by: actor, at: wallClock())
             let out = FileHandleOutput.standardOutput
             let verb = dryRun ? "would " : ""
             for (id, detail) in report.salvaged { out.write("recording cut by a crash \(id): salvaged, \(detail)\n") }
@@ -41,11 +90,27 @@ struct CatalogVerify: ParsableCommand {
             for id in report.orphansCatalogued { out.write("recording without row \(id): \(verb)catalogued from its index\n") }
             for p in report.orphanFilesRemoved { out.write("file without row \(p): \(verb)removed\n") }
             for (id, why) in report.damaged { out.write("damaged \(id): \(why)\n") }
+            // The chains are checked after the repairs (which are audited), and said before the last line.
+            let findings = try printEvidence(try evidence.verify())
             out.write("\(report.healthy) recording\(report.healthy == 1 ? "" : "s") healthy"
                 + (report.checksumsRecorded > 0 ? ", \(report.checksumsRecorded) checksums recorded" : "")
                 + (report.isClean ? ", nothing to repair" : "") + "\n")
-            if !report.damaged.isEmpty { throw PartialFailure() }
+            if !report.damaged.isEmpty || findings > 0 { throw PartialFailure() }
         }
+    }
+
+    /// Prints what the evidence check found; returns how many problems.
+    private func printEvidence(_ report: EvidenceReport) throws -> Int {
+        let out = FileHandleOutput.standardOutput
+        for finding in report.findings { out.write("evidence: \(display(finding.subject)): \(display(finding.message))\n") }
+        out.write(
+            "evidence: \(report.auditEntries) audit entr\(report.auditEntries == 1 ? "y" : "ies") chained, \(report.manifests) manifest\(report.manifests == 1 ? "" : "s") "
+                + "of \(report.recorders) recorder\(report.recorders == 1 ? "" : "s") (\(report.signaturesChecked) signature\(report.signaturesChecked == 1 ? "" : "s") checked), "
+                + "\(report.checkpoints) checkpoint\(report.checkpoints == 1 ? "" : "s")"
+                + (report.outsideCheckpoints > 0 ? " and \(report.outsideCheckpoints) kept outside" : "")
+                + (report.unsignedRecordings > 0 ? ", \(report.unsignedRecordings) recording\(report.unsignedRecordings == 1 ? "" : "s") from before signing" : "")
+                + (report.isClean ? ": intact" : ": \(report.findings.count) problem\(report.findings.count == 1 ? "" : "s")") + "\n")
+        return report.findings.count
     }
 }
 
@@ -69,18 +134,20 @@ struct CatalogAudit: ParsableCommand {
             let entries = try store.auditLog(since: sinceEpoch, actorName: user, target: target, limit: limit, by: actor, at: wallClock())
             if json {
                 struct Line: Encodable {
-                    var at: String, actor: String, action: String, target: String?, outcome: String, reason: String?, detail: String?
+                    var seq: Int64?, at: String, actor: String, action: String, target: String?, outcome: String, reason: String?, detail: String?
+                    var recording_id: String?, redacted: Bool
                 }
                 FileHandleOutput.standardOutput.write(
                     catalogJSON(entries.map {
-                        Line(at: CatalogTime.iso($0.atEpoch), actor: $0.actor, action: $0.action, target: $0.target,
-                             outcome: $0.outcome.rawValue, reason: $0.reason, detail: $0.detail)
+                        Line(seq: $0.seq, at: CatalogTime.iso($0.atEpoch), actor: $0.actor, action: $0.action, target: $0.target,
+                             outcome: $0.outcome.rawValue, reason: $0.reason, detail: $0.detail, recording_id: $0.recordingID, redacted: $0.redacted)
                     }) + "\n")
                 return
             }
             var text = ""
             for e in entries {
-                text += "\(CatalogTime.iso(e.atEpoch))  \(e.actor.padded(16))  \(e.action.padded(12))  \(e.outcome.rawValue.padded(7))  \(display(e.target ?? "-"))"
+                text += "#\(String(e.seq ?? 0).padded(6)) \(CatalogTime.iso(e.atEpoch))  \(e.actor.padded(16))  \(e.action.padded(12))  \(e.outcome.rawValue.padded(7))  "
+                    + (e.redacted ? "\(e.recordingID ?? "-") [target, reason and detail erased]" : display(e.target ?? "-"))
                 if let reason = e.reason { text += "  why: \(display(reason))" }
                 if let detail = e.detail { text += "  (\(display(detail)))" }
                 text += "\n"

@@ -30,6 +30,7 @@ struct CatalogCommand: ParsableCommand {
         subcommands: [
             CatalogFind.self, CatalogShow.self, CatalogExport.self, CatalogDelete.self, CatalogForget.self, CatalogHold.self,
             CatalogRelease.self, CatalogPurge.self, CatalogVerify.self, CatalogRules.self, CatalogUsers.self, CatalogAudit.self,
+            CatalogRecorders.self,
         ]
     )
 }

@@ -1,8 +1,10 @@
 import CallrecCore
 import ArgumentParser
 import Catalog
+import Evidence
 import Foundation
 import Output
+import Sealing
 
 /// `callrec catalog find`.
 struct CatalogFind: ParsableCommand {
@@ -198,7 +200,7 @@ struct CatalogShow: ParsableCommand {
 
     func run() throws {
         try location.run { store, actor in
-            let (r, files) = try store.show(id: id, by: actor, reason: reason, at: wallClock())
+            let (r, files) = try store.show(id: id, by: actor, reason: reason, at: wallClock(), check: integrityCheck(store))
             if json {
                 FileHandleOutput.standardOutput.write(catalogJSON(RecordingJSON(r, store: store)) + "\n")
                 return
@@ -223,6 +225,11 @@ struct CatalogShow: ParsableCommand {
             ]
             if r.damaged { lines.append("DAMAGED      a file is missing or its SHA-256 differs (catalog verify)") }
             if r.mediaEncrypted { lines.append("ENCRYPTED    part of the call's media was encrypted: only the audio sent in clear is recorded") }
+            if let manifest = try store.manifest(of: r.id) {
+                lines.append("signed       manifest #\(manifest.sequence) of recorder \(manifest.recorderID), sha256 \(manifest.sha256); files and signature checked")
+            } else {
+                lines.append("signed       no: catalogued before recorders signed manifests (files checked against the catalog)")
+            }
             for f in files {
                 lines.append("file         \(store.filePath(f.path))  \(f.bytes) bytes  sha256 \(f.sha256 ?? "-")")
             }
@@ -231,19 +238,29 @@ struct CatalogShow: ParsableCommand {
     }
 }
 
-/// `callrec catalog export ID --to PATH`.
+/// `callrec catalog export ID --to PATH` and `--evidence FILE.zip`.
 struct CatalogExport: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "export",
-        abstract: "Copy one recording out of the archive, as it is (Ogg Opus) or decoded to WAV.",
+        abstract: "Copy one recording out of the archive (Ogg Opus or WAV), or export it as evidence (a signed zip).",
         discussion: """
-            The copy is checked against the catalogued SHA-256 first; a damaged recording is not exported. \
+            The recording is checked first: every file against the catalogued SHA-256, the catalog's files \
+            against the recording's signed manifest, the manifest's signature against its recorder's key. A \
+            recording that fails is not exported; the refusal is audited. \
             WAV is 16-bit PCM at 48 kHz (what an Opus decoder yields), channel 0 the caller, 1 the callee. \
             The format follows the extension of --to unless --format says otherwise. Audited.
+
+            --evidence FILE.zip writes an evidence bundle (needs --reason): the recording as stored and \
+            decoded to WAV, its call index and peaks, its manifest and signature, the recorder's public key, \
+            the audit entries about it with the chain links that check them, a checkpoint and the bundle's \
+            SHA256SUMS signed with the recorder's key (OUT/recorder.key, or --signing-key), and a VERIFY.txt \
+            that says how to check all of it with sha256sum and openssl on any machine; callrec \
+            verify-evidence checks it too. A sealed recording is decoded with --identity (a key it was sealed to).
 
             Examples:
               callrec catalog export 20261129T081530Z-3f9a1c2e --to /tmp/call.opus
               callrec catalog export 20261129T081530Z-3f9a1c2e --to /tmp/call.wav --reason "dispute 4711"
+              callrec catalog export 20261129T081530Z-3f9a1c2e --evidence dispute-4711.zip --reason "dispute 4711"
             """
     )
 
@@ -251,20 +268,30 @@ struct CatalogExport: ParsableCommand {
 
     @OptionGroup var location: CatalogLocation
     @Argument(help: "The recording id.") var id: String
-    @Option(help: ArgumentHelp("Where to write the copy.", valueName: "path")) var to: String
+    @Option(help: ArgumentHelp("Where to write the copy.", valueName: "path")) var to: String?
+    @Option(help: ArgumentHelp("Write an evidence bundle (a zip file) here instead.", valueName: "file.zip")) var evidence: String?
     @Option(help: "opus (the file as recorded) or wav (decoded). Default: from the extension of --to.") var format: Format?
-    @Option(help: ArgumentHelp("Why it leaves the archive (written to the audit log).", valueName: "text")) var reason: String?
+    @Option(help: ArgumentHelp("Why it leaves the archive (written to the audit log; required with --evidence).", valueName: "text")) var reason: String?
+    @Option(help: ArgumentHelp("Evidence: the recorder key that signs the bundle (default OUT/recorder.key).", valueName: "file")) var signingKey: String?
+    @Option(help: ArgumentHelp("Evidence of a sealed recording: an age identity file it was sealed to, to decode its audio.", valueName: "file")) var identity: [String] = []
+
+    func validate() throws {
+        if (to == nil) == (evidence == nil) { throw ValidationError("give --to PATH (a copy) or --evidence FILE.zip (an evidence bundle)") }
+        if evidence != nil && (reason ?? "").trimmingCharacters(in: .whitespaces).isEmpty {
+            throw ValidationError("--evidence needs --reason: why the recording is exported as evidence is written to the audit log")
+        }
+    }
 
     func run() throws {
+        if let evidence { return try exportEvidence(to: evidence) }
+        let to = self.to!
         let chosen = format ?? (to.lowercased().hasSuffix(".wav") ? .wav : .opus)
         try location.run { store, actor in
             let now = wallClock()
             let r = try store.authorizedRecording(id: id, action: "export", by: actor, reason: reason, at: now)
+            let files = try store.files(of: id)
+            try store.refuseUnlessIntact(r, action: "export", problems: try integrityCheck(store)(r, files), by: actor, reason: reason, at: now)
             let source = store.filePath(r.audioPath)
-            if let known = r.audioSHA256, try FileDigest.sha256(path: source) != known {
-                try store.audit("export", target: id, outcome: .failed, by: actor, at: now, reason: reason, detail: "SHA-256 differs from the catalog's")
-                throw CatalogError(.damaged, "\(source): its SHA-256 differs from the catalog's; not exported (run callrec catalog verify)")
-            }
             switch chosen {
             case .opus:
                 let data = try Data(contentsOf: URL(fileURLWithPath: source))
@@ -276,6 +303,19 @@ struct CatalogExport: ParsableCommand {
             }
             try store.audit("export", target: id, outcome: .done, by: actor, at: now, reason: reason, detail: "to \(to) as \(chosen.rawValue)")
             FileHandleOutput.standardOutput.write("exported \(id) to \(to) (\(chosen.rawValue))\n")
+        }
+    }
+
+    private func exportEvidence(to path: String) throws {
+        try location.run { store, actor in
+            let exporter = try openingRecorder { try RecorderIdentity.open(keyPath: signingKey ?? RecorderIdentity.defaultKeyPath(outputDirectory: store.folder), outputDirectory: store.folder) }
+            let identities: [any AgeIdentity] = try openingRecorder { try identity.flatMap { try X25519Identity.load(path: $0) } }
+            let result = try EvidenceBundle.export(
+                recording: id, to: path, catalog: store, exporter: exporter, identities: identities, by: actor, reason: reason ?? "",
+                at: wallClock())
+            FileHandleOutput.standardOutput.write(
+                "exported \(id) as evidence to \(path): \(result.files.count) files, audit entries #\(result.auditRange.lowerBound) to "
+                    + "#\(result.auditRange.upperBound), signed by recorder \(exporter.id); check it with: callrec verify-evidence \(path)\n")
         }
     }
 }

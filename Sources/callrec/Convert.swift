@@ -5,6 +5,7 @@ import Capture
 import Commit
 import Conversion
 import DSP
+import Evidence
 import Foundation
 import Inspection
 import Output
@@ -91,7 +92,10 @@ struct Convert: ParsableCommand {
 
     func run() throws {
         let options = try makeOptions()
-        let converter = try Converter(options: options, afterCommitStep: Self.crashInjection())
+        let converter = try openingRecorder {
+            try Converter(options: options, afterCommitStep: Self.crashInjection(), actor: .operator(operatorLogin()))
+        }
+        FileHandleOutput.standardError.write(converter.identity.startLine + "\n")
         var failures = 0
         var written = 0
         var skipped = 0
@@ -128,6 +132,14 @@ struct Convert: ParsableCommand {
                 for note in diagnostics.notes { stderr.write("  \(Self.displayName(input)): \(note)\n") }
             } else {
                 for note in diagnostics.notes.prefix(5) { stderr.write("callrec: note: \(Self.displayName(input)): \(note)\n") }
+            }
+        }
+        if written > 0 {
+            // A checkpoint of both chains, signed, for the operator's log (an outside copy).
+            do {
+                stderr.write(Checkpoint.messageLine(try Checkpoint.make(converter.catalog, identity: converter.identity, at: wallClock())) + "\n")
+            } catch {
+                stderr.write("callrec: could not sign a checkpoint: \(error)\n")
             }
         }
         if !json {

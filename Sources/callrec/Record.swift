@@ -40,6 +40,13 @@ struct Record: ParsableCommand {
             with end_reason crashed), interrupted commits are completed or rolled back. A full disk pauses recording and waits up to \
             --disk-full-wait seconds for space, then stops (exit 1), keeping everything written.
 
+            Evidence. The recorder signs each recording's manifest with its Ed25519 key (--signing-key, \
+            default OUT/recorder.key, made on first use) and says at start which key, by recorder id and \
+            fingerprint. Every --checkpoint-interval seconds, and when it stops, it signs a checkpoint of the \
+            audit and manifest chains and prints it on standard error and among the JSON lines \
+            ({"checkpoint": ..., "signature": ...}): keep those lines, and catalog verify --checkpoints proves \
+            the catalog still holds what was signed.
+
             Time is the capture's: when no packet arrives at all, it moves on with the wall clock \
             so idle calls still end.
 
@@ -85,6 +92,13 @@ struct Record: ParsableCommand {
         valueName: "seconds"))
     var flushInterval: Double = 1
 
+    @Option(
+        help: ArgumentHelp(
+            "Seconds between two signed checkpoints of the audit and manifest chains, printed among the JSON lines and on "
+                + "standard error so a copy exists outside the catalog (one more when the recorder stops); 0: only then.",
+            valueName: "seconds"))
+    var checkpointInterval: Double = 300
+
     @Flag(name: .shortAndLong, help: "At the end, also print what was skipped and why (malformed, late, unmatched packets).")
     var verbose = false
 
@@ -95,6 +109,7 @@ struct Record: ParsableCommand {
         if !(diskFullWait >= 0) { throw ValidationError("--disk-full-wait must be 0 or more seconds") }
         if !(rulesInterval > 0) { throw ValidationError("--rules-interval must be more than 0 seconds") }
         if !(flushInterval >= 0.02 && flushInterval <= 60) { throw ValidationError("--flush-interval must be between 0.02 and 60 seconds") }
+        if !(checkpointInterval >= 0) { throw ValidationError("--checkpoint-interval must be 0 or more seconds") }
     }
 
     func run() throws {
@@ -105,20 +120,16 @@ struct Record: ParsableCommand {
         settings.statusInterval = statusInterval
         settings.diskFullWait = diskFullWait
         settings.rulesInterval = rulesInterval
+        settings.checkpointInterval = checkpointInterval
         settings.afterCommitStep = Convert.crashInjection()
         settings.actor = .operator(operatorLogin())
         let stdout = FileHandleOutput.standardOutput
         let stderr = FileHandleOutput.standardError
         let events = Recorder.Events(
             call: { stdout.write($0.jsonLine + "\n") },
-            message: { stderr.write($0 + "\n") })
-        let recorder: Recorder
-        do {
-            recorder = try Recorder(settings: settings, input: source.input(capture: input), events: events)
-        } catch let error as CatalogError {
-            stderr.write("callrec: \(error.message)\n")
-            throw PartialFailure()
-        }
+            message: { stderr.write($0 + "\n") },
+            checkpoint: { stdout.write($0 + "\n") })
+        let recorder = try openingRecorder { try Recorder(settings: settings, input: source.input(capture: input), events: events) }
         let files = System.raiseOpenFileLimit()
         if files / 3 < settings.convert.maxCalls {
             stderr.write(

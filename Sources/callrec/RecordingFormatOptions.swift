@@ -47,6 +47,11 @@ struct RecordingFormatOptions: ParsableArguments {
     var localDomains: [String] = []
 
     @Option(help: ArgumentHelp(
+        "The recorder's Ed25519 signing key (PKCS#8 PEM, mode 0600; callrec keys new --signing makes one). "
+            + "Default: OUT/recorder.key, made on first use with OUT/recorder.pub.pem beside it.", valueName: "file"))
+    var signingKey: String?
+
+    @Option(help: ArgumentHelp(
         "Read settings from a file of 'name = value' lines (local-number, local-prefix, local-domain, idle-timeout); "
             + "options on the command line add to or override them.", valueName: "file"))
     var config: String?
@@ -79,6 +84,7 @@ struct RecordingFormatOptions: ParsableArguments {
             }
         }
         if let idleTimeout { options.idleTimeout = idleTimeout }
+        if let signingKey { options.signingKeyPath = signingKey }
         options.localNumbers += localNumbers
         options.localPrefixes += localPrefixes
         options.localDomains += localDomains

@@ -80,7 +80,7 @@ import Testing
         let audio = all.first { $0["id"] as? String == id }!["path"] as! String
         _ = FileManager.default.createFile(atPath: audio, contents: Data("tampered".utf8))
         let damaged = try run(["catalog", "export", id, "--out", out, "--to", copy + "2"])
-        #expect(damaged.status == 1 && damaged.stderr.contains("its SHA-256 differs from the catalog's; not exported"))
+        #expect(damaged.status == 1 && damaged.stderr.contains("refused to export recording \(id): it does not match what was recorded and signed: 2026/11/18/\(id).opus: its SHA-256 is"), "\(damaged.stderr)")
         #expect(!FileManager.default.fileExists(atPath: copy + "2"))
         let verify = try run(["catalog", "verify", "--out", out])
         #expect(verify.status == 1 && verify.stdout.contains("damaged \(id): SHA-256 differs: 2026/11/18/\(id).opus"))
@@ -183,13 +183,13 @@ import Testing
         #expect(try found(out).map { $0["id"] as? String } == [other])
         let delete = try run(["catalog", "delete", other, "--out", out, "--reason", "x"])
         #expect(delete.status == 1 && delete.stderr.contains("under legal hold"))
-        #expect(try run(["catalog", "verify", "--out", out]).stdout == "1 recording healthy, nothing to repair\n")
+        #expect(try run(["catalog", "verify", "--out", out]).stdout.hasSuffix("intact\n1 recording healthy, nothing to repair\n"))
     }
 
     /// convert killed (SIGKILL) right after each commit step; verify repairs
     /// to the recording complete in files and catalog: killed before its row
     /// was entered, its complete files are committed as they are (salvaged).
-    @Test(arguments: ["files-synced", "row-pending", "first-file-renamed", "files-renamed", "committed"])
+    @Test(arguments: ["files-synced", "row-pending", "manifest-written", "first-file-renamed", "files-renamed", "committed"])
     func killedMidCommitThenVerified(step: String) throws {
         let out = FixturePaths.temporaryDirectory("cli-kill")
         let killed = try run(["convert", Self.u, "--out", out], ["CALLREC_CRASH_AT": step])
@@ -199,6 +199,7 @@ import Testing
         let expected = [
             "files-synced": "recording cut by a crash 20261118T110641Z-9030a5a1: salvaged, complete (6.0 s of audio), its commit finished",
             "row-pending": "interrupted commit 20261118T110641Z-9030a5a1: completed (files and row)",
+            "manifest-written": "interrupted commit 20261118T110641Z-9030a5a1: completed (files and row)",
             "first-file-renamed": "interrupted commit 20261118T110641Z-9030a5a1: completed (files and row)",
             "files-renamed": "interrupted commit 20261118T110641Z-9030a5a1: completed (files and row)",
             "committed": "1 recording healthy, nothing to repair",
@@ -207,9 +208,10 @@ import Testing
         let recordings = try found(out)
         #expect(recordings.count == 1)
         let files = (FileManager.default.enumerator(atPath: out)?.allObjects as? [String] ?? []).filter { $0.hasSuffix(".opus") || $0.hasSuffix(".json") || $0.hasSuffix(".partial") }
-        // Audio, peaks and index per recording.
-        #expect(files.count == recordings.count * 3)
-        #expect(try run(["catalog", "verify", "--out", out]).stdout.hasSuffix("nothing to repair\n"))
+        // Audio, peaks, manifest and index per recording.
+        #expect(files.count == recordings.count * 4)
+        let again = try run(["catalog", "verify", "--out", out]).stdout
+        #expect(again.hasSuffix("nothing to repair\n") && again.contains(": intact\n"), "\(again)")
     }
 
     @Test func missingCatalogAndBadArgumentsAreOneLine() throws {

@@ -90,7 +90,7 @@ import Testing
         defer { try? FileManager.default.removeItem(atPath: out) }
         let run = try callrec(["convert", path, "--out", out])
         #expect(run.status == 1)
-        #expect(run.stderr == "callrec: \(path): pcapng section version 3.0 is not supported (at byte \(sectionAt), after packet 107)\n")
+        #expect(run.problems == "callrec: \(path): pcapng section version 3.0 is not supported (at byte \(sectionAt), after packet 107)\n")
         #expect(run.stdout.contains("1 recording written"))
     }
 

@@ -4,6 +4,7 @@ import CallrecTestSupport
 import Catalog
 import Commit
 import Conversion
+import Evidence
 import Foundation
 import Output
 import Testing
@@ -19,7 +20,7 @@ import Testing
     /// Relative paths of every file under `folder`, the catalog's own files left out.
     static func files(_ folder: String) -> [String] {
         (FileManager.default.enumerator(atPath: folder)?.allObjects as? [String] ?? [])
-            .filter { !$0.hasPrefix("catalog.sqlite") && !$0.hasPrefix("image") }
+            .filter { !$0.hasPrefix("catalog.sqlite") && !$0.hasPrefix("image") && !$0.hasPrefix("recorder.") }
             .filter { (try? FileManager.default.attributesOfItem(atPath: folder + "/" + $0)[.type] as? FileAttributeType) == .typeRegular }
             .sorted()
     }
@@ -34,9 +35,12 @@ import Testing
     }
 
     /// Every committed row has every file with its checksum; no temporary
-    /// file and no recording file without a row is left.
+    /// file and no recording file without a row is left; the audit and
+    /// manifest chains are whole and agree with the rows and files.
     static func expectConsistent(_ folder: String) throws -> [CatalogRecording] {
         let store = try CatalogStore(path: folder + "/catalog.sqlite")
+        let evidence = try EvidenceVerifier(catalog: store).verify()
+        #expect(evidence.isClean, "\(evidence.findings)")
         let rows = try store.allRecordings()
         #expect(try store.count() == rows.count, "only committed rows remain")
         var claimed: [String] = []
@@ -68,8 +72,10 @@ import Testing
             // No row yet: the temporary files go, and with them the recording.
             #expect(report.temporaryFilesRemoved.count == 3)  // audio, peaks, index
             #expect(try Self.expectConsistent(image).isEmpty)
-        case .rowPending, .firstFileRenamed, .filesRenamed:
-            // The row says what the files must be; they are complete, so the commit is finished.
+        case .rowPending, .manifestWritten, .firstFileRenamed, .filesRenamed:
+            // The row says what the files must be; they are complete (the manifest's, if
+            // a crash came before they were synced, written again from the catalog), so
+            // the commit is finished.
             #expect(report.pendingCompleted == [id])
             #expect(try Self.expectConsistent(image).map(\.id) == [id])
         case .committed:
@@ -83,7 +89,7 @@ import Testing
 
     struct InjectedFailure: Error {}
 
-    @Test(arguments: [CommitStep.filesSynced, .rowPending, .firstFileRenamed, .filesRenamed])
+    @Test(arguments: [CommitStep.filesSynced, .rowPending, .manifestWritten, .firstFileRenamed, .filesRenamed])
     func failureAtEveryStepLeavesNeither(step: CommitStep) throws {
         let out = FixturePaths.temporaryDirectory("callrec-fail")
         do {

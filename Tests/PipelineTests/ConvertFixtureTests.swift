@@ -109,7 +109,8 @@ import Testing
         let files = FileManager.default.enumerator(atPath: output)?.allObjects as? [String] ?? []
         #expect(!files.contains { $0.hasSuffix(AtomicFile.temporarySuffix) })
         #expect(files.filter { $0.hasSuffix(".opus") }.count == 1)
-        #expect(files.filter { $0.hasSuffix(".json") && !$0.hasSuffix(".peaks.json") }.count == 1)
+        #expect(files.filter { $0.hasSuffix(".json") && !$0.hasSuffix(".peaks.json") && !$0.hasSuffix(".manifest.json") }.count == 1)
+        #expect(files.filter { $0.hasSuffix(".manifest.json") }.count == 1 && files.filter { $0.hasSuffix(".manifest.sig") }.count == 1)
         #expect(files.filter { $0.hasSuffix(".peaks.json") }.count == 1)
     }
 }

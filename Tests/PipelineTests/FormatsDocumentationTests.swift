@@ -50,7 +50,9 @@ import Testing
                 continue
             }
             let type = field.type
-            if type.hasPrefix("string") {
+            if value is NSNull {
+                #expect(field.optional, "\(what): `\(field.name)` is null but not documented as ever null")
+            } else if type.hasPrefix("string") {
                 #expect(value is String, "\(what): `\(field.name)` should be a string")
             } else if type.hasPrefix("integer") {
                 #expect((value as? NSNumber).map { $0.doubleValue == $0.doubleValue.rounded() } == true, "\(what): `\(field.name)` should be an integer")
@@ -92,6 +94,23 @@ import Testing
         let peaksPath = (summary.indexPath as NSString).deletingLastPathComponent + "/" + peaksName
         let peaks = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: peaksPath))) as? [String: Any])
         Self.check(peaks, against: try Self.table(in: "Waveform peaks", after: "### JSON"), what: "peaks")
+    }
+
+    /// The signed manifest: every field as documented, and nothing else.
+    @Test func theManifestIsWhatFormatsSays() throws {
+        let out = FixturePaths.temporaryDirectory("docs-manifest")
+        let result = try Converter(options: ConvertOptions(outputDirectory: out))
+            .convert(path: FixturePaths.fixture("g711u-2legs-20ms.pcap"), diagnostics: Diagnostics())
+        let summary = try #require(result.recordings.first)
+        let path = (summary.indexPath as NSString).deletingLastPathComponent + "/\(summary.id).manifest.json"
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path))) as? [String: Any])
+        let fields = try Self.table(in: "The manifest", after: "A UTF-8 JSON object")
+        #expect(fields.count == 15)
+        Self.check(object, against: fields, what: "manifest")
+        let capture = try #require(object["capture"] as? [String: Any])
+        #expect(Set(capture.keys) == ["kind", "name", "path", "bytes", "sha256", "packets"])
+        let audio = try #require(object["audio"] as? [String: Any])
+        #expect(Set(audio.keys) == ["format", "channels", "sample_rate", "bitrate", "complexity", "opus_streams"])
     }
 
     /// `callrec record`'s lines: a recorded call and one a rule skipped, each field as documented.

@@ -106,4 +106,58 @@ public struct SQLDialect: Sendable, Hashable, CustomStringConvertible {
             ]
         }
     }
+
+    /// Statements that forbid DELETE (and on PostgreSQL TRUNCATE) on `table`
+    /// with `message`. Names the triggers `<table>_no_delete` (and `<table>_no_truncate`).
+    public func noDeleteTriggers(table: String, message: String) -> [String] {
+        let quoted = "'" + message.replacingOccurrences(of: "'", with: "''") + "'"
+        switch kind {
+        case .sqlite:
+            return ["CREATE TRIGGER \(table)_no_delete BEFORE DELETE ON \(table)\nBEGIN SELECT RAISE(ABORT, \(quoted)); END"]
+        case .postgres:
+            return [
+                """
+                CREATE FUNCTION \(table)_refuse_delete() RETURNS trigger LANGUAGE plpgsql AS $body$
+                BEGIN RAISE EXCEPTION \(quoted) USING ERRCODE = 'restrict_violation'; END
+                $body$
+                """,
+                "CREATE TRIGGER \(table)_no_delete BEFORE DELETE ON \(table) FOR EACH ROW EXECUTE FUNCTION \(table)_refuse_delete()",
+                "CREATE TRIGGER \(table)_no_truncate BEFORE TRUNCATE ON \(table) FOR EACH STATEMENT EXECUTE FUNCTION \(table)_refuse_delete()",
+            ]
+        }
+    }
+
+    /// Statements that let an UPDATE of `table` through only when `allowed`
+    /// holds — a condition on `NEW` and `OLD` (written with `IS NOT DISTINCT
+    /// FROM`, which both speak) — and fail any other with `message`. Names
+    /// the trigger `<table>_no_update`.
+    public func guardedUpdateTrigger(table: String, allowed: String, message: String) -> [String] {
+        let quoted = "'" + message.replacingOccurrences(of: "'", with: "''") + "'"
+        switch kind {
+        case .sqlite:
+            return ["CREATE TRIGGER \(table)_no_update BEFORE UPDATE ON \(table)\nWHEN NOT (\(allowed))\nBEGIN SELECT RAISE(ABORT, \(quoted)); END"]
+        case .postgres:
+            return [
+                """
+                CREATE FUNCTION \(table)_guard_update() RETURNS trigger LANGUAGE plpgsql AS $body$
+                BEGIN
+                    IF \(allowed) THEN RETURN NEW; END IF;
+                    RAISE EXCEPTION \(quoted) USING ERRCODE = 'restrict_violation';
+                END
+                $body$
+                """,
+                "CREATE TRIGGER \(table)_no_update BEFORE UPDATE ON \(table) FOR EACH ROW EXECUTE FUNCTION \(table)_guard_update()",
+            ]
+        }
+    }
+
+    /// `DROP TRIGGER` for the trigger `name` on `table`.
+    public func dropTrigger(_ name: String, on table: String) -> String {
+        kind == .sqlite ? "DROP TRIGGER IF EXISTS \(name)" : "DROP TRIGGER IF EXISTS \(name) ON \(table)"
+    }
+
+    /// `NEW.c IS NOT DISTINCT FROM OLD.c AND ...` for `columns`: none of them changes.
+    public static func unchanged(_ columns: [String]) -> String {
+        columns.map { "NEW.\($0) IS NOT DISTINCT FROM OLD.\($0)" }.joined(separator: " AND ")
+    }
 }

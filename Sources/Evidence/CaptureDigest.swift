@@ -1,0 +1,27 @@
+import CallrecCore
+import Crypto
+
+/// The SHA-256 of a capture file, computed from the bytes the capture reader
+/// reads as it reads them (a `ByteStreamObserver`), so a capture is read
+/// once, whatever its size. The manifest of each recording made from the
+/// file names it.
+public final class CaptureDigest: ByteStreamObserver {
+    private var hasher = SHA256()
+    /// Bytes seen so far.
+    public private(set) var bytes: Int64 = 0
+
+    public init() {}
+
+    public func observe(_ bytes: UnsafeRawBufferPointer) {
+        hasher.update(bufferPointer: bytes)
+        self.bytes += Int64(bytes.count)
+    }
+
+    /// The SHA-256 of every byte seen, as 64 lowercase hex digits.
+    public func finalize() -> String {
+        hasher.finalize().map { byte in
+            let digits = Array("0123456789abcdef".utf8)
+            return String(decoding: [digits[Int(byte >> 4)], digits[Int(byte & 0xF)]], as: UTF8.self)
+        }.joined()
+    }
+}
