@@ -153,6 +153,46 @@ import Testing
         #expect(refused.stdout.contains("FAILED") && refused.stdout.contains("\(id).wav"), "\(refused.stdout)")
     }
 
+    /// record prints signed checkpoints among its JSON lines; kept outside,
+    /// they catch a catalog rewritten since — even one whose own checkpoints
+    /// were removed with the recordings.
+    @Test func checkpointsRecordPrintedCatchACatalogRewrittenSince() throws {
+        let out = FixturePaths.temporaryDirectory("cli-evidence-record")
+        let recorder = try RecorderProcess(["--out", out])
+        try recorder.write(PcapMerge.merge([RecordCLITests.call(1, seconds: 2), RecordCLITests.call(2, seconds: 2, offset: 3)]))
+        recorder.closeInput()
+        #expect(recorder.waitForExit().status == 0, "\(recorder.stderr)")
+        #expect(recorder.calls.count == 2)
+        let checkpoint = try #require(recorder.checkpoints.last)
+        let signed = try #require(checkpoint["checkpoint"] as? String)
+        #expect(signed.contains("\"manifest_sequence\":2"), "\(signed)")
+        #expect(recorder.stderr.contains("callrec: checkpoint " + signed + " signature "))
+        let kept = FixturePaths.temporaryDirectory("cli-evidence-record") + "/calls.jsonl"
+        try (recorder.lines.joined(separator: "\n") + "\n").write(toFile: kept, atomically: true, encoding: .utf8)
+        let clean = try callrec(["catalog", "verify", "--out", out, "--chain-only", "--checkpoints", kept])
+        #expect(clean.status == 0 && clean.stdout.contains("and 1 kept outside: intact"), "\(clean.stdout)")
+
+        // The second recording removed with its manifest, the chain's head moved back,
+        // the catalog's own checkpoints deleted: only the copy outside remembers.
+        let database = out + "/catalog.sqlite"
+        // The workers commit in parallel: the second manifest is whichever call was committed second.
+        func value(_ sql: String) throws -> String { try tool(["sqlite3", database, sql]).stdout.trimmingCharacters(in: .whitespacesAndNewlines) }
+        let id = try value("SELECT recording_id FROM manifests WHERE sequence = 2")
+        #expect(recorder.calls.contains { $0["id"] as? String == id })
+        let first = try value("SELECT sha256 FROM manifests WHERE sequence = 1")
+        let sql = """
+            DROP TRIGGER manifests_no_delete; DROP TRIGGER recorders_no_update; DROP TRIGGER checkpoints_no_delete;
+            DELETE FROM manifests WHERE recording_id = '\(id)'; DELETE FROM recording_files WHERE recording_id = '\(id)';
+            DELETE FROM recordings WHERE id = '\(id)'; UPDATE recorders SET head_sequence = 1, head_sha256 = '\(first)';
+            DELETE FROM checkpoints;
+            """
+        #expect(try tool(["sqlite3", database, sql]).status == 0)
+        #expect(try callrec(["catalog", "verify", "--out", out, "--chain-only"]).status == 0, "the catalog alone looks whole")
+        let caught = try callrec(["catalog", "verify", "--out", out, "--chain-only", "--checkpoints", kept])
+        #expect(caught.status == 1)
+        #expect(caught.stdout.contains("evidence: outside checkpoint (recorder ") && caught.stdout.contains("it signed manifest #2, which is no longer in the chain"), "\(caught.stdout)")
+    }
+
     /// The shell lines of step `n` of a VERIFY.txt: its indented block.
     static func step(_ n: Int, of text: String) -> String? {
         let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
