@@ -4,6 +4,7 @@ import CallrecTestSupport
 import Catalog
 import Commit
 import Conversion
+import Evidence
 import Foundation
 import Testing
 
@@ -136,7 +137,14 @@ import Testing
             #expect(Set(recorded.map(\.index.callID)) == Set(ids))
             let rows = try CatalogStore(path: out + "/catalog.sqlite").allRecordings()
             #expect(Set(rows.map(\.caller)) == ["+4681234500", "+4681234501"])
-            #expect(try Self.snapshot(out).count == 2 * 3)  // audio, peaks and index of each
+            // Each recording is the files its manifest signs (audio, peaks, index)
+            // and the manifest and its signature.
+            let store = try CatalogStore(path: out + "/catalog.sqlite")
+            let perRecording = try recorded.map { summary in
+                let body = try #require(try store.manifest(of: summary.id)?.body)
+                return try #require(ManifestFacts(body)).files.count + 2
+            }
+            #expect(try Self.snapshot(out).count == perRecording.reduce(0, +))
             #expect(try Self.verifiedClean(out))
         }
     }
