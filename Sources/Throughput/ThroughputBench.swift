@@ -136,14 +136,27 @@ public enum ThroughputBench {
     /// Repeats `body` (one unit of work) after one warm-up run until `seconds`
     /// of thread CPU time have passed. Returns the units run and the CPU time.
     static func measure(seconds: Double, _ body: () throws -> Void) rethrows -> (units: Int, cpu: Double) {
-        try body()
-        let start = threadCPUSeconds()
+        try measure(seconds: seconds, preparing: { _ in }, { _ in try body() })
+    }
+
+    /// Runs `body` (after an untimed warm-up) until it has used `seconds` of
+    /// thread CPU time; `prepare` readies unit k before it runs and is not
+    /// counted.
+    static func measure(
+        seconds: Double, preparing prepare: (Int) throws -> Void, _ body: (Int) throws -> Void
+    ) rethrows -> (units: Int, cpu: Double) {
+        try prepare(0)
+        try body(0)
         var units = 0
+        var cpu = 0.0
         repeat {
-            try body()
+            try prepare(units + 1)
+            let start = threadCPUSeconds()
+            try body(units + 1)
+            cpu += threadCPUSeconds() - start
             units += 1
-        } while threadCPUSeconds() - start < seconds
-        return (units, threadCPUSeconds() - start)
+        } while cpu < seconds
+        return (units, cpu)
     }
 
     static func result(stage: String, unit: String, units: Int, cpu: Double, legsPerCall: Int, samplesPerUnit: Int?) -> Result {
@@ -272,25 +285,29 @@ public enum ThroughputBench {
     }
 
     /// Converts a generated minute-long call from a capture file to a
-    /// committed recording (index and catalog row included).
+    /// committed recording (index and catalog row included). Each unit is
+    /// another call (its own Call-ID, the same audio): converting
+    /// one capture again records nothing new, as it must.
     static func convert(caller: AudioCodec, callee: AudioCodec, settings: OpusSettings, seconds: Double) throws -> Result {
-        var call = SyntheticCall()
-        call.codec = caller
-        call.calleeCodec = callee
-        call.duration = unitSeconds
-        call.seed = 42
         let directory = scratchDirectory
         defer { try? FileManager.default.removeItem(atPath: directory) }
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let capture = directory + "/call.pcap"
-        try Data(call.build().pcap).write(to: URL(fileURLWithPath: capture))
         var options = ConvertOptions(outputDirectory: directory + "/out")
         options.opus = settings
         let converter = try Converter(options: options)
         var failure: String?
-        let (units, cpu) = measure(seconds: seconds) {
+        let (units, cpu) = try measure(seconds: seconds, preparing: { k in
+            var call = SyntheticCall()
+            call.codec = caller
+            call.calleeCodec = callee
+            call.duration = unitSeconds
+            call.seed = 42
+            call.callID = "bench-\(k)@callrec.invalid"
+            try Data(call.build().pcap).write(to: URL(fileURLWithPath: capture))
+        }) { _ in
             let outcome = converter.convert(path: capture, diagnostics: Diagnostics())
-            if outcome.recordings.count != 1 { failure = outcome.error ?? "no recording" }
+            if outcome.recordings.count != 1, failure == nil { failure = outcome.error ?? "no recording" }
         }
         if let failure { throw OutputError(code: .encoder, path: capture, message: "bench call did not convert: \(failure)") }
         let codecs = caller == callee ? caller.rawValue : "\(caller.rawValue) + \(callee.rawValue)"

@@ -68,6 +68,20 @@ extension CLITests {
         }
     }
 
+    /// The pipeline stage converts a generated call again and again: each time
+    /// another call, since converting one capture twice records nothing new.
+    @Test func benchPipelineConvertsEveryUnit() throws {
+        let run = try callrec(["bench", "--codec", "pipeline", "--seconds", "0.01", "--json"])
+        #expect(run.status == 0, "\(run.stderr)")
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any])
+        let results = try #require(object["results"] as? [[String: Any]])
+        #expect(results.count == 3, "\(run.stdout)")
+        for result in results {
+            #expect(result["stage"] as? String == "pipeline (capture -> recording)")
+            #expect((result["x_realtime_per_core"] as? Double ?? 0) > 1, "\(result)")
+        }
+    }
+
     @Test func benchHelpTeaches() throws {
         let help = try callrec(["bench", "--help"])
         #expect(help.status == 0)
