@@ -33,6 +33,7 @@ let package = Package(
         .library(name: "Catalog", targets: ["Catalog"]),
         .library(name: "Sealing", targets: ["Sealing"]),
         .library(name: "Evidence", targets: ["Evidence"]),
+        .library(name: "Keyring", targets: ["Keyring"]),
         .library(name: "CallrecTestSupport", targets: ["CallrecTestSupport"]),
         .library(name: "CallSynthesis", targets: ["CallSynthesis"]),
     ],
@@ -71,10 +72,13 @@ let package = Package(
                 .product(name: "ZIPFoundation", package: "ZIPFoundation"),
             ]
         ),
+        // Whose keys open which recordings: users' and teams' keys in the catalog, passwords,
+        // opening a recording for someone's keys, reseal. What the catalog commands and serve use.
+        .target(name: "Keyring", dependencies: ["CallrecCore", "Catalog", "Sealing", "Output"]),
         // One call's media: packets of each leg -> jitter buffer -> decoder -> mixer -> taps -> files.
         .target(name: "CallMedia", dependencies: ["CallrecCore", "RTP", "SIP", "Codecs", "DSP", "Output"]),
         // A finished recording into the catalog: files and row together, in steps.
-        .target(name: "Commit", dependencies: ["CallrecCore", "CallMedia", "Output", "Catalog", "Evidence"]),
+        .target(name: "Commit", dependencies: ["CallrecCore", "CallMedia", "Output", "Catalog", "Sealing", "Evidence"]),
         // The router: capture -> SIP and RTP -> calls -> each call's executor.
         .target(name: "Pipeline", dependencies: ["CallrecCore", "Capture", "SIP", "RTP", "Output", "Catalog", "CallMedia", "Commit"]),
         // `callrec convert`: captures read front to back, each call committed as it ends.
@@ -95,7 +99,7 @@ let package = Package(
             name: "callrec",
             dependencies: [
                 "CallrecCore", "Capture", "DSP", "Output", "Catalog", "CallMedia", "Commit", "Conversion", "LiveRecorder",
-                "Inspection", "Throughput", "Sealing", "Evidence", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "Inspection", "Throughput", "Sealing", "Evidence", "Keyring", .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         // Deterministic SIP + RTP captures from speech-like audio, for tests, fixtures and `callrec bench`.
@@ -143,6 +147,11 @@ let package = Package(
             dependencies: [
                 "Evidence", "Catalog", "Sealing", "Conversion", "CallMedia", "CallrecCore", "CallrecTestSupport",
             ]
+        ),
+        // Keys in the catalog, sealed recordings end to end: convert sealed, open for a user's keys, reseal.
+        .testTarget(
+            name: "KeyringTests",
+            dependencies: ["Keyring", "Sealing", "Catalog", "Commit", "Conversion", "CallMedia", "Output", "CallrecCore", "CallrecTestSupport"]
         ),
         .testTarget(name: "CLITests", dependencies: ["CallrecCore", "Capture", "CallrecTestSupport"]),
     ],

@@ -36,15 +36,21 @@ package final class CallAnalysis {
     /// - Parameters:
     ///   - directory, id: where the peaks files go (`<id>.peaks.json`, `<id>.peaks.dat`).
     ///   - space: waits out a full disk (`ConvertOptions.diskSpace`).
-    package init(channels: Int, sampleRate: Int, options: PeaksOptions, directory: String, id: String, space: DiskSpaceWait? = nil) throws {
+    ///   - seal: what the peaks files are sealed through (nil: in the clear).
+    package init(
+        channels: Int, sampleRate: Int, options: PeaksOptions, directory: String, id: String, space: DiskSpaceWait? = nil,
+        seal: (any RecordingSeal)? = nil
+    ) throws {
         self.channels = channels
         self.sampleRate = sampleRate
         detectors = (0..<channels).map { _ in SpeechDetector(sampleRate: sampleRate) }
         let samplesPerPixel = options.samplesPerPixel(at: sampleRate)
         peakBuilder = PeakBuilder(channels: channels, samplesPerPixel: samplesPerPixel)
         writers = try options.formats.map { format in
+            // The binary format's length is written into its header at the end.
             try PeaksWriter(
-                file: AtomicFile(directory: directory, name: id + format.suffix, space: space), format: format, bits: options.bits,
+                file: seal.file(directory: directory, name: id + format.suffix, rewritesHeader: format == .dat, space: space),
+                format: format, bits: options.bits,
                 channels: channels, sampleRate: sampleRate, samplesPerPixel: samplesPerPixel)
         }
     }

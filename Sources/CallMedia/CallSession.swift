@@ -248,11 +248,13 @@ package final class CallSession {
         ]
         if let caller = description.callerParty { tags.append(("CALLER", RecordingNaming.bounded(caller))) }
         if let callee = description.calleeParty { tags.append(("CALLEE", RecordingNaming.bounded(callee))) }
+        // Its recipients as the catalog stands when the recording starts; settled again at commit.
+        let seal = try options.sealer?.seal(caller: description.callerParty, callee: description.calleeParty)
         output = RecordingOutput(
             callID: description.callID, origin: time, sampleRate: outputRate(firstCodec: firstCodec), tags: tags,
             channelNames: CallSide.allCases.map(\.name),
             audioBandwidth: possibleCodecs(firstCodec: firstCodec).map(\.audioBandwidth).max() ?? firstCodec.audioBandwidth,
-            options: options)
+            options: options, seal: seal)
     }
 
     /// Finishes the recording and syncs its files under their temporary
@@ -272,14 +274,16 @@ package final class CallSession {
         }
         guard let finished = try output.finish() else { return nil }
         let index = callIndex(finished, sampleRate: output.sampleRate, reason: reason)
-        let indexFile = try AtomicFile(directory: finished.directory, name: finished.id + ".json", space: options.diskSpace)
+        let indexFile = try output.seal.file(directory: finished.directory, name: finished.id + ".json", space: options.diskSpace)
         try indexFile.write(try index.encoded())
         try indexFile.sync()
-        let summary = RecordingSummary(
+        var summary = RecordingSummary(
             id: finished.id, audioFiles: finished.files.map { RecordingSummary.AudioFile(path: $0.path, bytes: $0.size) },
             indexPath: indexFile.path, index: index, start: finished.start)
+        // Sealed from here on (what the JSON lines show of it follows): the recipients are settled at commit.
+        summary.sealedTo = output.seal?.sealedTo
         // Audio first, then the peaks, the index last: a recording whose index exists is complete.
-        return FinishedRecording(summary: summary, files: finished.files + finished.analysis.peaks + [indexFile])
+        return FinishedRecording(summary: summary, files: finished.files + finished.analysis.peaks + [indexFile], seal: output.seal)
     }
 
     private func callIndex(_ finished: RecordingOutput.Finished, sampleRate: Int, reason: CallEndReason) -> CallIndex {

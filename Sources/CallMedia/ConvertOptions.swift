@@ -70,6 +70,14 @@ public struct ConvertOptions: Sendable {
     /// The recorder's Ed25519 signing key file (`--signing-key`); nil: the
     /// output folder's `recorder.key`, made on first use.
     public var signingKeyPath: String? = nil
+    /// The compliance recipients (`age1…`, checked by whoever set them):
+    /// with one or more, sealing is on, and every recording is sealed to
+    /// them, to the users whose numbers are its parties and to their teams.
+    public var complianceRecipients: [String] = []
+    /// What seals the recordings: installed by the driver (Converter,
+    /// Recorder) once the catalog is open, when `complianceRecipients` is not
+    /// empty; nil writes everything in the clear.
+    public var sealer: (any RecordingSealer)? = nil
 
     public init(
         outputDirectory: String = "recordings", opus: OpusSettings = .default, idleTimeout: Double = 120,

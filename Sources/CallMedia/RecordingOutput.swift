@@ -33,6 +33,8 @@ final class RecordingOutput {
     private let channelNames: [String]
     private let audioBandwidth: Int
     private let options: ConvertOptions
+    /// What the recording's files are sealed through (nil: in the clear).
+    let seal: (any RecordingSeal)?
     private var mixer: CallMixer
     private let jitterWindowSamples: Int64
     private let converter: Resampler.Converter
@@ -93,8 +95,9 @@ final class RecordingOutput {
     ///   - audioBandwidth: the highest frequency the call's codecs carry, in Hz (caps Opus).
     init(
         callID: String, origin: MediaTime, sampleRate: Int, tags: [(String, String)], channelNames: [String],
-        audioBandwidth: Int, options: ConvertOptions
+        audioBandwidth: Int, options: ConvertOptions, seal: (any RecordingSeal)?
     ) {
+        self.seal = seal
         self.callID = callID
         self.origin = origin
         self.sampleRate = sampleRate
@@ -132,25 +135,27 @@ final class RecordingOutput {
         let tags = self.tags + [("START", start.iso8601)]
         var sinks: [any AudioSink] = []
         let ext = "." + options.format.fileExtension
+        // libsndfile rewrites a WAV or FLAC header when it closes the file.
+        let rewritesHeader = options.format != .opus
         switch layout {
         case .stereo, .mono:
             let fileChannels = layout == .stereo ? channels : 1
             sinks.append(
                 try sink(
-                    file: try AtomicFile(directory: directory, name: id + ext, space: options.diskSpace), channels: fileChannels, tags: tags, serial: serial,
-                    bitrate: options.opus.bitrate))
+                    file: try seal.file(directory: directory, name: id + ext, rewritesHeader: rewritesHeader, space: options.diskSpace),
+                    channels: fileChannels, tags: tags, serial: serial, bitrate: options.opus.bitrate))
         case .split:
             // A bit rate set per call is shared by its files, as by the streams of one file.
             for (c, name) in channelNames.enumerated() {
                 sinks.append(
                     try sink(
-                        file: try AtomicFile(directory: directory, name: id + "-" + name + ext, space: options.diskSpace), channels: 1,
-                        tags: tags + [("SPEAKER", name)], serial: serial &+ Int32(c),
+                        file: try seal.file(directory: directory, name: id + "-" + name + ext, rewritesHeader: rewritesHeader, space: options.diskSpace),
+                        channels: 1, tags: tags + [("SPEAKER", name)], serial: serial &+ Int32(c),
                         bitrate: options.opus.bitrate.map { $0 / channelNames.count }))
             }
         }
         let analysis = try CallAnalysis(
-            channels: channels, sampleRate: sampleRate, options: options.peaks, directory: directory, id: id, space: options.diskSpace)
+            channels: channels, sampleRate: sampleRate, options: options.peaks, directory: directory, id: id, space: options.diskSpace, seal: seal)
         open = Open(id: id, directory: directory, start: start, startPosition: startPosition, sinks: sinks, analysis: analysis)
         for c in 0..<channels { applySourceBandwidth(channel: c) }
     }

@@ -42,6 +42,18 @@ public struct RecordingSummary: Sendable {
     /// The first and last packet of the capture that belonged to the call
     /// (Wireshark's frame numbers for a file; packets read in this run, live).
     public var capturePackets: ClosedRange<Int>? = nil
+    /// Whom the files are sealed to (`age1…`, in header order), once
+    /// committed; nil when they are in the clear.
+    public var sealedTo: [String]? = nil
+
+    /// Whether the recording's files are sealed.
+    public var isSealed: Bool { sealedTo != nil }
+
+    /// The call index as it may be shown outside the sealed files (the JSON
+    /// lines of convert and record): the index itself in the clear; for a
+    /// sealed recording without what only the sealed index holds (the DTMF
+    /// digits, who spoke when), `CallIndex.withoutSealedContent()`.
+    public var clearIndex: CallIndex { isSealed ? index.withoutSealedContent() : index }
 
     /// A summary of the recording `id` whose index is `index`.
     package init(id: String, audioFiles: [AudioFile], indexPath: String, index: CallIndex, start: MediaTime) {
@@ -61,10 +73,14 @@ public struct FinishedRecording {
     public var summary: RecordingSummary
     /// The files in commit order: the audio first, the call index last.
     public let files: [AtomicFile]
+    /// What they are sealed through (nil: in the clear); settled at commit.
+    public let seal: (any RecordingSeal)?
 
-    /// A recording of `summary` made of `files` (audio first, index last).
-    package init(summary: RecordingSummary, files: [AtomicFile]) {
+    /// A recording of `summary` made of `files` (audio first, index last),
+    /// sealed through `seal` when given.
+    package init(summary: RecordingSummary, files: [AtomicFile], seal: (any RecordingSeal)? = nil) {
         self.summary = summary
         self.files = files
+        self.seal = seal
     }
 }

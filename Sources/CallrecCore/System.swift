@@ -113,6 +113,15 @@ package enum System {
         }
     }
 
+    /// Reads up to `buffer.count` bytes at `offset` from the start of the file (`pread(2)`); 0 at its end.
+    package static func read(_ fd: Int32, at offset: Int64, into buffer: UnsafeMutableRawBufferPointer) throws(SystemError) -> Int {
+        while true {
+            let n = pread(fd, buffer.baseAddress, buffer.count, off_t(offset))
+            if n >= 0 { return n }
+            if errno != EINTR { throw SystemError(errno) }
+        }
+    }
+
     /// The file's size, from its end (`lseek(2)`); nil when it cannot seek.
     package static func size(_ fd: Int32) -> Int64? {
         let end = lseek(fd, 0, SEEK_END)

@@ -72,3 +72,50 @@ public enum CommandRunner {
             stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
     }
 }
+
+extension CommandRunner {
+    /// Runs `command` (looked up on PATH) in a pseudo-terminal (python3's
+    /// pty module) and types `answers` at it, one each time it prints a
+    /// prompt that contains one of `prompts` (case-insensitive): for what
+    /// reads a password from the terminal only (`age -p`, `callrec catalog
+    /// users add`). What the program wrote to the terminal comes back as
+    /// `stderr` (the terminal's echo included, so a password echoed would show there).
+    public static func inTerminal(
+        _ command: [String], answers: [String], prompts: [String] = ["passphrase", "password", "again:"]
+    ) throws -> Run {
+        let script = """
+            import os, pty, select, signal, sys, time
+            answers = sys.argv[1].split("\\n") if sys.argv[1] else []
+            prompts = [p.encode() for p in sys.argv[2].split("\\n")]
+            pid, fd = pty.fork()
+            if pid == 0:
+                os.execvp(sys.argv[3], sys.argv[3:])
+            out = b""
+            pending = b""
+            deadline = time.time() + 60
+            while time.time() < deadline:
+                ready, _, _ = select.select([fd], [], [], 0.5)
+                if not ready:
+                    continue
+                try:
+                    chunk = os.read(fd, 4096)
+                except OSError:
+                    break
+                if not chunk:
+                    break
+                out += chunk
+                pending += chunk
+                if answers and any(p in pending.lower() for p in prompts):
+                    pending = b""
+                    time.sleep(0.05)
+                    os.write(fd, answers.pop(0).encode() + b"\\r")
+            else:
+                os.kill(pid, signal.SIGKILL)
+            _, status = os.waitpid(pid, 0)
+            sys.stderr.write(out.decode(errors="replace"))
+            sys.exit(os.waitstatus_to_exitcode(status))
+            """
+        return try run(
+            "/usr/bin/env", ["python3", "-c", script, answers.joined(separator: "\n"), prompts.joined(separator: "\n")] + command)
+    }
+}

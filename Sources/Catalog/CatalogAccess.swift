@@ -19,13 +19,17 @@ public struct CatalogUser: Sendable, Equatable {
     public var team: String?
     /// The numbers that are the user's own (exact, or patterns such as `+46812*`).
     public var numbers: [NumberPattern]
+    /// The public half of the user's personal key (`age1…`), nil for a user
+    /// made before keys; set through `putUser(_:key:teamKeys:by:at:)`.
+    public var recipient: String?
 
     /// A user with `role`, an optional team and their own numbers.
-    public init(name: String, role: Role, team: String? = nil, numbers: [NumberPattern] = []) {
+    public init(name: String, role: Role, team: String? = nil, numbers: [NumberPattern] = [], recipient: String? = nil) {
         self.name = name
         self.role = role
         self.team = team
         self.numbers = numbers
+        self.recipient = recipient
     }
 }
 
@@ -125,14 +129,14 @@ extension CatalogStore {
     }
 
     static func user(_ db: any SQLConnection, _ name: String) throws -> CatalogUser? {
-        guard let row = try db.queryOne(sql: "SELECT name, role, team FROM users WHERE name = ?", arguments: [name]) else {
+        guard let row = try db.queryOne(sql: "SELECT name, role, team, key_recipient FROM users WHERE name = ?", arguments: [name]) else {
             return nil
         }
         let numbers = try db.column(
             String.self, sql: #"SELECT pattern FROM user_numbers WHERE "user" = ? ORDER BY pattern"#, arguments: [name])
         return CatalogUser(
             name: try row["name"], role: Role(rawValue: try row["role"]) ?? .agent, team: try row["team"],
-            numbers: numbers.compactMap(NumberPattern.init))
+            numbers: numbers.compactMap(NumberPattern.init), recipient: try row["key_recipient"])
     }
 
     /// Every user, by name.
@@ -142,33 +146,15 @@ extension CatalogStore {
         }
     }
 
-    /// Adds or replaces a user (admin only; audited).
+    /// Adds or replaces a user without touching their key (admin only;
+    /// audited): `putUser(_:key:teamKeys:by:at:)` with neither.
     public func putUser(_ user: CatalogUser, by actor: CatalogActor, at now: Double) throws {
-        try require(.admin, actor, action: "users add", target: "user \(user.name)", reason: nil, at: now)
-        guard !user.name.isEmpty, user.name.utf8.count <= 100 else { throw CatalogError(.invalid, "a user name is 1 to 100 bytes") }
-        try write { db in
-            try db.upsert(
-                into: "users", values: [("name", .text(user.name)), ("role", .text(user.role.rawValue)), ("team", user.team.sqlValue)],
-                conflict: ["name"])
-            try db.execute(sql: #"DELETE FROM user_numbers WHERE "user" = ?"#, arguments: [user.name])
-            for number in Set(user.numbers).sorted(by: { $0.text < $1.text }) {
-                try db.execute(sql: #"INSERT INTO user_numbers ("user", pattern) VALUES (?, ?)"#, arguments: [user.name, number.text])
-            }
-            let detail = "role \(user.role.rawValue)" + (user.team.map { ", team \($0)" } ?? "")
-                + ", numbers " + (user.numbers.isEmpty ? "none" : user.numbers.map(\.text).joined(separator: " "))
-            try Self.appendAudit(db, at: now, actor: actor, action: "users add", target: "user \(user.name)", outcome: .done, detail: detail)
-        }
+        try putUser(user, key: nil, teamKeys: nil, by: actor, at: now)
     }
 
-    /// Removes a user (admin only; audited).
+    /// Removes a user (admin only; audited), without making team keys.
     public func removeUser(named name: String, by actor: CatalogActor, at now: Double) throws {
-        try require(.admin, actor, action: "users remove", target: "user \(name)", reason: nil, at: now)
-        try write { db in
-            guard try db.execute(sql: "DELETE FROM users WHERE name = ?", arguments: [name]) > 0 else {
-                throw CatalogError(.notFound, "no user '\(name)' in the catalog")
-            }
-            try Self.appendAudit(db, at: now, actor: actor, action: "users remove", target: "user \(name)", outcome: .done)
-        }
+        try removeUser(named: name, teamKeys: nil, by: actor, at: now)
     }
 
     /// Throws a refusal (and audits it) unless `actor` has at least `role`.
@@ -179,7 +165,7 @@ extension CatalogStore {
     }
 
     /// Audits a refusal and throws it.
-    func refuse(_ actor: CatalogActor, action: String, target: String?, reason: String?, at now: Double, because why: String) throws -> Never {
+    package func refuse(_ actor: CatalogActor, action: String, target: String?, reason: String?, at now: Double, because why: String) throws -> Never {
         try write { db in
             try Self.appendAudit(db, at: now, actor: actor, action: action, target: target, outcome: .refused, reason: reason, detail: why)
         }

@@ -33,6 +33,8 @@ public struct CatalogError: Error, CustomStringConvertible, Sendable, Equatable 
         public static let unavailable = Code(rawValue: "unavailable")
         /// The disk under the catalog is full: the transaction was rolled back and may be tried again.
         public static let diskFull = Code(rawValue: "disk-full")
+        /// A sealed file that no key given opens.
+        public static let sealed = Code(rawValue: "sealed")
         /// The database refused a statement (a constraint, a trigger such as
         /// the audit log's, a transaction that kept conflicting with others).
         public static let database = Code(rawValue: "database")

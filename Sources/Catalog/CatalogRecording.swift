@@ -49,6 +49,10 @@ public struct CatalogRecording: Codable, Sendable, Equatable {
     public var overtalkS: Double?
     /// DTMF digits seen (nil: the index does not report DTMF).
     public var dtmfCount: Int?
+    /// When each DTMF digit was sent, without the digit: JSON
+    /// `[[channel, at_s, duration_s], ...]` (nil: not reported). The digits
+    /// themselves are only in the call index, sealed when sealing is on.
+    public var dtmfTimes: String?
     /// Share of the recording in which nobody spoke, 0 to 1.
     public var silenceShare: Double?
     /// Stream statistics per party (from the call index).
@@ -134,6 +138,7 @@ public struct CatalogRecording: Codable, Sendable, Equatable {
         case calleeTalkS = "callee_talk_s"
         case overtalkS = "overtalk_s"
         case dtmfCount = "dtmf_count"
+        case dtmfTimes = "dtmf_times"
         case silenceShare = "silence_share"
         case callerPackets = "caller_packets"
         case calleePackets = "callee_packets"
@@ -165,19 +170,27 @@ public struct CatalogFile: Codable, Sendable, Equatable {
     public var bytes: Int64
     /// Lowercase hex SHA-256 (nil for files catalogued before checksums).
     public var sha256: String?
+    /// A sealed file's recipients (`age1…`), in the order its header wraps
+    /// its key for them; nil for a file in the clear.
+    public var sealedTo: [String]?
 
     /// A file row.
-    public init(recordingID: String, position: Int, path: String, bytes: Int64, sha256: String?) {
+    public init(recordingID: String, position: Int, path: String, bytes: Int64, sha256: String?, sealedTo: [String]? = nil) {
         self.recordingID = recordingID
         self.position = position
         self.path = path
         self.bytes = bytes
         self.sha256 = sha256
+        self.sealedTo = sealedTo
     }
+
+    /// Whether the file is sealed (an age file).
+    public var isSealed: Bool { sealedTo != nil }
 
     enum CodingKeys: String, CodingKey {
         case position, path, bytes, sha256
         case recordingID = "recording_id"
+        case sealedTo = "sealed_to"
     }
 }
 
@@ -190,7 +203,7 @@ extension CatalogRecording {
         "audio_bytes", "audio_sha256", "codecs", "sample_rate", "end_reason", "caller_talk_s", "callee_talk_s", "overtalk_s",
         "dtmf_count", "silence_share", "caller_packets", "callee_packets", "caller_lost", "callee_lost", "caller_jitter_ms",
         "callee_jitter_ms", "rule_id", "retain_until_epoch", "hold_reason", "hold_by", "hold_at_epoch", "state", "damaged",
-        "storage", "media_encrypted",
+        "storage", "media_encrypted", "dtmf_times",
     ]
 
     /// The row's values, in the order of `columns`.
@@ -200,7 +213,7 @@ extension CatalogRecording {
             audioBytes, audioSHA256, codecs, sampleRate, endReason, callerTalkS, calleeTalkS, overtalkS,
             dtmfCount, silenceShare, callerPackets, calleePackets, callerLost, calleeLost, callerJitterMs,
             calleeJitterMs, ruleID, retainUntilEpoch, holdReason, holdBy, holdAtEpoch, state, damaged,
-            storage, mediaEncrypted,
+            storage, mediaEncrypted, dtmfTimes,
         ]
         return values.map(\.sqlValue)
     }
@@ -218,6 +231,7 @@ extension CatalogRecording {
         calleeTalkS = try row["callee_talk_s"]
         overtalkS = try row["overtalk_s"]
         dtmfCount = try row["dtmf_count"]
+        dtmfTimes = try row["dtmf_times"]
         silenceShare = try row["silence_share"]
         callerPackets = try row["caller_packets"]
         calleePackets = try row["callee_packets"]
@@ -255,22 +269,34 @@ extension CatalogRecording {
 
 extension CatalogFile {
     /// The columns of `recording_files`, in the order of `sqlValues`.
-    public static let columns = ["recording_id", "position", "path", "bytes", "sha256"]
+    public static let columns = ["recording_id", "position", "path", "bytes", "sha256", "sealed_to"]
 
     /// The row's values, in the order of `columns`.
-    public var sqlValues: [SQLValue] { [recordingID.sqlValue, position.sqlValue, path.sqlValue, bytes.sqlValue, sha256.sqlValue] }
+    public var sqlValues: [SQLValue] {
+        [recordingID.sqlValue, position.sqlValue, path.sqlValue, bytes.sqlValue, sha256.sqlValue, CatalogFile.recipientList(sealedTo).sqlValue]
+    }
 
     /// A file from a row of `SELECT * FROM recording_files`.
     public init(row: SQLRow) throws {
         self.init(
             recordingID: try row["recording_id"], position: try row["position"], path: try row["path"], bytes: try row["bytes"],
-            sha256: try row["sha256"])
+            sha256: try row["sha256"], sealedTo: CatalogFile.recipients(try row["sealed_to"]))
     }
 
     /// Inserts the row.
     func insert(_ db: any SQLConnection) throws {
         try db.execute(
-            sql: "INSERT INTO recording_files (recording_id, position, path, bytes, sha256) VALUES (?, ?, ?, ?, ?)",
+            sql: "INSERT INTO recording_files (recording_id, position, path, bytes, sha256, sealed_to) VALUES (?, ?, ?, ?, ?, ?)",
             arguments: SQLArguments(sqlValues))
+    }
+
+    /// `sealed_to` as stored: the recipients separated by spaces (nil for a file in the clear).
+    static func recipientList(_ recipients: [String]?) -> String? {
+        recipients.map { $0.joined(separator: " ") }
+    }
+
+    /// The recipients of a stored `sealed_to`.
+    static func recipients(_ text: String?) -> [String]? {
+        text.map { $0.split(separator: " ").map(String.init) }
     }
 }

@@ -152,5 +152,6 @@ enum CatalogSchema {
             try db.execute(sql: "ALTER TABLE recordings ADD COLUMN media_encrypted \(db.dialect.integer) NOT NULL DEFAULT 0")
         },
         evidence,
+        sealing,
     ]
 }

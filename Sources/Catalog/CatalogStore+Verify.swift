@@ -20,6 +20,11 @@ public struct VerifyReport: Sendable {
     public var orphansCatalogued: [String] = []
     /// Incomplete recording files on disk without a row: removed.
     public var orphanFilesRemoved: [String] = []
+    /// Sealed recordings on disk without a row whose index no key given
+    /// opens: kept as they are (`catalog verify --identity KEY` catalogues them).
+    public var sealedOrphansKept: [String] = []
+    /// Reseals a crash interrupted, settled by what is on disk.
+    public var resealsSettled: [String] = []
     /// Files catalogued without a checksum (before checksums existed): checksum recorded.
     public var checksumsRecorded = 0
     /// Recordings whose files are in another storage of a shared catalog:
@@ -37,13 +42,15 @@ public struct VerifyReport: Sendable {
         temporaryFilesRemoved.isEmpty && pendingCompleted.isEmpty && pendingRolledBack.isEmpty
             && deletionsFinished.isEmpty && salvaged.isEmpty
             && rowsWithoutFiles.isEmpty && damaged.isEmpty && orphansCatalogued.isEmpty
-            && orphanFilesRemoved.isEmpty
+            && orphanFilesRemoved.isEmpty && resealsSettled.isEmpty
     }
 }
 
 /// Rebuilds a catalog row from a recording's call index on disk (supplied
-/// by the pipeline, which knows the index format). Returns nil when the
-/// index is not a complete recording's.
+/// by the pipeline, which knows the index format; `<id>.json`, or the sealed
+/// `<id>.json.age`). Returns nil when the index is not a complete
+/// recording's; throws `CatalogError(.sealed)` when the index is sealed and
+/// the importer holds no key that opens it (the files are then kept).
 public typealias OrphanImporter = (_ indexPath: String, _ catalog: CatalogStore) throws -> (
     CatalogRecording, [CatalogFile]
 )?
@@ -168,6 +175,7 @@ extension CatalogStore {
                 case .committed:
                     var missing: [String] = []
                     var mismatched: [String] = []
+                    let pending = try pendingReseal(of: row.id)
                     for file in files {
                         let path = filePath(file.path)
                         guard exists(path) else {
@@ -175,6 +183,17 @@ extension CatalogStore {
                             continue
                         }
                         let sum = try FileDigest.sha256(path: path)
+                        if let next = pending[file.position] {
+                            // A reseal a crash interrupted: the file is the old one or the new one.
+                            if sum == next || sum == file.sha256 {
+                                report.resealsSettled.append(file.path)
+                                if !dryRun {
+                                    let what = try settleReseal(id: row.id, position: file.position, diskSHA256: sum, pendingSHA256: next)
+                                    events.append((row.id, what))
+                                }
+                                continue
+                            }
+                        }
                         if let known = file.sha256 {
                             if known != sum { mismatched.append(file.path) }
                         } else {
@@ -250,10 +269,19 @@ extension CatalogStore {
                 orphansByStem[CatalogStore.recordingStem(relative), default: []].append(relative)
             }
             for (stem, files) in orphansByStem.sorted(by: { $0.key < $1.key }) {
-                let indexFile = stem + ".json"
+                let indexFile = files.contains(stem + ".json.age") ? stem + ".json.age" : stem + ".json"
                 var imported: (CatalogRecording, [CatalogFile])? = nil
                 if let importer, files.contains(indexFile), try !wasErased(id: String(stem.suffix(25))) {
-                    imported = try? importer(filePath(indexFile), self)
+                    do {
+                        imported = try importer(filePath(indexFile), self)
+                    } catch let error as CatalogError where error.code == .sealed {
+                        // A sealed recording that lost its row: never removed for want of a key.
+                        report.sealedOrphansKept.append(String(stem.suffix(25)))
+                        events.append((String(stem.suffix(25)), "kept a sealed recording without a row (no key given opens its index)"))
+                        continue
+                    } catch {
+                        imported = nil
+                    }
                 }
                 if let (recording, catalogFiles) = imported,
                     catalogFiles.allSatisfy({ exists(filePath($0.path)) })

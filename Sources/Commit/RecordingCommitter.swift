@@ -105,6 +105,10 @@ public struct RecordingCommitter {
         var failure: (any Error)? = nil
         do {
             try afterStep?(.filesSynced)
+            // Sealing: the recipients decided again from the catalog as it stands now (the
+            // sealed files' headers written again if they changed), before the files are hashed.
+            let sealedTo = try finished.seal?.settle(finished.files, caller: summary.index.caller, callee: summary.index.callee)
+            summary.sealedTo = sealedTo
             var files: [CatalogFile] = []
             for (position, file) in finished.files.enumerated() {
                 let isIndex = position == finished.files.count - 1
@@ -112,7 +116,8 @@ public struct RecordingCommitter {
                     CatalogFile(
                         recordingID: summary.id, position: isIndex && signer != nil ? position + 2 : position,
                         path: RecordingSummary.relative(file.path, to: outputDirectory),
-                        bytes: file.size, sha256: try FileDigest.sha256(path: file.temporaryPath)))
+                        bytes: file.size, sha256: try FileDigest.sha256(path: file.temporaryPath),
+                        sealedTo: file.transform == nil ? nil : sealedTo))
             }
             summary.audioSHA256 = files.first?.sha256
             let signed: ManifestRecord?

@@ -2,6 +2,7 @@ import CallMedia
 import Catalog
 import CallrecCore
 import Foundation
+import Output
 
 extension RecordingSummary {
     /// The catalog row for this recording, with paths relative to the output folder.
@@ -31,7 +32,14 @@ extension RecordingSummary {
             row.calleeJitterMs = b.jitterMs
         }
         if let bytes = try? index.encoded() { IndexSpeechFacts(indexJSON: bytes)?.apply(to: &row) }
+        row.dtmfTimes = RecordingSummary.dtmfTimes(index.dtmf)
         return row
+    }
+
+    /// When each digit was sent, without the digit, as the catalog keeps it:
+    /// `[[channel, at_s, duration_s], ...]` (`[]` for none).
+    package static func dtmfTimes(_ events: [CallIndex.DTMF]) -> String {
+        "[" + events.map { "[\($0.channel),\($0.atS),\($0.durationS)]" }.joined(separator: ",") + "]"
     }
 
     /// `path` relative to `folder` when it lies inside it.

@@ -44,6 +44,7 @@ public struct Converter {
 
     /// Opens (or creates) the catalog in the output folder and reads its recording rules.
     /// Opens (or makes) the recorder's signing key and registers it in the catalog.
+    /// With `options.complianceRecipients`, every recording is sealed (`CatalogSealer`).
     /// - Parameters:
     ///   - afterCommitStep: called after each step of each commit (crash tests).
     ///   - actor: whom a new recorder's registration is audited as.
@@ -57,6 +58,7 @@ public struct Converter {
         lock = try catalog.writerLock()
         rules = try catalog.ruleSet()
         var options = options
+        options.sealer = try CatalogSealer.forOptions(options, catalog: catalog)
         let ids = RecordingCommitter.recordingIDs(for: catalog)
         options.recordingIDs = ids
         self.options = options

@@ -89,7 +89,7 @@ public struct FinishedCall: Sendable, Encodable, Equatable {
                 audioFiles = recording.audioFiles.map(\.path)
                 index = recording.indexPath
                 bytes = recording.audioBytes
-                call = recording.index
+                call = recording.clearIndex
             }
         case .encrypted(let path):
             outcome = .encrypted

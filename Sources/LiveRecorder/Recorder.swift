@@ -274,6 +274,7 @@ public final class Recorder: @unchecked Sendable {
         options.diskSpace = space
         let ids = RecordingCommitter.recordingIDs(for: catalog)
         options.recordingIDs = ids
+        options.sealer = try CatalogSealer.forOptions(options, catalog: catalog)
         if let interface = input.interface {
             capture = .interface(name: interface, filter: input.filter, packets: nil)
         } else if let path = input.path, path != "-" {
@@ -355,6 +356,7 @@ public final class Recorder: @unchecked Sendable {
         events.message(
             "callrec: recording \(input) into \(options.outputDirectory) with \(workers.count) worker\(workers.count == 1 ? "" : "s")"
                 + (settings.statusInterval > 0 ? "; status every \(Self.duration(settings.statusInterval))" : ""))
+        events.message(SealingNotice.line(for: options.sealer))
 
         let reader = startReader()
         let monitor = WorkerThread { [self] in monitorLoop() }

@@ -196,6 +196,80 @@ public final class AtomicFile {
         try publish()
     }
 
+    /// Replaces the first `length` bytes stored with `prefix`, after `sync()`
+    /// and before `publish()`: a sealed file's header written again for other
+    /// recipients at commit (its payload stays as stored). A prefix of the
+    /// same length is written in place; another length means the rest is
+    /// copied after it into a second temporary file, synced and renamed over
+    /// the first. Either way the file is synced again before this returns,
+    /// and a crash leaves only temporary files.
+    public func replaceStoredPrefix(length: Int, with prefix: [UInt8]) throws {
+        precondition(stored.fd < 0 && !committed, "replaceStoredPrefix between sync() and publish()")
+        precondition(Int64(length) <= size, "cannot replace more than is stored")
+        if prefix.count == length {
+            try AtomicFile.rewriting(temporaryPath) { fd in
+                try System.writeAll(fd, prefix)  // at 0: the file was just opened
+                try System.sync(fd)
+            }
+            return
+        }
+        let copyPath = temporaryPath + ".rehead" + AtomicFile.temporarySuffix
+        do {
+            let source: Int32
+            do throws(SystemError) {
+                source = try System.openForReading(temporaryPath)
+            } catch {
+                throw AtomicFile.error(error, path: temporaryPath, doing: "cannot open")
+            }
+            defer { System.close(source) }
+            try AtomicFile.rewriting(copyPath, create: true) { fd in
+                try System.writeAll(fd, prefix)
+                var buffer = [UInt8](repeating: 0, count: 1 << 16)
+                var offset = Int64(length)
+                while true {
+                    let n = try buffer.withUnsafeMutableBytes { b in try System.read(source, at: offset, into: b) }
+                    if n == 0 { break }
+                    try buffer.withUnsafeBytes { b in try System.writeAll(fd, UnsafeRawBufferPointer(rebasing: b[..<n])) }
+                    offset += Int64(n)
+                }
+                try System.sync(fd)
+            }
+            do throws(SystemError) {
+                try System.rename(copyPath, to: temporaryPath)
+            } catch {
+                throw AtomicFile.error(error, path: temporaryPath, doing: "cannot rename into place")
+            }
+        } catch {
+            System.remove(copyPath)
+            throw error
+        }
+        stored.resize(to: size - Int64(length) + Int64(prefix.count))
+    }
+
+    /// Opens `path` for writing (created when `create`), runs `body` on it, closes it.
+    private static func rewriting(_ path: String, create: Bool = false, _ body: (Int32) throws -> Void) throws {
+        let fd: Int32
+        do throws(SystemError) {
+            fd = create ? try System.create(path) : try System.openForUpdate(path)
+        } catch {
+            throw AtomicFile.error(error, path: path, doing: "cannot open")
+        }
+        defer { System.close(fd) }
+        do {
+            try body(fd)
+        } catch let error as SystemError {
+            throw AtomicFile.error(error, path: path, doing: "cannot rewrite")
+        }
+    }
+
+    /// Publishes the synced file under its final name, replacing the file
+    /// there: for `catalog reseal` only, whose new file holds the same
+    /// payload as the one it replaces under a new header. (A recording is
+    /// otherwise never written over.)
+    public func replace() throws {
+        try publish(replacing: true)
+    }
+
     /// Closes and removes the temporary file.
     public func discard() {
         stored.close()
@@ -268,6 +342,9 @@ private final class StoredFile: StoredBytesOutput {
         if waited { space?.spaceReturned() }
         size = max(size, offset + Int64(bytes.count))
     }
+
+    /// After the file was rewritten elsewhere (a new prefix): what is stored now.
+    func resize(to bytes: Int64) { size = bytes }
 
     func close() {
         if fd >= 0 {

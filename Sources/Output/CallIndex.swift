@@ -196,14 +196,15 @@ public struct CallIndex: Codable, Sendable, Equatable {
     public struct DTMF: Codable, Sendable, Equatable {
         /// The channel (speaker) that sent it.
         public var channel: Int
-        /// `0`-`9`, `*`, `#`, `A`-`D`, or `flash`.
-        public var digit: String
+        /// `0`-`9`, `*`, `#`, `A`-`D`, or `flash`; nil (and absent from the
+        /// JSON) in what is shown outside a sealed recording.
+        public var digit: String?
         /// Where the event starts on the recording's timeline, in seconds.
         public var atS: Double
         /// How long it lasted, in seconds.
         public var durationS: Double
 
-        public init(channel: Int, digit: String, atS: Double, durationS: Double) {
+        public init(channel: Int, digit: String?, atS: Double, durationS: Double) {
             self.channel = channel
             self.digit = digit
             self.atS = atS
@@ -272,6 +273,10 @@ public struct CallIndex: Codable, Sendable, Equatable {
     public var silenceShare: Double = 0
     /// The waveform peaks files, relative to the index (BBC audiowaveform formats).
     public var peaks: [String] = []
+    /// True in what is shown of a sealed recording outside its files (the
+    /// JSON lines of convert and record): DTMF digits and speech segments
+    /// are left out. Absent from the index file itself.
+    public var sealed: Bool? = nil
 
     public init(
         id: String, callID: String, caller: String?, callee: String?, direction: String, signalling: String = "sip",
@@ -296,7 +301,7 @@ public struct CallIndex: Codable, Sendable, Equatable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case version, id, caller, callee, direction, signalling, start, channels, audio, skipped, dtmf, format, layout, peaks
+        case version, id, caller, callee, direction, signalling, start, channels, audio, skipped, dtmf, format, layout, peaks, sealed
         case audioFiles = "audio_files"
         case overtalkS = "overtalk_s"
         case longestSilenceS = "longest_silence_s"
@@ -308,6 +313,19 @@ public struct CallIndex: Codable, Sendable, Equatable {
         case finalStatus = "final_status"
         case encrypted
         case encryptionKeying = "encryption_keying"
+    }
+
+    /// What may be shown of a sealed recording outside its sealed files:
+    /// the index without the DTMF digits (each event keeps its channel, time
+    /// and length: the catalog keeps them too) and without the speech
+    /// segments (talk times stay), marked `sealed`. Card numbers and PINs
+    /// typed as DTMF, and who spoke when, live only in the sealed index.
+    public func withoutSealedContent() -> CallIndex {
+        var clear = self
+        clear.dtmf = dtmf.map { DTMF(channel: $0.channel, digit: nil, atS: $0.atS, durationS: $0.durationS) }
+        for c in clear.channels.indices { clear.channels[c].speech = [] }
+        clear.sealed = true
+        return clear
     }
 
     /// The index as pretty, key-sorted JSON with a trailing newline.

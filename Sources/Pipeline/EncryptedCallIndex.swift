@@ -48,7 +48,9 @@ extension RoutedCall {
             finalStatus: reason.finalStatus, audio: nil, skipped: "srtp", channels: channels)
         index.encrypted = true
         index.encryptionKeying = encryptionKeying
-        let file = try AtomicFile(
+        // Sealed like a recording's index when sealing is on (to its parties' keys as the catalog stands now).
+        let seal = try options.sealer?.seal(caller: index.caller, callee: index.callee)
+        let file = try seal.file(
             directory: options.outputDirectory + "/" + RecordingNaming.dateFolder(start), name: id + ".json", space: options.diskSpace)
         try file.write(try index.encoded())
         try file.sync()

@@ -37,12 +37,15 @@ public final class AgeWriter: ByteStreamTransform {
     public let fileNameSuffix = ".age"
     /// The layout chosen.
     public let layout: Layout
-    /// The header as written (version line through the MAC line).
-    public let header: [UInt8]
+    /// The header as written (version line through the MAC line); see `rewrapHeader(for:)`.
+    public private(set) var header: [UInt8]
     /// Content bytes taken so far.
     public private(set) var contentSize: Int64 = 0
 
     private let payloadKey: SymmetricKey
+    /// Kept while the writer lives, so the header can be made again for
+    /// other recipients before the file is committed (`rewrapHeader`).
+    private let fileKey: FileKey
     private let nonce: [UInt8]
     /// The content of the chunk being filled (chunk `tailIndex`).
     private var tail: [UInt8]
@@ -63,9 +66,8 @@ public final class AgeWriter: ByteStreamTransform {
             throw SealingError(.usage, "a passphrase (scrypt) recipient must be the file's only recipient")
         }
         let fileKey = FileKey()
-        var stanzas: [AgeStanza] = []
-        for recipient in recipients { stanzas += try recipient.wrap(fileKey) }
-        header = AgeHeader(stanzas: stanzas, fileKey: fileKey).encoded()
+        self.fileKey = fileKey
+        header = try AgeWriter.header(wrapping: fileKey, for: recipients)
         nonce = SymmetricKey(size: SymmetricKeySize(bitCount: AgePayload.nonceSize * 8)).withUnsafeBytes { Array($0) }
         payloadKey = AgePayload.key(fileKey: fileKey, nonce: nonce)
         self.layout = layout
@@ -73,6 +75,32 @@ public final class AgeWriter: ByteStreamTransform {
         tail.reserveCapacity(AgePayload.chunkSize)
         sealed = []
         sealed.reserveCapacity(AgePayload.sealedChunkSize)
+    }
+
+    private static func header(wrapping fileKey: FileKey, for recipients: [any AgeRecipient]) throws -> [UInt8] {
+        var stanzas: [AgeStanza] = []
+        for recipient in recipients { stanzas += try recipient.wrap(fileKey) }
+        return AgeHeader(stanzas: stanzas, fileKey: fileKey).encoded()
+    }
+
+    /// A new header for `recipients` instead of those given at `init`: the
+    /// same file key wrapped for each of them, and a new MAC. The payload
+    /// depends only on the file key and the nonce, so it stays valid as it
+    /// is stored; the caller puts the new header in place of the old one
+    /// (Output's `AtomicFile.replaceStoredPrefix`) before the file is
+    /// committed. What a recording's seal does at commit when the catalog's
+    /// users changed during the call. Only after `finish`.
+    /// - Returns: the old header's length and the new header (which `header` now is).
+    /// - Throws: `SealingError(.usage)` as `init` does for the recipients.
+    public func rewrapHeader(for recipients: [any AgeRecipient]) throws -> (oldLength: Int, header: [UInt8]) {
+        precondition(finished, "AgeWriter.rewrapHeader before finish (the stored offsets depend on the header's length)")
+        guard !recipients.isEmpty else { throw SealingError(.usage, "a sealed file needs at least one recipient") }
+        if recipients.contains(where: \.mustBeAlone), recipients.count > 1 {
+            throw SealingError(.usage, "a passphrase (scrypt) recipient must be the file's only recipient")
+        }
+        let old = header.count
+        header = try AgeWriter.header(wrapping: fileKey, for: recipients)
+        return (old, header)
     }
 
     /// Where chunk `index` starts in the stored file.

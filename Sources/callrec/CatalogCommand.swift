@@ -4,6 +4,7 @@ import Catalog
 import Commit
 import Foundation
 import Output
+import Sealing
 
 /// `callrec catalog`: find, play out, keep and erase recordings; the
 /// recording rules; users and roles; the audit log.
@@ -29,8 +30,8 @@ struct CatalogCommand: ParsableCommand {
             """,
         subcommands: [
             CatalogFind.self, CatalogShow.self, CatalogExport.self, CatalogDelete.self, CatalogForget.self, CatalogHold.self,
-            CatalogRelease.self, CatalogPurge.self, CatalogVerify.self, CatalogRules.self, CatalogUsers.self, CatalogAudit.self,
-            CatalogRecorders.self,
+            CatalogRelease.self, CatalogPurge.self, CatalogVerify.self, CatalogReseal.self, CatalogRules.self, CatalogUsers.self,
+            CatalogAudit.self, CatalogRecorders.self,
         ]
     )
 }
@@ -85,6 +86,10 @@ func reportingCatalogErrors(_ body: () throws -> Void) throws {
         FileHandleOutput.standardError.write("callrec: \(error.message)\n")
         throw PartialFailure()
     } catch let error as OutputError {
+        FileHandleOutput.standardError.write("callrec: \(error)\n")
+        throw PartialFailure()
+    } catch let error as SealingError {
+        // A key file others may read, a damaged sealed file (naming the chunk), a key that does not open it.
         FileHandleOutput.standardError.write("callrec: \(error)\n")
         throw PartialFailure()
     } catch let error as ValidationError {

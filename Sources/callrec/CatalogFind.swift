@@ -3,6 +3,7 @@ import ArgumentParser
 import Catalog
 import Evidence
 import Foundation
+import Keyring
 import Output
 import Sealing
 
@@ -158,6 +159,10 @@ struct RecordingJSON: Encodable {
     var damaged: Bool
     /// Some of the call's media was encrypted: the recording holds only the audio sent in clear.
     var media_encrypted: Bool
+    /// `show --json`: whom the files are sealed to (names, or the key for compliance); nil in the clear.
+    var sealed_to: [String]? = nil
+    /// `show --json`: the DTMF digits, when the index could be read.
+    var dtmf: [CallIndex.DTMF]? = nil
 
     init(_ r: CatalogRecording, store: CatalogStore) {
         id = r.id
@@ -189,20 +194,48 @@ struct RecordingJSON: Encodable {
 struct CatalogShow: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "show",
-        abstract: "Show one recording: parties, times, files, checksums, statistics, retention, hold.",
-        discussion: "Audited (who, when, --reason). Example: callrec catalog show 20261129T081530Z-3f9a1c2e --as bob --reason \"QA review\""
+        abstract: "Show one recording: parties, times, files, checksums, statistics, retention, hold, who it is sealed to.",
+        discussion: """
+            Audited (who, when, --reason). With --as USER, callrec asks USER's password at the terminal \
+            (or reads --password-file) and opens the recording with USER's keys: a sealed recording's \
+            DTMF digits are shown only then, or with --identity KEY (the compliance key). A wrong password \
+            is refused, and the refusal audited.
+
+            Example: callrec catalog show 20261129T081530Z-3f9a1c2e --as bob --reason "QA review"
+            """
     )
 
     @OptionGroup var location: CatalogLocation
+    @OptionGroup var keyOptions: KeyOptions
     @Argument(help: "The recording id.") var id: String
     @Option(help: ArgumentHelp("Why you look at it (written to the audit log).", valueName: "text")) var reason: String?
     @Flag(help: "Print JSON instead of text.") var json = false
 
     func run() throws {
         try location.run { store, actor in
-            let (r, files) = try store.show(id: id, by: actor, reason: reason, at: wallClock(), check: integrityCheck(store))
+            let now = wallClock()
+            // Whether the user may see it at all first: a refusal needs no password.
+            let r = try store.authorizedRecording(id: id, action: "show", by: actor, reason: reason, at: now)
+            let files = try store.files(of: id)
+            // Checked against the catalog and the signed manifest before anything of it is shown.
+            try store.refuseUnlessIntact(r, action: "show", problems: try integrityCheck(store)(r, files), by: actor, reason: reason, at: now)
+            let sealed = files.first?.isSealed ?? false
+            let keys = try keyOptions.keys(for: actor, catalog: store, action: "show", target: id, reason: reason, at: now, needed: sealed)
+            // The digits: from the index, when it can be read (in the clear, or opened with the keys given).
+            var index: CallIndex? = nil
+            if !sealed || keys != nil {
+                let opened = try RecordingAccess.open(
+                    id: id, keys: keys ?? .none, actor: actor, catalog: store, action: "show", reason: reason, at: now)
+                index = try? opened.index()
+            }
+            try store.audit("show", target: id, outcome: .done, by: actor, at: now, reason: reason, detail: keys.map { "opened with \($0.owner)" })
+            let directory = try store.keyDirectory()
+            let sealedTo = files.first?.sealedTo.map { directory.describe($0) }
             if json {
-                FileHandleOutput.standardOutput.write(catalogJSON(RecordingJSON(r, store: store)) + "\n")
+                var line = RecordingJSON(r, store: store)
+                line.sealed_to = files.first?.sealedTo.map { recipients in recipients.map { directory.holder(of: $0)?.description ?? $0 } }
+                line.dtmf = index?.dtmf
+                FileHandleOutput.standardOutput.write(catalogJSON(line) + "\n")
                 return
             }
             func opt<T>(_ v: T?) -> String { v.map { "\($0)" } ?? "-" }
@@ -218,10 +251,11 @@ struct CatalogShow: ParsableCommand {
                 "end          \(r.endReason)",
                 "packets      caller \(opt(r.callerPackets)) (lost \(opt(r.callerLost)), jitter \(opt(r.callerJitterMs)) ms), callee \(opt(r.calleePackets)) (lost \(opt(r.calleeLost)), jitter \(opt(r.calleeJitterMs)) ms)",
                 "talk time    caller \(opt(r.callerTalkS)) s, callee \(opt(r.calleeTalkS)) s, overtalk \(opt(r.overtalkS)) s",
-                "dtmf         \(opt(r.dtmfCount)) digits, silence share \(opt(r.silenceShare))",
+                "dtmf         \(Self.dtmf(count: r.dtmfCount, times: r.dtmfTimes, index: index, sealed: sealed)), silence share \(opt(r.silenceShare))",
                 "rule         \(r.ruleID.map { "rule \($0)" } ?? "no rule matched (recorded by default)")",
                 "retain until \(CatalogTime.iso(r.retainUntilEpoch))",
                 "legal hold   \(r.holdReason.map { "\($0) (by \(r.holdBy ?? "?") at \(CatalogTime.iso(r.holdAtEpoch ?? 0)))" } ?? "none")",
+                "sealed to    \(sealedTo.map { $0.isEmpty ? "sealed (recipients not known)" : $0 } ?? "not sealed (in the clear)")",
             ]
             if r.damaged { lines.append("DAMAGED      a file is missing or its SHA-256 differs (catalog verify)") }
             if r.mediaEncrypted { lines.append("ENCRYPTED    part of the call's media was encrypted: only the audio sent in clear is recorded") }
@@ -235,6 +269,29 @@ struct CatalogShow: ParsableCommand {
             }
             FileHandleOutput.standardOutput.write(lines.joined(separator: "\n") + "\n")
         }
+    }
+
+    /// `3 digits: 4 at 12.34 s (caller), ...`, or their times alone when the digits are sealed.
+    static func dtmf(count: Int?, times: String?, index: CallIndex?, sealed: Bool) -> String {
+        guard let count else { return "-" }
+        let speakers = ["caller", "callee"]
+        if let index {
+            let listed = index.dtmf.map { "\($0.digit ?? "?") at \($0.atS) s (\(speakers[min(1, max(0, $0.channel))]))" }
+            return "\(count) digit\(count == 1 ? "" : "s")" + (listed.isEmpty ? "" : ": " + listed.joined(separator: ", "))
+        }
+        let at = DTMFTimes.parse(times).map { "\($0.atS) s (\(speakers[min(1, max(0, $0.channel))]))" }
+        return "\(count) digit\(count == 1 ? "" : "s")" + (at.isEmpty ? "" : " at " + at.joined(separator: ", "))
+            + (sealed && count > 0 ? " (the digits are sealed: --as USER or --identity KEY shows them)" : "")
+    }
+}
+
+/// The catalog's `dtmf_times`: `[[channel, at_s, duration_s], ...]`.
+enum DTMFTimes {
+    static func parse(_ text: String?) -> [(channel: Int, atS: Double, durationS: Double)] {
+        guard let text, let data = text.data(using: .utf8), let rows = try? JSONSerialization.jsonObject(with: data) as? [[Double]] else {
+            return []
+        }
+        return rows.compactMap { $0.count == 3 ? (Int($0[0]), $0[1], $0[2]) : nil }
     }
 }
 
@@ -255,25 +312,33 @@ struct CatalogExport: ParsableCommand {
             the audit entries about it with the chain links that check them, a checkpoint and the bundle's \
             SHA256SUMS signed with the recorder's key (OUT/recorder.key, or --signing-key), and a VERIFY.txt \
             that says how to check all of it with sha256sum and openssl on any machine; callrec \
-            verify-evidence checks it too. A sealed recording is decoded with --identity (a key it was sealed to).
+            verify-evidence checks it too.
+
+            A sealed recording is opened with the keys of the --as user (whose password callrec asks \
+            at the terminal, or reads from --password-file) or with --identity KEY, and decrypted as it is \
+            copied or decoded: its plaintext is never on disk but at --to. A recording those keys do not \
+            open is refused, and the refusal audited. An evidence bundle of a sealed recording is decoded \
+            with --identity (a key it was sealed to).
 
             Examples:
               callrec catalog export 20261129T081530Z-3f9a1c2e --to /tmp/call.opus
               callrec catalog export 20261129T081530Z-3f9a1c2e --to /tmp/call.wav --reason "dispute 4711"
               callrec catalog export 20261129T081530Z-3f9a1c2e --evidence dispute-4711.zip --reason "dispute 4711"
+              callrec catalog export 20261129T081530Z-3f9a1c2e --to call.wav --as alice --password-file ~/.callrec-password
+              callrec catalog export 20261129T081530Z-3f9a1c2e --to call.opus --identity compliance.key
             """
     )
 
     enum Format: String, ExpressibleByArgument, CaseIterable { case opus, wav }
 
     @OptionGroup var location: CatalogLocation
+    @OptionGroup var keyOptions: KeyOptions
     @Argument(help: "The recording id.") var id: String
     @Option(help: ArgumentHelp("Where to write the copy.", valueName: "path")) var to: String?
     @Option(help: ArgumentHelp("Write an evidence bundle (a zip file) here instead.", valueName: "file.zip")) var evidence: String?
     @Option(help: "opus (the file as recorded) or wav (decoded). Default: from the extension of --to.") var format: Format?
     @Option(help: ArgumentHelp("Why it leaves the archive (written to the audit log; required with --evidence).", valueName: "text")) var reason: String?
     @Option(help: ArgumentHelp("Evidence: the recorder key that signs the bundle (default OUT/recorder.key).", valueName: "file")) var signingKey: String?
-    @Option(help: ArgumentHelp("Evidence of a sealed recording: an age identity file it was sealed to, to decode its audio.", valueName: "file")) var identity: [String] = []
 
     func validate() throws {
         if (to == nil) == (evidence == nil) { throw ValidationError("give --to PATH (a copy) or --evidence FILE.zip (an evidence bundle)") }
@@ -292,16 +357,33 @@ struct CatalogExport: ParsableCommand {
             let files = try store.files(of: id)
             try store.refuseUnlessIntact(r, action: "export", problems: try integrityCheck(store)(r, files), by: actor, reason: reason, at: now)
             let source = store.filePath(r.audioPath)
+            let sealed = files.first?.isSealed ?? false
+            let keys = try keyOptions.keys(for: actor, catalog: store, action: "export", target: id, reason: reason, at: now, needed: sealed)
+            if sealed && keys == nil {
+                try store.refuse(
+                    actor, action: "export", target: id, reason: reason, at: now,
+                    because: "it is sealed, and no key was given to open it (--as USER with their password, or --identity KEY)")
+            }
+            let opened = try RecordingAccess.open(id: id, keys: keys ?? .none, actor: actor, catalog: store, action: "export", reason: reason, at: now)
+            let audio = try opened.audio()
             switch chosen {
             case .opus:
-                let data = try Data(contentsOf: URL(fileURLWithPath: source))
                 let file = try AtomicFile(path: to)
-                try file.write(Array(data))
+                var buffer = [UInt8](repeating: 0, count: 1 << 16)
+                var offset: Int64 = 0
+                while true {
+                    let n = try buffer.withUnsafeMutableBytes { try audio.read(into: $0, at: offset) }
+                    if n == 0 { break }
+                    try buffer.withUnsafeBytes { try file.write(UnsafeRawBufferPointer(rebasing: $0[..<n])) }
+                    offset += Int64(n)
+                }
                 try file.commit()
             case .wav:
-                _ = try OpusToWAV.convert(opusPath: source, wavPath: to)
+                _ = try OpusToWAV.convert(source: audio, name: source, wavPath: to)
             }
-            try store.audit("export", target: id, outcome: .done, by: actor, at: now, reason: reason, detail: "to \(to) as \(chosen.rawValue)")
+            try store.audit(
+                "export", target: id, outcome: .done, by: actor, at: now, reason: reason,
+                detail: "to \(to) as \(chosen.rawValue)" + (sealed ? ", opened with \(keys!.owner)" : ""))
             FileHandleOutput.standardOutput.write("exported \(id) to \(to) (\(chosen.rawValue))\n")
         }
     }
@@ -309,7 +391,7 @@ struct CatalogExport: ParsableCommand {
     private func exportEvidence(to path: String) throws {
         try location.run { store, actor in
             let exporter = try openingRecorder { try RecorderIdentity.open(keyPath: signingKey ?? RecorderIdentity.defaultKeyPath(outputDirectory: store.folder), outputDirectory: store.folder) }
-            let identities: [any AgeIdentity] = try openingRecorder { try identity.flatMap { try X25519Identity.load(path: $0) } }
+            let identities: [any AgeIdentity] = try openingRecorder { try keyOptions.identities.flatMap { try X25519Identity.load(path: $0) } }
             let result = try EvidenceBundle.export(
                 recording: id, to: path, catalog: store, exporter: exporter, identities: identities, by: actor, reason: reason ?? "",
                 at: wallClock())

@@ -1,5 +1,6 @@
 import CallMedia
 import Foundation
+import Sealing
 
 /// A callrec configuration file: the long options of `callrec convert`
 /// written one per line as `name = value`, so a site's settings need not be
@@ -11,11 +12,13 @@ import Foundation
 /// local-prefix = +4681234
 /// local-domain = pbx.example.com
 /// idle-timeout = 90
+/// # The compliance key: every recording is sealed to it.
+/// recipient = age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p
 /// ```
 ///
 /// `#` starts a comment line; blank lines are ignored; a value may be
 /// wrapped in double quotes. A list setting (`local-number`, `local-prefix`,
-/// `local-domain`) may appear on many lines and adds up; a single setting
+/// `local-domain`, `recipient`, `recipients-file`) may appear on many lines and adds up; a single setting
 /// takes its last value. Options given on the command line add to the lists
 /// and override single settings. An unknown name or a bad value is an error
 /// naming the file and line.
@@ -46,6 +49,21 @@ public struct ConfigFile: Sendable {
                 throw Failure(description: "idle-timeout must be a positive number of seconds, not '\(value)'")
             }
             options.idleTimeout = seconds
+        },
+        // The compliance keys recordings are sealed to (sealing is on when there is one).
+        "recipient": { options, value in
+            do {
+                options.complianceRecipients.append(try X25519Recipient(value).description)
+            } catch let error as SealingError {
+                throw Failure(description: "recipient: \(error.message)")
+            }
+        },
+        "recipients-file": { options, value in
+            do {
+                options.complianceRecipients += try X25519Recipient.load(path: value).map(\.description)
+            } catch let error as SealingError {
+                throw Failure(description: "recipients-file: \(error)")
+            }
         },
     ]
 

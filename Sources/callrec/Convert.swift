@@ -96,6 +96,11 @@ struct Convert: ParsableCommand {
             try Converter(options: options, afterCommitStep: Self.crashInjection(), actor: .operator(operatorLogin()))
         }
         FileHandleOutput.standardError.write(converter.identity.startLine + "\n")
+        // Sealing is said once at start; writing in the clear (the default, as ever) only with --verbose,
+        // so that an error stays the one line it is.
+        if converter.options.sealer != nil || verbose {
+            FileHandleOutput.standardError.write(SealingNotice.line(for: converter.options.sealer) + "\n")
+        }
         var failures = 0
         var written = 0
         var skipped = 0
@@ -188,6 +193,6 @@ struct Convert: ParsableCommand {
                 case audioFiles = "audio_files"
             }
         }
-        return catalogJSON(Line(audio: s.audioPath, audioFiles: s.audioFiles.map(\.path), index: s.indexPath, bytes: s.audioBytes, call: s.index))
+        return catalogJSON(Line(audio: s.audioPath, audioFiles: s.audioFiles.map(\.path), index: s.indexPath, bytes: s.audioBytes, call: s.clearIndex))
     }
 }

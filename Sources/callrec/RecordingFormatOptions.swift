@@ -1,6 +1,7 @@
 import ArgumentParser
 import CallMedia
 import Output
+import Sealing
 
 /// The options that say where and how recordings are written and how calls
 /// are judged, shared by the commands that write recordings (convert, record).
@@ -46,18 +47,35 @@ struct RecordingFormatOptions: ParsableArguments {
         "A SIP domain of this site (repeatable); its subdomains are local too.", valueName: "domain"))
     var localDomains: [String] = []
 
+    @Option(name: .customLong("recipient"), help: ArgumentHelp(
+        "Seal every recording to this public key (age1..., repeatable): the compliance key. "
+            + "Sealing is on when one is given; the catalog's users and teams whose numbers are a call's parties are added.",
+        valueName: "age1..."))
+    var recipients: [String] = []
+
+    @Option(name: .customLong("recipients-file"), help: ArgumentHelp(
+        "Seal to the public keys in this file (one age1... per line, as age -R reads; repeatable).", valueName: "file"))
+    var recipientsFiles: [String] = []
+
     @Option(help: ArgumentHelp(
         "The recorder's Ed25519 signing key (PKCS#8 PEM, mode 0600; callrec keys new --signing makes one). "
             + "Default: OUT/recorder.key, made on first use with OUT/recorder.pub.pem beside it.", valueName: "file"))
     var signingKey: String?
 
     @Option(help: ArgumentHelp(
-        "Read settings from a file of 'name = value' lines (local-number, local-prefix, local-domain, idle-timeout); "
-            + "options on the command line add to or override them.", valueName: "file"))
+        "Read settings from a file of 'name = value' lines (local-number, local-prefix, local-domain, idle-timeout, "
+            + "recipient, recipients-file); options on the command line add to or override them.", valueName: "file"))
     var config: String?
 
     func validate() throws {
         if let idleTimeout, !(idleTimeout > 0) { throw ValidationError("--idle-timeout must be positive") }
+        for recipient in recipients {
+            do {
+                _ = try X25519Recipient(recipient)
+            } catch let error as SealingError {
+                throw ValidationError("--recipient '\(recipient.prefix(80))': \(error.message)")
+            }
+        }
         guard let format = AudioFileFormat(rawValue: format) else { throw ValidationError("--format must be opus, wav or flac") }
         guard ChannelLayout(rawValue: channels) != nil else { throw ValidationError("--channels must be stereo, mono or split") }
         if rate != "auto" {
@@ -88,6 +106,12 @@ struct RecordingFormatOptions: ParsableArguments {
         options.localNumbers += localNumbers
         options.localPrefixes += localPrefixes
         options.localDomains += localDomains
+        options.complianceRecipients += recipients
+        do {
+            for file in recipientsFiles { options.complianceRecipients += try X25519Recipient.load(path: file).map(\.description) }
+        } catch let error as SealingError {
+            throw ValidationError("--recipients-file: \(error)")
+        }
         return options
     }
 

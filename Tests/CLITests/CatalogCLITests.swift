@@ -26,6 +26,13 @@ import Testing
         return try JSONSerialization.jsonObject(with: Data(find.stdout.utf8)) as? [[String: Any]] ?? []
     }
 
+    /// A password file for the CLI (first line; mode 0600, as callrec requires).
+    static func passwordFile(_ password: String) throws -> String {
+        let path = FixturePaths.temporaryDirectory("password") + "/password"
+        _ = FileManager.default.createFile(atPath: path, contents: Data((password + "\n").utf8), attributes: [.posixPermissions: 0o600])
+        return path
+    }
+
     func id(_ recordings: [[String: Any]], caller: String) -> String {
         recordings.first { $0["caller"] as? String == caller }?["id"] as? String ?? "?"
     }
@@ -92,15 +99,19 @@ import Testing
     @Test func agentsAreRefusedOtherPeoplesCallsAndRefusalsAreAudited() throws {
         let (out, all) = try converted()
         let mine = id(all, caller: "+4681234567"), theirs = id(all, caller: "+4631555010")
-        #expect(try run(["catalog", "users", "add", "alice", "--out", out, "--role", "agent", "--number", "+4681234567"]).status == 0)
-        #expect(try run(["catalog", "users", "add", "bob", "--out", out, "--role", "supervisor", "--team", "north"]).status == 0)
-        #expect(try run(["catalog", "users", "add", "tmp", "--out", out, "--role", "boss"]).status == 2)
-        #expect(try run(["catalog", "users", "add", "tmp", "--out", out, "--role", "agent"]).status == 0)
+        let password = try Self.passwordFile("alice's password")
+        let add = ["--password-file", password, "--work-factor", "10"]
+        #expect(try run(["catalog", "users", "add", "alice", "--out", out, "--role", "agent", "--number", "+4681234567"] + add).status == 0)
+        #expect(try run(["catalog", "users", "add", "bob", "--out", out, "--role", "supervisor", "--team", "north"] + add).status == 0)
+        #expect(try run(["catalog", "users", "add", "tmp", "--out", out, "--role", "boss"] + add).status == 2)
+        #expect(try run(["catalog", "users", "add", "tmp", "--out", out, "--role", "agent"] + add).status == 0)
         #expect(try run(["catalog", "users", "remove", "tmp", "--out", out]).stdout == "user tmp removed\n")
         #expect(try run(["catalog", "users", "remove", "tmp", "--out", out]).status == 1)
         let users = try run(["catalog", "users", "list", "--out", out]).stdout
-        #expect(users.split(separator: "\n").map { $0.split(separator: " ").first.map(String.init) } == ["alice", "bob"])
-        #expect(users.contains("agent       team -           numbers +4681234567"))
+        let userLines = users.components(separatedBy: "\n\n")[0].split(separator: "\n")
+        #expect(userLines.map { $0.split(separator: " ").first.map(String.init) } == ["alice", "bob"])
+        #expect(users.contains("\nteam keys:\n  team north #1  age1") && users.hasSuffix("  held by bob\n"))
+        #expect(users.contains("agent       team -           numbers +4681234567               key age1"))
         let own = try run(["catalog", "find", "--out", out, "--as", "alice"])
         #expect(own.stdout.contains(mine) && !own.stdout.contains(theirs) && own.stderr.isEmpty)
         let find = try run(["catalog", "find", "--out", out, "--as", "alice", "--number", "+4631555010"])
@@ -111,7 +122,7 @@ import Testing
             #expect(refused.status == 1)
             #expect(refused.stderr.hasPrefix("callrec: refused: alice (agent) may not \(command[0]) \(theirs): "), "\(refused.stderr)")
         }
-        #expect(try run(["catalog", "show", mine, "--out", out, "--as", "alice"]).status == 0)
+        #expect(try run(["catalog", "show", mine, "--out", out, "--as", "alice", "--password-file", password]).status == 0)
         #expect(try run(["catalog", "audit", "--out", out, "--as", "alice"]).stderr.contains("refused: alice (agent) may not audit"))
         #expect(try run(["catalog", "purge", "--out", out, "--as", "bob"]).status == 1)
         #expect(try run(["catalog", "find", "--out", out, "--as", "mallory"]).stderr == "callrec: no user 'mallory' in the catalog (callrec catalog users list)\n")

@@ -22,7 +22,7 @@ struct RealCaptureTimelineTests {
     ])
     func dtmfDigitsReachTheIndex(capture: String, digits: String) throws {
         let index = try convert(capture)
-        #expect(index.dtmf.map(\.digit).joined(separator: " ") == digits)
+        #expect(index.dtmf.map { $0.digit ?? "?" }.joined(separator: " ") == digits)
         // Each digit once, from one party, in time order, lasting what its end packets said.
         #expect(Set(index.dtmf.map(\.channel)).count == 1)
         #expect(index.dtmf.map(\.atS) == index.dtmf.map(\.atS).sorted())

@@ -78,38 +78,8 @@ enum SealingTestSupport {
         }
     }
 
-    /// Runs `command` in a pseudo-terminal (python3's pty module) and types
-    /// `answers` at it, one per prompt: for `age -p` and `age -d` of a
-    /// passphrase file, which read the passphrase from the terminal only.
+    /// Runs `command` in a pseudo-terminal and types `answers` at its passphrase prompts.
     static func inTerminal(_ command: [String], answers: [String]) throws -> CommandRunner.Run {
-        let script = """
-            import os, pty, select, signal, sys, time
-            answers = sys.argv[1].split("\\n") if sys.argv[1] else []
-            pid, fd = pty.fork()
-            if pid == 0:
-                os.execvp(sys.argv[2], sys.argv[2:])
-            out = b""
-            deadline = time.time() + 60
-            while time.time() < deadline:
-                ready, _, _ = select.select([fd], [], [], 0.5)
-                if not ready:
-                    continue
-                try:
-                    chunk = os.read(fd, 4096)
-                except OSError:
-                    break
-                if not chunk:
-                    break
-                out += chunk
-                if answers and b"passphrase" in chunk.lower():
-                    time.sleep(0.05)
-                    os.write(fd, answers.pop(0).encode() + b"\\r")
-            else:
-                os.kill(pid, signal.SIGKILL)
-            _, status = os.waitpid(pid, 0)
-            sys.stderr.write(out.decode(errors="replace"))
-            sys.exit(os.waitstatus_to_exitcode(status))
-            """
-        return try tool("python3", ["-c", script, answers.joined(separator: "\n")] + command)
+        try CommandRunner.inTerminal(command, answers: answers, prompts: ["passphrase"])
     }
 }
