@@ -16,6 +16,10 @@ import Sealing
 /// records their next SHA-256, each is renamed over its file, then the
 /// catalog's checksums and recipients become the new ones and the reseal
 /// is audited. `catalog verify` settles a reseal a crash interrupted.
+///
+/// Only recordings without a signed manifest (catalogued before recorders
+/// signed them) can be resealed: a signed recording's manifest names each
+/// file's SHA-256, so a reseal is refused until it can sign a new manifest.
 public enum Reseal {
     /// What resealing one recording did.
     public struct Outcome: Sendable, Equatable {
@@ -40,6 +44,15 @@ public enum Reseal {
         let files = try catalog.files(of: id)
         guard files.contains(where: \.isSealed) else {
             throw CatalogError(.invalid, "recording \(id) is not sealed (it was written in the clear); nothing to reseal")
+        }
+        // A recording its recorder signed: its manifest names each file's SHA-256, which a new
+        // header changes. Until a reseal signs a new manifest in the chain, it is refused (audited)
+        // rather than leave a recording that no longer matches what was signed.
+        if let manifest = try catalog.manifest(of: id) {
+            try catalog.refuse(
+                actor, action: "reseal", target: id, reason: reason, at: now,
+                because: "its files are signed as they are (manifest #\(manifest.sequence) of recorder \(manifest.recorderID)), "
+                    + "and a new header would change what was signed; resealing signed recordings is not supported yet")
         }
         let directory = try catalog.keyDirectory()
         let holders = directory.holders(caller: recording.caller, callee: recording.callee)

@@ -346,7 +346,10 @@ struct CatalogReseal: ParsableCommand {
             them the older ones: for each recording, the recipients it would have now and has not yet are \
             added to each sealed file's header. The payload stays as it is, byte for byte; each file is \
             replaced atomically, its new SHA-256 entered in the catalog, and the reseal audited. It needs a \
-            key that opens the recordings: the compliance key (--identity), used here and not kept.
+            key that opens the recordings: the compliance key (--identity), used here and not kept. \
+            Only recordings without a signed manifest (catalogued before recorders signed them) are \
+            resealed: a signed recording's manifest names each file's SHA-256, which a new header would \
+            change, so reseal refuses it (audited) until it can sign a new manifest.
 
             Examples:
               callrec catalog reseal 20261129T081530Z-3f9a1c2e --identity compliance.key
