@@ -145,7 +145,7 @@ import Testing
         let row = try #require(try site.catalog.recording(id: recording.id))
         #expect(row.caller == "+4681111")
         #expect(try site.catalog.files(of: recording.id).map(\.sha256) == files.map(\.sha256))
-        #expect(try site.catalog.files(of: recording.id).allSatisfy { $0.sealedTo == [site.compliance.recipient.description] })
+        #expect(try site.catalog.files(of: recording.id).filter { !S.isManifest($0.path) }.allSatisfy { $0.sealedTo == [site.compliance.recipient.description] })
     }
 
     /// A crash while sealing: at every step of the commit, what verify

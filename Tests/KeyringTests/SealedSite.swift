@@ -74,10 +74,19 @@ final class SealedSite {
     }
 
     /// Every regular file under `folder`, relative to it.
+    /// The regular files under `folder` that sealing concerns: without the
+    /// recorder's key pair and the signed manifests, which are in the clear
+    /// (a manifest names the files as stored, sealed or not).
     static func files(_ folder: String) -> [String] {
         (FileManager.default.enumerator(atPath: folder)?.allObjects as? [String] ?? [])
             .filter { (try? FileManager.default.attributesOfItem(atPath: folder + "/" + $0)[.type] as? FileAttributeType) == .typeRegular }
+            .filter { $0 != "recorder.key" && $0 != "recorder.pub.pem" && !isManifest($0) }
             .sorted()
+    }
+
+    /// A recording's signed manifest or its signature (`<id>.manifest.json`, `<id>.manifest.sig`).
+    static func isManifest(_ path: String) -> Bool {
+        path.hasSuffix(".manifest.json") || path.hasSuffix(".manifest.sig")
     }
 
     static func read(_ path: String) -> [UInt8] {
