@@ -23,9 +23,18 @@ public struct RecorderIdentity: Sendable {
     public let created: Bool
 
     /// The public half.
-    public var publicKey: VerifyingKey { key.publicKey }
-    /// The recorder id.
-    public var id: String { Self.id(of: publicKey) }
+    public let publicKey: VerifyingKey
+    /// The recorder id, worked out once: each commit names it twice, and a
+    /// fingerprint (DER, SHA-256, hex) per use was most of what signing cost.
+    public let id: String
+
+    init(key: SigningKey, keyPath: String, created: Bool) {
+        self.key = key
+        self.keyPath = keyPath
+        self.created = created
+        publicKey = key.publicKey
+        id = Self.id(of: publicKey)
+    }
 
     /// The default key file of an output folder.
     public static func defaultKeyPath(outputDirectory: String) -> String {
