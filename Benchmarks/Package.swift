@@ -34,6 +34,7 @@ let package = Package(
         ("Record", ["LiveRecorder", "CallMedia", "Throughput"]),
         ("ReadSliceDemux", ["Inspection"]),
         ("SealedFiles", ["Sealing", "Catalog", "Conversion", "CallMedia"]),
+        ("EvidenceCost", ["Evidence", "Catalog", "CallMedia"]),
     ].map { name, modules -> Target in
         .executableTarget(
             name: name,
