@@ -1,3 +1,4 @@
+import CallrecCore
 import Crypto
 
 #if canImport(Glibc)
@@ -34,14 +35,5 @@ public enum FileDigest {
         hex(SHA256.hash(data: bytes))
     }
 
-    static func hex<S: Sequence<UInt8>>(_ bytes: S) -> String {
-        let digits = Array("0123456789abcdef".utf8)
-        var out = [UInt8]()
-        out.reserveCapacity(64)
-        for b in bytes {
-            out.append(digits[Int(b >> 4)])
-            out.append(digits[Int(b & 0xF)])
-        }
-        return String(decoding: out, as: UTF8.self)
-    }
+    static func hex<S: Sequence<UInt8>>(_ bytes: S) -> String { Hex.lowercase(bytes) }
 }

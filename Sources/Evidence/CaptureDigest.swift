@@ -19,9 +19,6 @@ public final class CaptureDigest: ByteStreamObserver {
 
     /// The SHA-256 of every byte seen, as 64 lowercase hex digits.
     public func finalize() -> String {
-        hasher.finalize().map { byte in
-            let digits = Array("0123456789abcdef".utf8)
-            return String(decoding: [digits[Int(byte >> 4)], digits[Int(byte & 0xF)]], as: UTF8.self)
-        }.joined()
+        Hex.lowercase(hasher.finalize())
     }
 }

@@ -1,3 +1,4 @@
+import CallrecCore
 import Catalog
 import Crypto
 import Foundation
@@ -61,7 +62,7 @@ extension EvidenceBundle {
                     size += Int64(data.count)
                     if keep && bytes.count <= maximumSmallFile { bytes += data }
                 }
-                hashes[name] = hex(hasher.finalize())
+                hashes[name] = Hex.lowercase(hasher.finalize())
                 sizes[name] = size
                 if keep {
                     guard bytes.count <= maximumSmallFile else {
@@ -214,16 +215,6 @@ extension EvidenceBundle {
             commitmentProblems.isEmpty ? "\(about) entries about \(id)" : commitmentProblems.joined(separator: "; "))
         _ = folder
         return steps
-    }
-
-    static func hex<S: Sequence<UInt8>>(_ bytes: S) -> String {
-        let digits = Array("0123456789abcdef".utf8)
-        var out: [UInt8] = []
-        for b in bytes {
-            out.append(digits[Int(b >> 4)])
-            out.append(digits[Int(b & 0xF)])
-        }
-        return String(decoding: out, as: UTF8.self)
     }
 
     /// VERIFY.txt: what the bundle holds and how to check each part with sha256sum and openssl.
