@@ -31,6 +31,7 @@ let package = Package(
         .library(name: "Inspection", targets: ["Inspection"]),
         .library(name: "Throughput", targets: ["Throughput"]),
         .library(name: "Catalog", targets: ["Catalog"]),
+        .library(name: "CatalogPostgres", targets: ["CatalogPostgres"]),
         .library(name: "Sealing", targets: ["Sealing"]),
         .library(name: "Evidence", targets: ["Evidence"]),
         .library(name: "Keyring", targets: ["Keyring"]),
@@ -40,6 +41,11 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
+        // The PostgreSQL catalog backend: postgres-nio on SwiftNIO (its event loops, its TLS), logging off.
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.3"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         // The one crypto library: SHA-256 of files, sealing (age v1), signing (Ed25519). README, "Cryptography".
         .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
         // Evidence bundles (`catalog export --evidence`): zip files `unzip` reads (README, "Evidence").
@@ -56,6 +62,15 @@ let package = Package(
         .target(
             name: "Catalog",
             dependencies: ["CallrecCore", .product(name: "Crypto", package: "swift-crypto"), .product(name: "GRDB", package: "GRDB.swift")]
+        ),
+        // The catalog's PostgreSQL backend (a module of its own so Catalog stays light).
+        .target(
+            name: "CatalogPostgres",
+            dependencies: [
+                "Catalog", "CallrecCore", .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"), .product(name: "Logging", package: "swift-log"),
+            ]
         ),
         // age v1 files (sealed recordings), key files, the recorder's Ed25519 signing key.
         .target(
@@ -98,7 +113,7 @@ let package = Package(
         .executableTarget(
             name: "callrec",
             dependencies: [
-                "CallrecCore", "Capture", "DSP", "Output", "Catalog", "CallMedia", "Commit", "Conversion", "LiveRecorder",
+                "CallrecCore", "Capture", "DSP", "Output", "Catalog", "CatalogPostgres", "CallMedia", "Commit", "Conversion", "LiveRecorder",
                 "Inspection", "Throughput", "Sealing", "Evidence", "Keyring", .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -123,7 +138,7 @@ let package = Package(
         .testTarget(name: "OutputTests", dependencies: ["Output", "CallrecCore", "CSndFile", "CallrecTestSupport"]),
         .testTarget(
             name: "CatalogTests",
-            dependencies: ["Catalog", "CallrecCore", "CallrecTestSupport"]
+            dependencies: ["Catalog", "CatalogPostgres", "CallrecCore", "CallrecTestSupport"]
         ),
         .testTarget(name: "CallMediaTests", dependencies: ["CallMedia", "CallrecCore", "Capture", "Codecs", "RTP", "CallrecTestSupport"]),
         .testTarget(name: "InspectionTests", dependencies: ["Inspection", "CallrecCore", "Capture", "CallrecTestSupport"]),

@@ -51,6 +51,8 @@ let package = Package(
             dependencies: [
                 .product(name: "Benchmark", package: "benchmark"),
                 .product(name: "Catalog", package: "callrec"),
+                .product(name: "CatalogPostgres", package: "callrec"),
+                .product(name: "CallrecTestSupport", package: "callrec"),
             ],
             path: "Benchmarks/CatalogFind",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]

@@ -14,9 +14,11 @@ set -euo pipefail
 # sqlite3, unzip, coreutils (sha256sum): the evidence tests tamper with a catalog
 # through the sqlite3 shell, as an intruder would, and check manifests and
 # evidence bundles with unzip, sha256sum and openssl, as anyone given one would.
+# postgresql: the server (initdb, pg_ctl, postgres, psql) the catalog tests start a
+# throw-away instance of, and the postgres user they run it as when run as root.
 packages=(libpcap-dev libopus-dev libogg-dev libopusfile-dev libsamplerate0-dev
           libfftw3-dev libsndfile1-dev libsqlite3-dev libspandsp-dev libsrtp2-dev
-          tzdata opus-tools age openssl python3 sqlite3 unzip coreutils)
+          tzdata opus-tools age openssl python3 sqlite3 unzip coreutils postgresql)
 
 # The commands the tests run, each with the Debian package that provides it:
 # a package counts as missing when its command is not on PATH either (age-keygen

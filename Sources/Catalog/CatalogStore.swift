@@ -63,6 +63,30 @@ public final class CatalogStore: Sendable {
         relative.hasPrefix("/") ? relative : folder + "/" + relative
     }
 
+    /// Where a file of a recording in `storage` is, seen from this machine:
+    /// under this store's folder for its own storage; under the folder a
+    /// storage of this same host names (`host:/absolute/folder`, another
+    /// --out here); else `host:/absolute/folder/relative`, the place on the
+    /// machine that holds it (scp's notation).
+    public func filePath(_ relative: String, storage: String) -> String {
+        if storage == self.storage || relative.hasPrefix("/") { return filePath(relative) }
+        guard let colon = storage.firstIndex(of: ":") else { return filePath(relative) }
+        let host = storage[..<colon], folder = storage[storage.index(after: colon)...]
+        if host == Self.hostName { return folder + "/" + relative }
+        return storage + "/" + relative
+    }
+
+    /// Whether files of `storage` can be read here (its own, or another folder of this host).
+    public func isLocal(storage: String) -> Bool {
+        storage == self.storage || storage.split(separator: ":", maxSplits: 1).first.map(String.init) == Self.hostName
+    }
+
+    /// This machine's name, as storages name it.
+    public static let hostName: String = {
+        var name = [CChar](repeating: 0, count: 256)
+        return gethostname(&name, name.count) == 0 ? String(cString: name) : "localhost"
+    }()
+
     /// Runs `body` in one read transaction.
     @discardableResult
     public func read<T>(_ body: (any SQLConnection) throws -> T) throws -> T {

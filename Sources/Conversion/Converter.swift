@@ -31,7 +31,8 @@ public struct Converter {
     }
 
     public let options: ConvertOptions
-    /// The catalog every recording is entered into (OUT/catalog.sqlite).
+    /// The catalog every recording is entered into (OUT/catalog.sqlite, or
+    /// the one given: a PostgreSQL catalog that other converters share).
     public let catalog: CatalogStore
     /// The catalog's recording rules, read once when conversion starts.
     public let rules: RuleSet
@@ -42,7 +43,9 @@ public struct Converter {
     /// Held while the converter lives, so `catalog verify` does not repair commits in progress.
     private let lock: CatalogLock
 
-    /// Opens (or creates) the catalog in the output folder and reads its recording rules.
+    /// Opens (or creates) the catalog in the output folder, or uses `catalog`
+    /// (whose folder must be the output folder: a shared PostgreSQL catalog),
+    /// and reads its recording rules.
     /// Opens (or makes) the recorder's signing key and registers it in the catalog.
     /// With `options.complianceRecipients`, every recording is sealed (`CatalogSealer`).
     /// - Parameters:
@@ -51,10 +54,12 @@ public struct Converter {
     /// - Throws: `CatalogError`, or `SealingError` for a signing key that
     ///   cannot be used (its group or others can read it, it is not Ed25519).
     public init(
-        options: ConvertOptions, afterCommitStep: ((CommitStep) throws -> Void)? = nil, actor: CatalogActor = .operator("callrec-convert")
+        options: ConvertOptions, catalog: CatalogStore? = nil, afterCommitStep: ((CommitStep) throws -> Void)? = nil,
+        actor: CatalogActor = .operator("callrec-convert")
     ) throws {
         try AtomicFile.makeDirectories(options.outputDirectory)
-        catalog = try CatalogStore(path: options.outputDirectory + "/" + CatalogStore.fileName)
+        let catalog = try catalog ?? CatalogStore(path: options.outputDirectory + "/" + CatalogStore.fileName)
+        self.catalog = catalog
         lock = try catalog.writerLock()
         rules = try catalog.ruleSet()
         var options = options

@@ -213,28 +213,29 @@ public final class Recorder: @unchecked Sendable {
     /// The file whose presence at start says the previous recorder did not stop cleanly.
     public static let runningMarker = ".callrec-record.running"
 
-    /// Opens (or creates) the catalog in the output folder, repairs what a
-    /// crash left, takes the writer lock and reads the recording rules.
-    /// Nothing is read from `input` until `run`.
+    /// Opens (or creates) the catalog in the output folder, or uses `catalog`
+    /// (whose folder must be the output folder: a shared PostgreSQL catalog),
+    /// repairs what a crash left in its storage, takes the writer lock and
+    /// reads the recording rules. Nothing is read from `input` until `run`.
     /// - Throws: `CatalogError.busy` while `catalog verify` repairs the
     ///   catalog; an error when the folder or catalog cannot be opened.
-    public init(settings: Settings, input: CaptureSource.Input, events: Events) throws {
+    public init(settings: Settings, input: CaptureSource.Input, events: Events, catalog: CatalogStore? = nil) throws {
         self.settings = settings
         self.input = input
         self.events = events
         let out = settings.convert.outputDirectory
         try AtomicFile.makeDirectories(out)
-        catalog = try CatalogStore(path: out + "/" + CatalogStore.fileName)
+        self.catalog = try catalog ?? CatalogStore(path: out + "/" + CatalogStore.fileName)
         marker = out + "/" + Recorder.runningMarker
         let unclean = System.exists(marker)
         // Whose key signs, first: the recordings salvaged below are signed with it too.
         identity = try RecorderIdentity.open(keyPath: settings.convert.signingKeyPath, outputDirectory: out)
-        try identity.register(in: catalog, label: RecorderIdentity.label(outputDirectory: out), by: settings.actor, at: Date().timeIntervalSince1970)
+        try identity.register(in: self.catalog, label: RecorderIdentity.label(outputDirectory: out), by: settings.actor, at: Date().timeIntervalSince1970)
         events.message(identity.startLine)
         do {
             // The recordings of the calls that were in flight are kept as far as they were written.
             let salvage = RecordingSalvage(peaks: settings.convert.peaks, signer: ManifestSigner(identity: identity))
-            let report = try catalog.recover(
+            let report = try self.catalog.recover(
                 scanFolders: unclean, salvager: salvage.salvager, by: settings.actor, at: Date().timeIntervalSince1970)
             recovery = report
             for line in Recorder.describe(report, unclean: unclean, out: out) { events.message(line) }
@@ -245,8 +246,8 @@ public final class Recorder: @unchecked Sendable {
         }
         // Repairs a crash called for but could not make: the marker stays for the next start.
         keepMarker = unclean && recovery == nil
-        lock = try catalog.writerLock()
-        rules = LiveRules(try catalog.ruleSet())
+        lock = try self.catalog.writerLock()
+        rules = LiveRules(try self.catalog.ruleSet())
         // The lines go through a queue to their own thread: a reader of the output that
         // stops reading holds up that thread alone, never the calls.
         let lines = HandoffQueue<OutputLine>(capacity: max(1, settings.lineQueueLength), byteCapacity: 1)
@@ -272,7 +273,7 @@ public final class Recorder: @unchecked Sendable {
         }
         var options = settings.convert
         options.diskSpace = space
-        let ids = RecordingCommitter.recordingIDs(for: catalog)
+        let ids = RecordingCommitter.recordingIDs(for: self.catalog)
         options.recordingIDs = ids
         options.sealer = try CatalogSealer.forOptions(options, catalog: catalog)
         if let interface = input.interface {
@@ -285,7 +286,7 @@ public final class Recorder: @unchecked Sendable {
             capture = .stream(packets: nil)
         }
         committer = RecordingCommitter(
-            catalog: catalog, outputDirectory: out, signer: ManifestSigner(identity: identity), options: options,
+            catalog: self.catalog, outputDirectory: out, signer: ManifestSigner(identity: identity), options: options,
             afterStep: settings.afterCommitStep, space: space, ids: ids)
         self.options = options
         stopper.recorder = self
@@ -538,6 +539,11 @@ public final class Recorder: @unchecked Sendable {
             }
             if wall >= nextRules {
                 nextRules = wall + settings.rulesInterval
+                // Erasures made where this recorder's files are not (a shared PostgreSQL catalog)
+                // leave rows `deleting` for the storage's own recorder: finish them.
+                if let done = try? catalog.finishDeletions(), !done.isEmpty {
+                    events.message("callrec: finished the erasure of \(done.count) recording\(done.count == 1 ? "" : "s") asked for elsewhere")
+                }
                 if let fresh = try? catalog.ruleSet(), fresh.rules != rules.current.rules {
                     rules.current = fresh
                     events.message(

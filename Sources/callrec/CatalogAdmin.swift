@@ -113,6 +113,11 @@ struct CatalogVerify: ParsableCommand {
             out.write("\(report.healthy) recording\(report.healthy == 1 ? "" : "s") healthy"
                 + (report.checksumsRecorded > 0 ? ", \(report.checksumsRecorded) checksums recorded" : "")
                 + (report.isClean ? ", nothing to repair" : "") + "\n")
+            if report.elsewhere > 0 {
+                out.write(
+                    "\(report.elsewhere) recording\(report.elsewhere == 1 ? "" : "s") stored elsewhere (other recorders' --out) "
+                        + "not checked here: this verify checks storage \(store.storage)\n")
+            }
             if !report.damaged.isEmpty || findings > 0 { throw PartialFailure() }
         }
     }

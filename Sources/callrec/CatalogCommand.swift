@@ -1,6 +1,7 @@
 import ArgumentParser
 import CallMedia
 import Catalog
+import CatalogPostgres
 import Commit
 import Foundation
 import Output
@@ -14,7 +15,10 @@ struct CatalogCommand: ParsableCommand {
         abstract: "Find, export, hold and erase recordings; recording rules, users and the audit log.",
         discussion: """
             Every catalog command finds the catalog where convert wrote it: OUT/catalog.sqlite \
-            with --out DIR (default ./recordings), or the file given with --catalog PATH.
+            with --out DIR (default ./recordings), or the file given with --catalog PATH, or the PostgreSQL \
+            database given with --catalog postgresql://user@host:port/db (then --out says where this \
+            machine's recordings are: verify checks the recordings stored there). The password comes \
+            from PGPASSWORD or ~/.pgpass (or the URL, where others may see it in the process list).
 
             --as USER runs the command as that catalog user: an agent sees the calls of their own \
             numbers, a supervisor those of their team (or all, without a team), an admin everything. \
@@ -38,22 +42,45 @@ struct CatalogCommand: ParsableCommand {
 
 /// Where the catalog is and who acts on it: shared by every catalog command.
 struct CatalogLocation: ParsableArguments {
-    @Option(name: .shortAndLong, help: ArgumentHelp("The output folder convert wrote (its catalog.sqlite).", valueName: "dir"))
+    @Option(
+        name: .shortAndLong,
+        help: ArgumentHelp("The output folder convert wrote (its catalog.sqlite; with a PostgreSQL --catalog, where its files are).", valueName: "dir"))
     var out: String = "recordings"
 
-    @Option(help: ArgumentHelp("The catalog file itself (overrides --out).", valueName: "path"))
+    @Option(
+        help: ArgumentHelp(
+            "The catalog itself: an SQLite file (overrides --out), or a PostgreSQL URL (postgresql://user@host:port/db).",
+            valueName: "path|url"))
     var catalog: String?
 
     @Option(name: .customLong("as"), help: ArgumentHelp("Act as this catalog user (scopes and audits the command).", valueName: "user"))
     var user: String?
 
-    /// The catalog's path.
-    var path: String { catalog ?? (out.hasSuffix("/") ? out : out + "/") + CatalogStore.fileName }
+    @Option(help: ArgumentHelp(
+        "Read the catalog's location from this file's 'catalog = ...' line (the --config of convert and record) when --catalog is not given.",
+        valueName: "file"))
+    var config: String?
+
+    /// The catalog's location: --catalog (an SQLite file, or a PostgreSQL URL
+    /// as given), else the --config file's `catalog`, else OUT/catalog.sqlite.
+    func location() throws -> String {
+        if let catalog { return catalog }
+        if let config {
+            do {
+                if let configured = try ConfigFile(path: config).catalog { return configured }
+            } catch let failure as ConfigFile.Failure {
+                throw ValidationError(failure.description)
+            }
+        }
+        return (out.hasSuffix("/") ? out : out + "/") + CatalogStore.fileName
+    }
 
     /// Opens the catalog (it must exist unless `create`) and resolves the actor.
     func open(create: Bool = false) throws -> (CatalogStore, CatalogActor) {
-        if create, catalog == nil { try AtomicFile.makeDirectories(out) }
-        let store = try CatalogStore(path: path, create: create)
+        let location = try location()
+        // An SQLite catalog elsewhere than --out is made where it is named; recordings' files are always under --out.
+        if create, PostgresURL.isURL(location) || catalog == nil { try AtomicFile.makeDirectories(out) }
+        let store = try CatalogStore.open(location, folder: out, create: create)
         return (store, try store.actor(named: user, login: operatorLogin()))
     }
 
@@ -97,7 +124,7 @@ func reportingCatalogErrors(_ body: () throws -> Void) throws {
     } catch is PartialFailure {
         throw PartialFailure()
     } catch {
-        // SQLite's own errors (a locked or corrupt database).
+        // Anything else the catalog's backend or the file system reports.
         FileHandleOutput.standardError.write("callrec: catalog: \(error)\n")
         throw PartialFailure()
     }

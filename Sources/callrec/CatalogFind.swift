@@ -128,7 +128,7 @@ struct CatalogFind: ParsableCommand {
             let length = String(format: "%7.1fs", r.durationS)
             let parties = "\(display(r.caller)) -> \(display(r.callee))"
             let flags = (r.isHeld ? " [hold]" : "") + (r.damaged ? " [damaged]" : "") + (r.mediaEncrypted ? " [part encrypted]" : "")
-            text += "\(r.id)  \(String(r.start.prefix(19)).replacingOccurrences(of: "T", with: " "))  \(length)  \(r.direction.padded(9))  \(parties.padded(30))  \(store.filePath(r.audioPath))\(flags)\n"
+            text += "\(r.id)  \(String(r.start.prefix(19)).replacingOccurrences(of: "T", with: " "))  \(length)  \(r.direction.padded(9))  \(parties.padded(30))  \(store.filePath(r.audioPath, storage: r.storage))\(flags)\n"
         }
         return text
     }
@@ -172,8 +172,8 @@ struct RecordingJSON: Encodable {
         direction = r.direction
         start = r.start
         duration_s = r.durationS
-        path = store.filePath(r.audioPath)
-        index_path = store.filePath(r.indexPath)
+        path = store.filePath(r.audioPath, storage: r.storage)
+        index_path = store.filePath(r.indexPath, storage: r.storage)
         bytes = r.audioBytes
         sha256 = r.audioSHA256
         codecs = r.codecs
@@ -259,13 +259,14 @@ struct CatalogShow: ParsableCommand {
             ]
             if r.damaged { lines.append("DAMAGED      a file is missing or its SHA-256 differs (catalog verify)") }
             if r.mediaEncrypted { lines.append("ENCRYPTED    part of the call's media was encrypted: only the audio sent in clear is recorded") }
+            if !r.storage.isEmpty { lines.append("storage      \(r.storage)") }
             if let manifest = try store.manifest(of: r.id) {
                 lines.append("signed       manifest #\(manifest.sequence) of recorder \(manifest.recorderID), sha256 \(manifest.sha256); files and signature checked")
             } else {
                 lines.append("signed       no: catalogued before recorders signed manifests (files checked against the catalog)")
             }
             for f in files {
-                lines.append("file         \(store.filePath(f.path))  \(f.bytes) bytes  sha256 \(f.sha256 ?? "-")")
+                lines.append("file         \(store.filePath(f.path, storage: r.storage))  \(f.bytes) bytes  sha256 \(f.sha256 ?? "-")")
             }
             FileHandleOutput.standardOutput.write(lines.joined(separator: "\n") + "\n")
         }
@@ -354,9 +355,13 @@ struct CatalogExport: ParsableCommand {
         try location.run { store, actor in
             let now = wallClock()
             let r = try store.authorizedRecording(id: id, action: "export", by: actor, reason: reason, at: now)
+            guard store.isLocal(storage: r.storage) else {
+                throw CatalogError(
+                    .notFound, "recording \(id) is stored on another machine (storage \(r.storage)); export it there, with --out that folder")
+            }
             let files = try store.files(of: id)
             try store.refuseUnlessIntact(r, action: "export", problems: try integrityCheck(store)(r, files), by: actor, reason: reason, at: now)
-            let source = store.filePath(r.audioPath)
+            let source = store.filePath(r.audioPath, storage: r.storage)
             let sealed = files.first?.isSealed ?? false
             let keys = try keyOptions.keys(for: actor, catalog: store, action: "export", target: id, reason: reason, at: now, needed: sealed)
             if sealed && keys == nil {

@@ -14,6 +14,8 @@ import Sealing
 /// idle-timeout = 90
 /// # The compliance key: every recording is sealed to it.
 /// recipient = age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p
+/// # A catalog several recorders share (the password from PGPASSWORD or ~/.pgpass).
+/// catalog = postgresql://callrec@db.example.com/calls
 /// ```
 ///
 /// `#` starts a comment line; blank lines are ignored; a value may be
@@ -65,7 +67,12 @@ public struct ConfigFile: Sendable {
                 throw Failure(description: "recipients-file: \(error)")
             }
         },
+        // Where the catalog is (a path or a PostgreSQL URL): read by the command through `catalog`.
+        "catalog": { _, _ in },
     ]
+
+    /// The last `catalog = ...` line's value: the catalog's location, as `--catalog` takes it.
+    public var catalog: String? { entries.last { $0.name == "catalog" }?.value }
 
     /// The names a file may use.
     public static var names: [String] { settings.keys.sorted() }

@@ -2,6 +2,7 @@ import ArgumentParser
 import CallMedia
 import CallrecCore
 import Capture
+import Catalog
 import Commit
 import Conversion
 import DSP
@@ -28,7 +29,8 @@ struct Convert: ParsableCommand {
             Files appear only when complete: they are written under a temporary name, synced and renamed.
             A recording is never replaced: a call recorded already (a capture converted again, a second probe's \
             copy, overlapping capture files) is reported and kept as it is; a different call never takes its id.
-            Each recording is also a row in OUT/catalog.sqlite, entered in the same step as its files; \
+            Each recording is also a row in the catalog (OUT/catalog.sqlite, or the PostgreSQL database \
+            --catalog postgresql://... names, which many converters and recorders may share), entered in the same step as its files; \
             the catalog's recording rules decide, before any audio is decoded, which calls are recorded \
             (callrec catalog rules --help).
 
@@ -45,6 +47,7 @@ struct Convert: ParsableCommand {
               local-prefix = +46812
               local-domain = pbx.example.com
               idle-timeout = 90
+              catalog = postgresql://callrec@db.example.com/calls
 
             Examples:
               callrec convert capture.pcap
@@ -54,6 +57,7 @@ struct Convert: ParsableCommand {
               tcpdump -U -w - udp | callrec convert -
               callrec convert --local-prefix +46812 --local-domain pbx.example.com capture.pcap
               callrec convert --config /etc/callrec.conf capture.pcap
+              PGPASSWORD=... callrec convert --out /srv/site-a --catalog postgresql://callrec@db.example.com/calls day1.pcap
               callrec convert --interface eth1 --filter udp --out /srv/recordings
 
             A live capture (--interface) runs until Ctrl-C; calls still in flight are then
@@ -93,7 +97,7 @@ struct Convert: ParsableCommand {
     func run() throws {
         let options = try makeOptions()
         let converter = try openingRecorder {
-            try Converter(options: options, afterCommitStep: Self.crashInjection(), actor: .operator(operatorLogin()))
+            try Converter(options: options, catalog: try recording.openCatalog(), afterCommitStep: Self.crashInjection(), actor: .operator(operatorLogin()))
         }
         FileHandleOutput.standardError.write(converter.identity.startLine + "\n")
         // Sealing is said once at start; writing in the clear (the default, as ever) only with --verbose,

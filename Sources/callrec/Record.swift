@@ -50,11 +50,17 @@ struct Record: ParsableCommand {
             Time is the capture's: when no packet arrives at all, it moves on with the wall clock \
             so idle calls still end.
 
+            The catalog is OUT/catalog.sqlite, or with --catalog postgresql://user@host/db (or a \
+            'catalog = ...' line in the --config file) a PostgreSQL database that many recorders and \
+            converters share; the files still go to --out, and their rows name this recorder's storage \
+            (host:/absolute/out), which start-up repairs and verify keep to.
+
             Examples:
               callrec record --interface eth1 --filter udp --out /var/spool/callrec
               tcpdump -i eth1 -U -w - udp | callrec record - --out /var/spool/callrec
               ssh mirror 'tcpdump -i eth1 -U -w - udp' | callrec record - --out /srv/calls --jobs 4
               callrec record - --out /srv/calls --local-prefix +46812 < replay.pcap
+              PGPASSFILE=/etc/callrec/pgpass callrec record --interface eth1 --out /srv/calls --catalog postgresql://rec@db/calls
               kill -USR1 $(pidof callrec)        # a status line on stderr now
 
             Exit status: 0 stopped by a signal or at the end of the input with every call written; \
@@ -129,7 +135,7 @@ struct Record: ParsableCommand {
             call: { stdout.write($0.jsonLine + "\n") },
             message: { stderr.write($0 + "\n") },
             checkpoint: { stdout.write($0 + "\n") })
-        let recorder = try openingRecorder { try Recorder(settings: settings, input: source.input(capture: input), events: events) }
+        let recorder = try openingRecorder { try Recorder(settings: settings, input: source.input(capture: input), events: events, catalog: try recording.openCatalog()) }
         let files = System.raiseOpenFileLimit()
         if files / 3 < settings.convert.maxCalls {
             stderr.write(

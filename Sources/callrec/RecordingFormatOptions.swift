@@ -1,5 +1,8 @@
 import ArgumentParser
 import CallMedia
+import Catalog
+import CatalogPostgres
+import Foundation
 import Output
 import Sealing
 
@@ -63,7 +66,12 @@ struct RecordingFormatOptions: ParsableArguments {
     var signingKey: String?
 
     @Option(help: ArgumentHelp(
-        "Read settings from a file of 'name = value' lines (local-number, local-prefix, local-domain, idle-timeout, "
+        "The catalog: a PostgreSQL URL (postgresql://user@host/db, shared by many recorders; the files still go to --out; "
+            + "the password from PGPASSWORD or ~/.pgpass), or OUT/catalog.sqlite (the default).", valueName: "url"))
+    var catalog: String?
+
+    @Option(help: ArgumentHelp(
+        "Read settings from a file of 'name = value' lines (local-number, local-prefix, local-domain, idle-timeout, catalog, "
             + "recipient, recipients-file); options on the command line add to or override them.", valueName: "file"))
     var config: String?
 
@@ -85,6 +93,36 @@ struct RecordingFormatOptions: ParsableArguments {
                     "--rate must be auto or one of \(allowed.map(String.init).joined(separator: ", ")) for \(format.rawValue)")
             }
         }
+    }
+
+    /// Where the catalog is: --catalog, else the --config file's `catalog`,
+    /// else OUT/catalog.sqlite.
+    func catalogLocation() throws -> String {
+        var location = catalog
+        if location == nil, let config {
+            do { location = try ConfigFile(path: config).catalog } catch let failure as ConfigFile.Failure { throw ValidationError(failure.description) }
+        }
+        let sqlite = (out.hasSuffix("/") ? out : out + "/") + CatalogStore.fileName
+        guard let location, location != sqlite else { return sqlite }
+        // An SQLite catalog's paths are relative to its own folder: it lives with its recordings.
+        guard PostgresURL.isURL(location) else {
+            let folder = (location as NSString).deletingLastPathComponent
+            guard (folder as NSString).standardizingPath == (out as NSString).standardizingPath
+                || (folder.isEmpty && (out as NSString).standardizingPath == ".")
+            else {
+                throw ValidationError(
+                    "an SQLite catalog lives in the folder of its recordings (--out \(out): \(sqlite)); "
+                        + "give --out \(folder.isEmpty ? "." : folder), or a PostgreSQL URL for a catalog kept elsewhere")
+            }
+            return location
+        }
+        return location
+    }
+
+    /// Opens (creating if needed) the catalog the recordings go into.
+    func openCatalog() throws -> CatalogStore {
+        try AtomicFile.makeDirectories(out)
+        return try CatalogStore.open(try catalogLocation(), folder: out)
     }
 
     /// The options these flags (and the --config file) ask for.

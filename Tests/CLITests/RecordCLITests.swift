@@ -37,12 +37,18 @@ import Testing
         try CommandRunner.callrec(["catalog", "verify", "--out", out])
     }
 
-    @Test func writesEachCallWhenItEndsNotWhenTheInputEnds() throws {
-        let out = FixturePaths.temporaryDirectory("cli-record")
+    /// `catalog verify` of the recordings `at` names.
+    func verify(_ at: [String]) throws -> CommandRunner.Run {
+        try CommandRunner.callrec(["catalog", "verify"] + at)
+    }
+
+    @Test(arguments: CatalogBackend.all)
+    func writesEachCallWhenItEndsNotWhenTheInputEnds(backend: CatalogBackend) throws {
+        let (out, at) = try catalogPlace(backend, "cli-record")
         // Call 1 lasts 3 s and says BYE at 4.09 s; call 2 runs on for 20 s.
         let stream = PcapMerge.merge([Self.call(1, seconds: 3), Self.call(2, seconds: 20, offset: 0.5)])
         let (head, tail) = PcapMerge.split(stream, at: Self.at(5))
-        let recorder = try RecorderProcess(["--out", out])
+        let recorder = try RecorderProcess(at)
         try recorder.write(head)
         // The input is still open: call 1 is written because it ended.
         #expect(recorder.wait(timeout: 60) { lines, _ in !lines.isEmpty }, "\(recorder.stderr)")
@@ -59,7 +65,7 @@ import Testing
         #expect(FileManager.default.fileExists(atPath: first["index"] as? String ?? ""))
         #expect((first["call"] as? [String: Any])?["duration_s"] as? Double ?? 0 > 2.9)
         // Its catalog row is there too, while the recorder runs.
-        let find = try CommandRunner.callrec(["catalog", "find", "--out", out, "--json"])
+        let find = try CommandRunner.callrec(["catalog", "find"] + at + ["--json"])
         #expect(find.stdout.contains("record-1@example.com"))
         #expect(!find.stdout.contains("record-2@example.com"))
 
@@ -70,7 +76,7 @@ import Testing
         #expect(recorder.calls.map { $0["call_id"] as? String } == ["record-1@example.com", "record-2@example.com"])
         #expect(recorder.calls.last?["end_reason"] as? String == "bye")
         #expect(recorder.stderr.contains("callrec: stopped (end of input): 2 recorded"))
-        #expect(try verify(out).stdout.hasSuffix("2 recordings healthy, nothing to repair\n"))
+        #expect(try verify(at).stdout.hasSuffix("2 recordings healthy, nothing to repair\n"))
     }
 
     @Test func readsAPcapngStreamAsDumpcapWritesIt() throws {
@@ -125,9 +131,10 @@ import Testing
         #expect(!FileManager.default.fileExists(atPath: out + "/.callrec-record.running"))
     }
 
-    @Test func afterSIGKILLNothingLooksCompleteAndTheNextStartSalvagesTheCallInFlight() throws {
-        let out = FixturePaths.temporaryDirectory("cli-record")
-        let recorder = try RecorderProcess(["--out", out])
+    @Test(arguments: CatalogBackend.all)
+    func afterSIGKILLNothingLooksCompleteAndTheNextStartSalvagesTheCallInFlight(backend: CatalogBackend) throws {
+        let (out, at) = try catalogPlace(backend, "cli-record")
+        let recorder = try RecorderProcess(at)
         try recorder.write(Self.call(5, seconds: 6, bye: false))
         // The recording is under way: its audio is being written under a temporary name, its first pages on disk.
         let writing = recorder.wait(timeout: 60) { _, _ in
@@ -142,7 +149,7 @@ import Testing
         #expect(!files(out, ending: ".partial").isEmpty)
         #expect(FileManager.default.fileExists(atPath: out + "/.callrec-record.running"))
 
-        let again = try RecorderProcess(["--out", out])
+        let again = try RecorderProcess(at)
         try again.write(Self.empty)
         again.closeInput()
         #expect(again.waitForExit().status == 0, "\(again.stderr)")
@@ -150,26 +157,27 @@ import Testing
         #expect(again.stderr.contains("1 recording cut by the crash salvaged"), "\(again.stderr)")
         #expect(files(out, ending: ".partial").isEmpty)
         // The call in flight is kept as far as it was written, and marked as cut by the crash.
-        let find = try CommandRunner.callrec(["catalog", "find", "--out", out, "--json"])
+        let find = try CommandRunner.callrec(["catalog", "find", "--json"] + at)
         #expect(find.stdout.contains("record-5@example.com") && find.stdout.contains("\"end_reason\":\"crashed\""), "\(find.stdout)")
-        #expect(try verify(out).stdout.hasSuffix(": intact\n1 recording healthy, nothing to repair\n"))
+        #expect(try verify(at).stdout.hasSuffix(": intact\n1 recording healthy, nothing to repair\n"))
     }
 
-    @Test(arguments: [("row-pending", "1 interrupted commit completed"), ("files-synced", "1 recording cut by the crash salvaged")])
-    func aCrashInsideACommitIsSettledAtTheNextStart(step: String, found: String) throws {
-        let out = FixturePaths.temporaryDirectory("cli-record")
-        let recorder = try RecorderProcess(["--out", out], environment: ["CALLREC_CRASH_AT": step])
+    @Test(arguments: CatalogBackend.all, [("row-pending", "1 interrupted commit completed"), ("files-synced", "1 recording cut by the crash salvaged")])
+    func aCrashInsideACommitIsSettledAtTheNextStart(backend: CatalogBackend, crash: (step: String, found: String)) throws {
+        let (step, found) = crash
+        let (out, at) = try catalogPlace(backend, "cli-record")
+        let recorder = try RecorderProcess(at, environment: ["CALLREC_CRASH_AT": step])
         try recorder.write(Self.call(6, seconds: 2))
         recorder.closeInput()
         #expect(recorder.waitForExit().killed)
 
-        let again = try RecorderProcess(["--out", out])
+        let again = try RecorderProcess(at)
         try again.write(Self.empty)
         again.closeInput()
         #expect(again.waitForExit().status == 0, "\(again.stderr)")
         #expect(again.stderr.contains(found), "\(again.stderr)")
         #expect(files(out, ending: ".partial").isEmpty)
-        #expect(try verify(out).stdout.hasSuffix(": intact\n1 recording healthy, nothing to repair\n"))
+        #expect(try verify(at).stdout.hasSuffix(": intact\n1 recording healthy, nothing to repair\n"))
     }
 
     @Test func recordingRulesSkipCallsAndAreReadAgainWhileRecording() throws {

@@ -1,4 +1,5 @@
 import Catalog
+import CatalogPostgres
 import CallrecTestSupport
 import Foundation
 
@@ -16,9 +17,22 @@ enum CatalogFixtures {
             codecs: "PCMU,PCMU", endReason: "bye")
     }
 
-    /// A new catalog in a new folder.
-    static func store() throws -> CatalogStore {
-        try CatalogStore(path: FixturePaths.temporaryDirectory("catalog") + "/catalog.sqlite")
+    /// A new catalog in a new folder: an SQLite file there, or a new
+    /// database on the test PostgreSQL server for the files there.
+    static func store(_ backend: CatalogBackend) throws -> CatalogStore {
+        let folder = FixturePaths.temporaryDirectory("catalog")
+        return try CatalogStore.open(try backend.newCatalog(folder: folder), folder: folder)
+    }
+
+    /// The same catalog opened again (a second process, or a restart).
+    static func reopen(_ store: CatalogStore, create: Bool = true) throws -> CatalogStore {
+        try CatalogStore.open(store.path, folder: store.folder, storage: store.storage, create: create)
+    }
+
+    /// Runs SQL on the catalog's database behind the store's back, as an
+    /// operator with the sqlite3 shell or psql would.
+    static func tamper(_ store: CatalogStore, _ sql: String, _ arguments: SQLArguments = []) throws {
+        try store.write { db in try db.execute(sql: sql, arguments: arguments) }
     }
 
     /// A recording id of the form convert writes, for day `day` of November 2026.

@@ -38,14 +38,23 @@ import Testing
     }
 
     /// The SQL condition selects exactly what the Swift matcher matches, over
-    /// numbers that sit on the edges of each prefix range.
-    @Test func sqlAgreesWithSwift() throws {
-        let store = try CatalogStore(path: FixturePaths.temporaryDirectory("catalog") + "/catalog.sqlite")
-        let numbers = ["+46812", "+468120", "+4681299", "+46813", "+4681", "+4670123", "+46\u{10FFFF}x", "alice", "+46812\u{10FFFF}", nil]
+    /// numbers that sit on the edges of each prefix range — and, on
+    /// PostgreSQL, where GLOB becomes LIKE, over the characters LIKE treats
+    /// specially (`%`, `_`, `\`) and case.
+    @Test(arguments: CatalogBackend.all)
+    func sqlAgreesWithSwift(backend: CatalogBackend) throws {
+        let store = try CatalogFixtures.store(backend)
+        let numbers = [
+            "+46812", "+468120", "+4681299", "+46813", "+4681", "+4670123", "+46\u{10FFFF}x", "alice", "Alice", "+46812\u{10FFFF}", nil,
+            "50%off", "50Xoff", "a_b", "aXb", "a\\b", "a\\\\b", "sip:100@pbx", "ÅÄÖ", "Åland",
+        ]
         for (i, number) in numbers.enumerated() {
             try store.save(CatalogFixtures.recording("r\(i)", caller: number, callee: "+1555000\(i)", start: Double(i)))
         }
-        for text in ["+46812", "+46812*", "+4681?9*", "*3", "+46*", "+46\u{10FFFF}*", "al*", "+46812\u{10FFFF}*"] {
+        for text in [
+            "+46812", "+46812*", "+4681?9*", "*3", "+46*", "+46\u{10FFFF}*", "al*", "+46812\u{10FFFF}*", "*%*", "50%*", "*_*", "a_*",
+            "a?b", "*\\*", "a\\*", "A*", "*ice", "?lice", "sip:*@pbx", "?land", "Å*", "*Ö",
+        ] {
             let pattern = try NumberPattern.parse(text)
             var query = RecordingQuery(limit: 100)
             query.caller = pattern

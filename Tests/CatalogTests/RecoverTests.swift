@@ -26,8 +26,9 @@ import Testing
         return row
     }
 
-    @Test func completesInterruptedCommitsAndRemovesLeftoversWithoutReadingCommittedFiles() throws {
-        let store = try F.store()
+    @Test(arguments: CatalogBackend.all)
+    func completesInterruptedCommitsAndRemovesLeftoversWithoutReadingCommittedFiles(backend: CatalogBackend) throws {
+        let store = try F.store(backend)
         try F.recordingWithFiles(store, id: F.id(1))
         // A committed file changed behind the catalog's back: verify's business, not recover's.
         write(store.filePath("2026/11/29/\(F.id(1)).opus"), "tampered")
@@ -45,16 +46,18 @@ import Testing
         #expect(try store.recover(scanFolders: true, by: admin, at: 3).isClean)
     }
 
-    @Test func withoutAScanTemporaryFilesStay() throws {
-        let store = try F.store()
+    @Test(arguments: CatalogBackend.all)
+    func withoutAScanTemporaryFilesStay(backend: CatalogBackend) throws {
+        let store = try F.store(backend)
         let leftover = "2026/11/29/.\(F.id(3)).opus.partial"
         write(store.filePath(leftover), "half a recording")
         #expect(try store.recover(scanFolders: false, by: admin, at: 1).isClean)
         #expect(F.exists(store.filePath(leftover)))
     }
 
-    @Test func refusesWhileAWriterHoldsTheCatalog() throws {
-        let store = try F.store()
+    @Test(arguments: CatalogBackend.all)
+    func refusesWhileAWriterHoldsTheCatalog(backend: CatalogBackend) throws {
+        let store = try F.store(backend)
         let lock = try store.writerLock()
         #expect(throws: CatalogError.self) { try store.recover(scanFolders: true, by: admin, at: 1) }
         withExtendedLifetime(lock) {}

@@ -10,15 +10,17 @@ import Testing
 
     func write(_ path: String, _ text: String) { F.write(path, text) }
 
-    @Test func cleanCatalogNeedsNothing() throws {
-        let store = try F.store()
+    @Test(arguments: CatalogBackend.all)
+    func cleanCatalogNeedsNothing(backend: CatalogBackend) throws {
+        let store = try F.store(backend)
         try F.recordingWithFiles(store, id: F.id(1))
         let report = try store.verify(dryRun: false, importer: nil, by: admin, at: 1)
         #expect(report.isClean && report.healthy == 1)
     }
 
-    @Test func removesTemporaryFilesWithoutARow() throws {
-        let store = try F.store()
+    @Test(arguments: CatalogBackend.all)
+    func removesTemporaryFilesWithoutARow(backend: CatalogBackend) throws {
+        let store = try F.store(backend)
         let temp = store.filePath("2026/11/29/.\(F.id(1)).opus.partial")
         write(temp, "half a recording")
         let dry = try store.verify(dryRun: true, importer: nil, by: admin, at: 1)
@@ -30,8 +32,9 @@ import Testing
         #expect(try store.verify(dryRun: false, importer: nil, by: admin, at: 2).isClean)
     }
 
-    @Test func removesARowWhoseFilesAreGone() throws {
-        let store = try F.store()
+    @Test(arguments: CatalogBackend.all)
+    func removesARowWhoseFilesAreGone(backend: CatalogBackend) throws {
+        let store = try F.store(backend)
         try F.recordingWithFiles(store, id: F.id(1))
         try FileManager.default.removeItem(atPath: store.filePath("2026/11/29/\(F.id(1)).opus"))
         try FileManager.default.removeItem(atPath: store.filePath("2026/11/29/\(F.id(1)).json"))
@@ -41,8 +44,9 @@ import Testing
         #expect(try store.auditLog(by: admin, at: 2).contains { $0.action == "verify" && $0.target == F.id(1) })
     }
 
-    @Test func marksAChecksumMismatchDamagedAndKeepsIt() throws {
-        let store = try F.store()
+    @Test(arguments: CatalogBackend.all)
+    func marksAChecksumMismatchDamagedAndKeepsIt(backend: CatalogBackend) throws {
+        let store = try F.store(backend)
         try F.recordingWithFiles(store, id: F.id(1))
         let audio = store.filePath("2026/11/29/\(F.id(1)).opus")
         write(audio, "tampered")
@@ -57,8 +61,9 @@ import Testing
         #expect(try store.recording(id: F.id(1))?.damaged == false)
     }
 
-    @Test func removesFilesWithoutARowWhenNoCompleteRecordingCanBeRebuilt() throws {
-        let store = try F.store()
+    @Test(arguments: CatalogBackend.all)
+    func removesFilesWithoutARowWhenNoCompleteRecordingCanBeRebuilt(backend: CatalogBackend) throws {
+        let store = try F.store(backend)
         let lone = store.filePath("2026/11/29/\(F.id(5)).opus")
         let unrelated = store.filePath("2026/11/29/notes.txt")
         write(lone, "audio without index")
@@ -69,8 +74,9 @@ import Testing
         #expect(F.exists(unrelated))
     }
 
-    @Test func cataloguesACompleteRecordingWithoutARow() throws {
-        let store = try F.store()
+    @Test(arguments: CatalogBackend.all)
+    func cataloguesACompleteRecordingWithoutARow(backend: CatalogBackend) throws {
+        let store = try F.store(backend)
         let id = F.id(6)
         write(store.filePath("2026/11/29/\(id).opus"), "audio")
         write(store.filePath("2026/11/29/\(id).json"), "index")
@@ -91,7 +97,7 @@ import Testing
 
     /// A pending row is completed when every file is complete under either
     /// name, and rolled back when one is missing or its checksum differs.
-    @Test(arguments: [
+    @Test(arguments: CatalogBackend.all, [
         ("both temporary", ["t", "t"], true),
         ("audio renamed", ["f", "t"], true),
         ("both renamed", ["f", "f"], true),
@@ -99,8 +105,9 @@ import Testing
         ("audio truncated", ["x", "t"], false),
         ("converted again: old finals beside new temporaries", ["ot", "ot"], true),
     ])
-    func settlesAnInterruptedCommit(label: String, files: [String], completes: Bool) throws {
-        let store = try F.store()
+    func settlesAnInterruptedCommit(backend: CatalogBackend, state: (label: String, files: [String], completes: Bool)) throws {
+        let (label, files, completes) = state
+        let store = try F.store(backend)
         let id = F.id(7)
         var row = F.recording(id)
         let contents = ["audio bytes", "index bytes"]
@@ -135,11 +142,12 @@ import Testing
     }
 
     /// A deletion interrupted after the row was marked: verify finishes it, files and row.
-    @Test func finishesAnInterruptedDeletion() throws {
-        let store = try F.store()
+    @Test(arguments: CatalogBackend.all)
+    func finishesAnInterruptedDeletion(backend: CatalogBackend) throws {
+        let store = try F.store(backend)
         try F.recordingWithFiles(store, id: F.id(8))
         try F.recordingWithFiles(store, id: F.id(9))
-        try store.write { db in try db.execute(sql: "UPDATE recordings SET state = 'deleting' WHERE id = ?", arguments: [F.id(8)]) }
+        try F.tamper(store, "UPDATE recordings SET state = 'deleting' WHERE id = ?", [F.id(8)])
         try FileManager.default.removeItem(atPath: store.filePath("2026/11/29/\(F.id(8)).opus"))  // the crash came after the first unlink
         let report = try store.verify(dryRun: false, importer: nil, by: admin, at: 1)
         #expect(report.deletionsFinished == [F.id(8)])
@@ -148,8 +156,9 @@ import Testing
         #expect(try store.allRecordings().map(\.id) == [F.id(9)])
     }
 
-    @Test func rejectsNamesThatAreNotRecordingFiles() throws {
-        let store = try F.store()
+    @Test(arguments: CatalogBackend.all)
+    func rejectsNamesThatAreNotRecordingFiles(backend: CatalogBackend) throws {
+        let store = try F.store(backend)
         for name in ["20261129T081501Z-0000000g.opus", "2026112T081501Z-00000001.opus", "x.opus"] {
             write(store.filePath("2026/11/29/" + name), "x")
         }
