@@ -38,6 +38,13 @@ for t in "${tools[@]}"; do
   fi
 done
 
+# The PostgreSQL server binaries are not on PATH in Debian: the tests look in
+# /usr/lib/postgresql/<version>/bin (15 or newer), as this does.
+postgres_binaries() { compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || command -v initdb >/dev/null 2>&1; }
+if ! postgres_binaries && [[ " ${missing[*]} " != *" postgresql "* ]]; then
+  missing+=(postgresql)
+fi
+
 if [ ${#missing[@]} -gt 0 ]; then
   echo "setup: installing ${missing[*]}"
   sudo=""
@@ -47,6 +54,7 @@ if [ ${#missing[@]} -gt 0 ]; then
   for t in "${tools[@]}"; do
     command -v "${t%%:*}" >/dev/null 2>&1 || { echo "setup: ${t%%:*} is still not on PATH after installing ${t##*:}" >&2; exit 1; }
   done
+  postgres_binaries || { echo "setup: no initdb in /usr/lib/postgresql/*/bin after installing postgresql" >&2; exit 1; }
 else
   echo "setup: all Debian packages present"
 fi

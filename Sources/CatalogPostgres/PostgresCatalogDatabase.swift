@@ -26,7 +26,9 @@ import PostgresNIO
 /// relied on that (count the rules, then insert at a position; read a
 /// recording's hold, then replace it) stays right with many recorders. A
 /// transaction the server aborts for a serialization failure (40001) or a
-/// deadlock (40P01) runs again, up to 10 times with a short random wait.
+/// deadlock (40P01) runs again after a short random wait that doubles each
+/// time (1 ms up to 50 ms), for up to 5 s — as long as SQLite waits for its
+/// writer's lock — so a busy or heavily loaded server costs time, not calls.
 /// Reads run at REPEATABLE READ, READ ONLY: one snapshot. Migrations run at
 /// READ COMMITTED under a transaction-level advisory lock, so several
 /// processes that open a new catalog at once apply each migration once.
@@ -65,11 +67,12 @@ public final class PostgresCatalogDatabase: CatalogDatabase {
         try transaction("BEGIN ISOLATION LEVEL SERIALIZABLE", body)
     }
 
-    /// The most times a transaction runs that keeps failing to serialise.
-    static let attempts = 10
+    /// How long a transaction that keeps failing to serialise is run again (seconds).
+    static let retryFor = 5.0
 
     private func transaction<T>(_ begin: String, _ body: (any SQLConnection) throws -> T) throws -> T {
         var attempt = 1
+        let giveUp = Date().addingTimeInterval(Self.retryFor)
         while true {
             let (connection, reused) = try pool.take()
             let sql = PostgresSQL(connection: connection)
@@ -94,10 +97,12 @@ public final class PostgresCatalogDatabase: CatalogDatabase {
                 } else {
                     connection.closeQuietly()
                 }
-                if let failure = error as? PostgresFailure, failure.isRetryable, attempt < Self.attempts {
+                if let failure = error as? PostgresFailure, failure.isRetryable, Date() < giveUp {
+                    // At random up to 1 ms, 2 ms, 4 ms ... 50 ms: the other transaction usually
+                    // finishes meanwhile, and writers that collided do not collide again in step.
+                    let ceiling = min(50_000, 1_000 << min(attempt, 6))
                     attempt += 1
-                    // 1 ms up to 2 ms per attempt, at random: the other transaction usually finishes meanwhile.
-                    usleep(UInt32.random(in: 1_000...(2_000 * UInt32(attempt))))
+                    usleep(UInt32.random(in: 500...UInt32(ceiling)))
                     continue
                 }
                 throw Self.catalogError(error, location: location, attempts: attempt)

@@ -244,23 +244,24 @@ import Testing
         #expect(help.status == 0 && help.stdout.contains("callrec catalog find --number '+46812*'"))
     }
 
-    @Test func aCallWhoseMediaTurnedEncryptedIsMarkedInTheCatalog() throws {
+    @Test(arguments: CatalogBackend.all)
+    func aCallWhoseMediaTurnedEncryptedIsMarkedInTheCatalog(backend: CatalogBackend) throws {
         // SDP plain RTP, a ZRTP handshake at 2 s, SRTP after it: the audio in clear is recorded.
         var call = SyntheticCall(seed: 65, duration: 5)
         call.zrtpAt = 2
         let capture = try TemporaryFile.write(call.build().pcap)
-        let out = FixturePaths.temporaryDirectory("cli-catalog-zrtp")
-        let convert = try run(["convert", capture, "--out", out])
+        let (_, at) = try catalogPlace(backend, "cli-catalog-zrtp")
+        let convert = try run(["convert", capture] + at)
         #expect(convert.status == 0, "\(convert.stderr)")
         #expect(convert.stderr.contains("the media is encrypted from packet"), "\(convert.stderr)")
-        let all = try found(out)
+        let all = try found(at)
         #expect(all.count == 1)
         #expect(all.first?["media_encrypted"] as? Bool == true)
-        let plain = FixturePaths.temporaryDirectory("cli-catalog-plain")
-        #expect(try run(["convert", Self.u, "--out", plain]).status == 0)
+        let (_, plain) = try catalogPlace(backend, "cli-catalog-plain")
+        #expect(try run(["convert", Self.u] + plain).status == 0)
         #expect(try found(plain).first?["media_encrypted"] as? Bool == false)
         let id = all.first?["id"] as? String ?? "?"
-        let show = try run(["catalog", "show", id, "--out", out])
+        let show = try run(["catalog", "show", id] + at)
         #expect(show.stdout.contains("ENCRYPTED"), "\(show.stdout)")
     }
 }
