@@ -117,6 +117,15 @@ public enum AuditChain {
             seq: previousSeq + 1, previousSHA256: previous, atEpoch: now, actor: actor, action: action, outcome: outcome,
             recordingID: recording, personalSHA256: personal)
         let hash = record.sha256
+        // The head moves first: of two PostgreSQL writers that read the same head, the
+        // second then conflicts on the head row (a serialization failure, run again)
+        // rather than on the new entry's seq (a unique violation, which is not).
+        let moved = try db.execute(
+            sql: "UPDATE audit_head SET seq = ?, row_sha256 = ? WHERE id = 1 AND seq = ? AND row_sha256 = ?",
+            arguments: [record.seq, hash, previousSeq, previous])
+        guard moved == 1 else {
+            throw CatalogError(.database, "the audit log's chain head moved under this transaction (another writer appended)")
+        }
         try db.execute(
             sql: """
                 INSERT INTO audit (at_epoch, actor, action, target, outcome, reason, detail, seq, recording_id, salt, personal_sha256,
@@ -124,12 +133,6 @@ public enum AuditChain {
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0)
                 """,
             arguments: [now, actor, action, target, outcome, reason, detail, record.seq, recording, salt, personal, previous, hash])
-        let moved = try db.execute(
-            sql: "UPDATE audit_head SET seq = ?, row_sha256 = ? WHERE id = 1 AND seq = ? AND row_sha256 = ?",
-            arguments: [record.seq, hash, previousSeq, previous])
-        guard moved == 1 else {
-            throw CatalogError(.database, "the audit log's chain head moved under this transaction (another writer appended)")
-        }
         return record.seq
     }
 

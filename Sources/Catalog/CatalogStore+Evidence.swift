@@ -213,16 +213,17 @@ extension CatalogStore {
         let record = ManifestRecord(
             recorderID: recorderID, sequence: sequence + 1, recordingID: recordingID, body: body, previousSHA256: previous,
             signature: signature)
+        // The head moves first (as in AuditChain.append): a second writer conflicts on it, and is run again.
+        let moved = try db.execute(
+            sql: "UPDATE recorders SET head_sequence = ?, head_sha256 = ? WHERE id = ? AND head_sequence = ?",
+            arguments: [record.sequence, record.sha256, recorderID, sequence])
+        guard moved == 1 else { throw CatalogError(.database, "recorder \(recorderID)'s manifest chain moved under this transaction") }
         try db.execute(
             sql: """
                 INSERT INTO manifests (recorder_id, sequence, recording_id, sha256, previous_sha256, signature, body)
                 VALUES (?, ?, ?, ?, ?, ?, ?)
                 """,
             arguments: [recorderID, record.sequence, recordingID, record.sha256, previous, signature, body])
-        let moved = try db.execute(
-            sql: "UPDATE recorders SET head_sequence = ?, head_sha256 = ? WHERE id = ? AND head_sequence = ?",
-            arguments: [record.sequence, record.sha256, recorderID, sequence])
-        guard moved == 1 else { throw CatalogError(.database, "recorder \(recorderID)'s manifest chain moved under this transaction") }
         return record
     }
 
