@@ -275,7 +275,7 @@ public final class Recorder: @unchecked Sendable {
         options.diskSpace = space
         let ids = RecordingCommitter.recordingIDs(for: self.catalog)
         options.recordingIDs = ids
-        options.sealer = try CatalogSealer.forOptions(options, catalog: catalog)
+        options.sealer = try CatalogSealer.forOptions(options, catalog: self.catalog)
         if let interface = input.interface {
             capture = .interface(name: interface, filter: input.filter, packets: nil)
         } else if let path = input.path, path != "-" {
