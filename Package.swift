@@ -150,7 +150,7 @@ let package = Package(
             name: "PipelineTests",
             dependencies: [
                 "Pipeline", "Conversion", "LiveRecorder", "CallMedia", "Commit", "Catalog", "Capture", "SIP", "Codecs", "DSP", "Output", "RTP",
-                "Evidence", "CallrecCore", "CallrecTestSupport",
+                "Evidence", "Inspection", "CallrecCore", "CallrecTestSupport",
             ]
         ),
         .testTarget(

@@ -141,8 +141,11 @@ struct Leg {
             currentSSRC = header.ssrc
         }
         switch kind {
-        case .audio(_, let clock), .telephoneEvent(let clock): record(header, at: time, clockRate: clock)
-        case .comfortNoise, .unsupported: record(header, at: time, clockRate: 8000)
+        case .audio(_, let clock): record(header, at: time, clockRate: clock)
+        // As tshark counts them: an event's timestamp stays at the event's start, so it bears no jitter.
+        case .telephoneEvent: record(header, at: time, clockRate: 0)
+        case .comfortNoise: record(header, at: time, clockRate: 8000)
+        case .unsupported(let encoding): record(header, at: time, clockRate: RTPPayloadType.tsharkClockRate(header.payloadType, encoding: encoding))
         }
         try enqueue(header, payload: payload, at: time, arrival: arrival, kind: kind, place: place)
     }
@@ -251,11 +254,15 @@ struct Leg {
 
     private mutating func record(_ header: RTPHeader, at time: MediaTime, clockRate: Int) {
         if let k = streams.firstIndex(where: { $0.ssrc == header.ssrc }) {
-            streams[k].statistics.record(sequence: header.sequence, timestamp: header.timestamp, arrival: time, clockRate: clockRate)
+            streams[k].statistics.record(
+                sequence: header.sequence, timestamp: header.timestamp, arrival: time, clockRate: clockRate, marker: header.marker,
+                payloadType: header.payloadType)
         } else {
             if streams.count == Leg.maxSSRCs { streams.removeFirst() }
             var statistics = RTPStreamStatistics()
-            statistics.record(sequence: header.sequence, timestamp: header.timestamp, arrival: time, clockRate: clockRate)
+            statistics.record(
+                sequence: header.sequence, timestamp: header.timestamp, arrival: time, clockRate: clockRate, marker: header.marker,
+                payloadType: header.payloadType)
             streams.append((header.ssrc, statistics))
         }
     }

@@ -73,10 +73,13 @@ final class RoutedCall {
             encryptedPackets += 1
             if let k = encryptedStatistics.firstIndex(where: { $0.ssrc == header.ssrc }) {
                 encryptedStatistics[k].statistics.record(
-                    sequence: header.sequence, timestamp: header.timestamp, arrival: time, clockRate: clockRate)
+                    sequence: header.sequence, timestamp: header.timestamp, arrival: time, clockRate: clockRate,
+                    marker: header.marker, payloadType: header.payloadType)
             } else if encryptedStatistics.count < RoutedCall.maxSSRCs {
                 var statistics = RTPStreamStatistics()
-                statistics.record(sequence: header.sequence, timestamp: header.timestamp, arrival: time, clockRate: clockRate)
+                statistics.record(
+                    sequence: header.sequence, timestamp: header.timestamp, arrival: time, clockRate: clockRate,
+                    marker: header.marker, payloadType: header.payloadType)
                 encryptedStatistics.append((header.ssrc, statistics))
             }
         }
