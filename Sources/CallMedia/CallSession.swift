@@ -57,9 +57,11 @@ package final class CallSession {
         self.diagnostics = diagnostics
     }
 
-    /// Takes one RTP packet sent by `side`: of its own stream (`stream` 0) or its extra stream (1).
+    /// Takes one RTP packet sent by `side`: of its own stream (`stream` 0) or its extra stream (1),
+    /// on `path` (the router's number for the packet's source and destination: statistics are kept
+    /// per SSRC and path, as tshark keeps them).
     package func receive(
-        _ header: RTPHeader, payload: UnsafeRawBufferPointer, from side: CallSide, stream: Int = 0, at time: MediaTime
+        _ header: RTPHeader, payload: UnsafeRawBufferPointer, from side: CallSide, stream: Int = 0, path: Int = 0, at time: MediaTime
     ) throws {
         // The mixer's input: the party's channel, or its extra input (summed into that channel).
         let channel = side.rawValue + 2 * min(stream, 1)
@@ -93,7 +95,7 @@ package final class CallSession {
         try withLeg(channel) { leg in
             if leg == nil { leg = Leg(outputRate: output.sampleRate, maxLag: maxLag, correction: correction) }
             if leg!.kinds[pt] == nil { leg!.kinds[pt] = kind }
-            try leg!.receive(header, payload: payload, at: time, arrival: arrival, kind: kind) { position, samples, rate, stretch in
+            try leg!.receive(header, payload: payload, at: time, arrival: arrival, kind: kind, path: path) { position, samples, rate, stretch in
                 try Self.place(samples, at: position, rate: rate, stretch: stretch, channel: channel, output: output, diagnostics: diagnostics)
             }
         }
@@ -293,7 +295,7 @@ package final class CallSession {
             let leg = side == .caller ? callerLeg : calleeLeg
             var channel = CallIndex.Channel(
                 speaker: side.name, codec: leg?.codec?.rawValue,
-                ssrcs: leg?.streams.map { RTPHeader.format(ssrc: $0.ssrc) } ?? [],
+                ssrcs: leg?.ssrcs.map { RTPHeader.format(ssrc: $0) } ?? [],
                 packets: leg?.packets ?? 0, lost: leg?.lost ?? 0, duplicates: leg?.duplicates ?? 0,
                 late: leg?.latePackets ?? 0, jitterMs: ((leg?.maxJitter ?? 0) * 1e5).rounded() / 100)
             channel.concealedMs = Int(((leg?.concealedSeconds ?? 0) * 1000).rounded())
@@ -312,7 +314,7 @@ package final class CallSession {
             let facts = legSources[side.rawValue]
             if let extra = side == .caller ? callerExtra : calleeExtra {
                 channel.extraStream = CallIndex.ExtraStream(
-                    source: facts.extraSource, ssrcs: extra.streams.map { RTPHeader.format(ssrc: $0.ssrc) },
+                    source: facts.extraSource, ssrcs: extra.ssrcs.map { RTPHeader.format(ssrc: $0) },
                     codec: extra.codec?.rawValue, packets: extra.packets, lost: extra.lost,
                     jitterMs: (extra.maxJitter * 1e5).rounded() / 100)
                 channel.extraStream!.timestampJumps = extra.timestampJumps

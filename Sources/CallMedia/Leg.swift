@@ -83,7 +83,16 @@ struct Leg {
     /// (at most `maxCodecChanges`; a leg that changes more often keeps the first ones).
     private(set) var codecChanges: [(codec: AudioCodec, position: Int64)] = []
     static let maxCodecChanges = 16
-    private(set) var streams: [(ssrc: UInt32, statistics: RTPStreamStatistics)] = []
+    /// Statistics per stream as tshark keys one: by SSRC and path (the router's number for the
+    /// source and destination pair), so the same SSRC sent to a new port after a re-INVITE is a
+    /// second stream, and the gap between the two is not counted as loss.
+    private(set) var streams: [(ssrc: UInt32, path: Int, statistics: RTPStreamStatistics)] = []
+    /// The SSRCs of the leg, in order of appearance, each once.
+    var ssrcs: [UInt32] {
+        var seen: [UInt32] = []
+        for stream in streams where !seen.contains(stream.ssrc) { seen.append(stream.ssrc) }
+        return seen
+    }
     private(set) var latePackets = 0
     /// Decoded samples filled in for lost packets, and their duration.
     private(set) var concealedSamples = 0
@@ -132,7 +141,7 @@ struct Leg {
     ///   - kind: what the payload type means.
     ///   - place: writes played audio (a packet far ahead can force older ones out).
     mutating func receive(
-        _ header: RTPHeader, payload: UnsafeRawBufferPointer, at time: MediaTime, arrival: Int64, kind: PayloadKind,
+        _ header: RTPHeader, payload: UnsafeRawBufferPointer, at time: MediaTime, arrival: Int64, kind: PayloadKind, path: Int = 0,
         place: Placement
     ) throws {
         if header.ssrc != currentSSRC {
@@ -141,11 +150,12 @@ struct Leg {
             currentSSRC = header.ssrc
         }
         switch kind {
-        case .audio(_, let clock): record(header, at: time, clockRate: clock)
+        case .audio(_, let clock): record(header, path: path, at: time, clockRate: clock)
         // As tshark counts them: an event's timestamp stays at the event's start, so it bears no jitter.
-        case .telephoneEvent: record(header, at: time, clockRate: 0)
-        case .comfortNoise: record(header, at: time, clockRate: 8000)
-        case .unsupported(let encoding): record(header, at: time, clockRate: RTPPayloadType.tsharkClockRate(header.payloadType, encoding: encoding))
+        case .telephoneEvent: record(header, path: path, at: time, clockRate: 0)
+        case .comfortNoise: record(header, path: path, at: time, clockRate: 8000)
+        case .unsupported(let encoding):
+            record(header, path: path, at: time, clockRate: RTPPayloadType.tsharkClockRate(header.payloadType, encoding: encoding))
         }
         try enqueue(header, payload: payload, at: time, arrival: arrival, kind: kind, place: place)
     }
@@ -252,8 +262,8 @@ struct Leg {
         timeline!.change(decodedRate: codec.sampleRate, unitsPerTwoSamples: units, timestamp: timestamp, arrival: arrival)
     }
 
-    private mutating func record(_ header: RTPHeader, at time: MediaTime, clockRate: Int) {
-        if let k = streams.firstIndex(where: { $0.ssrc == header.ssrc }) {
+    private mutating func record(_ header: RTPHeader, path: Int, at time: MediaTime, clockRate: Int) {
+        if let k = streams.firstIndex(where: { $0.ssrc == header.ssrc && $0.path == path }) {
             streams[k].statistics.record(
                 sequence: header.sequence, timestamp: header.timestamp, arrival: time, clockRate: clockRate, marker: header.marker,
                 payloadType: header.payloadType)
@@ -263,7 +273,7 @@ struct Leg {
             statistics.record(
                 sequence: header.sequence, timestamp: header.timestamp, arrival: time, clockRate: clockRate, marker: header.marker,
                 payloadType: header.payloadType)
-            streams.append((header.ssrc, statistics))
+            streams.append((header.ssrc, path, statistics))
         }
     }
 

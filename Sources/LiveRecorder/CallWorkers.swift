@@ -25,7 +25,7 @@ final class CallWorkers: CallExecutor, @unchecked Sendable {
     /// One unit of a worker's work.
     enum Job {
         /// An RTP packet; its payload is the queued bytes.
-        case packet(CallSession, RTPHeader, CallSide, Int, MediaTime)
+        case packet(CallSession, RTPHeader, CallSide, stream: Int, path: Int, MediaTime)
         /// Anything else for a call, in order with its packets.
         case work(Work)
     }
@@ -61,10 +61,10 @@ final class CallWorkers: CallExecutor, @unchecked Sendable {
         while true {
             let result = queue.pop(timeout: nil) { job, bytes in
                 switch job {
-                case .packet(let session, let header, let side, let stream, let time):
+                case .packet(let session, let header, let side, let stream, let path, let time):
                     guard session.failure == nil else { return }
                     do {
-                        try session.receive(header, payload: bytes, from: side, stream: stream, at: time)
+                        try session.receive(header, payload: bytes, from: side, stream: stream, path: path, at: time)
                     } catch {
                         // The recording cannot go on: drop it now (its temporary files go) and say so at the end.
                         session.failure = error
@@ -104,9 +104,9 @@ final class CallWorkers: CallExecutor, @unchecked Sendable {
 
     func receive(
         _ session: CallSession, _ header: RTPHeader, payload: UnsafeRawBufferPointer, from side: CallSide, stream: Int,
-        at time: MediaTime
+        path: Int, at time: MediaTime
     ) throws {
-        queues[session.worker].push(.packet(session, header, side, stream, time), bytes: payload, wait: true)
+        queues[session.worker].push(.packet(session, header, side, stream: stream, path: path, time), bytes: payload, wait: true)
     }
 
     func perform(on session: CallSession, _ work: @escaping () throws -> Void) throws {

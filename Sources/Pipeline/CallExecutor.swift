@@ -16,11 +16,11 @@ package protocol CallExecutor: AnyObject {
     func makeSession(key: Int, description: CallDescription, signalled: Bool, options: ConvertOptions) -> CallSession
 
     /// Gives one RTP packet of `side`'s leg to `session`: of the leg's own
-    /// stream (`stream` 0) or of its extra stream (1, see `LegSources`).
-    /// `payload` is only valid during the call.
+    /// stream (`stream` 0) or of its extra stream (1, see `LegSources`), on
+    /// `path` (`LegTraffic.path`). `payload` is only valid during the call.
     func receive(
         _ session: CallSession, _ header: RTPHeader, payload: UnsafeRawBufferPointer, from side: CallSide, stream: Int,
-        at time: MediaTime
+        path: Int, at time: MediaTime
     ) throws
 
     /// Runs `work` for `session` after every packet given to it before.
@@ -42,9 +42,9 @@ final class InlineExecutor: CallExecutor {
 
     func receive(
         _ session: CallSession, _ header: RTPHeader, payload: UnsafeRawBufferPointer, from side: CallSide, stream: Int,
-        at time: MediaTime
+        path: Int, at time: MediaTime
     ) throws {
-        try session.receive(header, payload: payload, from: side, stream: stream, at: time)
+        try session.receive(header, payload: payload, from: side, stream: stream, path: path, at: time)
     }
 
     func perform(on session: CallSession, _ work: @escaping () throws -> Void) throws {

@@ -370,7 +370,7 @@ public final class CaptureProcessor {
                 try follow(payload, from: source, to: destination, at: time)
                 return
             }
-            try deliver(payload, to: call, from: sender, source: source, at: time)
+            try deliver(payload, to: call, from: sender, source: source, destination: destination, at: time)
             return
         }
         if let until = quarantine[destination] ?? quarantine[source], time < until {
@@ -400,7 +400,10 @@ public final class CaptureProcessor {
     }
 
     /// Hands one RTP packet of `sender`'s leg to its call.
-    private func deliver(_ payload: UnsafeRawBufferPointer, to call: RoutedCall, from sender: CallSide, source: Endpoint, at time: MediaTime) throws {
+    private func deliver(
+        _ payload: UnsafeRawBufferPointer, to call: RoutedCall, from sender: CallSide, source: Endpoint, destination: Endpoint,
+        at time: MediaTime
+    ) throws {
         guard let header = RTPHeader(payload) else {
             if CiphertextDetector.isZRTP(payload) {
                 // A key exchange on the media path: SRTP the SDP does not show may follow.
@@ -432,6 +435,7 @@ public final class CaptureProcessor {
             diagnostics.count(.rtpExtraStream)
         }
         let stream = admission == .extra ? 1 : 0
+        let path = call.legs[sender.rawValue].path(from: source, to: destination)
         diagnostics.count(.rtpPackets)
         if call.encrypted {
             // SRTP with the sender's SDES key: decrypted only if it authenticates, else counted and skipped.
@@ -441,7 +445,7 @@ public final class CaptureProcessor {
                 // A call the rules skipped is counted but never queued to its worker.
                 guard call.decision.records else { return }
                 let body = UnsafeRawBufferPointer(rebasing: plain[clear.payloadOffset..<(clear.payloadOffset + clear.payloadLength)])
-                try executor.receive(call.session, clear, payload: body, from: sender, stream: stream, at: time)
+                try executor.receive(call.session, clear, payload: body, from: sender, stream: stream, path: path, at: time)
                 return
             }
             let clockRate = call.description.media(of: sender.opposite)?.media.format(for: header.payloadType)?.clockRate ?? 8000
@@ -457,7 +461,7 @@ public final class CaptureProcessor {
             return
         }
         guard call.decision.records else { return }
-        try executor.receive(call.session, header, payload: wire, from: sender, stream: stream, at: time)
+        try executor.receive(call.session, header, payload: wire, from: sender, stream: stream, path: path, at: time)
     }
 
     /// Follows a flow no call claims, until it confirms an RTP stream (a call
@@ -512,7 +516,7 @@ public final class CaptureProcessor {
             if abs(Int(distance)) < 500 {
                 try claim(key.source, for: call, side: known.side, at: time)
                 try claim(key.destination, for: call, side: known.side.opposite, at: time)
-                try replay([(candidate, key.source, known.side)], to: call)
+                try replay([(candidate, key, known.side)], to: call)
                 return
             }
         }
@@ -531,20 +535,20 @@ public final class CaptureProcessor {
         call.firstPacket = min(candidate.firstPacket, mirror?.firstPacket ?? candidate.firstPacket)
         try claim(firstKey.source, for: call, side: .caller, at: time)
         try claim(firstKey.destination, for: call, side: .callee, at: time)
-        var streams = [(candidate, key.source, mirrorFirst ? CallSide.callee : .caller)]
-        if let mirror { streams.append((mirror, mirrorKey.source, mirrorFirst ? .caller : .callee)) }
+        var streams = [(candidate, key, mirrorFirst ? CallSide.callee : .caller)]
+        if let mirror { streams.append((mirror, mirrorKey, mirrorFirst ? .caller : .callee)) }
         try replay(streams, to: call)
     }
 
     /// Delivers the packets candidates held, in capture order.
-    private func replay(_ streams: [(RTPStreamCandidate, Endpoint, CallSide)], to call: RoutedCall) throws {
-        var packets: [(time: MediaTime, bytes: [UInt8], sender: CallSide, source: Endpoint)] = []
-        for (candidate, source, sender) in streams {
-            for held in candidate.held { packets.append((held.time, held.bytes, sender, source)) }
+    private func replay(_ streams: [(RTPStreamCandidate, RTPStreamCandidate.Key, CallSide)], to call: RoutedCall) throws {
+        var packets: [(time: MediaTime, bytes: [UInt8], sender: CallSide, key: RTPStreamCandidate.Key)] = []
+        for (candidate, key, sender) in streams {
+            for held in candidate.held { packets.append((held.time, held.bytes, sender, key)) }
         }
         for packet in packets.sorted(by: { $0.time < $1.time }) {
             try packet.bytes.withUnsafeBytes { bytes in
-                try deliver(bytes, to: call, from: packet.sender, source: packet.source, at: packet.time)
+                try deliver(bytes, to: call, from: packet.sender, source: packet.key.source, destination: packet.key.destination, at: packet.time)
             }
         }
     }

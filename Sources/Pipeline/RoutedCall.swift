@@ -33,6 +33,22 @@ final class RoutedCall {
         /// Ciphertext found on the leg although the SDP says plain RTP (CiphertextGuard).
         var ciphertext = LegCiphertext()
 
+        /// The (source, destination) pairs the leg's packets took, numbered in order of
+        /// appearance (at most `maxPaths`; beyond, the last number is shared).
+        private var paths: [(source: Endpoint, destination: Endpoint)] = []
+        static let maxPaths = 8
+
+        /// The number of the path from `source` to `destination`: the leg's statistics are
+        /// kept per SSRC and path, as tshark keys a stream (the same SSRC sent to a new port
+        /// after a re-INVITE is a second stream, and the gap between them is not loss).
+        mutating func path(from source: Endpoint, to destination: Endpoint) -> Int {
+            if let last = paths.last, last.source == source, last.destination == destination { return paths.count - 1 }
+            if let k = paths.firstIndex(where: { $0.source == source && $0.destination == destination }) { return k }
+            guard paths.count < Self.maxPaths else { return Self.maxPaths - 1 }
+            paths.append((source, destination))
+            return paths.count - 1
+        }
+
         /// Counts one packet. Returns true when its SSRC is new to the leg.
         mutating func record(_ header: RTPHeader) -> Bool {
             packets += 1

@@ -1,4 +1,5 @@
 import CallrecTestSupport
+import CallSynthesis
 import CallrecCore
 import Foundation
 import Inspection
@@ -66,5 +67,29 @@ struct IndexStatisticsTests {
         }
         // ulaw: one leg (events on its SSRC); ivr_dtmf: two legs, one with events; heplify TCP: two legs with comfort noise.
         #expect(compared == 5)
+    }
+
+    /// The same SSRC sent to a new port after the callee's re-INVITE is a second stream to
+    /// tshark: the packets missing around the move are not counted as lost, only those missing
+    /// within each stream. The index counts the leg the same way (`inspect` counts as tshark).
+    @Test func theSameSSRCToANewPortIsASecondStream() throws {
+        var call = SyntheticCall(seed: 83, duration: 6)
+        call.move = SyntheticCall.MediaMove(party: .callee, at: 3, to: Endpoint(address: call.calleeMedia.address, port: 41_234))
+        let generated = call.build()
+        // 5 packets lost within the stream to the old port; 20 missing across the move.
+        var pcap = try PcapFilter.dropRTP(generated.pcap, from: call.callerMedia, between: 1.0, and: 1.1, after: generated.callerFirstPacket)
+        pcap = try PcapFilter.dropRTP(pcap, from: call.callerMedia, between: 2.8, and: 3.2, after: generated.callerFirstPacket)
+        let path = try TemporaryFile.write(pcap)
+        let inspected = Inspector.inspect(.file(path), diagnostics: Diagnostics())
+        let callerStreams = inspected.streams.filter { $0.source == call.callerMedia }
+        #expect(callerStreams.count == 2)
+        #expect(callerStreams.map(\.lost).reduce(0, +) == 5)
+        let found = try CallFinding.run(path: path)
+        defer { try? FileManager.default.removeItem(atPath: found.output) }
+        let caller = try #require(found.recordings.first?.index.channels.first)
+        #expect(caller.ssrcs.count == 1)
+        #expect(caller.packets == callerStreams.map(\.packets).reduce(0, +))
+        #expect(caller.lost == 5)
+        #expect(abs(caller.jitterMs - (callerStreams.map(\.maxJitterMs).max() ?? -1)) <= 0.0051)
     }
 }
