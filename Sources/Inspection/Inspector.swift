@@ -13,8 +13,11 @@ import SIP
 ///   message with SDP, from then on) is RTP when it parses as RTP version 2
 ///   and is not RTCP (marker bit with payload type 64-95, RFC 5761).
 /// - Other UDP is RTP by heuristic, as `-o rtp.heuristic_rtp:TRUE` finds it:
-///   version 2, an even destination port, and (callrec's addition, against
-///   well-known services) both ports 1024 or above.
+///   version 2 and not RTCP, to any port, even or odd (tshark 4.0 lists a
+///   reverse-direction stream to an odd port), and (callrec's addition,
+///   against well-known services) both ports 1024 or above and neither one
+///   of the services tshark decodes by port above that (mDNS, LLMNR, SSDP,
+///   STUN, RADIUS, L2TP, OpenVPN, NAT traversal, WS-Discovery).
 /// - RTP quoted inside ICMP errors never reaches here (the slicer counts ICMP).
 ///
 /// A stream is one source endpoint, destination endpoint and SSRC. Memory is

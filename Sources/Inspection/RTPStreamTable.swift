@@ -65,6 +65,10 @@ struct RTPStreamTable {
     private(set) var streams: [Stream] = []
     private var index: [StreamKey: Int] = [:]
 
+    /// UDP services above port 1024 that tshark decodes by their port before any heuristic:
+    /// OpenVPN, L2TP, RADIUS, SSDP, STUN, WS-Discovery, IPsec NAT traversal, mDNS, LLMNR.
+    static let servicePorts: Set<UInt16> = [1194, 1701, 1812, 1813, 1900, 3478, 3479, 3702, 4500, 5353, 5355]
+
     init(maxStreams: Int, maxEndpoints: Int, heuristic: Bool) {
         self.maxStreams = maxStreams
         self.maxEndpoints = maxEndpoints
@@ -103,7 +107,13 @@ struct RTPStreamTable {
         } else {
             let media = announced[destination] ?? announced[source]
             if media == nil {
-                guard heuristic, destination.port % 2 == 0, source.port >= 1024, destination.port >= 1024 else { return }
+                // tshark 4.0's heuristic takes any port (a reverse-direction stream to an odd port
+                // too), after the dissectors registered for a port have declined the packet; callrec
+                // keeps out the well-known services below 1024 and the ones above that tshark decodes
+                // by port (LLMNR on 5355 would otherwise read as RTP).
+                guard heuristic, source.port >= 1024, destination.port >= 1024,
+                      !Self.servicePorts.contains(source.port), !Self.servicePorts.contains(destination.port)
+                else { return }
             }
             guard streams.count < maxStreams else {
                 diagnostics.count(.rtpStreamsDroppedOverLimit)

@@ -62,6 +62,44 @@ import Testing
         ], "heuristic")
     }
 
+    /// tshark 4.0's RTP heuristic takes a stream to an odd port: the reverse direction of a
+    /// stream to an even port (A:4000 -> B:4001 beside B:4001 -> A:4000), and one with no
+    /// reverse at all. tshark 4.0.17 (`-o rtp.heuristic_rtp:TRUE -z rtp,streams`) on this
+    /// capture lists all three: 100, 50 and 50 packets, none lost, jitter 0.
+    @Test func heuristicStreamsToAnOddPortAreListed() throws {
+        let a = Endpoint(address: IPAddress("10.0.0.1")!, port: 4000)
+        let b = Endpoint(address: IPAddress("10.0.0.2")!, port: 4001)
+        let c = Endpoint(address: IPAddress("10.0.0.3")!, port: 6000)
+        let d = Endpoint(address: IPAddress("10.0.0.2")!, port: 6001)
+        var packets: [(ms: Int, frame: [UInt8])] = []
+        func stream(_ from: Endpoint, _ to: Endpoint, ssrc: UInt32, count: Int, startMs: Int) {
+            for i in 0..<count {
+                let rtp = PacketBuilder.rtp(
+                    payloadType: 0, sequence: UInt16(100 + i), timestamp: UInt32(160 * i), ssrc: ssrc,
+                    payload: [UInt8](repeating: 0xFF, count: 160))
+                packets.append((startMs + 20 * i, PacketBuilder.ethernetUDP(from: from, to: to, payload: rtp)))
+            }
+        }
+        stream(a, b, ssrc: 0x1111_1111, count: 100, startMs: 0)
+        stream(b, a, ssrc: 0x2222_2222, count: 50, startMs: 1000)
+        stream(c, d, ssrc: 0x3333_3333, count: 50, startMs: 0)
+        var writer = PcapWriter()
+        for packet in packets.sorted(by: { $0.ms < $1.ms }) {
+            writer.append(packet.frame, at: MediaTime(nanoseconds: Int64(1_000_000_000_000) + Int64(packet.ms) * 1_000_000))
+        }
+        let path = try TemporaryFile.write(writer.bytes, name: "odd-ports.pcap")
+        let report = Inspector.inspect(.file(path), diagnostics: Diagnostics())
+        let found = report.streams.map { "\($0.source) -> \($0.destination) \($0.packets) \($0.lost) \($0.maxJitterMs)" }.sorted()
+        #expect(found == [
+            "10.0.0.1:4000 -> 10.0.0.2:4001 100 0 0.0",
+            "10.0.0.2:4001 -> 10.0.0.1:4000 50 0 0.0",
+            "10.0.0.3:6000 -> 10.0.0.2:6001 50 0 0.0",
+        ])
+        if TsharkReference.tsharkInstalled, let reference = TsharkReference.run(on: path) {
+            Self.expectSame(report.streams, reference, "odd ports")
+        }
+    }
+
     @Test(.enabled(if: TsharkReference.tsharkInstalled))
     func generatedStreamsAreTsharks() throws {
         let path = try TemporaryFile.write(RTPStreamScenarios.capture(), name: "scenarios.pcap")

@@ -1,5 +1,4 @@
 import CallrecTestSupport
-import CallSynthesis
 import CallrecCore
 import Foundation
 import Inspection
