@@ -8,7 +8,12 @@ import SIP
 /// (output). The recording is opened at the first audio packet (or RFC 4733
 /// event); a call that never carries either writes nothing.
 package final class CallSession {
-    package var description: CallDescription
+    package var description: CallDescription {
+        didSet { descriptionVersion += 1 }
+    }
+    /// Counts the changes of `description` (a re-INVITE): what a payload type means is cached
+    /// per leg and read again after one.
+    private var descriptionVersion = 0
     /// Whether the call came from signalling (false: paired from RTP alone).
     package let signalled: Bool
 
@@ -66,7 +71,10 @@ package final class CallSession {
         // The mixer's input: the party's channel, or its extra input (summed into that channel).
         let channel = side.rawValue + 2 * min(stream, 1)
         let pt = Int(header.payloadType)
-        let kind = withLeg(channel) { $0?.kinds[pt] } ?? kind(of: header.payloadType, sentBy: side, payload: payload)
+        // The leg's cached meaning, unless the description changed since it was read.
+        let version = descriptionVersion
+        let cached = withLeg(channel) { leg in leg.flatMap { $0.kindVersions[pt] == version ? $0.kinds[pt] : nil } }
+        let kind = cached ?? kind(of: header.payloadType, sentBy: side, payload: payload)
         if case .unsupported = kind { diagnostics.count(.rtpUnsupportedPayload) }
         if output == nil {
             // The recording starts with the first audio of either leg, or with the
@@ -94,7 +102,17 @@ package final class CallSession {
         // Non-escaping closures: no allocation per packet.
         try withLeg(channel) { leg in
             if leg == nil { leg = Leg(outputRate: output.sampleRate, maxLag: maxLag, correction: correction) }
-            if leg!.kinds[pt] == nil { leg!.kinds[pt] = kind }
+            if leg!.kinds[pt] != kind {
+                if leg!.kinds[pt] != nil {
+                    // The payload type means another codec now: what is held was sent under the
+                    // old meaning, so it is played first (placed by its timestamps as always).
+                    try leg!.playout(until: Int64.max) { position, samples, rate, stretch in
+                        try Self.place(samples, at: position, rate: rate, stretch: stretch, channel: channel, output: output, diagnostics: diagnostics)
+                    }
+                }
+                leg!.kinds[pt] = kind
+            }
+            leg!.kindVersions[pt] = version
             try leg!.receive(header, payload: payload, at: time, arrival: arrival, kind: kind, path: path) { position, samples, rate, stretch in
                 try Self.place(samples, at: position, rate: rate, stretch: stretch, channel: channel, output: output, diagnostics: diagnostics)
             }

@@ -45,8 +45,11 @@ struct Leg {
     let outputRate: Int
     private let maxLag: Double
     private let correction: DriftCorrection
-    /// What each payload type means on this leg, filled by `CallSession` as types appear.
+    /// What each payload type means on this leg, filled by `CallSession` as types appear,
+    /// and the version of the call's description each meaning was read from (a re-INVITE
+    /// may give a dynamic payload type a new codec: the meaning is read again).
     var kinds = [PayloadKind?](repeating: nil, count: 128)
+    var kindVersions = [Int](repeating: -1, count: 128)
 
     // Arrival side.
     private var buffer: JitterBuffer

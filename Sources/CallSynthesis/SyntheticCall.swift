@@ -132,6 +132,10 @@ public struct SyntheticCall {
         }
     }
     public var codecChange: CodecChange? = nil
+    /// Every audio codec offered and sent under this dynamic payload type instead of its
+    /// static one (as some phones number them): with a `codecChange` whose `to` is not
+    /// offered at the start, the re-INVITE gives the same payload type a new codec.
+    public var audioPayloadType: UInt8? = nil
     /// SRTP: RTP/SAVP with a=crypto (AES_CM_128_HMAC_SHA1_80), each party's
     /// packets encrypted with the key in its own SDP.
     public var srtp = false
@@ -264,7 +268,7 @@ public struct SyntheticCall {
             // G.722's RTP clock runs at 8000 although it codes 16 kHz (RFC 3551);
             // a sender may tick faster than its codec declares (timestampScale).
             let unitsPerPacket = UInt32(legCodec.clockRate * ptime / 1000 * impairments.timestampScale)
-            var audioPayloadType = legCodec.staticPayloadType
+            var audioPayloadType = self.audioPayloadType ?? legCodec.staticPayloadType
             var g722 = G722Encoder()
             let protection = srtp && srtpKeys == .inSDP
                 ? SRTPSession(suite: "AES_CM_128_HMAC_SHA1_80", keySalt: SIPTemplates.srtpKey(party), sending: true) : nil
@@ -299,7 +303,7 @@ public struct SyntheticCall {
                 if let change = codecChange, legCodec != change.to, Double(k) * period >= change.at {
                     // After the re-INVITE (same RTP clock rate for all three codecs: the timestamps run on).
                     legCodec = change.to
-                    audioPayloadType = legCodec.staticPayloadType
+                    audioPayloadType = self.audioPayloadType ?? legCodec.staticPayloadType
                 }
                 var pcm = audio[(k * samplesPerPacket)..<((k + 1) * samplesPerPacket)]
                 if legCodec.sampleRate < rate {
@@ -544,8 +548,9 @@ struct SIPTemplates {
         if listed == nil, let change = call.codecChange, change.offeredAtStart, media == call.callerMedia {
             codecs.append(change.to)
         }
-        let formats = codecs.map { String($0.staticPayloadType) }.joined(separator: " ")
-        let maps = codecs.map { "a=rtpmap:\($0.staticPayloadType) \($0.rawValue)/\($0.clockRate)\r\n" }.joined()
+        let number = { (codec: AudioCodec) in call.audioPayloadType ?? codec.staticPayloadType }
+        let formats = codecs.map { String(number($0)) }.joined(separator: " ")
+        let maps = codecs.map { "a=rtpmap:\(number($0)) \($0.rawValue)/\($0.clockRate)\r\n" }.joined()
         let family = media.address.isIPv4 ? "IP4" : "IP6"
         let connection = hold2543 ? "0.0.0.0" : "\(media.address)"
         let profile = call.srtp ? "RTP/SAVP" : "RTP/AVP"

@@ -68,4 +68,26 @@ import Testing
         let callerAudio = out.channels[0]
         #expect(SignalMetrics.rms(callerAudio[(5 * 8000)..<(9 * 8000)]) > 300)
     }
+
+    @Test func aReInviteThatGivesADynamicPayloadTypeANewCodecChangesItsMeaning() throws {
+        // PT 96 is PCMU in the first offer and answer and G.722 after the re-INVITE at 4 s: the
+        // same call as with static payload types (0, then 9), so the same recording. A leg that
+        // kept PT 96's first meaning decoded the whole G.722 half as PCMU: noise.
+        var dynamic = Self.call(offeredAtStart: false)
+        dynamic.audioPayloadType = 96
+        let numbered = try Self.convert(dynamic)
+        let fixed = try Self.convert(Self.call(offeredAtStart: false))
+        #expect(numbered.index.channels.allSatisfy { $0.codecs?.map(\.codec) == ["PCMU", "G722"] })
+        #expect(numbered.channels.map(\.count) == fixed.channels.map(\.count))
+        // The caller switches as its re-INVITE is answered: sample for sample the same.
+        #expect(numbered.channels[0] == fixed.channels[0])
+        // The callee switches 20 ms after the re-INVITE reached it: its last PCMU packet comes under
+        // PT 96's new meaning, which only a static payload type tells apart (the G.722 decoder takes a
+        // moment to settle after it). Before the re-INVITE the same samples; after it the same audio.
+        let change = 3 * 8000 + 7800
+        #expect(numbered.channels[1][..<change] == fixed.channels[1][..<change])
+        let settled = 4 * 8000 + 400
+        let after = SignalMetrics.bestCorrelation(Array(numbered.channels[1][settled...]), Array(fixed.channels[1][settled...]), maxLag: 0)
+        #expect(after.value > 0.99, "callee after the change: correlation \(after.value)")
+    }
 }
