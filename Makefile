@@ -1,11 +1,11 @@
 # callrec: the two commands a newcomer needs, and a few more.
 #   make demo   set up, build, convert the bundled captures into ./recordings
-#   make test   set up, check imports against Package.swift, build, run the whole test suite, replay and fuzz every network parser (bounded)
+#   make test   set up, check imports against Package.swift, build, run the whole test suite and the browser test, replay and fuzz every network parser (bounded)
 
 SWIFT ?= swift
 DEMO_CAPTURES = Fixtures/g711u-2legs-20ms.pcap Fixtures/g711a-2legs-20ms.pcap
 
-.PHONY: setup python-deps build release demo test fixtures bench bench-check clean fuzz fuzz-build fuzz-replay fuzz-long fuzz-corpus fuzz-seed fuzz-minimise soak
+.PHONY: setup python-deps browser-deps browser-test build release demo test fixtures bench bench-check clean fuzz fuzz-build fuzz-replay fuzz-long fuzz-corpus fuzz-seed fuzz-minimise soak
 
 setup:
 	@./scripts/setup.sh
@@ -13,6 +13,10 @@ setup:
 # PESQ (ITU-T P.862, the pesq package) for the tests that hold audio quality to a figure.
 python-deps:
 	@python3 -c "import pesq, numpy, scipy.signal" 2>/dev/null || python3 -m pip install --quiet pesq numpy scipy
+
+# selenium, which drives Debian's chromium (setup.sh installs it and chromium-driver) for make browser-test.
+browser-deps:
+	@python3 -c "import selenium" 2>/dev/null || python3 -m pip install --quiet selenium
 
 build: setup
 	$(SWIFT) build
@@ -30,8 +34,17 @@ test: setup python-deps
 	./scripts/check-imports.py
 	$(SWIFT) build --build-tests
 	$(SWIFT) test
+	$(MAKE) browser-test
 	$(MAKE) fuzz-replay
 	$(MAKE) fuzz
+
+# callrec serve in a real browser (headless chromium through WebDriver): sign in, see only one's own
+# calls, play, seek, sign out; a supervisor sees the team's. The screenshot of the call page is
+# left in BROWSER_TEST_OUT.
+BROWSER_TEST_OUT ?= .build/browser-test
+browser-test: setup browser-deps
+	$(SWIFT) build --product callrec
+	python3 Tests/Browser/serve_browser_test.py --callrec .build/debug/callrec --out $(BROWSER_TEST_OUT)
 
 # libFuzzer over every parser that reads the network (Fuzz/README.md): one
 # executable, CallrecFuzzer, whose first argument names the target. The fuzzing

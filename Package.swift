@@ -35,6 +35,7 @@ let package = Package(
         .library(name: "Sealing", targets: ["Sealing"]),
         .library(name: "Evidence", targets: ["Evidence"]),
         .library(name: "Keyring", targets: ["Keyring"]),
+        .library(name: "Serve", targets: ["Serve"]),
         .library(name: "CallrecTestSupport", targets: ["CallrecTestSupport"]),
         .library(name: "CallSynthesis", targets: ["CallSynthesis"]),
     ],
@@ -50,6 +51,10 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
         // Evidence bundles (`catalog export --evidence`): zip files `unzip` reads (README, "Evidence").
         .package(url: "https://github.com/weichsel/ZIPFoundation.git", exact: "0.9.20"),
+        // `callrec serve`: the HTTP server (Hummingbird 2 on SwiftNIO) and its server-rendered pages (mustache templates).
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/hummingbird-project/swift-mustache.git", from: "2.1.1"),
+        .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
     ],
     targets: systemLibraries + [
         .target(name: "CallrecCore"),
@@ -90,6 +95,18 @@ let package = Package(
         // Whose keys open which recordings: users' and teams' keys in the catalog, passwords,
         // opening a recording for someone's keys, reseal. What the catalog commands and serve use.
         .target(name: "Keyring", dependencies: ["CallrecCore", "Catalog", "Sealing", "Output"]),
+        // `callrec serve`: sessions over the catalog's users, pages and a JSON API, audio by byte range.
+        .target(
+            name: "Serve",
+            dependencies: [
+                "CallrecCore", "Catalog", "Sealing", "Keyring", "Evidence", "Output",
+                .product(name: "Hummingbird", package: "hummingbird"), .product(name: "Mustache", package: "swift-mustache"),
+                .product(name: "Crypto", package: "swift-crypto"), .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"), .product(name: "Logging", package: "swift-log"),
+                .product(name: "HummingbirdCore", package: "hummingbird"), .product(name: "HummingbirdTLS", package: "hummingbird"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"), .product(name: "HTTPTypes", package: "swift-http-types"),
+            ]
+        ),
         // One call's media: packets of each leg -> jitter buffer -> decoder -> mixer -> taps -> files.
         .target(name: "CallMedia", dependencies: ["CallrecCore", "RTP", "SIP", "Codecs", "DSP", "Output"]),
         // A finished recording into the catalog: files and row together, in steps.
@@ -114,7 +131,7 @@ let package = Package(
             name: "callrec",
             dependencies: [
                 "CallrecCore", "Capture", "DSP", "Output", "Catalog", "CatalogPostgres", "CallMedia", "Commit", "Conversion", "LiveRecorder",
-                "Inspection", "Throughput", "Sealing", "Evidence", "Keyring", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "Inspection", "Throughput", "Sealing", "Evidence", "Keyring", "Serve", .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         // Deterministic SIP + RTP captures from speech-like audio, for tests, fixtures and `callrec bench`.
@@ -167,6 +184,14 @@ let package = Package(
         .testTarget(
             name: "KeyringTests",
             dependencies: ["Keyring", "Sealing", "Catalog", "Commit", "Conversion", "CallMedia", "Output", "CallrecCore", "CallrecTestSupport"]
+        ),
+        .testTarget(
+            name: "ServeTests",
+            dependencies: [
+                "Serve", "Catalog", "Keyring", "Sealing", "Conversion", "CallMedia", "CallrecCore", "CallrecTestSupport",
+                .product(name: "Hummingbird", package: "hummingbird"), .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"), .product(name: "NIOCore", package: "swift-nio"),
+            ]
         ),
         .testTarget(name: "CLITests", dependencies: ["CallrecCore", "Capture", "CallrecTestSupport"]),
     ],

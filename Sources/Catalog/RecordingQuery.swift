@@ -29,6 +29,9 @@ public struct RecordingQuery: Sendable {
     public var maxSilence: Double?
     /// Only recordings under legal hold (true) or not (false).
     public var held: Bool?
+    /// Only recordings that come after this one in the newest-first order
+    /// (its start and id): the next page after a page that ended with it.
+    public var after: RecordingCursor?
     /// At most this many, newest first.
     public var limit: Int
 
@@ -71,7 +74,24 @@ public struct RecordingQuery: Sendable {
         if let minSilence { add("silence_share >= ?", [minSilence]) }
         if let maxSilence { add("silence_share <= ?", [maxSilence]) }
         if let held { add(held ? "hold_reason IS NOT NULL" : "hold_reason IS NULL", []) }
+        if let after { add("(start_epoch < ? OR (start_epoch = ? AND id < ?))", [after.startEpoch, after.startEpoch, after.id]) }
         return (terms.joined(separator: " AND "), arguments)
+    }
+}
+
+/// Where a page of recordings (newest first: by start, then id) ended.
+public struct RecordingCursor: Sendable, Equatable {
+    public var startEpoch: Double
+    public var id: String
+
+    public init(startEpoch: Double, id: String) {
+        self.startEpoch = startEpoch
+        self.id = id
+    }
+
+    /// The place of `recording` in the order.
+    public init(_ recording: CatalogRecording) {
+        self.init(startEpoch: recording.startEpoch, id: recording.id)
     }
 }
 

@@ -14,7 +14,7 @@ struct Callrec: ParsableCommand {
             Exit status: 0 success, 1 some inputs failed (the rest were written), 2 usage error.
             """,
         version: CallrecVersion.current,
-        subcommands: [Convert.self, Record.self, Inspect.self, CatalogCommand.self, Keys.self, VerifyEvidence.self, Bench.self]
+        subcommands: [Convert.self, Record.self, Inspect.self, CatalogCommand.self, ServeCommand.self, Keys.self, VerifyEvidence.self, Bench.self]
     )
 }
 

@@ -134,62 +134,6 @@ struct CatalogFind: ParsableCommand {
     }
 }
 
-/// A recording as `find --json` and `show --json` print it.
-struct RecordingJSON: Encodable {
-    var id: String
-    var call_id: String
-    var caller: String?
-    var callee: String?
-    var direction: String
-    var start: String
-    var duration_s: Double
-    var path: String
-    var index_path: String
-    var bytes: Int64
-    var sha256: String?
-    var codecs: String
-    var end_reason: String
-    var caller_talk_s: Double?
-    var callee_talk_s: Double?
-    var dtmf_count: Int?
-    var silence_share: Double?
-    var rule_id: Int64?
-    var retain_until: String
-    var hold_reason: String?
-    var damaged: Bool
-    /// Some of the call's media was encrypted: the recording holds only the audio sent in clear.
-    var media_encrypted: Bool
-    /// `show --json`: whom the files are sealed to (names, or the key for compliance); nil in the clear.
-    var sealed_to: [String]? = nil
-    /// `show --json`: the DTMF digits, when the index could be read.
-    var dtmf: [CallIndex.DTMF]? = nil
-
-    init(_ r: CatalogRecording, store: CatalogStore) {
-        id = r.id
-        call_id = r.callID
-        caller = r.caller
-        callee = r.callee
-        direction = r.direction
-        start = r.start
-        duration_s = r.durationS
-        path = store.filePath(r.audioPath, storage: r.storage)
-        index_path = store.filePath(r.indexPath, storage: r.storage)
-        bytes = r.audioBytes
-        sha256 = r.audioSHA256
-        codecs = r.codecs
-        end_reason = r.endReason
-        caller_talk_s = r.callerTalkS
-        callee_talk_s = r.calleeTalkS
-        dtmf_count = r.dtmfCount
-        silence_share = r.silenceShare
-        rule_id = r.ruleID
-        retain_until = CatalogTime.iso(r.retainUntilEpoch)
-        hold_reason = r.holdReason
-        damaged = r.damaged
-        media_encrypted = r.mediaEncrypted
-    }
-}
-
 /// `callrec catalog show ID`.
 struct CatalogShow: ParsableCommand {
     static let configuration = CommandConfiguration(

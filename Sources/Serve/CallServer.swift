@@ -1,0 +1,584 @@
+import CallrecCore
+import Catalog
+import Evidence
+import Foundation
+import Hummingbird
+import HummingbirdCore
+import HummingbirdTLS
+import Keyring
+import Logging
+import NIOCore
+import NIOPosix
+import NIOSSL
+import Output
+import Sealing
+
+/// `callrec serve`: the catalog's users sign in with their password, see the
+/// calls they may see, and listen to them in the browser. The pages are
+/// rendered here (`Pages`); the one script (`Assets.script`) draws the
+/// waveforms and drives the player through the JSON API below. Everything a
+/// user does with a recording, and every refusal, is an audit row, in the
+/// same log as the catalog commands'.
+///
+/// Routes (docs/SERVE.md): `GET /login`, `POST /login`, `POST /logout`,
+/// `GET /`, `GET /calls/{id}`, `GET /calls/{id}/audio`, `GET /api/calls`,
+/// `GET /api/calls/{id}`, `GET /api/calls/{id}/peaks`, `GET /static/…`.
+public final class CallServer: Sendable {
+    public let catalog: CatalogStore
+    public let options: ServeOptions
+    package let sessions: SessionStore
+    package let throttle = LoginThrottle()
+    let pages: Pages
+    /// Where logins check passwords: two at a time at most (scrypt takes
+    /// 256 MiB and about a second each), off the event loops.
+    private let loginPool: NIOThreadPool
+    /// Catalog queries and file reads (blocking calls), off the event loops.
+    private let workPool: NIOThreadPool
+    /// The session cookie.
+    static let cookieName = "callrec_session"
+    /// The login form's CSRF cookie (before there is a session).
+    static let loginCookieName = "callrec_login"
+    /// Longest query string accepted (414 past it) and longest value of one field (400 past it).
+    static let maximumQueryLength = 2048
+    static let maximumFieldLength = 256
+
+    public init(catalog: CatalogStore, options: ServeOptions) throws {
+        self.catalog = catalog
+        self.options = options
+        sessions = SessionStore(idleTimeout: options.idleTimeout, absoluteTimeout: options.absoluteTimeout)
+        pages = try Pages()
+        loginPool = NIOThreadPool(numberOfThreads: 2)
+        loginPool.start()
+        workPool = NIOThreadPool.singleton
+    }
+
+    deinit { loginPool.shutdownGracefully { _ in } }
+
+    /// The application: the router with every route, bound to `options`' address, over TLS when a certificate is given.
+    /// - Throws: `ServeSetupError` for a certificate or key that cannot be read.
+    public func application(logger: Logger? = nil) throws -> some ApplicationProtocol {
+        var log = logger ?? Logger(label: "callrec.serve")
+        if logger == nil { log.logLevel = .warning }
+        var server: HTTPServerBuilder = .http1()
+        if let certificate = options.tlsCertificate, let key = options.tlsKey {
+            server = try .tls(.http1(), tlsConfiguration: try Self.tlsConfiguration(certificate: certificate, key: key))
+        }
+        return Application(
+            router: router(), server: server, configuration: .init(address: .hostname(options.host, port: options.port), serverName: nil),
+            logger: log)
+    }
+
+    /// The TLS configuration of `certificate` (a PEM chain) and `key` (a PEM private key that only its owner may read).
+    static func tlsConfiguration(certificate: String, key: String) throws -> TLSConfiguration {
+        let chain: [NIOSSLCertificate]
+        do {
+            chain = try NIOSSLCertificate.fromPEMFile(certificate)
+        } catch {
+            throw ServeSetupError("\(certificate): not a PEM certificate chain: \(error)")
+        }
+        let keyText: String
+        do {
+            keyText = try KeyFile.readPrivate(key)
+        } catch {
+            throw ServeSetupError("\(error)")
+        }
+        let privateKey: NIOSSLPrivateKey
+        do {
+            privateKey = try NIOSSLPrivateKey(bytes: Array(keyText.utf8), format: .pem)
+        } catch {
+            throw ServeSetupError("\(key): not a PEM private key: \(error)")
+        }
+        return TLSConfiguration.makeServerConfiguration(certificateChain: chain.map { .certificate($0) }, privateKey: .privateKey(privateKey))
+    }
+
+    /// Every route, behind the middleware that sets the security headers and turns errors into pages.
+    package func router() -> Router<ServeContext> {
+        let router = Router(context: ServeContext.self)
+        router.add(middleware: SecurityHeaders())
+        router.get("/static/app.js") { _, _ in Self.asset(Assets.script, type: "text/javascript; charset=utf-8") }
+        router.get("/static/app.css") { _, _ in Self.asset(Assets.style, type: "text/css; charset=utf-8") }
+        // Browsers ask for it on every page; there is none.
+        router.get("/favicon.ico") { _, _ in Response(status: .noContent) }
+        router.get("/login") { request, context in try await self.loginPage(request, context) }
+        router.post("/login") { request, context in try await self.login(request, context) }
+        router.post("/logout") { request, context in try await self.logout(request, context) }
+        router.get("/") { request, context in try await self.latestCalls(request, context) }
+        router.get("/calls/:id") { request, context in try await self.callPage(request, context) }
+        router.get("/calls/:id/audio") { request, context in try await self.audio(request, context) }
+        router.get("/api/calls") { request, context in try await self.apiCalls(request, context) }
+        router.get("/api/calls/:id") { request, context in try await self.apiCall(request, context) }
+        router.get("/api/calls/:id/peaks") { request, context in try await self.apiPeaks(request, context) }
+        return router
+    }
+
+    // MARK: - Sessions
+
+    /// The request's live session, or nil.
+    func session(_ request: Request) -> ServeSession? {
+        guard let id = request.cookies[Self.cookieName]?.value else { return nil }
+        return sessions.session(id: id, at: Self.now())
+    }
+
+    /// No session: the API answers 401, a page sends the browser to the login form.
+    static func unauthenticated(api: Bool) -> Response {
+        if api { return json(status: .unauthorized, ["error": "not signed in (POST /login)"]) }
+        return redirect("/login")
+    }
+
+    func loginPage(_ request: Request, _ context: ServeContext) async throws -> Response {
+        loginForm(status: .ok, message: nil, user: "")
+    }
+
+    /// The login form with a fresh CSRF token, in its hidden field and in a cookie of its own (compared at POST).
+    func loginForm(status: HTTPResponse.Status, message: String?, user: String) -> Response {
+        let token = SessionStore.randomToken()
+        var response = html(status: status, pages.login(csrf: token, message: message, user: user))
+        response.setCookie(cookie(Self.loginCookieName, token, path: "/login"))
+        return response
+    }
+
+    func cookie(_ name: String, _ value: String, path: String = "/", maxAge: Int? = nil) -> Cookie {
+        Cookie(name: name, value: value, maxAge: maxAge, path: path, secure: options.secureCookies, httpOnly: true, sameSite: .strict)
+    }
+
+    struct LoginForm: Decodable {
+        var user: String?
+        var password: String?
+        var csrf: String?
+    }
+
+    func login(_ request: Request, _ context: ServeContext) async throws -> Response {
+        var request = request
+        let form = try await Self.form(LoginForm.self, &request, context)
+        let peer = context.peer
+        let now = Self.now()
+        guard let token = form?.csrf, let expected = request.cookies[Self.loginCookieName]?.value, SessionStore.isWellFormed(expected),
+            SessionStore.same(token, expected)
+        else {
+            try await blocking {
+                try self.catalog.audit(
+                    "login", target: nil, outcome: .refused, by: .operator("serve"), at: now, detail: "from \(peer): missing or wrong CSRF token")
+            }
+            return loginForm(status: .forbidden, message: "The form had expired. Please sign in again.", user: "")
+        }
+        let name = String((form?.user ?? "").prefix(Self.maximumFieldLength))
+        let password = form?.password ?? ""
+        guard !name.isEmpty, !password.isEmpty, password.utf8.count <= 1024 else {
+            return loginForm(status: .unauthorized, message: "Give your user name and password.", user: name)
+        }
+        let wait = throttle.wait(user: name, address: peer, at: now)
+        if wait > 0 {
+            try await blocking {
+                try self.catalog.audit(
+                    "login", target: "user \(name)", outcome: .refused, by: .operator("serve"), at: now,
+                    detail: "from \(peer): too many failed logins; next attempt in \(Int(wait.rounded(.up))) s")
+            }
+            var response = loginForm(
+                status: .tooManyRequests, message: "Too many failed attempts. Try again in \(Int(wait.rounded(.up))) seconds.", user: name)
+            response.headers[.retryAfter] = String(Int(wait.rounded(.up)))
+            return response
+        }
+        let keys: RecordingKeys
+        do {
+            keys = try await loginPool.runIfActive {
+                try UserKeys.unlock(
+                    name, password: try Passphrase(password), catalog: self.catalog, action: "login", target: "user \(name)", reason: nil, at: now)
+            }
+        } catch let error as CatalogError where error.code == .refused || error.code == .notFound || error.code == .invalid {
+            // A wrong password was audited by unlock; an unknown user or one without a password is audited here.
+            if error.code != .refused {
+                try await blocking {
+                    try self.catalog.audit(
+                        "login", target: "user \(name)", outcome: .refused, by: .operator("serve"), at: now,
+                        detail: "from \(peer): \(error.code == .notFound ? "no such user" : "the user has no password")")
+                }
+            }
+            throttle.failed(user: name, address: peer, at: now)
+            return loginForm(status: .unauthorized, message: "Wrong user name or password.", user: name)
+        }
+        throttle.succeeded(user: name, address: peer)
+        // Always a new id: whatever session cookie came with the request is not carried over (session fixation).
+        if let old = request.cookies[Self.cookieName]?.value { sessions.end(id: old) }
+        let session = sessions.create(user: keys.user!, keys: keys, at: now)
+        try await blocking {
+            try self.catalog.audit("login", target: "user \(name)", outcome: .done, by: session.actor, at: now, detail: "from \(peer)")
+        }
+        var response = Self.redirect("/")
+        response.setCookie(cookie(Self.cookieName, session.id))
+        response.setCookie(cookie(Self.loginCookieName, "", path: "/login", maxAge: 0))
+        return response
+    }
+
+    struct LogoutForm: Decodable { var csrf: String? }
+
+    func logout(_ request: Request, _ context: ServeContext) async throws -> Response {
+        var request = request
+        guard let session = session(request) else { return Self.redirect("/login") }
+        let form = try await Self.form(LogoutForm.self, &request, context)
+        guard let token = form?.csrf, SessionStore.same(token, session.csrf) else {
+            try await refuse(session, "logout", target: nil, because: "missing or wrong CSRF token")
+            return html(status: .forbidden, pages.message(title: "Refused", text: "The form had expired; nothing was done.", session: session))
+        }
+        sessions.end(id: session.id)
+        try await blocking { try self.catalog.audit("logout", target: nil, outcome: .done, by: session.actor, at: Self.now()) }
+        var response = Self.redirect("/login")
+        response.setCookie(cookie(Self.cookieName, "", maxAge: 0))
+        return response
+    }
+
+    // MARK: - Calls
+
+    /// "My latest calls": the calls the user may see, newest first, with the search form.
+    func latestCalls(_ request: Request, _ context: ServeContext) async throws -> Response {
+        guard let session = session(request) else { return Self.unauthenticated(api: false) }
+        let search: CallSearch
+        do {
+            search = try CallSearch(queryString: request.uri.query, parameters: request.uri.queryParameters.map { (String($0.key), String($0.value)) }, pageSize: options.pageSize)
+        } catch let error as CallSearch.Invalid {
+            return html(status: error.status, pages.calls(session: session, search: nil, recordings: [], next: nil, error: error.message))
+        }
+        let recordings = try await find(search, session: session)
+        let next = recordings.count == search.query.limit ? recordings.last.map(\.id) : nil
+        return html(status: .ok, pages.calls(session: session, search: search, recordings: recordings, next: next, error: nil))
+    }
+
+    /// `GET /api/calls`: the same search as JSON, the fields of `catalog find --json`.
+    func apiCalls(_ request: Request, _ context: ServeContext) async throws -> Response {
+        guard let session = session(request) else { return Self.unauthenticated(api: true) }
+        let search: CallSearch
+        do {
+            search = try CallSearch(queryString: request.uri.query, parameters: request.uri.queryParameters.map { (String($0.key), String($0.value)) }, pageSize: options.pageSize)
+        } catch let error as CallSearch.Invalid {
+            return Self.json(status: error.status, ["error": error.message])
+        }
+        let recordings = try await find(search, session: session)
+        return Self.json(status: .ok, recordings.map { RecordingJSON($0, store: catalog) })
+    }
+
+    /// The search, scoped to the user and audited (a search that meets calls outside the scope is audited as a refusal by `find`).
+    func find(_ search: CallSearch, session: ServeSession) async throws -> [CatalogRecording] {
+        try await blocking {
+            let now = Self.now()
+            var query = search.query
+            if let before = search.before {
+                // The page after `before`: only when the user may see that call (else it is as unknown).
+                guard let anchor = try self.catalog.recording(id: before), try self.catalog.scope(of: session.actor).allows(anchor) else {
+                    return []
+                }
+                query.after = RecordingCursor(anchor)
+            }
+            let result = try self.catalog.find(query, by: session.actor, at: now)
+            try self.catalog.audit("find", target: nil, outcome: .done, by: session.actor, at: now, detail: "serve: " + search.summary)
+            return result.recordings
+        }
+    }
+
+    /// The recording `id` for the session: its row and files, opened with
+    /// the session's keys and checked intact once per session. A call the
+    /// user may not see is `.notFound`, exactly as an unknown id (the
+    /// refusal audited); a recording whose files or signature fail is
+    /// `.damaged` (audited); one their keys do not open, `.refused` (audited).
+    func open(_ id: String, session: ServeSession, action: String) async throws -> Opened {
+        guard RecordingID.isPlausible(id) else {
+            try await refuse(session, action, target: nil, because: "not a recording id")
+            throw ServeError.notFound
+        }
+        return try await blocking {
+            let now = Self.now()
+            let recording: CatalogRecording
+            do {
+                recording = try self.catalog.authorizedRecording(id: id, action: action, by: session.actor, reason: nil, at: now)
+            } catch let error as CatalogError where error.code == .notFound || error.code == .refused {
+                if error.code == .notFound {
+                    try self.catalog.audit(action, target: id, outcome: .refused, by: session.actor, at: now, detail: "serve: no such recording")
+                }
+                throw ServeError.notFound
+            }
+            if !session.intact.contains(id) {
+                let files = try self.catalog.files(of: id)
+                let problems = try RecordingIntegrity.problems(of: recording, files: files, in: self.catalog)
+                do {
+                    try self.catalog.refuseUnlessIntact(recording, action: action, problems: problems, by: session.actor, reason: nil, at: now)
+                } catch let error as CatalogError where error.code == .damaged {
+                    throw ServeError.damaged(error.message)
+                }
+                self.sessions.markIntact(id, in: session.id)
+            }
+            do {
+                return Opened(
+                    try RecordingAccess.open(
+                        id: id, keys: session.keys, actor: session.actor, catalog: self.catalog, action: action, reason: nil, at: now))
+            } catch let error as CatalogError where error.code == .refused {
+                throw ServeError.keysDoNotOpen(error.message)
+            }
+        }
+    }
+
+    /// `/calls/{id}`: the call page.
+    func callPage(_ request: Request, _ context: ServeContext) async throws -> Response {
+        guard let session = session(request) else { return Self.unauthenticated(api: false) }
+        let id = context.parameters.get("id") ?? ""
+        do {
+            let opened = try await open(id, session: session, action: "show")
+            let index = try await blocking { try? opened.index() }
+            try await blocking {
+                try self.catalog.audit("show", target: id, outcome: .done, by: session.actor, at: Self.now(), detail: "serve: the call page")
+            }
+            return html(status: .ok, pages.call(session: session, recording: opened.recording, index: index, sealed: opened.isSealed))
+        } catch let error as ServeError {
+            return html(status: error.status, pages.message(title: error.title, text: error.message, session: session))
+        }
+    }
+
+    /// `GET /api/calls/{id}`: the catalog row and the call index (decrypted with the session's keys when sealed).
+    func apiCall(_ request: Request, _ context: ServeContext) async throws -> Response {
+        guard let session = session(request) else { return Self.unauthenticated(api: true) }
+        let id = context.parameters.get("id") ?? ""
+        do {
+            let opened = try await open(id, session: session, action: "show")
+            let index = try await blocking { try opened.index() }
+            try await blocking {
+                try self.catalog.audit("show", target: id, outcome: .done, by: session.actor, at: Self.now(), detail: "serve: the call index")
+            }
+            return Self.json(status: .ok, CallDocument(recording: RecordingJSON(opened.recording, store: catalog), index: index))
+        } catch let error as ServeError {
+            return Self.json(status: error.status, ["error": error.message])
+        }
+    }
+
+    /// `GET /api/calls/{id}/peaks`: the waveform peaks (audiowaveform JSON v2), decrypted when sealed.
+    func apiPeaks(_ request: Request, _ context: ServeContext) async throws -> Response {
+        guard let session = session(request) else { return Self.unauthenticated(api: true) }
+        let id = context.parameters.get("id") ?? ""
+        do {
+            let opened = try await open(id, session: session, action: "show")
+            let bytes: [UInt8]? = try await blocking {
+                guard let file = opened.files.first(where: { $0.path.hasSuffix(".peaks.json") || $0.path.hasSuffix(".peaks.json.age") })
+                else { return nil }
+                let source = try opened.content(of: file)
+                guard source.contentSize <= 64 << 20 else { throw ServeError.damaged("its peaks file is larger than 64 MiB") }
+                var bytes = [UInt8](repeating: 0, count: Int(source.contentSize))
+                let n = try bytes.withUnsafeMutableBytes { try source.read(into: $0, at: 0) }
+                return Array(bytes.prefix(n))
+            }
+            guard let bytes else { return Self.json(status: .notFound, ["error": "recording \(id) has no peaks.json (converted with --peaks none or dat)"]) }
+            var response = Response(status: .ok, body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
+            response.headers[.contentType] = "application/json"
+            return response
+        } catch let error as ServeError {
+            return Self.json(status: error.status, ["error": error.message])
+        }
+    }
+
+    /// `GET /calls/{id}/audio`: the Ogg Opus audio, all of it or the one
+    /// byte range asked for (206), read (and, when sealed, decrypted) 64 KiB
+    /// at a time as it is sent: the plaintext is never on disk, and memory
+    /// does not grow with the file. The first request of a session for a
+    /// recording is audited as a listen.
+    func audio(_ request: Request, _ context: ServeContext) async throws -> Response {
+        guard let session = session(request) else { return Self.unauthenticated(api: true) }
+        let id = context.parameters.get("id") ?? ""
+        let firstListen = !session.intact.contains(id)
+        let source: ByteSourceBox
+        do {
+            let opened = try await open(id, session: session, action: "play")
+            source = try await blocking { try opened.audio() }
+            if firstListen {
+                try await blocking {
+                    try self.catalog.audit(
+                        "play", target: id, outcome: .done, by: session.actor, at: Self.now(),
+                        detail: "serve" + (opened.isSealed ? ", opened with \(session.keys.owner)" : ""))
+                }
+            }
+        } catch let error as ServeError {
+            return Self.json(status: error.status, ["error": error.message])
+        }
+        let size = source.source.contentSize
+        var headers = HTTPFields()
+        headers[.contentType] = "audio/ogg"
+        headers[.acceptRanges] = "bytes"
+        let range: ClosedRange<Int64>
+        let status: HTTPResponse.Status
+        switch ByteRangeRequest(header: request.headers[.range], size: size) {
+        case .whole:
+            status = .ok
+            range = 0...(size - 1)
+        case .range(let asked):
+            status = .partialContent
+            range = asked
+            headers[.contentRange] = "bytes \(asked.lowerBound)-\(asked.upperBound)/\(size)"
+        case .unsatisfiable:
+            headers[.contentRange] = "bytes */\(size)"
+            headers[.contentLength] = "0"
+            return Response(status: .rangeNotSatisfiable, headers: headers)
+        }
+        if size == 0 { return Response(status: .ok, headers: headers, body: .init()) }
+        let length = range.upperBound - range.lowerBound + 1
+        let pool = workPool
+        let body = ResponseBody(contentLength: Int(length)) { writer in
+            var offset = range.lowerBound
+            while offset <= range.upperBound {
+                let want = Int(min(Int64(64 * 1024), range.upperBound - offset + 1))
+                let start = offset
+                let chunk: ByteBuffer = try await pool.runIfActive {
+                    var buffer = ByteBufferAllocator().buffer(capacity: want)
+                    let n = try buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: want) { raw in
+                        try source.source.read(into: UnsafeMutableRawBufferPointer(rebasing: raw[..<want]), at: start)
+                    }
+                    guard n > 0 else { throw ServeError.damaged("the audio file ended early") }
+                    return buffer
+                }
+                offset += Int64(chunk.readableBytes)
+                try await writer.write(chunk)
+            }
+            try await writer.finish(nil)
+        }
+        return Response(status: status, headers: headers, body: body)
+    }
+
+    /// Audits a refusal that has no catalog call of its own.
+    func refuse(_ session: ServeSession, _ action: String, target: String?, because why: String) async throws {
+        try await blocking {
+            try self.catalog.audit(action, target: target, outcome: .refused, by: session.actor, at: Self.now(), detail: "serve: " + why)
+        }
+    }
+
+    // MARK: - Helpers
+
+    /// Runs blocking work (the catalog, files) on the thread pool, not on an event loop.
+    func blocking<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+        try await workPool.runIfActive(body)
+    }
+
+    static func now() -> Double { Date().timeIntervalSince1970 }
+
+    static func form<T: Decodable>(_ type: T.Type, _ request: inout Request, _ context: ServeContext) async throws -> T? {
+        guard request.headers[.contentType]?.lowercased().hasPrefix("application/x-www-form-urlencoded") ?? false else { return nil }
+        guard let buffer = try? await request.collectBody(upTo: context.maxUploadSize) else { return nil }
+        return try? URLEncodedFormDecoder().decode(T.self, from: String(buffer: buffer))
+    }
+
+    func html(status: HTTPResponse.Status, _ text: String) -> Response {
+        var headers = HTTPFields()
+        headers[.contentType] = "text/html; charset=utf-8"
+        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(string: text)))
+    }
+
+    static func json<T: Encodable>(status: HTTPResponse.Status, _ value: T) -> Response {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        var headers = HTTPFields()
+        headers[.contentType] = "application/json"
+        let data = (try? encoder.encode(value)) ?? Data("{}".utf8)
+        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: data)))
+    }
+
+    static func redirect(_ location: String) -> Response {
+        var headers = HTTPFields()
+        headers[.location] = location
+        return Response(status: .seeOther, headers: headers)
+    }
+
+    static func asset(_ text: String, type: String) -> Response {
+        var headers = HTTPFields()
+        headers[.contentType] = type
+        headers[.cacheControl] = "no-cache"
+        return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: text)))
+    }
+}
+
+/// A server that cannot start: one line saying why.
+public struct ServeSetupError: Error, CustomStringConvertible {
+    public let description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// What `GET /api/calls/{id}` answers: the catalog row (the fields of
+/// `catalog find --json`) and the call index (docs/FORMATS.md).
+struct CallDocument: Encodable {
+    var recording: RecordingJSON
+    var index: CallIndex
+}
+
+/// A recording opened for one request, handed from one thread of the pool
+/// to the next, used by one at a time (never concurrently).
+final class Opened: @unchecked Sendable {
+    let value: OpenedRecording
+    init(_ value: OpenedRecording) { self.value = value }
+    var recording: CatalogRecording { value.recording }
+    var files: [CatalogFile] { value.files }
+    var isSealed: Bool { value.isSealed }
+    func index() throws -> CallIndex { try value.index() }
+    func audio() throws -> ByteSourceBox { ByteSourceBox(try value.audio()) }
+    func content(of file: CatalogFile) throws -> any RandomAccessByteSource { try value.content(of: file) }
+}
+
+/// A byte source handed from one thread of the pool to the next, one read at a time (never concurrently).
+final class ByteSourceBox: @unchecked Sendable {
+    let source: any RandomAccessByteSource
+    init(_ source: any RandomAccessByteSource) { self.source = source }
+}
+
+/// Recording ids as callrec makes them (`20261129T081530Z-3f9a1c2e`, `-2`…):
+/// anything else (a path, `../`, a huge string) is refused before the catalog sees it.
+enum RecordingID {
+    static func isPlausible(_ id: String) -> Bool {
+        !id.isEmpty && id.utf8.count <= 64
+            && id.utf8.allSatisfy { (48...57).contains($0) || (65...90).contains($0) || (97...122).contains($0) || $0 == 45 }
+    }
+}
+
+/// Why a recording is not given out.
+enum ServeError: Error {
+    case notFound
+    case damaged(String)
+    case keysDoNotOpen(String)
+
+    var status: HTTPResponse.Status {
+        switch self {
+        case .notFound: .notFound
+        case .damaged: .conflict
+        case .keysDoNotOpen: .forbidden
+        }
+    }
+
+    var title: String {
+        switch self {
+        case .notFound: "No such call"
+        case .damaged: "Refused: the recording is damaged"
+        case .keysDoNotOpen: "Refused: sealed"
+        }
+    }
+
+    var message: String {
+        switch self {
+        case .notFound: "There is no such call, or it is not one you may see."
+        case .damaged(let why): why
+        case .keysDoNotOpen: "This recording is sealed to keys you do not hold."
+        }
+    }
+}
+
+extension CallServer {
+    /// Runs the server until SIGINT or SIGTERM (then it finishes the
+    /// requests in flight and returns): for a command whose `run` is not async.
+    public func run() throws {
+        let application = try application()
+        let done = DispatchSemaphore(value: 0)
+        let failure = FailureBox()
+        Task {
+            do {
+                try await application.runService()
+            } catch {
+                failure.error = error
+            }
+            done.signal()
+        }
+        done.wait()
+        if let error = failure.error { throw ServeSetupError("cannot serve on \(options.host):\(options.port): \(error)") }
+    }
+}
+
+private final class FailureBox: @unchecked Sendable {
+    var error: (any Error)?
+}
