@@ -153,5 +153,32 @@ enum CatalogSchema {
         },
         evidence,
         sealing,
+        notes,
     ]
+
+    /// Notes and tags on recordings (`serve`'s call page): who wrote what
+    /// when; removed with their recording. (v7 is coverage's.)
+    static let notes = CatalogMigration("v8-notes-tags") { db in
+        let d = db.dialect
+        try db.execute(sql: """
+            CREATE TABLE recording_notes (
+                id \(d.generatedPrimaryKey),
+                recording_id \(d.text) NOT NULL REFERENCES recordings(id) ON DELETE CASCADE,
+                author \(d.text) NOT NULL,
+                at_epoch \(d.real) NOT NULL,
+                body \(d.text) NOT NULL
+            )
+            """)
+        try db.execute(sql: "CREATE INDEX recording_notes_recording ON recording_notes(recording_id, id)")
+        try db.execute(sql: """
+            CREATE TABLE recording_tags (
+                recording_id \(d.text) NOT NULL REFERENCES recordings(id) ON DELETE CASCADE,
+                tag \(d.text) NOT NULL,
+                author \(d.text) NOT NULL,
+                at_epoch \(d.real) NOT NULL,
+                PRIMARY KEY (recording_id, tag)
+            )
+            """)
+        try db.execute(sql: "CREATE INDEX recording_tags_tag ON recording_tags(tag, recording_id)")
+    }
 }

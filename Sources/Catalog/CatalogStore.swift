@@ -164,6 +164,6 @@ public final class CatalogStore: Sendable {
     /// Makes the rows an erasure just deleted unrecoverable as far as the
     /// backend can (see `CatalogDatabase.reclaimErasedRows`).
     func reclaimErasedRows() throws {
-        try database.reclaimErasedRows(tables: ["recordings", "recording_files"])
+        try database.reclaimErasedRows(tables: ["recordings", "recording_files", "recording_notes", "recording_tags"])
     }
 }

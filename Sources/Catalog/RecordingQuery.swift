@@ -29,6 +29,10 @@ public struct RecordingQuery: Sendable {
     public var maxSilence: Double?
     /// Only recordings under legal hold (true) or not (false).
     public var held: Bool?
+    /// Tagged with this tag (as `CatalogStore.normalizedTag` stores it).
+    public var tag: String?
+    /// A note on it contains this text (ASCII letters in either case).
+    public var noteText: String?
     /// Only recordings that come after this one in the newest-first order
     /// (its start and id): the next page after a page that ended with it.
     public var after: RecordingCursor?
@@ -74,6 +78,12 @@ public struct RecordingQuery: Sendable {
         if let minSilence { add("silence_share >= ?", [minSilence]) }
         if let maxSilence { add("silence_share <= ?", [maxSilence]) }
         if let held { add(held ? "hold_reason IS NOT NULL" : "hold_reason IS NULL", []) }
+        if let tag { add("id IN (SELECT recording_id FROM recording_tags WHERE tag = ?)", [tag]) }
+        if let noteText {
+            add(
+                "id IN (SELECT recording_id FROM recording_notes WHERE lower(body) LIKE ? ESCAPE '\\')",
+                ["%" + SQLDialect.likeLiteral(noteText.lowercased()) + "%"])
+        }
         if let after { add("(start_epoch < ? OR (start_epoch = ? AND id < ?))", [after.startEpoch, after.startEpoch, after.id]) }
         return (terms.joined(separator: " AND "), arguments)
     }

@@ -60,6 +60,10 @@ struct CatalogFind: ParsableCommand {
     var minSilence: Double?
     @Option(help: ArgumentHelp("Nobody spoke for at most this share of the call, 0 to 1.", valueName: "share"))
     var maxSilence: Double?
+    @Option(help: ArgumentHelp("Tagged with this tag (serve's call page sets tags).", valueName: "tag"))
+    var tag: String?
+    @Option(help: ArgumentHelp("A note on the call contains this text.", valueName: "text"))
+    var note: String?
     @Flag(help: "Only recordings under legal hold.")
     var held = false
     @Option(help: ArgumentHelp("At most this many recordings.", valueName: "n"))
@@ -100,6 +104,11 @@ struct CatalogFind: ParsableCommand {
         query.minSilence = minSilence
         query.maxSilence = maxSilence
         query.held = held ? true : nil
+        if let tag {
+            guard let normalized = CatalogStore.normalizedTag(tag) else { throw ValidationError("--tag '\(tag)' is not a tag (letters, digits, - _ . :)") }
+            query.tag = normalized
+        }
+        query.noteText = note
         return query
     }
 

@@ -64,6 +64,16 @@ public struct SQLDialect: Sendable, Hashable, CustomStringConvertible {
         }
     }
 
+    /// `text` matched literally by `LIKE ? ESCAPE '\'` (`%`, `_` and `\` escaped with `\`).
+    public static func likeLiteral(_ text: String) -> String {
+        var out = String.UnicodeScalarView()
+        for scalar in text.unicodeScalars {
+            if scalar == "%" || scalar == "_" || scalar == "\\" { out.append("\\") }
+            out.append(scalar)
+        }
+        return String(out)
+    }
+
     /// `+46*1?` → `+46%1_`; `%`, `_` and `\` are escaped with `\`.
     public static func likePattern(glob: String) -> String {
         var out = String.UnicodeScalarView()
