@@ -5,7 +5,7 @@
 SWIFT ?= swift
 DEMO_CAPTURES = Fixtures/g711u-2legs-20ms.pcap Fixtures/g711a-2legs-20ms.pcap
 
-.PHONY: setup python-deps browser-deps browser-test build release demo test fixtures bench bench-check clean fuzz fuzz-build fuzz-replay fuzz-long fuzz-corpus fuzz-seed fuzz-minimise soak
+.PHONY: setup python-deps browser-deps browser-test serve-load build release demo test fixtures bench bench-check clean fuzz fuzz-build fuzz-replay fuzz-long fuzz-corpus fuzz-seed fuzz-minimise soak
 
 setup:
 	@./scripts/setup.sh
@@ -45,6 +45,15 @@ BROWSER_TEST_OUT ?= .build/browser-test
 browser-test: setup browser-deps
 	$(SWIFT) build --product callrec
 	python3 Tests/Browser/serve_browser_test.py --callrec .build/debug/callrec --out $(BROWSER_TEST_OUT)
+
+# callrec serve under load (not part of make test): LISTENERS connections streaming a sealed
+# recording's audio through wrk for LOAD_SECONDS, the server's memory sampled (it must stay flat),
+# and the first byte of a range timed. A release build, as every benchmark.
+LISTENERS ?= 200
+LOAD_SECONDS ?= 20
+serve-load: setup
+	$(SWIFT) build -c release --product callrec
+	python3 Tests/Load/serve_load.py --callrec .build/release/callrec --listeners $(LISTENERS) --seconds $(LOAD_SECONDS)
 
 # libFuzzer over every parser that reads the network (Fuzz/README.md): one
 # executable, CallrecFuzzer, whose first argument names the target. The fuzzing

@@ -17,17 +17,17 @@ set -euo pipefail
 # postgresql: the server (initdb, pg_ctl, postgres, psql) the catalog tests start a
 # throw-away instance of, and the postgres user they run it as when run as root.
 # chromium and chromium-driver: the browser the serve tests drive through WebDriver
-# (make browser-test, with selenium from PyPI).
+# (make browser-test, with selenium from PyPI); wrk, the load of make serve-load.
 packages=(libpcap-dev libopus-dev libogg-dev libopusfile-dev libsamplerate0-dev
           libfftw3-dev libsndfile1-dev libsqlite3-dev libspandsp-dev libsrtp2-dev
           tzdata opus-tools age openssl python3 sqlite3 unzip coreutils postgresql
-          chromium chromium-driver)
+          chromium chromium-driver wrk)
 
 # The commands the tests run, each with the Debian package that provides it:
 # a package counts as missing when its command is not on PATH either (age-keygen
 # comes with age; the sealing tests run both).
 tools=(age:age age-keygen:age opusinfo:opus-tools openssl:openssl python3:python3
-       chromium:chromium chromedriver:chromium-driver)
+       chromium:chromium chromedriver:chromium-driver wrk:wrk)
 
 missing=()
 for p in "${packages[@]}"; do

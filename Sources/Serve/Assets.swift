@@ -159,5 +159,10 @@ enum Assets {
         .controls { display: flex; gap: .6em; align-items: center; flex-wrap: wrap; margin: .6em 0; }
         .controls label { flex-direction: row; gap: .3em; align-items: center; }
         .keys { color: #777; font-size: .8em; }
+        form.inline { display: inline; }
+        form.note { display: flex; flex-direction: column; gap: .4em; max-width: 40em; }
+        #notes .author { font-weight: bold; }
+        #tags { display: flex; gap: .6em; list-style: none; padding: 0; }
+        .tag { background: #e6eef6; padding: .1em .5em; border-radius: .6em; }
         """
 }

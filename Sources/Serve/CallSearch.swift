@@ -7,7 +7,9 @@ import HTTPTypes
 /// string: `number` (exact, `prefix*` or a pattern with `*` and `?`),
 /// `from` and `to` (dates or ISO 8601 times, UTC unless they carry an
 /// offset; `to` with a date alone includes that day), `direction`,
-/// `min_duration`, `max_duration` (seconds), `dtmf` (`yes`/`no`), `limit`
+/// `min_duration`, `max_duration`, `min_talk`, `max_talk` (seconds; talk:
+/// both parties together), `dtmf` (`yes`/`no`), `tag`, `note` (text in a
+/// note on the call), `limit`
 /// (1 to 500) and `before` (the id of the last call of the previous page).
 struct CallSearch {
     var query: RecordingQuery
@@ -20,7 +22,7 @@ struct CallSearch {
         var message: String
     }
 
-    static let names = ["number", "from", "to", "direction", "min_duration", "max_duration", "dtmf", "limit", "before"]
+    static let names = ["number", "from", "to", "direction", "min_duration", "max_duration", "min_talk", "max_talk", "dtmf", "tag", "note", "limit", "before"]
 
     /// The search of a request's query string (`query`, percent-decoded into `parameters`).
     init(queryString: String?, parameters: [(String, String)], pageSize: Int) throws {
@@ -48,6 +50,8 @@ struct CallSearch {
         }
         query.minDuration = try fields["min_duration"].map { try Self.seconds($0, "min_duration") }
         query.maxDuration = try fields["max_duration"].map { try Self.seconds($0, "max_duration") }
+        query.minTalk = try fields["min_talk"].map { try Self.seconds($0, "min_talk") }
+        query.maxTalk = try fields["max_talk"].map { try Self.seconds($0, "max_talk") }
         if let dtmf = fields["dtmf"] {
             switch dtmf {
             case "yes", "true", "1": query.dtmf = true
@@ -55,6 +59,11 @@ struct CallSearch {
             default: throw Invalid(message: "dtmf must be yes or no")
             }
         }
+        if let tag = fields["tag"] {
+            guard let normalized = CatalogStore.normalizedTag(tag) else { throw Invalid(message: "tag: '\(tag)' is not a tag") }
+            query.tag = normalized
+        }
+        query.noteText = fields["note"]
         if let limit = fields["limit"] {
             guard let n = Int(limit), (1...500).contains(n) else { throw Invalid(message: "limit must be a whole number from 1 to 500") }
             query.limit = n

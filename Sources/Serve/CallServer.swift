@@ -42,7 +42,11 @@ public final class CallServer: Sendable {
     static let maximumQueryLength = 2048
     static let maximumFieldLength = 256
 
-    public init(catalog: CatalogStore, options: ServeOptions) throws {
+    /// The time, Unix seconds.
+    let clock: @Sendable () -> Double
+
+    public init(catalog: CatalogStore, options: ServeOptions, clock: @escaping @Sendable () -> Double = { Date().timeIntervalSince1970 }) throws {
+        self.clock = clock
         self.catalog = catalog
         self.options = options
         sessions = SessionStore(idleTimeout: options.idleTimeout, absoluteTimeout: options.absoluteTimeout)
@@ -105,6 +109,8 @@ public final class CallServer: Sendable {
         router.get("/") { request, context in try await self.latestCalls(request, context) }
         router.get("/calls/:id") { request, context in try await self.callPage(request, context) }
         router.get("/calls/:id/audio") { request, context in try await self.audio(request, context) }
+        router.post("/calls/:id/notes") { request, context in try await self.addNote(request, context) }
+        router.post("/calls/:id/tags") { request, context in try await self.setTag(request, context) }
         router.get("/api/calls") { request, context in try await self.apiCalls(request, context) }
         router.get("/api/calls/:id") { request, context in try await self.apiCall(request, context) }
         router.get("/api/calls/:id/peaks") { request, context in try await self.apiPeaks(request, context) }
@@ -116,7 +122,7 @@ public final class CallServer: Sendable {
     /// The request's live session, or nil.
     func session(_ request: Request) -> ServeSession? {
         guard let id = request.cookies[Self.cookieName]?.value else { return nil }
-        return sessions.session(id: id, at: Self.now())
+        return sessions.session(id: id, at: self.now())
     }
 
     /// No session: the API answers 401, a page sends the browser to the login form.
@@ -151,7 +157,7 @@ public final class CallServer: Sendable {
         var request = request
         let form = try await Self.form(LoginForm.self, &request, context)
         let peer = context.peer
-        let now = Self.now()
+        let now = self.now()
         guard let token = form?.csrf, let expected = request.cookies[Self.loginCookieName]?.value, SessionStore.isWellFormed(expected),
             SessionStore.same(token, expected)
         else {
@@ -187,6 +193,7 @@ public final class CallServer: Sendable {
         } catch let error as CatalogError where error.code == .refused || error.code == .notFound || error.code == .invalid {
             // A wrong password was audited by unlock; an unknown user or one without a password is audited here.
             if error.code != .refused {
+                await decoyCheck(password)
                 try await blocking {
                     try self.catalog.audit(
                         "login", target: "user \(name)", outcome: .refused, by: .operator("serve"), at: now,
@@ -209,6 +216,17 @@ public final class CallServer: Sendable {
         return response
     }
 
+    /// Spends on a name that has no key the scrypt work a real password
+    /// check costs (a user's own key is the yardstick), so that the time of
+    /// the answer does not tell which names exist. The outcome is thrown away.
+    func decoyCheck(_ password: String) async {
+        _ = try? await loginPool.runIfActive {
+            guard let name = try self.catalog.users().first(where: { $0.recipient != nil })?.name, let stored = try self.catalog.userKey(of: name)
+            else { return }
+            _ = try? X25519Identity(unsealing: stored.wrapped, with: [ScryptIdentity(passphrase: try Passphrase(password))])
+        }
+    }
+
     struct LogoutForm: Decodable { var csrf: String? }
 
     func logout(_ request: Request, _ context: ServeContext) async throws -> Response {
@@ -220,7 +238,7 @@ public final class CallServer: Sendable {
             return html(status: .forbidden, pages.message(title: "Refused", text: "The form had expired; nothing was done.", session: session))
         }
         sessions.end(id: session.id)
-        try await blocking { try self.catalog.audit("logout", target: nil, outcome: .done, by: session.actor, at: Self.now()) }
+        try await blocking { try self.catalog.audit("logout", target: nil, outcome: .done, by: session.actor, at: self.now()) }
         var response = Self.redirect("/login")
         response.setCookie(cookie(Self.cookieName, "", maxAge: 0))
         return response
@@ -258,7 +276,7 @@ public final class CallServer: Sendable {
     /// The search, scoped to the user and audited (a search that meets calls outside the scope is audited as a refusal by `find`).
     func find(_ search: CallSearch, session: ServeSession) async throws -> [CatalogRecording] {
         try await blocking {
-            let now = Self.now()
+            let now = self.now()
             var query = search.query
             if let before = search.before {
                 // The page after `before`: only when the user may see that call (else it is as unknown).
@@ -284,7 +302,7 @@ public final class CallServer: Sendable {
             throw ServeError.notFound
         }
         return try await blocking {
-            let now = Self.now()
+            let now = self.now()
             let recording: CatalogRecording
             do {
                 recording = try self.catalog.authorizedRecording(id: id, action: action, by: session.actor, reason: nil, at: now)
@@ -322,9 +340,12 @@ public final class CallServer: Sendable {
             let opened = try await open(id, session: session, action: "show")
             let index = try await blocking { try? opened.index() }
             try await blocking {
-                try self.catalog.audit("show", target: id, outcome: .done, by: session.actor, at: Self.now(), detail: "serve: the call page")
+                try self.catalog.audit("show", target: id, outcome: .done, by: session.actor, at: self.now(), detail: "serve: the call page")
             }
-            return html(status: .ok, pages.call(session: session, recording: opened.recording, index: index, sealed: opened.isSealed))
+            let (notes, tags) = try await blocking { (try self.catalog.notes(of: id), try self.catalog.tags(of: id)) }
+            return html(
+                status: .ok,
+                pages.call(session: session, recording: opened.recording, index: index, sealed: opened.isSealed, notes: notes, tags: tags))
         } catch let error as ServeError {
             return html(status: error.status, pages.message(title: error.title, text: error.message, session: session))
         }
@@ -338,12 +359,72 @@ public final class CallServer: Sendable {
             let opened = try await open(id, session: session, action: "show")
             let index = try await blocking { try opened.index() }
             try await blocking {
-                try self.catalog.audit("show", target: id, outcome: .done, by: session.actor, at: Self.now(), detail: "serve: the call index")
+                try self.catalog.audit("show", target: id, outcome: .done, by: session.actor, at: self.now(), detail: "serve: the call index")
             }
-            return Self.json(status: .ok, CallDocument(recording: RecordingJSON(opened.recording, store: catalog), index: index))
+            let (notes, tags) = try await blocking { (try self.catalog.notes(of: id), try self.catalog.tags(of: id)) }
+            return Self.json(
+                status: .ok, CallDocument(recording: RecordingJSON(opened.recording, store: catalog), index: index, notes: notes, tags: tags))
         } catch let error as ServeError {
             return Self.json(status: error.status, ["error": error.message])
         }
+    }
+
+    struct NoteForm: Decodable {
+        var csrf: String?
+        var text: String?
+    }
+
+    struct TagForm: Decodable {
+        var csrf: String?
+        var tag: String?
+        var remove: String?
+    }
+
+    /// `POST /calls/{id}/notes` (fields `text`, `csrf`): a note on a call the user may see; back to the call page.
+    func addNote(_ request: Request, _ context: ServeContext) async throws -> Response {
+        var request = request
+        guard let session = session(request) else { return Self.unauthenticated(api: false) }
+        let id = context.parameters.get("id") ?? ""
+        let form = try await Self.form(NoteForm.self, &request, context)
+        return try await change(id, csrf: form?.csrf, session: session, action: "note") {
+            try self.catalog.addNote(form?.text ?? "", to: id, by: session.actor, at: self.now())
+        }
+    }
+
+    /// `POST /calls/{id}/tags` (fields `tag`, `csrf`, and `remove=1` to take it off); back to the call page.
+    func setTag(_ request: Request, _ context: ServeContext) async throws -> Response {
+        var request = request
+        guard let session = session(request) else { return Self.unauthenticated(api: false) }
+        let id = context.parameters.get("id") ?? ""
+        let form = try await Self.form(TagForm.self, &request, context)
+        return try await change(id, csrf: form?.csrf, session: session, action: "tag") {
+            try self.catalog.setTag(form?.tag ?? "", on: form?.remove == nil, recording: id, by: session.actor, at: self.now())
+        }
+    }
+
+    /// A form that changes a recording: the session's CSRF token first (refused and audited without it),
+    /// then `body` (which checks the user may see the call: 404 as for an unknown id otherwise).
+    func change(_ id: String, csrf: String?, session: ServeSession, action: String, _ body: @escaping @Sendable () throws -> Void) async throws
+        -> Response
+    {
+        guard let csrf, SessionStore.same(csrf, session.csrf) else {
+            try await refuse(session, action, target: RecordingID.isPlausible(id) ? id : nil, because: "missing or wrong CSRF token")
+            return html(status: .forbidden, pages.message(title: "Refused", text: "The form had expired; nothing was done.", session: session))
+        }
+        guard RecordingID.isPlausible(id) else {
+            return html(status: .notFound, pages.message(title: ServeError.notFound.title, text: ServeError.notFound.message, session: session))
+        }
+        do {
+            try await blocking(body)
+        } catch let error as CatalogError where error.code == .notFound || error.code == .refused {
+            if error.code == .notFound {
+                try await refuse(session, action, target: id, because: "no such recording")
+            }
+            return html(status: .notFound, pages.message(title: ServeError.notFound.title, text: ServeError.notFound.message, session: session))
+        } catch let error as CatalogError where error.code == .invalid {
+            return html(status: .badRequest, pages.message(title: "Not saved", text: error.message, session: session))
+        }
+        return Self.redirect("/calls/\(id)")
     }
 
     /// `GET /api/calls/{id}/peaks`: the waveform peaks (audiowaveform JSON v2), decrypted when sealed.
@@ -386,7 +467,7 @@ public final class CallServer: Sendable {
             if firstListen {
                 try await blocking {
                     try self.catalog.audit(
-                        "play", target: id, outcome: .done, by: session.actor, at: Self.now(),
+                        "play", target: id, outcome: .done, by: session.actor, at: self.now(),
                         detail: "serve" + (opened.isSealed ? ", opened with \(session.keys.owner)" : ""))
                 }
             }
@@ -439,7 +520,7 @@ public final class CallServer: Sendable {
     /// Audits a refusal that has no catalog call of its own.
     func refuse(_ session: ServeSession, _ action: String, target: String?, because why: String) async throws {
         try await blocking {
-            try self.catalog.audit(action, target: target, outcome: .refused, by: session.actor, at: Self.now(), detail: "serve: " + why)
+            try self.catalog.audit(action, target: target, outcome: .refused, by: session.actor, at: self.now(), detail: "serve: " + why)
         }
     }
 
@@ -450,7 +531,8 @@ public final class CallServer: Sendable {
         try await workPool.runIfActive(body)
     }
 
-    static func now() -> Double { Date().timeIntervalSince1970 }
+    /// The wall clock (sessions' expiry, audit entries); tests give one they move.
+    func now() -> Double { clock() }
 
     static func form<T: Decodable>(_ type: T.Type, _ request: inout Request, _ context: ServeContext) async throws -> T? {
         guard request.headers[.contentType]?.lowercased().hasPrefix("application/x-www-form-urlencoded") ?? false else { return nil }
@@ -498,6 +580,8 @@ public struct ServeSetupError: Error, CustomStringConvertible {
 struct CallDocument: Encodable {
     var recording: RecordingJSON
     var index: CallIndex
+    var notes: [RecordingNote]
+    var tags: [RecordingTag]
 }
 
 /// A recording opened for one request, handed from one thread of the pool

@@ -52,6 +52,13 @@ struct Pages: Sendable {
         values["directions"] = ["", "inbound", "outbound", "internal", "unknown"].map { d in
             ["value": d, "label": d.isEmpty ? "any" : d, "selected": fields["direction"] == d]
         }
+        values["min_duration"] = fields["min_duration"] ?? ""
+        values["min_talk"] = fields["min_talk"] ?? ""
+        values["tag"] = fields["tag"] ?? ""
+        values["note"] = fields["note"] ?? ""
+        values["dtmf_choices"] = [("", "any"), ("yes", "with DTMF"), ("no", "without")].map { value, label in
+            ["value": value, "label": label, "selected": (fields["dtmf"] ?? "") == value]
+        }
         if let error { values["error"] = error }
         values["calls"] = recordings.map { r -> [String: Any] in
             [
@@ -68,7 +75,9 @@ struct Pages: Sendable {
         return render("calls", values)
     }
 
-    func call(session: ServeSession, recording r: CatalogRecording, index: CallIndex?, sealed: Bool) -> String {
+    func call(
+        session: ServeSession, recording r: CatalogRecording, index: CallIndex?, sealed: Bool, notes: [RecordingNote], tags: [RecordingTag]
+    ) -> String {
         var values = frame(session, title: "Call \(r.id)")
         values["id"] = r.id
         values["caller"] = r.caller ?? "?"
@@ -93,6 +102,11 @@ struct Pages: Sendable {
             }
             values["has_dtmf"] = !index.dtmf.isEmpty
         }
+        values["notes"] = notes.map { n -> [String: Any] in
+            ["author": n.author, "at": Self.time(RecordingJSON.iso(n.atEpoch)), "text": n.text]
+        }
+        values["tags"] = tags.map { t -> [String: Any] in ["tag": t.tag, "author": t.author] }
+        values["csrf"] = session.csrf
         return render("call", values)
     }
 
@@ -167,6 +181,11 @@ struct Pages: Sendable {
             <label>From <input name="from" type="date" value="{{from}}"></label>
             <label>To <input name="to" type="date" value="{{to}}"></label>
             <label>Direction <select name="direction">{{#directions}}<option value="{{value}}"{{#selected}} selected{{/selected}}>{{label}}</option>{{/directions}}</select></label>
+            <label>Longer than (s) <input name="min_duration" type="number" min="0" step="1" value="{{min_duration}}"></label>
+            <label>Talk time over (s) <input name="min_talk" type="number" min="0" step="1" value="{{min_talk}}"></label>
+            <label>Tag <input name="tag" value="{{tag}}"></label>
+            <label>Note contains <input name="note" value="{{note}}"></label>
+            <label>DTMF <select name="dtmf">{{#dtmf_choices}}<option value="{{value}}"{{#selected}} selected{{/selected}}>{{label}}</option>{{/dtmf_choices}}</select></label>
             <button type="submit">Search</button>
             </form>
             {{#error}}<p class="error" id="message">{{error}}</p>{{/error}}
@@ -206,6 +225,20 @@ struct Pages: Sendable {
             </tbody>
             </table>
             <p>Overtalk: {{overtalk}}</p>
+            <h2>Tags</h2>
+            <ul id="tags">{{#tags}}<li><span class="tag">{{tag}}</span> <form method="post" action="/calls/{{id}}/tags" class="inline"><input type="hidden" name="csrf" value="{{csrf}}"><input type="hidden" name="tag" value="{{tag}}"><input type="hidden" name="remove" value="1"><button type="submit" title="Remove (set by {{author}})">×</button></form></li>{{/tags}}</ul>
+            <form method="post" action="/calls/{{id}}/tags" class="inline">
+            <input type="hidden" name="csrf" value="{{csrf}}">
+            <input name="tag" id="new-tag" placeholder="complaint, qa" maxlength="40" required>
+            <button type="submit" id="add-tag">Add tag</button>
+            </form>
+            <h2>Notes</h2>
+            <ul id="notes">{{#notes}}<li><span class="author">{{author}}</span>, {{at}}: <span class="text">{{text}}</span></li>{{/notes}}</ul>
+            <form method="post" action="/calls/{{id}}/notes" class="note">
+            <input type="hidden" name="csrf" value="{{csrf}}">
+            <textarea name="text" id="new-note" rows="3" maxlength="4000" required></textarea>
+            <button type="submit" id="add-note">Add note</button>
+            </form>
             {{#has_dtmf}}<h2>DTMF</h2><ul id="dtmf">{{#dtmf}}<li>{{digit}} at {{at}} ({{speaker}})</li>{{/dtmf}}</ul>{{/has_dtmf}}
             <p><a href="/">My latest calls</a></p>
             {{> foot}}

@@ -4,7 +4,8 @@
 A catalog is made with the real CLI (a compliance key, users with passwords, the two
 fixture captures converted sealed), `callrec serve` is started on a free loopback port,
 and the browser signs in as an agent (sees only her call), opens it, presses play and
-sees the audio's currentTime advance, clicks the waveform and sees it seek, signs out
+sees the audio's currentTime advance, clicks the waveform and sees it seek, adds a tag
+and a note, signs out
 and is refused; then a supervisor sees the team's calls. A screenshot of the call page
 is saved in the output folder (OUT/serve-call-page.png).
 
@@ -79,9 +80,10 @@ def main():
                 time.sleep(0.1)
 
         options = webdriver.ChromeOptions()
+        options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
         options.binary_location = shutil.which("chromium") or "/usr/bin/chromium"
         for flag in ["--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--mute-audio", "--autoplay-policy=no-user-gesture-required",
-                     "--window-size=1200,900", "--no-first-run", "--disable-background-networking"]:
+                     "--window-size=1200,1300", "--no-first-run", "--disable-background-networking"]:
             options.add_argument(flag)
         driver = webdriver.Chrome(service=Service(shutil.which("chromedriver") or "/usr/bin/chromedriver"), options=options)
         wait = WebDriverWait(driver, 20)
@@ -114,7 +116,16 @@ def main():
         webdriver.ActionChains(driver).move_to_element_with_offset(lane, int(width * 0.25), 0).click().perform()
         wait.until(lambda d: abs(audio("currentTime") - 0.75 * duration) < 0.3)
         check(True, f"a click at 3/4 of the waveform seeks to {audio('currentTime'):.2f} s of {duration:.2f} s")
-        time.sleep(0.3)
+        driver.find_element(By.ID, "new-tag").send_keys("complaint")
+        driver.find_element(By.ID, "add-tag").click()
+        wait.until(lambda d: "complaint" in d.find_element(By.ID, "tags").text)
+        driver.find_element(By.ID, "new-note").send_keys("Customer asked for a refund; called back, resolved.")
+        driver.find_element(By.ID, "add-note").click()
+        wait.until(lambda d: "called back, resolved" in d.find_element(By.ID, "notes").text)
+        check("alice" in driver.find_element(By.ID, "notes").text, "a note and a tag added, with who wrote them")
+        wait.until(lambda d: d.find_element(By.ID, "player").get_attribute("data-ready") == "true")
+        driver.execute_script("document.getElementById('audio').currentTime = 2.5")
+        time.sleep(0.5)
         shot = os.path.join(args.out, "serve-call-page.png")
         driver.save_screenshot(shot)
         check(os.path.getsize(shot) > 0, f"screenshot {shot}")

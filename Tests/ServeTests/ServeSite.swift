@@ -62,8 +62,9 @@ final class ServeSite: @unchecked Sendable {
         try catalog.putUser(user, key: key, teamKeys: TeamKeys(), by: Self.admin, at: 1)
     }
 
-    func server(_ options: ServeOptions = ServeOptions()) throws -> CallServer {
-        try CallServer(catalog: catalog, options: options)
+    func server(_ options: ServeOptions = ServeOptions(), clock: TestClock? = nil) throws -> CallServer {
+        guard let clock else { return try CallServer(catalog: catalog, options: options) }
+        return try CallServer(catalog: catalog, options: options, clock: { clock.now })
     }
 
     /// The audio of `id` as the recording keys of `user` open it (what the server must send).
@@ -81,6 +82,17 @@ final class ServeSite: @unchecked Sendable {
         try catalog.auditLog(actorName: actor, limit: 10_000, by: Self.admin, at: 3).filter { $0.action == action }
             .map { ($0.outcome.rawValue, $0.target, $0.detail) }
     }
+}
+
+/// A clock the test moves.
+final class TestClock: @unchecked Sendable {
+    private let lock = NSLock()
+    private var time: Double
+
+    init(_ time: Double = 1_800_000_000) { self.time = time }
+
+    var now: Double { lock.withLock { time } }
+    func advance(_ seconds: Double) { lock.withLock { time += seconds } }
 }
 
 /// A browser's side of the conversation: the session cookie it was given.

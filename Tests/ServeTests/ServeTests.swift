@@ -184,7 +184,8 @@ import Testing
 
     @Test func aWrongPasswordIsRefusedAuditedAndSlowedDown() async throws {
         let site = try site()
-        try await site.server().application().test(.router) { client in
+        let clock = TestClock()
+        try await site.server(clock: clock).application().test(.router) { client in
             var browser = Browser(client)
             for _ in 0..<3 {
                 let wrong = try await browser.login("bob", password: "not-his-password")
@@ -196,6 +197,9 @@ import Testing
             #expect(throttled.status == .tooManyRequests)
             #expect(throttled.headers[.retryAfter] != nil)
             #expect(browser.session == nil)
+            // Once the wait is over, the right password works (and clears the count).
+            clock.advance(1.5)
+            #expect(try await browser.login("bob").status == .seeOther)
             // Another user from the same address is not slowed.
             #expect(try await browser.login("carol").status == .seeOther)
             var mallory = Browser(client)
@@ -209,7 +213,8 @@ import Testing
 
     @Test func tamperedAndExpiredCookiesAreRefused() async throws {
         let site = try site()
-        let server = try site.server(ServeOptions(idleTimeout: 1))
+        let clock = TestClock()
+        let server = try site.server(ServeOptions(idleTimeout: 60, absoluteTimeout: 300), clock: clock)
         try await server.application().test(.router) { client in
             var browser = Browser(client)
             try await browser.login("alice")
@@ -220,10 +225,26 @@ import Testing
             #expect(try await browser.send("/").status == .seeOther)
             browser.cookies["callrec_session"] = session + "00"
             #expect(try await browser.send("/api/calls").status == .unauthorized)
+            browser.cookies["callrec_session"] = session.uppercased()
+            #expect(try await browser.send("/api/calls").status == .unauthorized)
             browser.cookies["callrec_session"] = session
             #expect(try await browser.send("/api/calls").status == .ok)
-            try await Task.sleep(for: .milliseconds(1500))
+            // Idle: a request within the idle time keeps it alive, a minute without one ends it.
+            clock.advance(59)
+            #expect(try await browser.send("/api/calls").status == .ok)
+            clock.advance(61)
             #expect(try await browser.send("/api/calls").status == .unauthorized)
+            clock.advance(-61)  // an ended session stays ended
+            #expect(try await browser.send("/api/calls").status == .unauthorized)
+            // Absolute: however active, five minutes after login it ends.
+            try await browser.login("alice")
+            for _ in 0..<5 {
+                clock.advance(55)
+                #expect(try await browser.send("/api/calls").status == .ok)
+            }
+            clock.advance(30)
+            #expect(try await browser.send("/api/calls").status == .unauthorized)
+            #expect(try await browser.send("/calls/\(site.calls["alice"]!)").headers[.location] == "/login")
         }
     }
 
@@ -313,6 +334,48 @@ import Testing
                 #expect(!page.text.contains("style="), "an inline style")
             }
         }
+    }
+
+    @Test func notesAndTagsOnACallOneMaySee() async throws {
+        let site = try ServeSite()
+        let alice = site.calls["alice"]!, bob = site.calls["bob"]!
+        try await site.server().application().test(.router) { client in
+            var browser = Browser(client)
+            try await browser.login("alice")
+            let csrf = try #require(Browser.csrf(try await browser.send("/calls/\(alice)")))
+            let hostile = "<script>alert(1)</script> refund & more"
+            let form = "csrf=\(csrf)&text=" + hostile.addingPercentEncoding(withAllowedCharacters: .alphanumerics)!
+            let added = try await browser.send("/calls/\(alice)/notes", .post, form: form)
+            #expect(added.status == .seeOther)
+            #expect(added.headers[.location] == "/calls/\(alice)")
+            #expect(try await browser.send("/calls/\(alice)/tags", .post, form: "csrf=\(csrf)&tag=Complaint").status == .seeOther)
+            let document = try #require(try await browser.send("/api/calls/\(alice)").json() as? [String: Any])
+            let notes = try #require(document["notes"] as? [[String: Any]])
+            #expect(notes.map { $0["text"] as? String } == [hostile])
+            #expect(notes.first?["author"] as? String == "alice")
+            #expect((document["tags"] as? [[String: Any]])?.map { $0["tag"] as? String } == ["complaint"])
+            // On the page, escaped.
+            let page = try await browser.send("/calls/\(alice)").text
+            #expect(page.contains("&lt;script&gt;alert(1)&lt;/script&gt; refund &amp; more"))
+            #expect(!page.contains(hostile))
+            // Searchable.
+            #expect(try await browser.send("/api/calls?tag=complaint").ids() == [alice])
+            #expect(try await browser.send("/api/calls?note=REFUND").ids() == [alice])
+            #expect(try await browser.send("/api/calls?tag=no%20such").status == .badRequest)
+            // Without the token, or on a call she may not see: refused, nothing written.
+            #expect(try await browser.send("/calls/\(alice)/notes", .post, form: "text=x").status == .forbidden)
+            let other = try await browser.send("/calls/\(bob)/notes", .post, form: "csrf=\(csrf)&text=x")
+            let unknown = try await browser.send("/calls/20990101T000000Z-deadbeef/notes", .post, form: "csrf=\(csrf)&text=x")
+            #expect(other.status == .notFound)
+            #expect(other.text == unknown.text)
+            #expect(try await browser.send("/calls/\(alice)/notes", .post, form: "csrf=\(csrf)&text=%20").status == .badRequest)
+            #expect(try await browser.send("/calls/\(alice)/tags", .post, form: "csrf=\(csrf)&tag=complaint&remove=1").status == .seeOther)
+            #expect(try await browser.send("/api/calls?tag=complaint").ids() == [])
+        }
+        #expect(try site.catalog.notes(of: bob).isEmpty)
+        #expect(try site.audit("alice", "note").contains { $0.outcome == "done" && $0.target == alice })
+        #expect(try site.audit("alice", "note").contains { $0.outcome == "refused" && $0.target == bob })
+        #expect(try site.audit("alice", "note").contains { $0.outcome == "refused" && $0.detail?.contains("CSRF") == true })
     }
 
     /// A recording whose audio file was altered after it was signed is not played: 409, audited.
