@@ -109,6 +109,7 @@ public final class CallServer: Sendable {
         router.get("/") { request, context in try await self.latestCalls(request, context) }
         router.get("/calls/:id") { request, context in try await self.callPage(request, context) }
         router.get("/calls/:id/audio") { request, context in try await self.audio(request, context) }
+        router.get("/calls/:id/download") { request, context in try await self.download(request, context) }
         router.post("/calls/:id/notes") { request, context in try await self.addNote(request, context) }
         router.post("/calls/:id/tags") { request, context in try await self.setTag(request, context) }
         router.get("/api/calls") { request, context in try await self.apiCalls(request, context) }
@@ -478,6 +479,7 @@ public final class CallServer: Sendable {
         var headers = HTTPFields()
         headers[.contentType] = "audio/ogg"
         headers[.acceptRanges] = "bytes"
+        if size == 0, request.headers[.range] == nil { return Response(status: .ok, headers: headers, body: .init()) }
         let range: ClosedRange<Int64>
         let status: HTTPResponse.Status
         switch ByteRangeRequest(header: request.headers[.range], size: size) {
@@ -493,10 +495,50 @@ public final class CallServer: Sendable {
             headers[.contentLength] = "0"
             return Response(status: .rangeNotSatisfiable, headers: headers)
         }
+        return Response(status: status, headers: headers, body: stream(source, range))
+    }
+
+    /// `GET /calls/{id}/download?reason=…`: the audio as a file to keep
+    /// (`Content-Disposition: attachment`), decrypted as it is sent when
+    /// sealed. Audited as an export, with the reason; a supervisor or admin
+    /// (who download calls of others) must give one.
+    func download(_ request: Request, _ context: ServeContext) async throws -> Response {
+        guard let session = session(request) else { return Self.unauthenticated(api: false) }
+        let id = context.parameters.get("id") ?? ""
+        let reason = request.uri.queryParameters.get("reason").map { String($0.prefix(Self.maximumFieldLength)).trimmingCharacters(in: .whitespaces) }
+            .flatMap { $0.isEmpty ? nil : $0 }
+        if reason == nil && session.user.role != .agent {
+            try await refuse(session, "export", target: RecordingID.isPlausible(id) ? id : nil, because: "a download needs a reason for the \(session.user.role.rawValue) role")
+            return html(
+                status: .badRequest,
+                pages.message(title: "A reason is needed", text: "Say why you download this call (it is written to the audit log).", session: session))
+        }
+        let source: ByteSourceBox
+        let name: String
+        do {
+            let opened = try await open(id, session: session, action: "export")
+            source = try await blocking { try opened.audio() }
+            name = String(opened.files.first?.path.split(separator: "/").last ?? "\(id).opus").replacingOccurrences(of: ".age", with: "")
+            try await blocking {
+                try self.catalog.audit(
+                    "export", target: id, outcome: .done, by: session.actor, at: self.now(), reason: reason,
+                    detail: "serve: download" + (opened.isSealed ? ", opened with \(session.keys.owner)" : ""))
+            }
+        } catch let error as ServeError {
+            return html(status: error.status, pages.message(title: error.title, text: error.message, session: session))
+        }
+        var headers = HTTPFields()
+        headers[.contentType] = "audio/ogg"
+        headers[.contentDisposition] = "attachment; filename=\"\(RecordingID.isPlausible(String(name.prefix { $0 != "." })) ? name : id + ".opus")\""
+        let size = source.source.contentSize
         if size == 0 { return Response(status: .ok, headers: headers, body: .init()) }
-        let length = range.upperBound - range.lowerBound + 1
+        return Response(status: .ok, headers: headers, body: stream(source, 0...(size - 1)))
+    }
+
+    /// The bytes `range` of `source`, read 64 KiB at a time on the pool as they are sent.
+    func stream(_ source: ByteSourceBox, _ range: ClosedRange<Int64>) -> ResponseBody {
         let pool = workPool
-        let body = ResponseBody(contentLength: Int(length)) { writer in
+        return ResponseBody(contentLength: Int(range.upperBound - range.lowerBound + 1)) { writer in
             var offset = range.lowerBound
             while offset <= range.upperBound {
                 let want = Int(min(Int64(64 * 1024), range.upperBound - offset + 1))
@@ -514,7 +556,6 @@ public final class CallServer: Sendable {
             }
             try await writer.finish(nil)
         }
-        return Response(status: status, headers: headers, body: body)
     }
 
     /// Audits a refusal that has no catalog call of its own.

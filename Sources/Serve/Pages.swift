@@ -107,6 +107,7 @@ struct Pages: Sendable {
         }
         values["tags"] = tags.map { t -> [String: Any] in ["tag": t.tag, "author": t.author] }
         values["csrf"] = session.csrf
+        values["needs_reason"] = session.user.role != .agent
         return render("call", values)
     }
 
@@ -217,6 +218,10 @@ struct Pages: Sendable {
             <span class="keys">space play/pause · ← → 10 s · 1 2 3 speed · click or drag the waveform to seek</span>
             </div>
             </section>
+            <form method="get" action="/calls/{{id}}/download" class="inline download">
+            {{#needs_reason}}<input name="reason" id="reason" placeholder="why (written to the audit log)" required maxlength="200">{{/needs_reason}}
+            <button type="submit" id="download">Download</button>
+            </form>
             <h2>Parties and streams</h2>
             <table id="streams">
             <thead><tr><th>Speaker</th><th>Number</th><th>Codec</th><th>Packets</th><th>Lost</th><th>Jitter (ms)</th><th>Talk time</th></tr></thead>

@@ -378,6 +378,29 @@ import Testing
         #expect(try site.audit("alice", "note").contains { $0.outcome == "refused" && $0.detail?.contains("CSRF") == true })
     }
 
+    @Test func downloadIsAuditedWithAReasonWhenTheRoleNeedsOne() async throws {
+        let site = try site()
+        let alice = site.calls["alice"]!
+        try await site.server().application().test(.router) { client in
+            var agent = Browser(client)
+            try await agent.login("alice")
+            let file = try await agent.send("/calls/\(alice)/download")
+            #expect(file.status == .ok)
+            #expect(file.headers[.contentDisposition] == "attachment; filename=\"\(alice).opus\"")
+            #expect(file.bytes == (try site.audio(alice, as: "alice")))
+            #expect(try await agent.send("/calls/\(site.calls["bob"]!)/download").status == .notFound)
+            var supervisor = Browser(client)
+            try await supervisor.login("sam")
+            #expect(try await supervisor.send("/calls/\(alice)/download").status == .badRequest)
+            #expect(try await supervisor.send("/calls/\(alice)/download?reason=%20").status == .badRequest)
+            #expect(try await supervisor.send("/calls/\(alice)/download?reason=complaint%204711").status == .ok)
+        }
+        #expect(try site.audit("alice", "export").contains { $0.outcome == "done" && $0.target == alice })
+        #expect(try site.audit("sam", "export").contains { $0.outcome == "refused" && $0.detail?.contains("reason") == true })
+        let exports = try site.catalog.auditLog(actorName: "sam", limit: 1000, by: ServeSite.admin, at: 3).filter { $0.action == "export" && $0.outcome == .done }
+        #expect(exports.map(\.reason) == ["complaint 4711"])
+    }
+
     /// A recording whose audio file was altered after it was signed is not played: 409, audited.
     @Test func aDamagedRecordingIsRefused() async throws {
         let site = try ServeSite()
