@@ -144,6 +144,8 @@ enum Assets {
         header { display: flex; gap: 1em; align-items: center; padding: .6em 1.2em; background: #23364a; color: #fff; }
         header a.brand { color: #fff; font-weight: bold; text-decoration: none; }
         header .who { margin-left: auto; }
+        header a.nav { color: #dde; }
+        tr.refused td { color: #a00; }
         header form { margin: 0; }
         main { padding: 1em 1.2em; max-width: 72em; }
         form.search, form.login { display: flex; flex-wrap: wrap; gap: .8em; align-items: end; margin-bottom: 1em; }

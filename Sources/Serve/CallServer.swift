@@ -112,6 +112,8 @@ public final class CallServer: Sendable {
         router.get("/calls/:id/download") { request, context in try await self.download(request, context) }
         router.post("/calls/:id/notes") { request, context in try await self.addNote(request, context) }
         router.post("/calls/:id/tags") { request, context in try await self.setTag(request, context) }
+        router.get("/admin/audit") { request, context in try await self.auditPage(request, context, api: false) }
+        router.get("/api/audit") { request, context in try await self.auditPage(request, context, api: true) }
         router.get("/api/calls") { request, context in try await self.apiCalls(request, context) }
         router.get("/api/calls/:id") { request, context in try await self.apiCall(request, context) }
         router.get("/api/calls/:id/peaks") { request, context in try await self.apiPeaks(request, context) }
@@ -556,6 +558,28 @@ public final class CallServer: Sendable {
             }
             try await writer.finish(nil)
         }
+    }
+
+    /// `GET /admin/audit` (a page) and `GET /api/audit` (JSON, the entries
+    /// as `catalog audit --json` gives them): the newest 200 entries of the
+    /// audit log, newest first, optionally of one `actor` or about one
+    /// `target`. Admins only: anyone else is refused (403) and the refusal audited.
+    func auditPage(_ request: Request, _ context: ServeContext, api: Bool) async throws -> Response {
+        guard let session = session(request) else { return Self.unauthenticated(api: api) }
+        let parameters = request.uri.queryParameters
+        let actor = parameters.get("actor").map { String($0.prefix(Self.maximumFieldLength)) }.flatMap { $0.isEmpty ? nil : $0 }
+        let target = parameters.get("target").map { String($0.prefix(Self.maximumFieldLength)) }.flatMap { $0.isEmpty ? nil : $0 }
+        let entries: [AuditEntry]
+        do {
+            entries = try await blocking {
+                try self.catalog.auditLog(actorName: actor, target: target, limit: 200, by: session.actor, at: self.now()).reversed()
+            }
+        } catch let error as CatalogError where error.code == .refused {
+            if api { return Self.json(status: .forbidden, ["error": "the audit log is for admins"]) }
+            return html(status: .forbidden, pages.message(title: "Refused", text: "The audit log is for admins.", session: session))
+        }
+        if api { return Self.json(status: .ok, entries) }
+        return html(status: .ok, pages.audit(session: session, entries: entries, actor: actor ?? "", target: target ?? ""))
     }
 
     /// Audits a refusal that has no catalog call of its own.

@@ -24,7 +24,9 @@ struct Pages: Sendable {
     func frame(_ session: ServeSession?, title: String) -> [String: Any] {
         var values: [String: Any] = ["title": title]
         if let session {
-            values["session"] = ["user": session.user.name, "role": session.user.role.rawValue, "csrf": session.csrf]
+            values["session"] = [
+                "user": session.user.name, "role": session.user.role.rawValue, "csrf": session.csrf, "admin": session.user.role == .admin,
+            ]
         }
         return values
     }
@@ -111,6 +113,20 @@ struct Pages: Sendable {
         return render("call", values)
     }
 
+    func audit(session: ServeSession, entries: [AuditEntry], actor: String, target: String) -> String {
+        var values = frame(session, title: "Audit log")
+        values["actor"] = actor
+        values["target"] = target
+        values["entries"] = entries.map { e -> [String: Any] in
+            [
+                "seq": e.seq.map(String.init) ?? "–", "at": Self.time(RecordingJSON.iso(e.atEpoch)), "actor": e.actor, "action": e.action,
+                "target": e.target ?? "", "outcome": e.outcome.rawValue, "refused": e.outcome != .done, "reason": e.reason ?? "",
+                "detail": e.detail ?? "",
+            ]
+        }
+        return render("audit", values)
+    }
+
     /// `2026-11-29 08:15:30 UTC` of an ISO time.
     static func time(_ iso: String) -> String {
         String(iso.prefix(19)).replacingOccurrences(of: "T", with: " ") + " UTC"
@@ -141,6 +157,7 @@ struct Pages: Sendable {
             <header>
             <a class="brand" href="/">callrec</a>
             {{#session}}
+            {{#admin}}<a class="nav" href="/admin/audit">Audit log</a>{{/admin}}
             <span class="who">{{user}} ({{role}})</span>
             <form method="post" action="/logout" class="logout">
             <input type="hidden" name="csrf" value="{{csrf}}">
@@ -200,6 +217,22 @@ struct Pages: Sendable {
             </tbody>
             </table>
             {{#next}}<p><a id="older" href="{{next}}">Older calls</a></p>{{/next}}
+            {{> foot}}
+            """,
+        "audit": """
+            {{> head}}
+            <h1>Audit log</h1>
+            <form method="get" action="/admin/audit" class="search">
+            <label>Actor <input name="actor" value="{{actor}}"></label>
+            <label>Target <input name="target" value="{{target}}"></label>
+            <button type="submit">Show</button>
+            </form>
+            <table id="audit">
+            <thead><tr><th>#</th><th>When</th><th>Who</th><th>Action</th><th>Target</th><th>Outcome</th><th>Reason</th><th>Detail</th></tr></thead>
+            <tbody>
+            {{#entries}}<tr{{#refused}} class="refused"{{/refused}}><td>{{seq}}</td><td>{{at}}</td><td>{{actor}}</td><td>{{action}}</td><td>{{target}}</td><td>{{outcome}}</td><td>{{reason}}</td><td>{{detail}}</td></tr>{{/entries}}
+            </tbody>
+            </table>
             {{> foot}}
             """,
         "call": """

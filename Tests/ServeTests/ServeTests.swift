@@ -401,6 +401,27 @@ import Testing
         #expect(exports.map(\.reason) == ["complaint 4711"])
     }
 
+    @Test func theAuditLogIsForAdmins() async throws {
+        let site = try site()
+        try await site.server().application().test(.router) { client in
+            var agent = Browser(client)
+            try await agent.login("carol")
+            _ = try await agent.send("/api/calls/\(site.calls["alice"]!)")
+            #expect(try await agent.send("/admin/audit").status == .forbidden)
+            #expect(try await agent.send("/api/audit").status == .forbidden)
+            var admin = Browser(client)
+            try await admin.login("ada")
+            let entries = try #require(try await admin.send("/api/audit?actor=carol").json() as? [[String: Any]])
+            #expect(entries.contains { $0["action"] as? String == "show" && $0["outcome"] as? String == "refused" })
+            #expect(entries.contains { $0["action"] as? String == "audit" && $0["outcome"] as? String == "refused" })
+            #expect(entries.allSatisfy { $0["actor"] as? String == "carol" })
+            let page = try await admin.send("/admin/audit?target=\(site.calls["alice"]!)")
+            #expect(page.status == .ok)
+            #expect(page.text.contains("<td>carol</td><td>show</td>"))
+            #expect(page.text.contains(#"href="/admin/audit""#))
+        }
+    }
+
     /// A recording whose audio file was altered after it was signed is not played: 409, audited.
     @Test func aDamagedRecordingIsRefused() async throws {
         let site = try ServeSite()
