@@ -112,6 +112,7 @@ public final class CallServer: Sendable {
         router.get("/calls/:id/download") { request, context in try await self.download(request, context) }
         router.post("/calls/:id/notes") { request, context in try await self.addNote(request, context) }
         router.post("/calls/:id/tags") { request, context in try await self.setTag(request, context) }
+        router.get("/rules") { request, context in try await self.rulesPage(request, context) }
         router.get("/admin/audit") { request, context in try await self.auditPage(request, context, api: false) }
         router.get("/api/audit") { request, context in try await self.auditPage(request, context, api: true) }
         router.get("/api/calls") { request, context in try await self.apiCalls(request, context) }
@@ -580,6 +581,20 @@ public final class CallServer: Sendable {
         }
         if api { return Self.json(status: .ok, entries) }
         return html(status: .ok, pages.audit(session: session, entries: entries, actor: actor ?? "", target: target ?? ""))
+    }
+
+    /// `GET /rules`: the recording rules in the order they are tried, each
+    /// marked where it can apply to a call of the user's own numbers (a
+    /// rule without a local number applies to everyone's): what decides
+    /// whether the user's calls are recorded (the employee's own say).
+    func rulesPage(_ request: Request, _ context: ServeContext) async throws -> Response {
+        guard let session = session(request) else { return Self.unauthenticated(api: false) }
+        let rules = try await blocking {
+            let rules = try self.catalog.ruleSet().rules
+            try self.catalog.audit("rules list", target: nil, outcome: .done, by: session.actor, at: self.now(), detail: "serve: the rules page")
+            return rules
+        }
+        return html(status: .ok, pages.rules(session: session, rules: rules))
     }
 
     /// Audits a refusal that has no catalog call of its own.

@@ -127,6 +127,19 @@ struct Pages: Sendable {
         return render("audit", values)
     }
 
+    func rules(session: ServeSession, rules: [RecordingRule]) -> String {
+        var values = frame(session, title: "Recording rules")
+        let own = session.user.numbers
+        values["numbers"] = own.map(\.text).joined(separator: ", ")
+        values["rules"] = rules.map { rule -> [String: Any] in
+            // Whether the rule's local number can be one of the user's: exact numbers are tried, a pattern of theirs is shown as possible.
+            let applies = rule.local.map { local in own.contains { $0.isExact ? local.matches($0.text) : true } } ?? true
+            return ["position": rule.position, "name": rule.name ?? "", "summary": rule.summary, "applies": applies]
+        }
+        values["none"] = rules.isEmpty
+        return render("rules", values)
+    }
+
     /// `2026-11-29 08:15:30 UTC` of an ISO time.
     static func time(_ iso: String) -> String {
         String(iso.prefix(19)).replacingOccurrences(of: "T", with: " ") + " UTC"
@@ -157,6 +170,7 @@ struct Pages: Sendable {
             <header>
             <a class="brand" href="/">callrec</a>
             {{#session}}
+            <a class="nav" href="/rules">Recording rules</a>
             {{#admin}}<a class="nav" href="/admin/audit">Audit log</a>{{/admin}}
             <span class="who">{{user}} ({{role}})</span>
             <form method="post" action="/logout" class="logout">
@@ -217,6 +231,19 @@ struct Pages: Sendable {
             </tbody>
             </table>
             {{#next}}<p><a id="older" href="{{next}}">Older calls</a></p>{{/next}}
+            {{> foot}}
+            """,
+        "rules": """
+            {{> head}}
+            <h1>Recording rules</h1>
+            <p>The rules are tried in order; the first that matches a call decides whether it is recorded and how long it is kept. A call no rule matches is recorded and kept 24 months. Your numbers: {{numbers}}{{^numbers}}none{{/numbers}}.</p>
+            {{#none}}<p id="empty">No rules: every call is recorded.</p>{{/none}}
+            <table id="rules">
+            <thead><tr><th>#</th><th>Name</th><th>Rule</th><th>Your calls</th></tr></thead>
+            <tbody>
+            {{#rules}}<tr><td>{{position}}</td><td>{{name}}</td><td>{{summary}}</td><td>{{#applies}}can apply{{/applies}}{{^applies}}–{{/applies}}</td></tr>{{/rules}}
+            </tbody>
+            </table>
             {{> foot}}
             """,
         "audit": """

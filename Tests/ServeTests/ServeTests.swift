@@ -422,6 +422,31 @@ import Testing
         }
     }
 
+    @Test func anAgentSeesWhichRulesCanRecordTheirCalls() async throws {
+        let site = try ServeSite()
+        var mine = RecordingRule(action: .record)
+        mine.name = "sales desk"
+        mine.local = try NumberPattern.parse("+467000000*")
+        mine.retention = try Retention.parse("6m")
+        var others = RecordingRule(action: .skip)
+        others.name = "support skip"
+        others.local = try NumberPattern.parse("+4631*")
+        try site.catalog.addRule(mine, by: ServeSite.admin, at: 1)
+        try site.catalog.addRule(others, by: ServeSite.admin, at: 1)
+        try await site.server().application().test(.router) { client in
+            var browser = Browser(client)
+            try await browser.login("alice")
+            let page = try await browser.send("/rules")
+            #expect(page.status == .ok)
+            let rows = page.text.components(separatedBy: "<tr><td>").dropFirst()
+            #expect(rows.count == 2)
+            #expect(rows.first { $0.contains("sales desk") }?.contains("can apply") == true)
+            #expect(rows.first { $0.contains("support skip") }?.contains("can apply") == false)
+            #expect(page.text.contains("+46700000001"))
+        }
+        #expect(try site.audit("alice", "rules list").count == 1)
+    }
+
     /// A recording whose audio file was altered after it was signed is not played: 409, audited.
     @Test func aDamagedRecordingIsRefused() async throws {
         let site = try ServeSite()
