@@ -46,12 +46,7 @@ public struct MediaTime: Hashable, Comparable, Sendable, CustomStringConvertible
     }
 
     /// ISO 8601 in UTC with millisecond precision, e.g. `2026-11-29T08:15:30.120Z`.
-    public var iso8601: String {
-        let civil = CivilTime(epochSeconds: floorDiv(nanoseconds, 1_000_000_000))
-        let millis = Int((nanoseconds - floorDiv(nanoseconds, 1_000_000_000) * 1_000_000_000) / 1_000_000)
-        return "\(pad(civil.year, 4))-\(pad(civil.month, 2))-\(pad(civil.day, 2))T"
-            + "\(pad(civil.hour, 2)):\(pad(civil.minute, 2)):\(pad(civil.second, 2)).\(pad(millis, 3))Z"
-    }
+    public var iso8601: String { ISO8601Time.milliseconds(nanoseconds: nanoseconds) }
 
     /// The compact UTC form used in recording ids, e.g. `20261129T081530Z`.
     public var compactUTC: String {

@@ -44,7 +44,7 @@ public enum CatalogImport {
         }
         guard let index = try? CallIndex.decode(bytes),
             let audio = index.audio,
-            let start = ISO8601.parse(index.start)
+            let start = ISO8601Time.parse(index.start)
         else { return nil }
         // Every file the index names, in commit order; names from the index never leave its folder.
         let names = (index.audioFiles ?? [audio]) + index.extraFiles
@@ -83,17 +83,5 @@ public enum CatalogImport {
             recordingID: index.id, position: files.count, path: row.indexPath, bytes: Int64(stored.count),
             sha256: FileDigest.sha256(bytes: Array(stored)), sealedTo: sealedTo))
         return (row, files)
-    }
-}
-
-/// ISO 8601 UTC times as callrec writes them (`2026-11-29T08:15:30.120Z`).
-enum ISO8601 {
-    /// Unix seconds, or nil.
-    static func parse(_ text: String) -> Double? {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        if let date = formatter.date(from: text) { return date.timeIntervalSince1970 }
-        formatter.formatOptions = [.withInternetDateTime]
-        return formatter.date(from: text)?.timeIntervalSince1970
     }
 }

@@ -77,7 +77,7 @@ public struct RecordingSalvage: Sendable {
         guard names[id + ".json"] != nil,
               let bytes = FileManager.default.contents(atPath: directory + "/." + id + ".json" + AtomicFile.temporarySuffix),
               let index = try? CallIndex.decode(Array(bytes)), index.id == id, let audio = index.audio,
-              let start = ISO8601.parse(index.start)
+              let start = ISO8601Time.parse(index.start)
         else { return nil }
         let audioNames = index.audioFiles ?? [audio]
         let ordered = audioNames + index.peaks + [id + ".json"]
@@ -118,7 +118,7 @@ public struct RecordingSalvage: Sendable {
         }
         let rate = closed[0].inputRate
         guard closed.allSatisfy({ $0.inputRate == rate }), let tagged = closed.first,
-              let callID = tagged.tag("CALL_ID"), let startText = tagged.tag("START"), let startEpoch = ISO8601.parse(startText)
+              let callID = tagged.tag("CALL_ID"), let startText = tagged.tag("START"), let startEpoch = ISO8601Time.parse(startText)
         else { return nil }
         let start = MediaTime(nanoseconds: Int64((startEpoch * 1000).rounded()) * 1_000_000)
         let fileLayout = layout.isEmpty ? (closed[0].channels == 1 ? "mono" : "stereo") : layout

@@ -16,7 +16,7 @@ public enum Checkpoint {
     /// The bytes signed for `heads` of `recorder` at `epoch`.
     public static func body(recorder: String, heads: ChainHeads, at epoch: Double) -> [UInt8] {
         var json = CanonicalJSON()
-        json.field("at", Timestamps.iso(epoch))
+        json.field("at", ISO8601Time.seconds(epoch))
         json.field("audit_seq", heads.auditSeq)
         json.field("audit_sha256", heads.auditSHA256)
         json.field("manifest_sequence", heads.manifestSequence)
@@ -108,18 +108,5 @@ public enum Checkpoint {
 
         /// Whether `key` signed it.
         public func isSigned(by key: VerifyingKey) -> Bool { key.isValidSignature(signature, for: body) }
-    }
-}
-
-/// Times as evidence records write them.
-public enum Timestamps {
-    /// `2026-11-29T08:15:30Z` (UTC, whole seconds).
-    public static func iso(_ epoch: Double) -> String {
-        let civil = CivilTime(epochSeconds: Int64(epoch.rounded(.down)))
-        func pad(_ v: Int, _ width: Int) -> String {
-            let s = String(v)
-            return String(repeating: "0", count: max(0, width - s.count)) + s
-        }
-        return "\(pad(civil.year, 4))-\(pad(civil.month, 2))-\(pad(civil.day, 2))T\(pad(civil.hour, 2)):\(pad(civil.minute, 2)):\(pad(civil.second, 2))Z"
     }
 }

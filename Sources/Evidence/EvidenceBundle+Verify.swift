@@ -226,7 +226,7 @@ extension EvidenceBundle {
         let names = manifestFiles.map(\.name).joined(separator: " ")
         var text = """
             Evidence bundle of recording \(id)
-            exported \(Timestamps.iso(now)) by \(actor); reason: \(reason.replacingOccurrences(of: "\n", with: " "))
+            exported \(ISO8601Time.seconds(now)) by \(actor); reason: \(reason.replacingOccurrences(of: "\n", with: " "))
 
             What it holds
 

@@ -130,7 +130,7 @@ public enum EvidenceBundle {
         var info = CanonicalJSON(multiline: true)
         info.field("audit_first", first)
         info.field("audit_last", checkpoint.auditSeq)
-        info.field("exported_at", Timestamps.iso(now))
+        info.field("exported_at", ISO8601Time.seconds(now))
         info.field("exported_by", actor.auditName)
         info.field("exporter", exporter.id)
         info.field("reason", reason)

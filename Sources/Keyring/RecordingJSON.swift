@@ -1,3 +1,4 @@
+import CallrecCore
 import Catalog
 import Foundation
 import Output
@@ -52,16 +53,9 @@ package struct RecordingJSON: Encodable, Sendable {
         dtmf_count = r.dtmfCount
         silence_share = r.silenceShare
         rule_id = r.ruleID
-        retain_until = Self.iso(r.retainUntilEpoch)
+        retain_until = ISO8601Time.seconds(r.retainUntilEpoch)
         hold_reason = r.holdReason
         damaged = r.damaged
         media_encrypted = r.mediaEncrypted
-    }
-
-    /// `2026-11-29T08:15:30Z`.
-    package static func iso(_ epoch: Double) -> String {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime]
-        return formatter.string(from: Date(timeIntervalSince1970: epoch))
     }
 }

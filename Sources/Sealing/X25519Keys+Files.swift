@@ -1,3 +1,4 @@
+import CallrecCore
 import Foundation
 
 extension X25519Identity {
@@ -10,9 +11,7 @@ extension X25519Identity {
     /// AGE-SECRET-KEY-1…
     /// ```
     public func keyFileText(created: Date = Date()) -> String {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime]
-        return "# created: \(formatter.string(from: created))\n# public key: \(recipient)\n\(secretKeyText)\n"
+        return "# created: \(ISO8601Time.seconds(created.timeIntervalSince1970))\n# public key: \(recipient)\n\(secretKeyText)\n"
     }
 
     /// Writes this identity as a new key file, mode 0600 (never over an existing file).

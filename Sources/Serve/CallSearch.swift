@@ -87,8 +87,7 @@ struct CallSearch {
 
     /// `2026-11-29` (its start, or with `endOfDay` the next midnight), or an ISO 8601 time.
     static func time(_ text: String, _ name: String, endOfDay: Bool) throws -> Double {
-        let iso = ISO8601DateFormatter()
-        if let date = iso.date(from: text) { return date.timeIntervalSince1970 }
+        if let epoch = ISO8601Time.parse(text) { return epoch }
         let formatter = DateFormatter()
         formatter.locale = Locale(identifier: "en_US_POSIX")
         formatter.timeZone = TimeZone(identifier: "UTC")

@@ -1,3 +1,4 @@
+import CallrecCore
 import Catalog
 import Foundation
 import Keyring
@@ -105,7 +106,7 @@ struct Pages: Sendable {
             values["has_dtmf"] = !index.dtmf.isEmpty
         }
         values["notes"] = notes.map { n -> [String: Any] in
-            ["author": n.author, "at": Self.time(RecordingJSON.iso(n.atEpoch)), "text": n.text]
+            ["author": n.author, "at": Self.time(ISO8601Time.seconds(n.atEpoch)), "text": n.text]
         }
         values["tags"] = tags.map { t -> [String: Any] in ["tag": t.tag, "author": t.author] }
         values["csrf"] = session.csrf
@@ -119,7 +120,7 @@ struct Pages: Sendable {
         values["target"] = target
         values["entries"] = entries.map { e -> [String: Any] in
             [
-                "seq": e.seq.map(String.init) ?? "–", "at": Self.time(RecordingJSON.iso(e.atEpoch)), "actor": e.actor, "action": e.action,
+                "seq": e.seq.map(String.init) ?? "–", "at": Self.time(ISO8601Time.seconds(e.atEpoch)), "actor": e.actor, "action": e.action,
                 "target": e.target ?? "", "outcome": e.outcome.rawValue, "refused": e.outcome != .done, "reason": e.reason ?? "",
                 "detail": e.detail ?? "",
             ]

@@ -1,7 +1,8 @@
 import ArgumentParser
 import CallMedia
-import Commit
+import CallrecCore
 import Catalog
+import Commit
 import Evidence
 import Foundation
 import Keyring
@@ -162,14 +163,14 @@ struct CatalogAudit: ParsableCommand {
                 }
                 FileHandleOutput.standardOutput.write(
                     catalogJSON(entries.map {
-                        Line(seq: $0.seq, at: CatalogTime.iso($0.atEpoch), actor: $0.actor, action: $0.action, target: $0.target,
+                        Line(seq: $0.seq, at: ISO8601Time.seconds($0.atEpoch), actor: $0.actor, action: $0.action, target: $0.target,
                              outcome: $0.outcome.rawValue, reason: $0.reason, detail: $0.detail, recording_id: $0.recordingID, redacted: $0.redacted)
                     }) + "\n")
                 return
             }
             var text = ""
             for e in entries {
-                text += "#\(String(e.seq ?? 0).padded(6)) \(CatalogTime.iso(e.atEpoch))  \(e.actor.padded(16))  \(e.action.padded(12))  \(e.outcome.rawValue.padded(7))  "
+                text += "#\(String(e.seq ?? 0).padded(6)) \(ISO8601Time.seconds(e.atEpoch))  \(e.actor.padded(16))  \(e.action.padded(12))  \(e.outcome.rawValue.padded(7))  "
                     + (e.redacted ? "\(e.recordingID ?? "-") [target, reason and detail erased]" : display(e.target ?? "-"))
                 if let reason = e.reason { text += "  why: \(display(reason))" }
                 if let detail = e.detail { text += "  (\(display(detail)))" }

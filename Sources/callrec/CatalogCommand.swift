@@ -161,12 +161,6 @@ enum CatalogTime {
         return zone
     }
 
-    /// `2026-11-29T08:15:30Z`.
-    static func iso(_ epoch: Double) -> String {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime]
-        return formatter.string(from: Date(timeIntervalSince1970: epoch))
-    }
 }
 
 /// JSON for scripts: sorted keys, no escaped slashes.

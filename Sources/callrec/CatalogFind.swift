@@ -206,8 +206,8 @@ struct CatalogShow: ParsableCommand {
                 "talk time    caller \(opt(r.callerTalkS)) s, callee \(opt(r.calleeTalkS)) s, overtalk \(opt(r.overtalkS)) s",
                 "dtmf         \(Self.dtmf(count: r.dtmfCount, times: r.dtmfTimes, index: index, sealed: sealed)), silence share \(opt(r.silenceShare))",
                 "rule         \(r.ruleID.map { "rule \($0)" } ?? "no rule matched (recorded by default)")",
-                "retain until \(CatalogTime.iso(r.retainUntilEpoch))",
-                "legal hold   \(r.holdReason.map { "\($0) (by \(r.holdBy ?? "?") at \(CatalogTime.iso(r.holdAtEpoch ?? 0)))" } ?? "none")",
+                "retain until \(ISO8601Time.seconds(r.retainUntilEpoch))",
+                "legal hold   \(r.holdReason.map { "\($0) (by \(r.holdBy ?? "?") at \(ISO8601Time.seconds(r.holdAtEpoch ?? 0)))" } ?? "none")",
                 "sealed to    \(sealedTo.map { $0.isEmpty ? "sealed (recipients not known)" : $0 } ?? "not sealed (in the clear)")",
             ]
             if r.damaged { lines.append("DAMAGED      a file is missing or its SHA-256 differs (catalog verify)") }

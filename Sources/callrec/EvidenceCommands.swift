@@ -1,4 +1,5 @@
 import ArgumentParser
+import CallrecCore
 import Catalog
 import Evidence
 import Foundation
@@ -76,7 +77,7 @@ struct CatalogRecorders: ParsableCommand {
         try location.run { store, _ in
             var text = ""
             for r in try store.recorders() {
-                text += "\(r.id)  \(r.fingerprint)  \(r.headSequence) manifest\(r.headSequence == 1 ? "" : "s")  since \(CatalogTime.iso(r.registeredEpoch))  \(r.label)\n"
+                text += "\(r.id)  \(r.fingerprint)  \(r.headSequence) manifest\(r.headSequence == 1 ? "" : "s")  since \(ISO8601Time.seconds(r.registeredEpoch))  \(r.label)\n"
                 if keys { text += r.publicKeyPEM }
             }
             FileHandleOutput.standardOutput.write(text)
