@@ -154,6 +154,8 @@ enum CatalogSchema {
         evidence,
         sealing,
         notes,
+        // v7 landed after v8 (the two were written at once): applied in this order.
+        ledger,
     ]
 
     /// Notes and tags on recordings (`serve`'s call page): who wrote what

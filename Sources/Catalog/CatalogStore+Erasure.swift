@@ -46,6 +46,11 @@ extension CatalogStore {
                 arguments: [number.text, number.text])
         }
         let report = try erase(matches, action: "forget", by: actor, reason: reason, at: now, forgetting: "number \(number)")
+        // Calls of the number that have no recording leave the ledger's parties too.
+        try write { db in
+            _ = try db.execute(
+                sql: "UPDATE call_ledger SET caller = NULL, callee = NULL WHERE caller = ? OR callee = ?", arguments: [number.text, number.text])
+        }
         try reclaimErasedRows()
         return report
     }
@@ -92,9 +97,17 @@ extension CatalogStore {
             if done.erased.isEmpty && done.failed.isEmpty { break }
         }
         if !report.erased.isEmpty { try reclaimErasedRows() }
+        // Ledger rows past their retention go too, except a recording's that is still kept (held).
+        let ledgerRows = try write { db in
+            try db.execute(
+                sql: """
+                    DELETE FROM call_ledger WHERE retain_until_epoch <= ?                     AND (recording_id IS NULL OR recording_id NOT IN (SELECT id FROM recordings))
+                    """, arguments: [now])
+        }
         try audit(
             "purge", target: "retention", outcome: .done, by: actor, at: now, reason: why,
             detail: "erased \(report.erased.count), kept \(report.kept.count) under legal hold"
+                + (ledgerRows > 0 ? "; \(ledgerRows) call ledger row\(ledgerRows == 1 ? "" : "s") past retention removed" : "")
                 + (report.kept.isEmpty ? "" : ": " + report.kept.map(\.id).joined(separator: " ")))
         return report
     }
@@ -147,6 +160,8 @@ extension CatalogStore {
                     continue
                 }
                 try db.execute(sql: "UPDATE recordings SET state = 'deleting' WHERE id = ?", arguments: [recording.id])
+                // The ledger keeps that the call was seen and recorded, not who spoke.
+                try db.execute(sql: "UPDATE call_ledger SET caller = NULL, callee = NULL WHERE recording_id = ?", arguments: [recording.id])
                 try db.upsert(
                     into: "erased", values: [("id", .text(recording.id)), ("at_epoch", .real(now)), ("action", .text(action))],
                     conflict: ["id"])

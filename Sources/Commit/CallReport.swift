@@ -63,6 +63,11 @@ public struct CallReport: Sendable {
     public var decision: RuleDecision = .unmatched
     /// The call's place (1, 2, ...) in the order calls ended in this run.
     public var sequence = 0
+    /// When the call was first seen and when it ended (capture time, epoch seconds).
+    public var startEpoch = 0.0
+    public var endEpoch = 0.0
+    /// Whether a signalled call was answered (a call without signalling counts as answered).
+    public var answered = true
 
     /// A report of the call `callID` (the decision and the sequence are set after).
     package init(

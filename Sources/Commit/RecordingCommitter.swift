@@ -123,6 +123,8 @@ public struct RecordingCommitter {
             let signed: ManifestRecord?
             do {
                 let row = summary.catalogRecording(relativeTo: outputDirectory)
+                // The call's ledger row goes in with the recording's, in one transaction.
+                let ledger = summary.ledgerEntry()
                 if let signer {
                     let manifest = self.manifest(summary, files: files, capture: capture)
                     let folder = RecordingSummary.relative(index.path, to: outputDirectory).split(separator: "/").dropLast().joined(separator: "/")
@@ -131,6 +133,7 @@ public struct RecordingCommitter {
                     var record: ManifestRecord? = nil
                     try catalogWrite {
                         record = try catalog.insertPending(row, files: files) { db in
+                            try CatalogStore.addToLedger(db, ledger)
                             let record = try signer.chain(manifest, in: db)
                             return (
                                 record,
@@ -147,7 +150,12 @@ public struct RecordingCommitter {
                     }
                     signed = record
                 } else {
-                    try catalogWrite { try catalog.insertPending(row, files: files) }
+                    try catalogWrite {
+                        try catalog.insertPending(row, files: files) { db in
+                            try CatalogStore.addToLedger(db, ledger)
+                            return ((), [])
+                        }
+                    }
                     signed = nil
                 }
             } catch let error as CatalogError where error.code == .held || error.code == .erased || error.code == .exists {

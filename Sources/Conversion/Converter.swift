@@ -100,7 +100,15 @@ public struct Converter {
         var waiting: [FinishedRecording] = []
         let stream: RecordingManifest.Capture =
             input.interface.map { .interface(name: $0, filter: input.filter, packets: nil) } ?? .stream(packets: nil)
-        let processor = CaptureProcessor(options: options, diagnostics: diagnostics, policy: rules) { finished in
+        let catalog = self.catalog
+        // A call that ends without a recording is entered in the ledger alone (a recorded
+        // one with its recording, by the committer).
+        let processor = CaptureProcessor(
+            options: options, diagnostics: diagnostics, policy: rules,
+            onCallEnded: { report in
+                if let entry = report.ledgerEntry { try catalog.addToLedger(entry) }
+            }
+        ) { finished in
             if isFile {
                 waiting.append(finished)
                 return

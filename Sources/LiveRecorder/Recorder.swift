@@ -343,10 +343,22 @@ public final class Recorder: @unchecked Sendable {
         let ledger = self.ledger
         let committer = self.committer
         let capture = self.capture
+        let catalog = self.catalog
         let processor = CaptureProcessor(
             options: options, diagnostics: diagnostics, policy: rules, executor: workers,
-            onCallEnded: { report in ledger.add(FinishedCall(report)) },
-            onCallFailed: { report, error in ledger.add(FinishedCall(report, error: error)) },
+            // Every call enters the catalog's ledger: a recorded one with its recording (the
+            // committer), any other here, alone. A ledger write that fails is the call's error.
+            onCallEnded: { report in
+                var failure: (any Error)? = nil
+                if let entry = report.ledgerEntry {
+                    do { try catalog.addToLedger(entry) } catch { failure = error }
+                }
+                ledger.add(FinishedCall(report, error: failure))
+            },
+            onCallFailed: { report, error in
+                _ = try? catalog.addToLedger(report.failedLedgerEntry(error))
+                ledger.add(FinishedCall(report, error: error))
+            },
             onRecording: { finished in
                 let notes = Diagnostics()
                 guard try committer.commit(finished, capture: capture, diagnostics: notes) != nil else {

@@ -576,6 +576,9 @@ public final class CaptureProcessor {
         // What the router knows is read here; the call is the executor's from now on.
         var report = self.report(call, reason: reason)
         report.sequence = endedCalls
+        report.startEpoch = call.createdAt.seconds
+        report.endEpoch = call.lastActivity.seconds
+        report.answered = !call.session.signalled || call.answered
         let (description, options, onRecording, onCallEnded, onCallFailed) = (call.description, options, onRecording, onCallEnded, onCallFailed)
         let sources = call.legFacts
         try executor.perform(on: call.session) {

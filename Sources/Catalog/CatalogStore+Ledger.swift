@@ -1,0 +1,314 @@
+import Crypto
+
+/// One call as the ledger keeps it (issue 16): every call seen, recorded or
+/// not, with what became of it.
+public struct LedgerEntry: Sendable, Equatable {
+    /// What became of a call.
+    public enum Outcome: String, Sendable, CaseIterable {
+        case recorded
+        case skippedByRule = "skipped_by_rule"
+        case notAnswered = "not_answered"
+        case noMedia = "no_media"
+        case encryptedNoKey = "encrypted_no_key"
+        case unsupportedCodec = "unsupported_codec"
+        case dropped
+        case failed
+    }
+
+    /// The Call-ID (or a call without signalling's stream name): hashed, never stored.
+    public var callID: String
+    public var startEpoch: Double
+    public var endEpoch: Double
+    public var direction: String
+    /// The parties; dropped before storing when a rule skipped the call.
+    public var caller: String?
+    public var callee: String?
+    public var signalled: Bool
+    public var outcome: Outcome
+    /// Which cause (`dropped`), which error (`failed`), which codec (`unsupported_codec`).
+    public var detail: String?
+    public var ruleID: Int64?
+    public var required = false
+    public var recordingID: String?
+    /// A recording's defects: a leg without media, seconds of expected media missing, cut short.
+    public var oneSided = false
+    public var gapsS = 0.0
+    public var cut = false
+    public var retainUntilEpoch: Double
+
+    /// Seconds of expected media that may be missing from a recording still
+    /// counted complete (docs/FORMATS.md, "The call ledger").
+    public static let gapTolerance = 1.0
+
+    /// Recorded, both legs, not cut, gaps within `gapTolerance`.
+    public var complete: Bool { outcome == .recorded && !oneSided && !cut && gapsS <= Self.gapTolerance }
+
+    public init(
+        callID: String, startEpoch: Double, endEpoch: Double, direction: String, caller: String?, callee: String?, signalled: Bool,
+        outcome: Outcome, retainUntilEpoch: Double
+    ) {
+        self.callID = callID
+        self.startEpoch = startEpoch
+        self.endEpoch = endEpoch
+        self.direction = direction
+        self.caller = caller
+        self.callee = callee
+        self.signalled = signalled
+        self.outcome = outcome
+        self.retainUntilEpoch = retainUntilEpoch
+    }
+}
+
+extension CatalogStore {
+    /// Enters `entry` in the ledger alone (a call without a recording).
+    /// Returns false when the call is there already (seen again).
+    @discardableResult
+    public func addToLedger(_ entry: LedgerEntry) throws -> Bool {
+        try write { db in try Self.addToLedger(db, entry) }
+    }
+
+    /// Enters `entry` in the ledger inside the transaction `db` (the
+    /// recording's own, when it has one). A call seen before (the same
+    /// keyed hash of its Call-ID) is not entered again: returns false.
+    @discardableResult
+    public static func addToLedger(_ db: any SQLConnection, _ entry: LedgerEntry) throws -> Bool {
+        let skipped = entry.outcome == .skippedByRule
+        let values: [(column: String, value: SQLValue)] = [
+            ("call_key", .text(try ledgerKey(db, callID: entry.callID))), ("start_epoch", .real(entry.startEpoch)),
+            ("end_epoch", .real(max(entry.startEpoch, entry.endEpoch))), ("direction", .text(entry.direction)),
+            ("caller", skipped ? .null : entry.caller.map(SQLValue.text) ?? .null),
+            ("callee", skipped ? .null : entry.callee.map(SQLValue.text) ?? .null),
+            ("signalled", .integer(entry.signalled ? 1 : 0)), ("outcome", .text(entry.outcome.rawValue)),
+            ("detail", entry.detail.map(SQLValue.text) ?? .null), ("rule_id", entry.ruleID.map(SQLValue.integer) ?? .null),
+            ("required", .integer(entry.required ? 1 : 0)), ("recording_id", entry.recordingID.map(SQLValue.text) ?? .null),
+            ("complete", .integer(entry.complete ? 1 : 0)), ("one_sided", .integer(entry.oneSided ? 1 : 0)),
+            ("gaps_s", .real(entry.gapsS)), ("cut", .integer(entry.cut ? 1 : 0)), ("retain_until_epoch", .real(entry.retainUntilEpoch)),
+        ]
+        let sql =
+            "INSERT INTO call_ledger (" + values.map(\.column).joined(separator: ", ") + ") VALUES ("
+            + values.map { _ in "?" }.joined(separator: ", ") + ") ON CONFLICT (call_key) DO NOTHING"
+        return try db.execute(sql: sql, arguments: SQLArguments(values.map(\.value))) > 0
+    }
+
+    /// The ledger's name for `callID`: HMAC-SHA256 under the catalog's key, hex.
+    static func ledgerKey(_ db: any SQLConnection, callID: String) throws -> String {
+        guard let hex = try db.scalar(String.self, sql: "SELECT key_hex FROM ledger_key WHERE id = 1") else {
+            throw CatalogError(.invalid, "the catalog has no ledger key (ledger_key is empty)")
+        }
+        var bytes: [UInt8] = []
+        var index = hex.startIndex
+        while index < hex.endIndex, let next = hex.index(index, offsetBy: 2, limitedBy: hex.endIndex) {
+            bytes.append(UInt8(hex[index..<next], radix: 16) ?? 0)
+            index = next
+        }
+        let mac = HMAC<SHA256>.authenticationCode(for: Array(callID.utf8), using: SymmetricKey(data: bytes))
+        return mac.map { byte in (byte < 16 ? "0" : "") + String(byte, radix: 16) }.joined()
+    }
+
+    /// Calls in the ledger (for tests and `catalog verify`'s counts).
+    public func ledgerCount() throws -> Int {
+        try read { db in try db.scalar(Int.self, sql: "SELECT count(*) FROM call_ledger") ?? 0 }
+    }
+}
+
+/// `callrec catalog coverage`: which calls the ledger holds, grouped.
+public struct CoverageQuery: Sendable, Equatable {
+    public enum Grouping: String, Sendable, CaseIterable { case day, rule, user }
+    /// Calls that started at or after `from` and before `to` (epoch seconds).
+    public var from: Double?
+    public var to: Double?
+    public var ruleID: Int64?
+    /// Only calls of this user's numbers.
+    public var user: String?
+    public var by: Grouping?
+    public init(from: Double? = nil, to: Double? = nil, ruleID: Int64? = nil, user: String? = nil, by: Grouping? = nil) {
+        self.from = from
+        self.to = to
+        self.ruleID = ruleID
+        self.user = user
+        self.by = by
+    }
+}
+
+/// The counts of one group of calls (docs/FORMATS.md, "catalog coverage --json").
+public struct CoverageCounts: Sendable, Equatable {
+    public var seen = 0
+    public var recorded = 0
+    public var complete = 0
+    public var oneSided = 0
+    public var gaps = 0
+    public var cut = 0
+    /// Calls not recorded, by outcome (`skipped_by_rule`, ... `failed`).
+    public var notRecorded: [LedgerEntry.Outcome: Int] = [:]
+    public var required = 0
+    public var requiredComplete = 0
+    /// The share of required calls recorded completely; nil when none was required.
+    public var requiredCompleteShare: Double? { required == 0 ? nil : Double(requiredComplete) / Double(required) }
+
+    public init() {}
+
+    mutating func add(_ row: SQLRow) throws {
+        let n: Int = try row["n"]
+        let outcome = LedgerEntry.Outcome(rawValue: try row["outcome"]) ?? .failed
+        seen += n
+        if outcome == .recorded {
+            recorded += n
+            if try row["complete"] as Int != 0 { complete += n }
+            if try row["one_sided"] as Int != 0 { oneSided += n }
+            if try row["gappy"] as Int != 0 { gaps += n }
+            if try row["cut"] as Int != 0 { cut += n }
+        } else {
+            notRecorded[outcome, default: 0] += n
+        }
+        if try row["required"] as Int != 0 {
+            required += n
+            if try row["complete"] as Int != 0 { requiredComplete += n }
+        }
+    }
+}
+
+/// A coverage report: the whole period, and each group when grouped.
+public struct CoverageReport: Sendable, Equatable {
+    public var total = CoverageCounts()
+    /// Group name (a UTC day `2026-11-02`, a rule id or `none`, a user name) and its counts, in order.
+    public var groups: [(name: String, counts: CoverageCounts)] = []
+    public static func == (a: CoverageReport, b: CoverageReport) -> Bool {
+        a.total == b.total && a.groups.map(\.name) == b.groups.map(\.name) && a.groups.map(\.counts) == b.groups.map(\.counts)
+    }
+}
+
+/// One call that was not recorded completely (`coverage --failures`).
+public struct CoverageFailure: Sendable, Equatable {
+    public var startEpoch: Double
+    public var endEpoch: Double
+    public var direction: String
+    public var caller: String?
+    public var callee: String?
+    public var outcome: LedgerEntry.Outcome
+    /// Why, in words: the outcome's detail, or the recording's defects.
+    public var reason: String
+    public var ruleID: Int64?
+    public var required: Bool
+    /// The recording to look at (`catalog show`), when there is one.
+    public var recordingID: String?
+}
+
+extension CatalogStore {
+    /// The WHERE clause of `query` as `actor` may see it (the ledger has the
+    /// recordings' caller and callee columns, so the same scope applies).
+    private func coverageCondition(_ query: CoverageQuery, by actor: CatalogActor) throws -> (String, SQLArguments) {
+        var terms = ["1 = 1"]
+        var arguments: SQLArguments = []
+        if let from = query.from {
+            terms.append("start_epoch >= ?")
+            arguments += [from]
+        }
+        if let to = query.to {
+            terms.append("start_epoch < ?")
+            arguments += [to]
+        }
+        if let rule = query.ruleID {
+            terms.append("rule_id = ?")
+            arguments += [rule]
+        }
+        if let name = query.user {
+            guard let user = try user(named: name) else {
+                throw CatalogError(.notFound, "no user '\(name)' in the catalog (callrec catalog users list)")
+            }
+            if let condition = AccessScope.numbers(user.numbers).sqlCondition(dialect) {
+                terms.append(condition.sql)
+                arguments += condition.arguments
+            }
+        }
+        if let condition = try scope(of: actor).sqlCondition(dialect) {
+            terms.append(condition.sql)
+            arguments += condition.arguments
+        }
+        return (terms.joined(separator: " AND "), arguments)
+    }
+
+    /// Counts the ledger's calls for `query`, as `actor` may see them (an
+    /// agent: their own numbers' calls). Audited.
+    public func coverage(_ query: CoverageQuery, by actor: CatalogActor, at now: Double) throws -> CoverageReport {
+        let (condition, arguments) = try coverageCondition(query, by: actor)
+        let tolerance = LedgerEntry.gapTolerance
+        let columns = "outcome, complete, one_sided, CASE WHEN gaps_s > \(tolerance) THEN 1 ELSE 0 END AS gappy, cut, required"
+        func counts(_ extra: String = "1 = 1", _ extraArguments: SQLArguments = [], group: String? = nil) throws -> [(String, CoverageCounts)] {
+            let groupColumn = group.map { "\($0) AS grp, " } ?? "'' AS grp, "
+            let rows = try read { db in
+                try db.query(
+                    sql: "SELECT \(groupColumn)\(columns), count(*) AS n FROM call_ledger WHERE \(condition) AND \(extra) "
+                        + "GROUP BY grp, outcome, complete, one_sided, gappy, cut, required ORDER BY grp",
+                    arguments: arguments + extraArguments)
+            }
+            var result: [(String, CoverageCounts)] = []
+            for row in rows {
+                let name: String = try row["grp"]
+                if result.last?.0 != name { result.append((name, CoverageCounts())) }
+                try result[result.count - 1].1.add(row)
+            }
+            return result
+        }
+        var report = CoverageReport()
+        report.total = try counts().first?.1 ?? CoverageCounts()
+        switch query.by {
+        case nil: break
+        case .day:
+            let day =
+                dialect.kind == .sqlite
+                ? "strftime('%Y-%m-%d', CAST(start_epoch AS INTEGER), 'unixepoch')"
+                : "to_char(to_timestamp(start_epoch) AT TIME ZONE 'UTC', 'YYYY-MM-DD')"
+            report.groups = try counts(group: day).map { (name: $0.0, counts: $0.1) }
+        case .rule:
+            let rule = "CASE WHEN rule_id IS NULL THEN 'none' ELSE CAST(rule_id AS \(dialect.kind == .sqlite ? "TEXT" : "text")) END"
+            report.groups = try counts(group: rule).map { (name: $0.0, counts: $0.1) }
+        case .user:
+            for user in try users() where !user.numbers.isEmpty {
+                guard let own = AccessScope.numbers(user.numbers).sqlCondition(dialect) else { continue }
+                let group = try counts(own.sql, own.arguments).first?.1 ?? CoverageCounts()
+                if group.seen > 0 { report.groups.append((name: user.name, counts: group)) }
+            }
+        }
+        try audit(
+            "coverage", target: nil, outcome: .done, by: actor, at: now,
+            detail: "\(report.total.seen) call\(report.total.seen == 1 ? "" : "s") counted" + (query.by.map { " by \($0.rawValue)" } ?? ""))
+        return report
+    }
+
+    /// The calls of `query` not recorded completely, oldest first: every
+    /// required one, and every other one that was to be recorded (a call a
+    /// rule skipped, or one nobody answered, is no failure). Audited.
+    public func coverageFailures(_ query: CoverageQuery, limit: Int, by actor: CatalogActor, at now: Double) throws -> [CoverageFailure] {
+        let (condition, arguments) = try coverageCondition(query, by: actor)
+        let rows = try read { db in
+            try db.query(
+                sql: """
+                    SELECT * FROM call_ledger WHERE \(condition) AND complete = 0 \
+                    AND (required = 1 OR outcome NOT IN ('skipped_by_rule', 'not_answered')) \
+                    ORDER BY start_epoch, call_key LIMIT ?
+                    """,
+                arguments: arguments + [limit])
+        }
+        let failures = try rows.map { row -> CoverageFailure in
+            let outcome = LedgerEntry.Outcome(rawValue: try row["outcome"]) ?? .failed
+            var reason = outcome.rawValue
+            if outcome == .recorded {
+                var defects: [String] = []
+                if try row["one_sided"] as Int != 0 { defects.append("one_sided") }
+                let gaps: Double = try row["gaps_s"]
+                if gaps > LedgerEntry.gapTolerance { defects.append("gaps \((gaps * 10).rounded() / 10) s") }
+                if try row["cut"] as Int != 0 { defects.append("cut") }
+                reason = "recorded with defects: " + defects.joined(separator: ", ")
+            }
+            if let detail: String = try row["detail"] { reason += " (\(detail))" }
+            return CoverageFailure(
+                startEpoch: try row["start_epoch"], endEpoch: try row["end_epoch"], direction: try row["direction"], caller: try row["caller"],
+                callee: try row["callee"], outcome: outcome, reason: reason, ruleID: try row["rule_id"],
+                required: try row["required"] as Int != 0, recordingID: try row["recording_id"])
+        }
+        try audit(
+            "coverage", target: nil, outcome: .done, by: actor, at: now,
+            detail: "\(failures.count) failing call\(failures.count == 1 ? "" : "s") listed")
+        return failures
+    }
+}
