@@ -35,7 +35,7 @@ struct CatalogCommand: ParsableCommand {
         subcommands: [
             CatalogFind.self, CatalogShow.self, CatalogExport.self, CatalogDelete.self, CatalogForget.self, CatalogHold.self,
             CatalogRelease.self, CatalogPurge.self, CatalogVerify.self, CatalogReseal.self, CatalogRules.self, CatalogUsers.self,
-            CatalogAudit.self, CatalogRecorders.self,
+            CatalogAudit.self, CatalogRecorders.self, CatalogCoverage.self,
         ]
     )
 }
