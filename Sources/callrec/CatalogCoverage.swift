@@ -108,7 +108,7 @@ struct CatalogCoverage: ParsableCommand {
 
     static func table(_ failures: [CoverageFailure]) -> String {
         failures.map { f in
-            let time = Date(timeIntervalSince1970: f.startEpoch).ISO8601Format()
+            let time = ISO8601Time.seconds(f.startEpoch)
             return "\(time)  \(f.direction)  \(display(f.caller)) -> \(display(f.callee))  \(display(f.reason))"
                 + (f.required ? "  required" : "") + (f.ruleID.map { "  rule \($0)" } ?? "")
                 + (f.recordingID.map { "  see: callrec catalog show \($0)" } ?? "")
@@ -172,8 +172,8 @@ struct CoverageReportJSON: Encodable {
     let groups: [Group]
 
     init(_ report: CoverageReport, query: CoverageQuery) {
-        from = query.from.map { Date(timeIntervalSince1970: $0).ISO8601Format() }
-        to = query.to.map { Date(timeIntervalSince1970: $0).ISO8601Format() }
+        from = query.from.map { ISO8601Time.seconds($0) }
+        to = query.to.map { ISO8601Time.seconds($0) }
         by = query.by?.rawValue
         total = CoverageCountsJSON(counts: report.total)
         groups = report.groups.map { Group(group: $0.name, counts: CoverageCountsJSON(counts: $0.counts)) }
@@ -204,8 +204,8 @@ struct CoverageFailureJSON: Encodable {
     let recording: String?
 
     init(_ failure: CoverageFailure) {
-        start = Date(timeIntervalSince1970: failure.startEpoch).ISO8601Format()
-        end = Date(timeIntervalSince1970: failure.endEpoch).ISO8601Format()
+        start = ISO8601Time.seconds(failure.startEpoch)
+        end = ISO8601Time.seconds(failure.endEpoch)
         direction = failure.direction
         caller = failure.caller
         callee = failure.callee
