@@ -94,7 +94,7 @@ let package = Package(
         ),
         // Whose keys open which recordings: users' and teams' keys in the catalog, passwords,
         // opening a recording for someone's keys, reseal. What the catalog commands and serve use.
-        .target(name: "Keyring", dependencies: ["CallrecCore", "Catalog", "Sealing", "Output"]),
+        .target(name: "Keyring", dependencies: ["CallrecCore", "Catalog", "Sealing", "Output", "Evidence"]),
         // `callrec serve`: sessions over the catalog's users, pages and a JSON API, audio by byte range.
         .target(
             name: "Serve",
@@ -183,7 +183,7 @@ let package = Package(
         // Keys in the catalog, sealed recordings end to end: convert sealed, open for a user's keys, reseal.
         .testTarget(
             name: "KeyringTests",
-            dependencies: ["Keyring", "Sealing", "Catalog", "Commit", "Conversion", "CallMedia", "Output", "CallrecCore", "CallrecTestSupport"]
+            dependencies: ["Keyring", "Sealing", "Catalog", "Commit", "Conversion", "CallMedia", "Output", "CallrecCore", "CallrecTestSupport", "Evidence"]
         ),
         .testTarget(
             name: "ServeTests",

@@ -176,13 +176,26 @@ extension CatalogStore {
                     var missing: [String] = []
                     var mismatched: [String] = []
                     let pending = try pendingReseal(of: row.id)
+                    // A signed recording's reseal is decided once it has begun (its new manifest is
+                    // signed): what a crash left undone on disk is done now, never undone.
+                    let rollForward = try !pending.isEmpty && wasSignedReseal(row.id)
                     for file in files {
                         let path = filePath(file.path)
-                        guard exists(path) else {
+                        var sum = exists(path) ? try FileDigest.sha256(path: path) : nil
+                        if rollForward, let next = pending[file.position], sum != next, !dryRun,
+                            try rollForwardReseal(id: row.id, path: path, relative: file.path, next: next)
+                        {
+                            sum = next
+                        }
+                        guard let sum else {
                             missing.append(file.path)
                             continue
                         }
-                        let sum = try FileDigest.sha256(path: path)
+                        if let next = pending[file.position], rollForward, sum != next, !dryRun {
+                            // Its new bytes are lost: it stays pending, and is reported below.
+                            mismatched.append(file.path)
+                            continue
+                        }
                         if let next = pending[file.position] {
                             // A reseal a crash interrupted: the file is the old one or the new one.
                             if sum == next || sum == file.sha256 {

@@ -376,6 +376,9 @@ public struct EvidenceVerifier {
             case "rolled back": explained = done.contains("verify done")
             case "failed": explained = done.contains("commit failed")
             case "replaced": explained = done.contains("replace done")
+            // A reseal signs the next manifest in the transaction that withdraws this one; a crash
+            // before its audit entry leaves verify to finish it (and audit that).
+            case "resealed": explained = done.contains("reseal done") || done.contains("verify done")
             default: explained = false
             }
             if !explained {

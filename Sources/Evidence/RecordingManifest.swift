@@ -143,6 +143,25 @@ public struct RecordingManifest: Sendable, Equatable {
     public var recorder: String
     public var sequence: Int64
     public var previousSHA256: String?
+    /// A manifest signed for a recording again (`catalog reseal` gave its
+    /// sealed files new headers): the manifest it takes the place of, which
+    /// was withdrawn as `resealed` in the same transaction. Nil for a
+    /// recording's first manifest, which then has no `supersedes` field.
+    public var supersedes: Superseded?
+
+    /// The manifest a later one takes the place of: its recorder, place in
+    /// that recorder's chain, and SHA-256.
+    public struct Superseded: Sendable, Equatable {
+        public var recorder: String
+        public var sequence: Int64
+        public var sha256: String
+
+        public init(recorder: String, sequence: Int64, sha256: String) {
+            self.recorder = recorder
+            self.sequence = sequence
+            self.sha256 = sha256
+        }
+    }
 
     public init(
         recording: String, callID: String, caller: String?, callee: String?, direction: String, start: String, end: String, files: [File],
@@ -189,6 +208,13 @@ public struct RecordingManifest: Sendable, Equatable {
         json.field("recording", recording)
         json.field("sequence", sequence)
         json.field("start", start)
+        if let supersedes {
+            var object = CanonicalJSON()
+            object.field("recorder", supersedes.recorder)
+            object.field("sequence", supersedes.sequence)
+            object.field("sha256", supersedes.sha256)
+            json.field("supersedes", object: object)
+        }
         json.field("v", 1)
         return json.bytes
     }
@@ -196,6 +222,67 @@ public struct RecordingManifest: Sendable, Equatable {
     /// The file names of a recording's manifest and signature.
     public static func fileNames(recording id: String) -> (manifest: String, signature: String) {
         (id + ".manifest.json", id + ".manifest.sig")
+    }
+}
+
+extension RecordingManifest {
+    /// The manifest whose bytes are `bytes` (a version-1 manifest callrec
+    /// wrote): every field read back, so that `bytes` of the result are
+    /// `bytes` again. Nil when they are not such a manifest. `catalog reseal`
+    /// reads the manifest in force this way to sign the next one, which says
+    /// the same apart from its files, its place in a chain and `supersedes`.
+    public init?(parsing bytes: [UInt8]) {
+        guard let object = try? JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any],
+            (object["v"] as? NSNumber)?.intValue == 1,
+            let recording = object["recording"] as? String, let callID = object["call_id"] as? String,
+            let direction = object["direction"] as? String, let start = object["start"] as? String, let end = object["end"] as? String,
+            let version = object["callrec"] as? String, let recorder = object["recorder"] as? String,
+            let sequence = (object["sequence"] as? NSNumber)?.int64Value,
+            let fileList = object["files"] as? [[String: Any]], let captureObject = object["capture"] as? [String: Any],
+            let audioObject = object["audio"] as? [String: Any]
+        else { return nil }
+        func string(_ object: [String: Any], _ key: String) -> String? { object[key] as? String }
+        func integer(_ object: [String: Any], _ key: String) -> Int64? { (object[key] as? NSNumber)?.int64Value }
+        var files: [File] = []
+        for file in fileList {
+            guard let name = string(file, "name"), let size = integer(file, "bytes"), let sha = string(file, "sha256") else { return nil }
+            files.append(File(name: name, bytes: size, sha256: sha))
+        }
+        var packets: ClosedRange<Int>? = nil
+        if let pair = captureObject["packets"] as? [NSNumber] {
+            guard pair.count == 2, pair[0].intValue <= pair[1].intValue else { return nil }
+            packets = pair[0].intValue...pair[1].intValue
+        }
+        let capture: Capture
+        switch string(captureObject, "kind") {
+        case "file":
+            guard let path = string(captureObject, "path"), let size = integer(captureObject, "bytes") else { return nil }
+            capture = .file(path: path, bytes: size, sha256: string(captureObject, "sha256"), packets: packets)
+        case "stream": capture = .stream(packets: packets)
+        case "interface":
+            guard let name = string(captureObject, "name") else { return nil }
+            capture = .interface(name: name, filter: string(captureObject, "filter"), packets: packets)
+        case "unknown": capture = .unknown
+        default: return nil
+        }
+        guard let format = string(audioObject, "format"), let channels = string(audioObject, "channels"),
+            let rate = integer(audioObject, "sample_rate")
+        else { return nil }
+        let audio = Audio(
+            format: format, channels: channels, sampleRate: Int(rate), bitrate: integer(audioObject, "bitrate").map(Int.init),
+            complexity: integer(audioObject, "complexity").map(Int.init), opusStreams: string(audioObject, "opus_streams"))
+        self.init(
+            recording: recording, callID: callID, caller: string(object, "caller"), callee: string(object, "callee"), direction: direction,
+            start: start, end: end, files: files, capture: capture, audio: audio, callrecVersion: version, recorder: recorder,
+            sequence: sequence, previousSHA256: string(object, "previous_sha256"))
+        if let superseded = object["supersedes"] as? [String: Any] {
+            guard let recorder = string(superseded, "recorder"), let sequence = integer(superseded, "sequence"),
+                let sha = string(superseded, "sha256")
+            else { return nil }
+            supersedes = Superseded(recorder: recorder, sequence: sequence, sha256: sha)
+        }
+        // Only what this type writes: a manifest with other fields would not come out the same.
+        guard self.bytes == bytes else { return nil }
     }
 }
 

@@ -1,5 +1,6 @@
 import CallrecCore
 import Catalog
+import Evidence
 import Output
 import Sealing
 
@@ -17,10 +18,22 @@ import Sealing
 /// catalog's checksums and recipients become the new ones and the reseal
 /// is audited. `catalog verify` settles a reseal a crash interrupted.
 ///
-/// Only recordings without a signed manifest (catalogued before recorders
-/// signed them) can be resealed: a signed recording's manifest names each
-/// file's SHA-256, so a reseal is refused until it can sign a new manifest.
+/// A recording its recorder signed is resealed under a new manifest: its
+/// manifest names each file's SHA-256, which a new header changes, so the
+/// manifest in force is withdrawn as `resealed` and `signer` (the recorder
+/// key of the machine that holds the files) signs the next one in its chain,
+/// naming the new files and the manifest it supersedes — in the one
+/// transaction that also records every file's next checksum. From then on
+/// the reseal is decided: after a crash `verify` finishes it on disk.
 public enum Reseal {
+    /// The steps of a signed reseal, for tests that stop one half-way (a crash).
+    public enum Step: Sendable, Equatable {
+        /// The new manifest is signed and the next checksums recorded; nothing renamed yet.
+        case manifestSigned
+        /// The first file has been renamed over its old self.
+        case firstFileRenamed
+    }
+
     /// What resealing one recording did.
     public struct Outcome: Sendable, Equatable {
         public var id: String
@@ -31,12 +44,16 @@ public enum Reseal {
     }
 
     /// Reseals recording `id` with `identities` (one of which must open its
-    /// files), acting as `actor` (admin: resealing changes files). Holds the
-    /// catalog's writer lock while it works, so verify does not run meanwhile.
-    /// - Throws: `CatalogError` (refused, not found, damaged, not sealed);
-    ///   `SealingError` naming the file (the key does not open it, a chunk is damaged).
+    /// files), acting as `actor` (admin: resealing changes files); a signed
+    /// recording gets a new manifest signed by `signer` (registered in the
+    /// catalog). Holds the catalog's writer lock while it works, so verify
+    /// does not run meanwhile.
+    /// - Throws: `CatalogError` (refused — a signed recording and no signer —,
+    ///   not found, damaged, not sealed); `SealingError` naming the file (the
+    ///   key does not open it, a chunk is damaged).
     public static func reseal(
-        id: String, identities: [X25519Identity], catalog: CatalogStore, by actor: CatalogActor, reason: String?, at now: Double
+        id: String, identities: [X25519Identity], catalog: CatalogStore, signer: ManifestSigner? = nil, by actor: CatalogActor,
+        reason: String?, at now: Double, afterStep: ((Step) throws -> Void)? = nil
     ) throws -> Outcome {
         let recording = try catalog.authorizedRecording(id: id, action: "reseal", minimumRole: .admin, by: actor, reason: reason, at: now)
         let lock = try catalog.writerLock()
@@ -46,20 +63,35 @@ public enum Reseal {
             throw CatalogError(.invalid, "recording \(id) is not sealed (it was written in the clear); nothing to reseal")
         }
         // A recording its recorder signed: its manifest names each file's SHA-256, which a new
-        // header changes. Until a reseal signs a new manifest in the chain, it is refused (audited)
-        // rather than leave a recording that no longer matches what was signed.
-        if let manifest = try catalog.manifest(of: id) {
-            try catalog.refuse(
-                actor, action: "reseal", target: id, reason: reason, at: now,
-                because: "its files are signed as they are (manifest #\(manifest.sequence) of recorder \(manifest.recorderID)), "
-                    + "and a new header would change what was signed; resealing signed recordings is not supported yet")
+        // header changes. It is resealed only under a new manifest, signed here.
+        let current = try catalog.manifest(of: id)
+        var signed: RecordingManifest? = nil
+        if let current {
+            guard signer != nil else {
+                try catalog.refuse(
+                    actor, action: "reseal", target: id, reason: reason, at: now,
+                    because: "its files are signed as they are (manifest #\(current.sequence) of recorder \(current.recorderID)); "
+                        + "resealing it signs a new manifest, and no recorder key was given to sign it")
+            }
+            guard let body = current.body, let manifest = RecordingManifest(parsing: body) else {
+                throw CatalogError(
+                    .damaged, "recording \(id): its manifest (#\(current.sequence) of recorder \(current.recorderID)) cannot be read; not resealed (run callrec catalog verify)")
+            }
+            signed = manifest
         }
         let directory = try catalog.keyDirectory()
         let holders = directory.holders(caller: recording.caller, callee: recording.callee)
 
         var written: [(file: CatalogFile, temporary: AtomicFile, next: CatalogStore.ResealedFile)] = []
         var added: [KeyDirectory.Holder] = []
-        defer { for entry in written { entry.temporary.discard() } }
+        // Discarded on failure — unless the reseal was decided (a signed one): verify then needs them.
+        var decided = false
+        var manifestFiles: [AtomicFile] = []
+        defer {
+            for file in written.map(\.temporary) + manifestFiles {
+                if decided { file.abandon() } else { file.discard() }
+            }
+        }
         for file in files where file.isSealed {
             let current = file.sealedTo ?? []
             let missing = holders.filter { !current.contains($0.recipient) }
@@ -79,23 +111,70 @@ public enum Reseal {
             written.append((file, temporary, next))
         }
         guard !written.isEmpty else { return Outcome(id: id, added: [], files: 0) }
-
-        try catalog.beginReseal(id: id, files: written.map(\.next))
-        var renamed = 0
-        do {
-            for entry in written {
-                try entry.temporary.replace()
-                renamed += 1
-            }
-        } catch {
-            // Nothing renamed: the reseal did not happen. Otherwise verify settles each file by what is on disk.
-            if renamed == 0 { try? catalog.abandonReseal(id: id) }
-            throw error
-        }
         let names = added.map(\.description).joined(separator: ", ")
-        try catalog.finishReseal(
-            id: id, by: actor, at: now, reason: reason,
-            detail: "added \(names) to \(written.count) file\(written.count == 1 ? "" : "s") (headers only; payloads unchanged)")
+        var detail = "added \(names) to \(written.count) file\(written.count == 1 ? "" : "s") (headers only; payloads unchanged)"
+
+        guard let current, var manifest = signed, let signer else {
+            try catalog.beginReseal(id: id, files: written.map(\.next))
+            var renamed = 0
+            do {
+                for entry in written {
+                    try entry.temporary.replace()
+                    renamed += 1
+                }
+            } catch {
+                // Nothing renamed: the reseal did not happen. Otherwise verify settles each file by what is on disk.
+                if renamed == 0 { try? catalog.abandonReseal(id: id) }
+                throw error
+            }
+            try catalog.finishReseal(id: id, by: actor, at: now, reason: reason, detail: detail)
+            return Outcome(id: id, added: added, files: written.count)
+        }
+
+        // A signed recording: the next manifest says what the current one says, with the new files.
+        let next = Dictionary(written.map { (fileName($0.file.path), $0.next) }, uniquingKeysWith: { a, _ in a })
+        manifest.files = manifest.files.map { file in
+            guard let changed = next[file.name] else { return file }
+            return RecordingManifest.File(name: file.name, bytes: changed.bytes, sha256: changed.sha256)
+        }
+        manifest.supersedes = .init(recorder: current.recorderID, sequence: current.sequence, sha256: current.sha256)
+        try signer.identity.register(in: catalog, label: RecorderIdentity.label(outputDirectory: catalog.folder), by: actor, at: now)
+        let record = try catalog.beginSignedReseal(id: id, files: written.map(\.next), replacing: current, at: now) { db in
+            try signer.chain(manifest, in: db)
+        }
+        // Decided: from here on, what is not done is finished by verify, from the temporary files kept.
+        decided = true
+        detail += "; manifest \(record.recorderID)#\(record.sequence) supersedes \(current.recorderID)#\(current.sequence)"
+        do {
+            try afterStep?(.manifestSigned)
+            for file in try catalog.files(of: id) {
+                let bytes: [UInt8]
+                if file.path.hasSuffix(".manifest.json") {
+                    bytes = record.body ?? []
+                } else if file.path.hasSuffix(".manifest.sig") {
+                    bytes = record.signature
+                } else {
+                    continue
+                }
+                let temporary = try AtomicFile(path: catalog.filePath(file.path))
+                try temporary.write(bytes)
+                try temporary.sync()
+                manifestFiles.append(temporary)
+            }
+            for (k, temporary) in (written.map(\.temporary) + manifestFiles).enumerated() {
+                try temporary.replace()
+                if k == 0 { try afterStep?(.firstFileRenamed) }
+            }
+            try catalog.finishReseal(id: id, by: actor, at: now, reason: reason, detail: detail)
+        } catch {
+            throw CatalogError(
+                .io, "recording \(id): its reseal is signed (manifest \(record.recorderID)#\(record.sequence)) but was not finished on disk "
+                    + "(\(error)); callrec catalog verify finishes it")
+        }
         return Outcome(id: id, added: added, files: written.count)
+    }
+
+    static func fileName(_ path: String) -> String {
+        path.split(separator: "/").last.map(String.init) ?? path
     }
 }

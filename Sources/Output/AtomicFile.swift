@@ -270,6 +270,16 @@ public final class AtomicFile {
         try publish(replacing: true)
     }
 
+    /// Closes the file and leaves its synced temporary copy where it is: for
+    /// a change that is decided but could not be finished (a signed
+    /// `catalog reseal` cut short), whose recovery (`catalog verify`) renames
+    /// the copy into place. The one case a temporary file outlives its
+    /// writer on purpose.
+    public func abandon() {
+        stored.close()
+        committed = true
+    }
+
     /// Closes and removes the temporary file.
     public func discard() {
         stored.close()

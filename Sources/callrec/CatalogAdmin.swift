@@ -352,10 +352,15 @@ struct CatalogReseal: ParsableCommand {
             them the older ones: for each recording, the recipients it would have now and has not yet are \
             added to each sealed file's header. The payload stays as it is, byte for byte; each file is \
             replaced atomically, its new SHA-256 entered in the catalog, and the reseal audited. It needs a \
-            key that opens the recordings: the compliance key (--identity), used here and not kept. \
-            Only recordings without a signed manifest (catalogued before recorders signed them) are \
-            resealed: a signed recording's manifest names each file's SHA-256, which a new header would \
-            change, so reseal refuses it (audited) until it can sign a new manifest.
+            key that opens the recordings: the compliance key (--identity), used here and not kept.
+
+            A signed recording (every recording a recorder committed since manifests exist) names each \
+            file's SHA-256 in its manifest, which a new header changes: reseal withdraws that manifest \
+            (as resealed, its hash and place in the chain kept) and signs the next one with this \
+            machine's recorder key (--signing-key, by default recorder.key in the catalog's folder), \
+            naming the new files and the manifest it supersedes. catalog verify and evidence bundles \
+            check the new one. Once the new manifest is signed the reseal is decided: if it is cut \
+            short (a crash), catalog verify finishes it from the files it left.
 
             Examples:
               callrec catalog reseal 20261129T081530Z-3f9a1c2e --identity compliance.key
@@ -367,6 +372,12 @@ struct CatalogReseal: ParsableCommand {
     @Option(name: .customLong("identity"), help: ArgumentHelp("A key that opens the recordings (mode 0600; repeatable).", valueName: "file"))
     var identities: [String] = []
     @Option(help: ArgumentHelp("Why (written to the audit log).", valueName: "text")) var reason: String?
+    @Option(
+        name: .customLong("signing-key"),
+        help: ArgumentHelp(
+            "The recorder key that signs a signed recording's new manifest (default: recorder.key in the catalog's folder; mode 0600).",
+            valueName: "file"))
+    var signingKey: String?
 
     func validate() throws {
         if ids.isEmpty { throw ValidationError("give at least one recording id") }
@@ -376,10 +387,17 @@ struct CatalogReseal: ParsableCommand {
     func run() throws {
         try location.run { store, actor in
             let keys = try identities.flatMap { try X25519Identity.load(path: $0) }
+            // The recorder key of this machine signs the new manifests; without one, signed recordings are refused.
+            let keyPath = signingKey ?? RecorderIdentity.defaultKeyPath(outputDirectory: store.folder)
+            let signer: ManifestSigner? =
+                signingKey != nil || FileManager.default.fileExists(atPath: keyPath)
+                ? ManifestSigner(identity: try openingRecorder { try RecorderIdentity.open(keyPath: keyPath, outputDirectory: store.folder) })
+                : nil
             var failures = 0
             for id in ids {
                 do {
-                    let outcome = try Reseal.reseal(id: id, identities: keys, catalog: store, by: actor, reason: reason, at: wallClock())
+                    let outcome = try Reseal.reseal(
+                        id: id, identities: keys, catalog: store, signer: signer, by: actor, reason: reason, at: wallClock())
                     if outcome.added.isEmpty {
                         FileHandleOutput.standardOutput.write("\(id): already sealed to everyone it should be\n")
                     } else {

@@ -134,7 +134,7 @@ import Testing
         #expect(try run(["catalog", "verify", "--out", site.out]).stdout.hasSuffix("intact\n1 recording healthy, nothing to repair\n"))
     }
 
-    @Test func resealRefusesASignedRecording() throws {
+    @Test func resealGivesAnOlderRecordingToAUserAddedLater() throws {
         let folder = FixturePaths.temporaryDirectory("sealed-cli-reseal")
         let key = folder + "/compliance.key"
         let recipient = try run(["keys", "new", "--out", key]).stdout.trimmingCharacters(in: .newlines)
@@ -150,11 +150,31 @@ import Testing
         #expect(try run(["catalog", "users", "add", "carl", "--out", out, "--role", "agent", "--number", "+4681111", "--password-file", password, "--work-factor", "10"]).status == 0)
         let before = try run(["catalog", "show", id, "--out", out, "--as", "carl", "--password-file", password])
         #expect(before.status == 1 && before.stderr.contains("carl's keys do not open it (it is sealed to 1 other key (compliance))"), "\(before.stderr)")
-        // The recording's manifest signs its files as they are: reseal refuses it, and nothing changes.
+        // Reseal: carl is added to each sealed file's header, and the recorder (its key in the output
+        // folder) signs a new manifest for the new files.
         let reseal = try run(["catalog", "reseal", id, "--out", out, "--identity", key, "--reason", "carl joined"])
-        #expect(reseal.status == 1 && reseal.stderr.contains("its files are signed as they are"), "\(reseal.stderr)")
-        #expect(try run(["catalog", "show", id, "--out", out, "--as", "carl", "--password-file", password]).status == 1)
+        #expect(reseal.status == 0 && reseal.stdout.contains("\(id): added carl (3 files, headers only)"), "\(reseal.stdout)\(reseal.stderr)")
+        #expect(try run(["catalog", "show", id, "--out", out, "--as", "carl", "--password-file", password]).status == 0)
         #expect(try run(["catalog", "verify", "--out", out]).stdout.hasSuffix("intact\n1 recording healthy, nothing to repair\n"))
+        // The new manifest on disk verifies with the recorder's public key, as anyone would check it.
+        let manifest = try #require(
+            FileManager.default.enumerator(atPath: out)?.allObjects.compactMap { $0 as? String }.first { $0.hasSuffix(".manifest.json") })
+        let signature = manifest.replacingOccurrences(of: ".manifest.json", with: ".manifest.sig")
+        let openssl = try tool(
+            ["openssl", "pkeyutl", "-verify", "-pubin", "-inkey", out + "/recorder.pub.pem", "-rawin", "-in", out + "/" + manifest, "-sigfile",
+             out + "/" + signature])
+        #expect(openssl.status == 0 && openssl.stdout.contains("Signature Verified Successfully"), "\(openssl.stdout)\(openssl.stderr)")
+        #expect(try String(contentsOfFile: out + "/" + manifest, encoding: .utf8).contains("\"supersedes\": {\"recorder\":"))
+        // An evidence bundle of it checks out.
+        let zip = folder + "/evidence.zip"
+        let exported = try run(["catalog", "export", id, "--out", out, "--evidence", zip, "--reason", "dispute", "--identity", key])
+        #expect(exported.status == 0, "\(exported.stderr)")
+        let checked = try run(["verify-evidence", zip])
+        #expect(checked.status == 0, "\(checked.stdout)\(checked.stderr)")
+        // Without the recorder key, a signed recording is not resealed.
+        let other = folder + "/elsewhere.key"
+        let refused = try run(["catalog", "reseal", id, "--out", out, "--identity", key, "--signing-key", other])
+        #expect(refused.status == 1 && refused.stderr.contains(other), "\(refused.stderr)")
         // A key file others can read is refused.
         try FileManager.default.setAttributes([.posixPermissions: 0o640], ofItemAtPath: key)
         let loose = try run(["catalog", "reseal", id, "--out", out, "--identity", key])
