@@ -188,7 +188,7 @@ let package = Package(
         .testTarget(
             name: "ServeTests",
             dependencies: [
-                "Serve", "Catalog", "Keyring", "Sealing", "Conversion", "CallMedia", "CallrecCore", "CallrecTestSupport",
+                "Serve", "Catalog", "CatalogPostgres", "Keyring", "Sealing", "Conversion", "CallMedia", "CallrecCore", "CallrecTestSupport",
                 .product(name: "Hummingbird", package: "hummingbird"), .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"), .product(name: "NIOCore", package: "swift-nio"),
             ]

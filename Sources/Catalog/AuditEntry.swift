@@ -74,11 +74,13 @@ extension CatalogStore {
         }
     }
 
-    /// The audit log, oldest first, optionally only since `since` (Unix
-    /// seconds), of one actor, or about one target: the newest `limit`
-    /// entries. Admin only (a refusal is itself logged).
+    /// The audit log, oldest first, optionally only since `since` and
+    /// before `until` (Unix seconds), of one actor, of one action, about one
+    /// target, or older than entry `beforeSeq` (the next page back): the
+    /// newest `limit` entries of those. Admin only (a refusal is itself logged).
     public func auditLog(
-        since: Double? = nil, actorName: String? = nil, target: String? = nil, limit: Int = 1000, by actor: CatalogActor, at now: Double
+        since: Double? = nil, until: Double? = nil, actorName: String? = nil, action: String? = nil, target: String? = nil,
+        beforeSeq: Int64? = nil, limit: Int = 1000, by actor: CatalogActor, at now: Double
     ) throws -> [AuditEntry] {
         try require(.admin, actor, action: "audit", target: nil, reason: nil, at: now)
         var conditions: [String] = []
@@ -87,13 +89,25 @@ extension CatalogStore {
             conditions.append("at_epoch >= ?")
             arguments.append(since)
         }
+        if let until {
+            conditions.append("at_epoch < ?")
+            arguments.append(until)
+        }
         if let actorName {
             conditions.append("actor = ?")
             arguments.append(actorName)
         }
+        if let action {
+            conditions.append("action = ?")
+            arguments.append(action)
+        }
         if let target {
             conditions.append("target = ?")
             arguments.append(target)
+        }
+        if let beforeSeq {
+            conditions.append("seq < ?")
+            arguments.append(beforeSeq)
         }
         let filter = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
         arguments.append(limit)

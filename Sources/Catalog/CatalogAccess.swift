@@ -1,3 +1,5 @@
+import Foundation
+
 /// What a catalog user may do.
 public enum Role: String, Sendable, CaseIterable, Codable {
     /// Sees and exports the calls of their own numbers; changes nothing.
@@ -22,14 +24,17 @@ public struct CatalogUser: Sendable, Equatable {
     /// The public half of the user's personal key (`age1…`), nil for a user
     /// made before keys; set through `putUser(_:key:teamKeys:by:at:)`.
     public var recipient: String?
+    /// Disabled by an admin (`setDisabled`): may not sign in or act (`--as`) until enabled.
+    public var disabled: Bool
 
     /// A user with `role`, an optional team and their own numbers.
-    public init(name: String, role: Role, team: String? = nil, numbers: [NumberPattern] = [], recipient: String? = nil) {
+    public init(name: String, role: Role, team: String? = nil, numbers: [NumberPattern] = [], recipient: String? = nil, disabled: Bool = false) {
         self.name = name
         self.role = role
         self.team = team
         self.numbers = numbers
         self.recipient = recipient
+        self.disabled = disabled
     }
 }
 
@@ -103,8 +108,29 @@ extension CatalogStore {
         guard let user = try user(named: name) else {
             throw CatalogError(.notFound, "no user '\(name)' in the catalog (callrec catalog users list)")
         }
+        if user.disabled {
+            try refuse(.user(user), action: "act", target: "user \(name)", reason: nil, at: Date().timeIntervalSince1970, because: "the user is disabled")
+        }
         return .user(user)
     }
+
+    /// Disables (or enables again) user `name`: a disabled user keeps their
+    /// key, numbers and audit trail but may not sign in to serve or act with
+    /// `--as`. Admin only; audited (`users disable`, `users enable`).
+    public func setDisabled(_ disabled: Bool, user name: String, by actor: CatalogActor, reason: String?, at now: Double) throws {
+        let action = disabled ? "users disable" : "users enable"
+        try require(.admin, actor, action: action, target: "user \(name)", reason: reason, at: now)
+        if case .user(let me) = actor, me.name == name, disabled {
+            try refuse(actor, action: action, target: "user \(name)", reason: reason, at: now, because: "an admin may not disable themselves")
+        }
+        try write { db in
+            guard try db.execute(sql: "UPDATE users SET disabled = ? WHERE name = ?", arguments: [disabled ? 1 : 0, name]) > 0 else {
+                throw CatalogError(.notFound, "no user '\(name)' in the catalog (callrec catalog users list)")
+            }
+            try Self.appendAudit(db, at: now, actor: actor, action: action, target: "user \(name)", outcome: .done, reason: reason)
+        }
+    }
+
 
     /// The recordings `actor` may see.
     public func scope(of actor: CatalogActor) throws -> AccessScope {
@@ -129,14 +155,14 @@ extension CatalogStore {
     }
 
     static func user(_ db: any SQLConnection, _ name: String) throws -> CatalogUser? {
-        guard let row = try db.queryOne(sql: "SELECT name, role, team, key_recipient FROM users WHERE name = ?", arguments: [name]) else {
+        guard let row = try db.queryOne(sql: "SELECT name, role, team, key_recipient, disabled FROM users WHERE name = ?", arguments: [name]) else {
             return nil
         }
         let numbers = try db.column(
             String.self, sql: #"SELECT pattern FROM user_numbers WHERE "user" = ? ORDER BY pattern"#, arguments: [name])
         return CatalogUser(
             name: try row["name"], role: Role(rawValue: try row["role"]) ?? .agent, team: try row["team"],
-            numbers: numbers.compactMap(NumberPattern.init), recipient: try row["key_recipient"])
+            numbers: numbers.compactMap(NumberPattern.init), recipient: try row["key_recipient"], disabled: try row["disabled"] as Int != 0)
     }
 
     /// Every user, by name.
@@ -157,8 +183,9 @@ extension CatalogStore {
         try removeUser(named: name, teamKeys: nil, by: actor, at: now)
     }
 
-    /// Throws a refusal (and audits it) unless `actor` has at least `role`.
-    func require(_ role: Role, _ actor: CatalogActor, action: String, target: String?, reason: String?, at now: Double) throws {
+    /// Throws a refusal (and audits it) unless `actor` has at least `role`
+    /// (serve's admin pages ask it before they list anything).
+    package func require(_ role: Role, _ actor: CatalogActor, action: String, target: String?, reason: String?, at now: Double) throws {
         let rank: [Role: Int] = [.agent: 0, .supervisor: 1, .admin: 2]
         guard rank[actor.role]! < rank[role]! else { return }
         try refuse(actor, action: action, target: target, reason: reason, at: now, because: "\(action) needs the \(role.rawValue) role")

@@ -156,7 +156,15 @@ enum CatalogSchema {
         notes,
         // v7 landed after v8 (the two were written at once): applied in this order.
         ledger,
+        usersDisabled,
     ]
+
+    /// A user an admin disabled (`catalog users disable`, serve's users
+    /// page): kept, with their key and their audit trail, but signed in
+    /// nowhere (serve's login, `--as`) until enabled again.
+    static let usersDisabled = CatalogMigration("v9-users-disabled") { db in
+        try db.execute(sql: "ALTER TABLE users ADD COLUMN disabled \(db.dialect.integer) NOT NULL DEFAULT 0")
+    }
 
     /// Notes and tags on recordings (`serve`'s call page): who wrote what
     /// when; removed with their recording. (v7 is coverage's.)

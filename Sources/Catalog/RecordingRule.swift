@@ -219,3 +219,29 @@ public struct RecordingRule: Sendable, Hashable {
         return parts.joined(separator: " ")
     }
 }
+
+extension RecordingRule {
+    /// A rule from the texts `catalog rules add` and serve's rules page
+    /// take: the same parsers for both, so the two cannot disagree.
+    /// - Throws: `CatalogError(.invalid)` naming the field that does not parse.
+    public static func parse(
+        action: RuleAction, name: String?, direction: String?, local: String?, remote: String?, days: String?, hours: String?,
+        except: [String], timeZone: String, samplePercent: Double, retain: String?
+    ) throws -> RecordingRule {
+        var rule = RecordingRule(name: name, action: action, timeZone: timeZone, samplePercent: samplePercent)
+        if let direction {
+            guard let d = CallDirection(rawValue: direction) else {
+                throw CatalogError(.invalid, "--direction must be inbound, outbound, internal or unknown")
+            }
+            rule.direction = d
+        }
+        rule.local = try local.map(NumberPattern.parse)
+        rule.remote = try remote.map(NumberPattern.parse)
+        rule.weekdays = try days.map(Weekdays.parse)
+        rule.hours = try hours.map(TimeOfDayWindow.parse)
+        rule.exceptHours = try except.map(TimeOfDayWindow.parse)
+        rule.retention = try retain.map(Retention.parse)
+        try rule.validate()
+        return rule
+    }
+}

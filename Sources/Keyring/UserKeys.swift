@@ -94,7 +94,7 @@ public enum UserKeys {
     /// Opens `name`'s keys with their password: the personal key, and every
     /// team key wrapped for it. A wrong password is refused, and the refusal
     /// audited as `action` on `target` (the command the password was asked for).
-    /// - Throws: `CatalogError(.refused)` for a wrong password (audited);
+    /// - Throws: `CatalogError(.refused)` for a wrong password or a disabled user (audited);
     ///   `.notFound` for no such user; `.invalid` for a user without a key.
     public static func unlock(
         _ name: String, password: Passphrase, catalog: CatalogStore, action: String, target: String?, reason: String? = nil, at now: Double
@@ -111,6 +111,10 @@ public enum UserKeys {
             personal = try X25519Identity(unsealing: stored.wrapped, with: [ScryptIdentity(passphrase: password)])
         } catch let error as SealingError where error.code == .noMatch {
             try catalog.refuse(.user(user), action: action, target: target, reason: reason, at: now, because: "wrong password")
+        }
+        // Checked once the password is known right, so the answer's time does not tell a disabled user from a wrong password.
+        if user.disabled {
+            try catalog.refuse(.user(user), action: action, target: target, reason: reason, at: now, because: "the user is disabled")
         }
         var identities = [personal]
         var names = [name]

@@ -118,6 +118,7 @@ public final class CallServer: Sendable {
         router.get("/api/calls") { request, context in try await self.apiCalls(request, context) }
         router.get("/api/calls/:id") { request, context in try await self.apiCall(request, context) }
         router.get("/api/calls/:id/peaks") { request, context in try await self.apiPeaks(request, context) }
+        addAdminRoutes(router)
         return router
     }
 
@@ -562,26 +563,51 @@ public final class CallServer: Sendable {
     }
 
     /// `GET /admin/audit` (a page) and `GET /api/audit` (JSON, the entries
-    /// as `catalog audit --json` gives them): the newest 200 entries of the
-    /// audit log, newest first, optionally of one `actor` or about one
-    /// `target`. Admins only: anyone else is refused (403) and the refusal audited.
+    /// as `catalog audit --json` gives them): the audit log newest first,
+    /// `auditPageSize` entries a page, optionally of one `actor`, one
+    /// `action`, about one `target`, `from` and `to` a date or time (as
+    /// `/api/calls` reads them); `before` (an entry's `seq`) pages back.
+    /// Admins only: anyone else is refused (403) and the refusal audited.
     func auditPage(_ request: Request, _ context: ServeContext, api: Bool) async throws -> Response {
         guard let session = session(request) else { return Self.unauthenticated(api: api) }
+        if (request.uri.query?.utf8.count ?? 0) > Self.maximumQueryLength {
+            return api ? Self.json(status: .uriTooLong, ["error": "the query string is too long"]) : html(status: .uriTooLong, pages.message(title: "Refused", text: "The query string is too long.", session: session))
+        }
         let parameters = request.uri.queryParameters
-        let actor = parameters.get("actor").map { String($0.prefix(Self.maximumFieldLength)) }.flatMap { $0.isEmpty ? nil : $0 }
-        let target = parameters.get("target").map { String($0.prefix(Self.maximumFieldLength)) }.flatMap { $0.isEmpty ? nil : $0 }
+        func field(_ name: String) -> String? { Self.field(parameters.get(name).map(String.init)) }
+        let filter = AuditFilter(actor: field("actor"), action: field("action"), target: field("target"), from: field("from"), to: field("to"), before: field("before"))
+        let since: Double?, until: Double?, before: Int64?
+        do {
+            since = try filter.from.map { try CallSearch.time($0, "from", endOfDay: false) }
+            until = try filter.to.map { try CallSearch.time($0, "to", endOfDay: true) }
+            before = try filter.before.map { text in
+                guard let seq = Int64(text), seq > 0 else { throw CallSearch.Invalid(message: "before must be an entry's number (seq)") }
+                return seq
+            }
+        } catch let error as CallSearch.Invalid {
+            if api { return Self.json(status: .badRequest, ["error": error.message]) }
+            return html(status: .badRequest, pages.audit(session: session, entries: [], filter: filter, next: nil, error: error.message))
+        }
         let entries: [AuditEntry]
+        let pageSize = Self.auditPageSize
         do {
             entries = try await blocking {
-                try self.catalog.auditLog(actorName: actor, target: target, limit: 200, by: session.actor, at: self.now()).reversed()
+                try self.catalog.auditLog(
+                    since: since, until: until, actorName: filter.actor, action: filter.action, target: filter.target, beforeSeq: before,
+                    limit: pageSize, by: session.actor, at: self.now()
+                ).reversed()
             }
         } catch let error as CatalogError where error.code == .refused {
             if api { return Self.json(status: .forbidden, ["error": "the audit log is for admins"]) }
             return html(status: .forbidden, pages.message(title: "Refused", text: "The audit log is for admins.", session: session))
         }
         if api { return Self.json(status: .ok, entries) }
-        return html(status: .ok, pages.audit(session: session, entries: entries, actor: actor ?? "", target: target ?? ""))
+        let next = entries.count == pageSize ? entries.last?.seq : nil
+        return html(status: .ok, pages.audit(session: session, entries: entries, filter: filter, next: next, error: nil))
     }
+
+    /// Entries on one page of the audit log (and one answer of `/api/audit`).
+    static let auditPageSize = 100
 
     /// `GET /rules`: the recording rules in the order they are tried, each
     /// marked where it can apply to a call of the user's own numbers (a

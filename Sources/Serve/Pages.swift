@@ -14,7 +14,9 @@ struct Pages: Sendable {
 
     init() throws {
         var library = MustacheLibrary()
-        for (name, text) in Self.templates { try library.register(text, named: name) }
+        for (name, text) in Self.templates.merging(Self.adminTemplates, uniquingKeysWith: { first, _ in first }) {
+            try library.register(text, named: name)
+        }
         self.library = library
     }
 
@@ -114,16 +116,25 @@ struct Pages: Sendable {
         return render("call", values)
     }
 
-    func audit(session: ServeSession, entries: [AuditEntry], actor: String, target: String) -> String {
+    func audit(session: ServeSession, entries: [AuditEntry], filter: AuditFilter, next: Int64?, error: String?) -> String {
         var values = frame(session, title: "Audit log")
-        values["actor"] = actor
-        values["target"] = target
+        values["actor"] = filter.actor ?? ""
+        values["action"] = filter.action ?? ""
+        values["target"] = filter.target ?? ""
+        values["from"] = filter.from ?? ""
+        values["to"] = filter.to ?? ""
+        if let error { values["error"] = error }
         values["entries"] = entries.map { e -> [String: Any] in
             [
                 "seq": e.seq.map(String.init) ?? "–", "at": Self.time(ISO8601Time.seconds(e.atEpoch)), "actor": e.actor, "action": e.action,
-                "target": e.target ?? "", "outcome": e.outcome.rawValue, "refused": e.outcome != .done, "reason": e.reason ?? "",
-                "detail": e.detail ?? "",
+                "target": e.redacted ? "[erased]" : e.target ?? "", "outcome": e.outcome.rawValue, "refused": e.outcome != .done,
+                "reason": e.reason ?? "", "detail": e.detail ?? "",
             ]
+        }
+        values["none"] = entries.isEmpty && error == nil
+        if let next {
+            let query = filter.fields.merging(["before": String(next)]) { _, new in new }
+            values["next"] = "/admin/audit?" + query.keys.sorted().map { "\($0)=\(Self.percentEncoded(query[$0]!))" }.joined(separator: "&")
         }
         return render("audit", values)
     }
@@ -172,7 +183,7 @@ struct Pages: Sendable {
             <a class="brand" href="/">callrec</a>
             {{#session}}
             <a class="nav" href="/rules">Recording rules</a>
-            {{#admin}}<a class="nav" href="/admin/audit">Audit log</a>{{/admin}}
+            {{#admin}}<a class="nav" href="/admin/holds">Holds</a> <a class="nav" href="/admin/erasure">Erasure</a> <a class="nav" href="/admin/rules">Rules (admin)</a> <a class="nav" href="/admin/users">Users</a> <a class="nav" href="/admin/audit">Audit log</a>{{/admin}}
             <span class="who">{{user}} ({{role}})</span>
             <form method="post" action="/logout" class="logout">
             <input type="hidden" name="csrf" value="{{csrf}}">
@@ -243,22 +254,6 @@ struct Pages: Sendable {
             <thead><tr><th>#</th><th>Name</th><th>Rule</th><th>Your calls</th></tr></thead>
             <tbody>
             {{#rules}}<tr><td>{{position}}</td><td>{{name}}</td><td>{{summary}}</td><td>{{#applies}}can apply{{/applies}}{{^applies}}–{{/applies}}</td></tr>{{/rules}}
-            </tbody>
-            </table>
-            {{> foot}}
-            """,
-        "audit": """
-            {{> head}}
-            <h1>Audit log</h1>
-            <form method="get" action="/admin/audit" class="search">
-            <label>Actor <input name="actor" value="{{actor}}"></label>
-            <label>Target <input name="target" value="{{target}}"></label>
-            <button type="submit">Show</button>
-            </form>
-            <table id="audit">
-            <thead><tr><th>#</th><th>When</th><th>Who</th><th>Action</th><th>Target</th><th>Outcome</th><th>Reason</th><th>Detail</th></tr></thead>
-            <tbody>
-            {{#entries}}<tr{{#refused}} class="refused"{{/refused}}><td>{{seq}}</td><td>{{at}}</td><td>{{actor}}</td><td>{{action}}</td><td>{{target}}</td><td>{{outcome}}</td><td>{{reason}}</td><td>{{detail}}</td></tr>{{/entries}}
             </tbody>
             </table>
             {{> foot}}

@@ -14,6 +14,9 @@ public struct ServeOptions: Sendable {
     public var tlsKey: String?
     /// Newest-first page size of "my latest calls" and the default of `/api/calls`.
     public var pageSize: Int
+    /// log2 of scrypt's N for the keys of users an admin adds or gives a new
+    /// password on the users page (`catalog users add`'s; tests use less).
+    public var keyWorkFactor: Int = 18
 
     public init(
         host: String = "127.0.0.1", port: Int = 8080, idleTimeout: Double = 30 * 60, absoluteTimeout: Double = 12 * 3600,

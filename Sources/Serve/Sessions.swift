@@ -79,6 +79,11 @@ package final class SessionStore: @unchecked Sendable {
         lock.withLock { sessions[id] = nil }
     }
 
+    /// Ends every session of user `name` (disabled by an admin).
+    package func end(user name: String) {
+        lock.withLock { sessions = sessions.filter { $0.value.user.name != name } }
+    }
+
     package var count: Int { lock.withLock { sessions.count } }
 
     private func isExpired(_ session: ServeSession, at now: Double) -> Bool {

@@ -143,19 +143,27 @@ struct CatalogAudit: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "audit",
         abstract: "List the audit log: who did what to which recording, when, why, and whether it was refused.",
-        discussion: "Admin only. Example: callrec catalog audit --since 2026-11-01 --user alice"
+        discussion: """
+            Admin only. Examples:
+              callrec catalog audit --since 2026-11-01 --user alice
+              callrec catalog audit --action hold --since 2026-11-01 --until 2026-11-30
+            """
     )
     @OptionGroup var location: CatalogLocation
     @Option(help: ArgumentHelp("Only entries at or after this date/time (UTC unless Z or an offset).", valueName: "time")) var since: String?
+    @Option(help: ArgumentHelp("Only entries before this date/time (a date alone: to the end of that day).", valueName: "time")) var until: String?
     @Option(help: ArgumentHelp("Only entries by this user (operator:<login> for the operator).", valueName: "name")) var user: String?
+    @Option(help: ArgumentHelp("Only entries of this action (show, export, hold, delete, login, ...).", valueName: "action")) var action: String?
     @Option(help: ArgumentHelp("Only entries about this recording id (or 'number +46...', 'rule 3').", valueName: "target")) var target: String?
     @Option(help: ArgumentHelp("The newest this many entries.", valueName: "n")) var limit: Int = 1000
     @Flag(help: "Print a JSON array instead of the table.") var json = false
 
     func run() throws {
         let sinceEpoch = try since.map { try CatalogTime.parse($0, zone: CatalogTime.zone("UTC")) }
+        let untilEpoch = try until.map { try CatalogTime.parse($0, zone: CatalogTime.zone("UTC"), endOfDay: true) }
         try location.run { store, actor in
-            let entries = try store.auditLog(since: sinceEpoch, actorName: user, target: target, limit: limit, by: actor, at: wallClock())
+            let entries = try store.auditLog(
+                since: sinceEpoch, until: untilEpoch, actorName: user, action: action, target: target, limit: limit, by: actor, at: wallClock())
             if json {
                 struct Line: Encodable {
                     var seq: Int64?, at: String, actor: String, action: String, target: String?, outcome: String, reason: String?, detail: String?
@@ -196,8 +204,45 @@ struct CatalogUsers: ParsableCommand {
             A supervisor also holds the key of their team, sealed to their personal key: a team's key \
             changes (a new generation, for the supervisors it has then) whenever its supervisors do.
             """,
-        subcommands: [Add.self, Passwd.self, List.self, Remove.self]
+        subcommands: [Add.self, Passwd.self, List.self, Disable.self, Enable.self, Remove.self]
     )
+
+    struct Disable: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Disable a user: they keep their key, numbers and audit trail but may not sign in or act (admin only).",
+            discussion: """
+                A disabled user's serve login and --as are refused (audited); serve ends their sessions on the \
+                server whose users page disabled them (another serve process ends them at their expiry). \
+                users enable lets them in again.
+
+                Example: callrec catalog users disable alice --reason "left the company 2026-12-01"
+                """
+        )
+        @OptionGroup var location: CatalogLocation
+        @Argument(help: "The user name.") var name: String
+        @Option(help: ArgumentHelp("Why (written to the audit log).", valueName: "text")) var reason: String?
+
+        func run() throws {
+            try location.run { store, actor in
+                try store.setDisabled(true, user: name, by: actor, reason: reason, at: wallClock())
+                FileHandleOutput.standardOutput.write("user \(name) disabled\n")
+            }
+        }
+    }
+
+    struct Enable: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Enable a disabled user again (admin only).")
+        @OptionGroup var location: CatalogLocation
+        @Argument(help: "The user name.") var name: String
+        @Option(help: ArgumentHelp("Why (written to the audit log).", valueName: "text")) var reason: String?
+
+        func run() throws {
+            try location.run { store, actor in
+                try store.setDisabled(false, user: name, by: actor, reason: reason, at: wallClock())
+                FileHandleOutput.standardOutput.write("user \(name) enabled\n")
+            }
+        }
+    }
 
     struct Add: ParsableCommand {
         static let configuration = CommandConfiguration(
@@ -307,7 +352,7 @@ struct CatalogUsers: ParsableCommand {
             try location.run { store, _ in
                 var text = ""
                 for u in try store.users() {
-                    text += "\(u.name.padded(16))  \(u.role.rawValue.padded(10))  team \((u.team ?? "-").padded(10))  numbers \((u.numbers.isEmpty ? "-" : u.numbers.map(\.text).joined(separator: " ")).padded(24))  key \(u.recipient ?? "none (users passwd --reset)")\n"
+                    text += "\(u.name.padded(16))  \(u.role.rawValue.padded(10))\(u.disabled ? "  DISABLED" : "")  team \((u.team ?? "-").padded(10))  numbers \((u.numbers.isEmpty ? "-" : u.numbers.map(\.text).joined(separator: " ")).padded(24))  key \(u.recipient ?? "none (users passwd --reset)")\n"
                 }
                 var holders: [String: [String]] = [:]
                 for u in try store.users() {

@@ -50,18 +50,11 @@ struct CatalogRules: ParsableCommand {
         @Option(help: ArgumentHelp("Insert at this place (1 = first; default last).", valueName: "n")) var position: Int?
 
         func run() throws {
-            var rule = RecordingRule(name: name, action: action, timeZone: tz, samplePercent: sample)
+            var rule = RecordingRule(action: action)
             try reportingCatalogErrors {
-                if let direction {
-                    guard let d = CallDirection(rawValue: direction) else { throw ValidationError("--direction must be inbound, outbound, internal or unknown") }
-                    rule.direction = d
-                }
-                rule.local = try local.map(NumberPattern.parse)
-                rule.remote = try remote.map(NumberPattern.parse)
-                rule.weekdays = try days.map(Weekdays.parse)
-                rule.hours = try hours.map(TimeOfDayWindow.parse)
-                rule.exceptHours = try except.map(TimeOfDayWindow.parse)
-                rule.retention = try retain.map(Retention.parse)
+                rule = try RecordingRule.parse(
+                    action: action, name: name, direction: direction, local: local, remote: remote, days: days, hours: hours, except: except,
+                    timeZone: tz, samplePercent: sample, retain: retain)
             }
             try location.run(create: true) { store, actor in
                 let added = try store.addRule(rule, position: position, by: actor, at: wallClock())

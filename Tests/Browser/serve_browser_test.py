@@ -6,8 +6,11 @@ fixture captures converted sealed), `callrec serve` is started on a free loopbac
 and the browser signs in as an agent (sees only her call), opens it, presses play and
 sees the audio's currentTime advance, clicks the waveform and sees it seek, adds a tag
 and a note, signs out
-and is refused; then a supervisor sees the team's calls. A screenshot of the call page
-is saved in the output folder (OUT/serve-call-page.png).
+and is refused; the player's ±10 s buttons, its speed menu and its keys (space, ←, →,
+1, 2, 3) change the audio's currentTime and playbackRate; then a supervisor sees the
+team's calls, and an admin places a legal hold on the holds page and finds it on the
+audit page. A screenshot of the call page is saved in the output folder
+(OUT/serve-call-page.png).
 
   python3 Tests/Browser/serve_browser_test.py --callrec .build/debug/callrec --out .build/browser-test
 """
@@ -16,11 +19,13 @@ import argparse, json, os, shutil, socket, subprocess, sys, tempfile, time, urll
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
+from selenium.webdriver.support.ui import Select
 from selenium.webdriver.support.ui import WebDriverWait
 
 FIXTURES = ["Fixtures/g711u-2legs-20ms.pcap", "Fixtures/g711a-2legs-20ms.pcap"]
 # alice: the callee of the first fixture; bob: the caller of the second; sam supervises their team.
-USERS = [("alice", "agent", "+4687654321"), ("bob", "agent", "+4631555010"), ("sam", "supervisor", None)]
+USERS = [("alice", "agent", "+4687654321"), ("bob", "agent", "+4631555010"), ("sam", "supervisor", None), ("ada", "admin", None)]
 
 
 def run(*args, **kw):
@@ -116,6 +121,48 @@ def main():
         webdriver.ActionChains(driver).move_to_element_with_offset(lane, int(width * 0.25), 0).click().perform()
         wait.until(lambda d: abs(audio("currentTime") - 0.75 * duration) < 0.3)
         check(True, f"a click at 3/4 of the waveform seeks to {audio('currentTime'):.2f} s of {duration:.2f} s")
+
+        # ±10 s (the fixture is 6 s long: back from 3 s is the start, forward the end).
+        def at(seconds):
+            driver.execute_script(f"document.getElementById('audio').currentTime = {seconds}")
+            wait.until(lambda d: abs(audio("currentTime") - seconds) < 0.05)
+        at(3)
+        driver.find_element(By.ID, "back").click()
+        wait.until(lambda d: audio("currentTime") < 0.05)
+        check(True, f"-10 s from 3 s goes to {audio('currentTime'):.2f} s")
+        at(1)
+        driver.find_element(By.ID, "forward").click()
+        wait.until(lambda d: audio("currentTime") > duration - 0.1)
+        check(True, f"+10 s from 1 s goes to the end, {audio('currentTime'):.2f} s")
+        # Speed from the menu.
+        for label, rate in [("1.5×", 1.5), ("2×", 2), ("1×", 1)]:
+            Select(driver.find_element(By.ID, "speed")).select_by_visible_text(label)
+            wait.until(lambda d: audio("playbackRate") == rate)
+            check(True, f"speed {label}: playbackRate {audio('playbackRate')}")
+        # The keys, pressed with the page (not a form field) focused.
+        def press(key):
+            driver.find_element(By.TAG_NAME, "h1").click()
+            webdriver.ActionChains(driver).send_keys(key).perform()
+        at(4)
+        press(Keys.ARROW_LEFT)
+        wait.until(lambda d: audio("currentTime") < 0.05)
+        check(True, "← goes back 10 s")
+        at(1)
+        press(Keys.ARROW_RIGHT)
+        wait.until(lambda d: audio("currentTime") > duration - 0.1)
+        check(True, "→ goes forward 10 s")
+        for key, rate in [("2", 1.5), ("3", 2), ("1", 1)]:
+            press(key)
+            wait.until(lambda d: audio("playbackRate") == rate)
+            check(driver.find_element(By.ID, "speed").get_attribute("value") == {1.5: "1.5", 2: "2", 1: "1"}[rate],
+                  f"key {key}: playbackRate {rate}, the menu follows")
+        at(0.5)
+        press(" ")
+        wait.until(lambda d: not audio("paused") and audio("currentTime") > 0.7)
+        check(True, f"space plays ({audio('currentTime'):.2f} s)")
+        press(" ")
+        wait.until(lambda d: audio("paused"))
+        check(True, "space pauses")
         driver.find_element(By.ID, "new-tag").send_keys("complaint")
         driver.find_element(By.ID, "add-tag").click()
         wait.until(lambda d: "complaint" in d.find_element(By.ID, "tags").text)
@@ -141,6 +188,28 @@ def main():
 
         login("sam")
         check(sorted(listed()) == sorted([alice_call, bob_call]), "sam (supervisor) sees the team's calls")
+        driver.find_element(By.ID, "logout").click()
+        wait.until(lambda d: d.current_url.endswith("/login"))
+
+        # An admin places a legal hold on the holds page and finds it in the audit log.
+        login("ada")
+        driver.find_element(By.LINK_TEXT, "Holds").click()
+        wait.until(lambda d: d.find_elements(By.ID, "hold-form"))
+        driver.find_element(By.ID, "hold-id").send_keys(alice_call)
+        driver.find_element(By.ID, "hold-reason").send_keys("case 2026-17")
+        driver.find_element(By.ID, "hold").click()
+        wait.until(lambda d: d.find_elements(By.ID, "outcome"))
+        check(f"{alice_call} is under legal hold: case 2026-17" in driver.find_element(By.ID, "outcome").text, "ada places a legal hold")
+        check(alice_call in driver.find_element(By.ID, "holds").text, "the holds page lists it")
+        driver.find_element(By.LINK_TEXT, "Audit log").click()
+        wait.until(lambda d: d.find_elements(By.ID, "audit"))
+        driver.find_element(By.NAME, "action").send_keys("hold")
+        driver.find_element(By.CSS_SELECTOR, "form.search button").click()
+        wait.until(lambda d: "action=hold" in d.current_url)
+        rows = [r.text for r in driver.find_elements(By.CSS_SELECTOR, "#audit tbody tr")]
+        check(any("ada" in r and alice_call in r and "case 2026-17" in r and "done" in r for r in rows), "the audit page shows the hold, by ada, with its reason")
+        held = json.loads(run(callrec, "catalog", "find", "--held", "--json", "--out", site))
+        check([c["id"] for c in held] == [alice_call], "the catalog has it under hold")
         print("browser-test: passed")
     finally:
         if driver:

@@ -2,6 +2,7 @@ import CallMedia
 import CallrecCore
 import CallrecTestSupport
 import Catalog
+import CatalogPostgres
 import Conversion
 import Foundation
 import HTTPTypes
@@ -16,7 +17,9 @@ import Testing
 /// A recording site for the serve tests: a catalog with users (agents alice
 /// and bob in team sales, carol in support, sam supervising sales, admin
 /// ada), one generated call of each agent with an outside number, converted
-/// sealed by the real converter, and the server over it.
+/// sealed by the real converter, and the server over it. The catalog is
+/// SQLite (`OUT/catalog.sqlite`) or a database of its own on the test
+/// PostgreSQL server.
 final class ServeSite: @unchecked Sendable {
     static let workFactor = 10
     static let admin = CatalogActor.operator("test")
@@ -29,9 +32,9 @@ final class ServeSite: @unchecked Sendable {
     /// The recording id of each agent's call.
     private(set) var calls: [String: String] = [:]
 
-    init(sealed: Bool = true) throws {
+    init(sealed: Bool = true, backend: CatalogBackend = .sqlite) throws {
         out = FixturePaths.temporaryDirectory("serve-site")
-        catalog = try CatalogStore(path: out + "/catalog.sqlite")
+        catalog = try CatalogStore.open(try backend.newCatalog(folder: out), folder: out)
         try addUser("alice", .agent, team: "sales", numbers: [Self.numbers["alice"]!])
         try addUser("bob", .agent, team: "sales", numbers: [Self.numbers["bob"]!])
         try addUser("carol", .agent, team: "support", numbers: [Self.numbers["carol"]!])
@@ -50,7 +53,7 @@ final class ServeSite: @unchecked Sendable {
             impairments.events = [(digit: 5, at: 1.0, duration: 0.2)]
             call.callerImpairments = impairments
             let capture = try TemporaryFile.write(call.build().pcap)
-            let result = try Converter(options: options).convert(path: capture, diagnostics: Diagnostics())
+            let result = try Converter(options: options, catalog: catalog).convert(path: capture, diagnostics: Diagnostics())
             if let error = result.error { throw CatalogError(.io, error) }
             calls[agent] = try #require(result.recordings.first).id
         }
