@@ -37,6 +37,9 @@ public struct RecordingSummary: Sendable {
     public var ruleID: Int64? = nil
     /// Until when the recording is kept (Unix seconds), as the recording rules decided (nil: the default retention).
     public var retainUntilEpoch: Double? = nil
+    /// Recorded under an on-demand rule: `retainUntilEpoch` is the time it
+    /// has to be kept in (catalog keep), after which purge removes it.
+    public var onDemand = false
     /// SHA-256 of the audio file, once committed.
     public var audioSHA256: String? = nil
     /// The first and last packet of the capture that belonged to the call

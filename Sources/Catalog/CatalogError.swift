@@ -16,6 +16,8 @@ public struct CatalogError: Error, CustomStringConvertible, Sendable, Equatable 
         public static let invalid = Code(rawValue: "invalid")
         /// A legal hold stops the operation.
         public static let held = Code(rawValue: "held")
+        /// A rule that requires recording (`--require`) recorded it: it is not deleted at a user's request.
+        public static let required = Code(rawValue: "required")
         /// The recording was erased (delete, forget, purge) and is not written again.
         public static let erased = Code(rawValue: "erased")
         /// The call is recorded already (the same call seen again: a second

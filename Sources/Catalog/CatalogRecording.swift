@@ -88,6 +88,12 @@ public struct CatalogRecording: Codable, Sendable, Equatable {
     /// Some or all of the call's media was encrypted (the index's `encrypted`):
     /// the recording holds only the audio sent in clear.
     public var mediaEncrypted = false
+    /// Recorded under an on-demand rule and not kept yet: removed by purge
+    /// once `retainUntilEpoch` is past, unless someone keeps it (`keep`).
+    public var onDemand = false
+    /// Who kept an on-demand recording, and when (nil: nobody, or not on demand).
+    public var keptBy: String?
+    public var keptAtEpoch: Double?
 
     /// A committed recording with the default retention; the optional fields start nil.
     public init(
@@ -125,6 +131,9 @@ public struct CatalogRecording: Codable, Sendable, Equatable {
     enum CodingKeys: String, CodingKey {
         case id, caller, callee, direction, start, codecs, state, damaged, storage
         case mediaEncrypted = "media_encrypted"
+        case onDemand = "on_demand"
+        case keptBy = "kept_by"
+        case keptAtEpoch = "kept_at_epoch"
         case callID = "call_id"
         case startEpoch = "start_epoch"
         case durationS = "duration_s"
@@ -203,7 +212,7 @@ extension CatalogRecording {
         "audio_bytes", "audio_sha256", "codecs", "sample_rate", "end_reason", "caller_talk_s", "callee_talk_s", "overtalk_s",
         "dtmf_count", "silence_share", "caller_packets", "callee_packets", "caller_lost", "callee_lost", "caller_jitter_ms",
         "callee_jitter_ms", "rule_id", "retain_until_epoch", "hold_reason", "hold_by", "hold_at_epoch", "state", "damaged",
-        "storage", "media_encrypted", "dtmf_times",
+        "storage", "media_encrypted", "dtmf_times", "on_demand", "kept_by", "kept_at_epoch",
     ]
 
     /// The row's values, in the order of `columns`.
@@ -213,7 +222,7 @@ extension CatalogRecording {
             audioBytes, audioSHA256, codecs, sampleRate, endReason, callerTalkS, calleeTalkS, overtalkS,
             dtmfCount, silenceShare, callerPackets, calleePackets, callerLost, calleeLost, callerJitterMs,
             calleeJitterMs, ruleID, retainUntilEpoch, holdReason, holdBy, holdAtEpoch, state, damaged,
-            storage, mediaEncrypted, dtmfTimes,
+            storage, mediaEncrypted, dtmfTimes, onDemand, keptBy, keptAtEpoch,
         ]
         return values.map(\.sqlValue)
     }
@@ -248,6 +257,9 @@ extension CatalogRecording {
         damaged = try row["damaged"]
         storage = try row["storage"]
         mediaEncrypted = try row["media_encrypted"]
+        onDemand = try row["on_demand"]
+        keptBy = try row["kept_by"]
+        keptAtEpoch = try row["kept_at_epoch"]
     }
 
     /// Inserts the row, or updates every column of the row with its id.

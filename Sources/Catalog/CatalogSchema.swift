@@ -157,7 +157,21 @@ enum CatalogSchema {
         // v7 landed after v8 (the two were written at once): applied in this order.
         ledger,
         usersDisabled,
+        onDemand,
     ]
+
+    /// On-demand rules (`rules add --record --on-demand 24h`) and the
+    /// recordings they keep provisionally: `rules.on_demand` (the time to
+    /// keep one in, `24h`); `recordings.on_demand` (1: nobody has kept it
+    /// yet, and purge removes it once its time is past), `kept_by` and
+    /// `kept_at_epoch` (who kept it, when).
+    static let onDemand = CatalogMigration("v10-on-demand") { db in
+        let d = db.dialect
+        try db.execute(sql: "ALTER TABLE rules ADD COLUMN on_demand \(d.text)")
+        try db.execute(sql: "ALTER TABLE recordings ADD COLUMN on_demand \(d.integer) NOT NULL DEFAULT 0")
+        try db.execute(sql: "ALTER TABLE recordings ADD COLUMN kept_by \(d.text)")
+        try db.execute(sql: "ALTER TABLE recordings ADD COLUMN kept_at_epoch \(d.real)")
+    }
 
     /// A user an admin disabled (`catalog users disable`, serve's users
     /// page): kept, with their key and their audit trail, but signed in

@@ -141,7 +141,7 @@ extension CatalogStore {
     /// it will. A recording whose files are in another storage (a shared
     /// PostgreSQL catalog) is left `deleting` for that storage's recorder or
     /// verify to finish, and reported as failed with the reason.
-    private func erase(
+    func erase(
         _ recordings: [CatalogRecording], action: String, by actor: CatalogActor, reason: String?, at now: Double, forgetting number: String? = nil
     ) throws -> ErasureReport {
         // The transaction may run more than once (PostgreSQL retries): it returns what it did.

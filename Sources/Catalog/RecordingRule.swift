@@ -91,10 +91,11 @@ public struct TimeOfDayWindow: Sendable, Hashable, CustomStringConvertible {
     }
 }
 
-/// How long a recording is kept: `90d`, `24m`, `7y` (days, calendar months, years).
+/// How long a recording is kept: `90d`, `24m`, `7y` (days, calendar months,
+/// years), or `24h` (hours: an on-demand rule's time to be kept).
 public struct Retention: Sendable, Hashable, CustomStringConvertible {
-    /// Days, calendar months or years.
-    public enum Unit: String, Sendable { case days = "d", months = "m", years = "y" }
+    /// Hours, days, calendar months or years.
+    public enum Unit: String, Sendable { case hours = "h", days = "d", months = "m", years = "y" }
     /// How many units.
     public var amount: Int
     /// Which unit.
@@ -109,11 +110,11 @@ public struct Retention: Sendable, Hashable, CustomStringConvertible {
         self.unit = unit
     }
 
-    /// Parses `90d`, `24m`, `7y`.
+    /// Parses `24h`, `90d`, `24m`, `7y`.
     public static func parse(_ text: String) throws -> Retention {
         guard let last = text.last, let unit = Unit(rawValue: String(last).lowercased()),
             let amount = Int(text.dropLast()), (0...100 * 366).contains(amount)
-        else { throw CatalogError(.invalid, "'\(text)' is not a retention period (e.g. 90d, 24m, 7y)") }
+        else { throw CatalogError(.invalid, "'\(text)' is not a retention period (e.g. 24h, 90d, 24m, 7y)") }
         return Retention(amount: amount, unit: unit)
     }
 
@@ -132,6 +133,7 @@ public struct Retention: Sendable, Hashable, CustomStringConvertible {
         let calendar = Retention.utc
         var delta = DateComponents()
         switch unit {
+        case .hours: delta.hour = amount
         case .days: delta.day = amount
         case .months: delta.month = amount
         case .years: delta.year = amount
@@ -171,13 +173,20 @@ public struct RecordingRule: Sendable, Hashable {
     public var samplePercent: Double
     /// How long what this rule records is kept (nil: the default).
     public var retention: Retention?
+    /// An on-demand rule (`--on-demand 24h`): what it records is kept only
+    /// this long unless someone who may see the call keeps it (`catalog
+    /// keep`, the call page's Keep button); then for `retention`. `catalog
+    /// purge` removes those nobody kept. Nil: kept for `retention` outright.
+    public var onDemand: Retention?
 
     /// A rule; every condition left nil holds for every call.
     public init(
         id: Int64 = 0, position: Int = 0, name: String? = nil, action: RuleAction, direction: CallDirection? = nil,
         local: NumberPattern? = nil, remote: NumberPattern? = nil, weekdays: Weekdays? = nil, hours: TimeOfDayWindow? = nil,
-        exceptHours: [TimeOfDayWindow] = [], timeZone: String = "UTC", samplePercent: Double = 100, retention: Retention? = nil
+        exceptHours: [TimeOfDayWindow] = [], timeZone: String = "UTC", samplePercent: Double = 100, retention: Retention? = nil,
+        onDemand: Retention? = nil
     ) {
+        self.onDemand = onDemand
         self.id = id
         self.position = position
         self.name = name
@@ -202,6 +211,7 @@ public struct RecordingRule: Sendable, Hashable {
             throw CatalogError(.invalid, "the sample must be a percentage from 0 to 100, not \(samplePercent)")
         }
         if let name, name.utf8.count > 200 { throw CatalogError(.invalid, "the rule name is longer than 200 bytes") }
+        if onDemand != nil && action != .record { throw CatalogError(.invalid, "--on-demand is for a rule that records (--record)") }
     }
 
     /// The rule in one line, as `rules list` prints it.
@@ -215,6 +225,7 @@ public struct RecordingRule: Sendable, Hashable {
         if !exceptHours.isEmpty { parts.append("not " + exceptHours.map(\.description).joined(separator: ",")) }
         if weekdays != nil || hours != nil || !exceptHours.isEmpty { parts.append(timeZone) }
         if samplePercent < 100 { parts.append("sample \(RuleSet.percent(samplePercent))%") }
+        if let onDemand { parts.append("on demand \(onDemand)") }
         parts.append("retain \(retention ?? .default)")
         return parts.joined(separator: " ")
     }
@@ -226,7 +237,7 @@ extension RecordingRule {
     /// - Throws: `CatalogError(.invalid)` naming the field that does not parse.
     public static func parse(
         action: RuleAction, name: String?, direction: String?, local: String?, remote: String?, days: String?, hours: String?,
-        except: [String], timeZone: String, samplePercent: Double, retain: String?
+        except: [String], timeZone: String, samplePercent: Double, retain: String?, onDemand: String? = nil
     ) throws -> RecordingRule {
         var rule = RecordingRule(name: name, action: action, timeZone: timeZone, samplePercent: samplePercent)
         if let direction {
@@ -241,6 +252,7 @@ extension RecordingRule {
         rule.hours = try hours.map(TimeOfDayWindow.parse)
         rule.exceptHours = try except.map(TimeOfDayWindow.parse)
         rule.retention = try retain.map(Retention.parse)
+        rule.onDemand = try onDemand.map(Retention.parse)
         try rule.validate()
         return rule
     }

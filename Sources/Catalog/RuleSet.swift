@@ -31,17 +31,26 @@ public struct RuleDecision: Sendable, Equatable {
     public var action: RuleAction
     /// The rule that matched, or nil when none did (then the call is recorded).
     public var ruleID: Int64?
-    /// How long the recording is kept.
+    /// How long the recording is kept: for an on-demand rule, the time it
+    /// has to be kept in (`onDemand`), else the rule's retention.
     public var retention: Retention
+    /// Recorded under an on-demand rule: provisional until someone keeps it.
+    public var onDemand: Bool
 
     /// Whether the call is recorded.
     public var records: Bool { action == .record }
 
     /// A decision.
-    public init(action: RuleAction, ruleID: Int64?, retention: Retention) {
+    public init(action: RuleAction, ruleID: Int64?, retention: Retention, onDemand: Bool = false) {
         self.action = action
         self.ruleID = ruleID
         self.retention = retention
+        self.onDemand = onDemand
+    }
+
+    /// What `rule`, having matched, decides.
+    init(_ rule: RecordingRule) {
+        self.init(action: rule.action, ruleID: rule.id, retention: rule.onDemand ?? rule.retention ?? .default, onDemand: rule.onDemand != nil)
     }
 
     /// What happens when no rule matches: record, keep for the default period.
@@ -73,7 +82,7 @@ public struct RuleSet: Sendable {
     /// The decision for `call`: the first matching rule's action and retention.
     public func decide(_ call: CallFacts) -> RuleDecision {
         for (rule, zone) in zip(rules, zones) where evaluate(rule, zone: zone, call, explaining: false).matched {
-            return RuleDecision(action: rule.action, ruleID: rule.id, retention: rule.retention ?? .default)
+            return RuleDecision(rule)
         }
         return .unmatched
     }
@@ -85,9 +94,7 @@ public struct RuleSet: Sendable {
         for (rule, zone) in zip(rules, zones) {
             let evaluation = evaluate(rule, zone: zone, call, explaining: true)
             evaluations.append(evaluation)
-            if evaluation.matched {
-                return (evaluations, RuleDecision(action: rule.action, ruleID: rule.id, retention: rule.retention ?? .default))
-            }
+            if evaluation.matched { return (evaluations, RuleDecision(rule)) }
         }
         return (evaluations, .unmatched)
     }

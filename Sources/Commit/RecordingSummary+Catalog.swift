@@ -22,6 +22,7 @@ extension RecordingSummary {
         row.ruleID = ruleID
         // No rule decided (catalog verify rebuilding a row): the default retention.
         row.retainUntilEpoch = retainUntilEpoch ?? RuleDecision.unmatched.retention.until(from: start.seconds)
+        row.onDemand = onDemand
         if index.channels.count == 2 {
             let (a, b) = (index.channels[0], index.channels[1])
             row.callerPackets = a.packets

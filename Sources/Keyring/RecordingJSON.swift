@@ -13,8 +13,9 @@ package struct RecordingJSON: Encodable, Sendable {
     package var direction: String
     package var start: String
     package var duration_s: Double
-    package var path: String
-    package var index_path: String
+    /// The audio and index files on this machine (`catalog find --json`); nil in serve's JSON, which gives URLs instead.
+    package var path: String?
+    package var index_path: String?
     package var bytes: Int64
     package var sha256: String?
     package var codecs: String
@@ -33,6 +34,29 @@ package struct RecordingJSON: Encodable, Sendable {
     package var sealed_to: [String]? = nil
     /// `show --json`: the DTMF digits, when the index could be read.
     package var dtmf: [CallIndex.DTMF]? = nil
+    /// Recorded by an on-demand rule and not kept yet: purged after `retain_until` unless kept.
+    package var on_demand: Bool
+    /// Who kept it on demand.
+    package var kept_by: String?
+    /// serve: where the call's page, audio, index and peaks are (paths on this server, not files).
+    package var urls: URLs? = nil
+
+    /// serve's links of a recording.
+    package struct URLs: Encodable, Sendable {
+        package var page: String
+        package var audio: String
+        package var index: String
+        package var peaks: String
+    }
+
+    /// What serve gives out: the ids and URLs of the recording, never where its files are on disk.
+    package func forServe() -> RecordingJSON {
+        var json = self
+        json.path = nil
+        json.index_path = nil
+        json.urls = URLs(page: "/calls/\(id)", audio: "/calls/\(id)/audio", index: "/api/calls/\(id)", peaks: "/api/calls/\(id)/peaks")
+        return json
+    }
 
     package init(_ r: CatalogRecording, store: CatalogStore) {
         id = r.id
@@ -57,5 +81,7 @@ package struct RecordingJSON: Encodable, Sendable {
         hold_reason = r.holdReason
         damaged = r.damaged
         media_encrypted = r.mediaEncrypted
+        on_demand = r.onDemand
+        kept_by = r.keptBy
     }
 }

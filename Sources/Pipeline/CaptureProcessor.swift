@@ -609,6 +609,7 @@ public final class CaptureProcessor {
         if var finished = try session.finish(reason: reason) {
             finished.summary.ruleID = call.decision.ruleID
             finished.summary.retainUntilEpoch = call.decision.retention.until(from: finished.summary.start.seconds)
+            finished.summary.onDemand = call.decision.onDemand
             finished.summary.capturePackets = call.firstPacket...max(call.firstPacket, call.lastPacket)
             try onRecording(finished)
             return (.recorded, finished.summary)

@@ -112,6 +112,8 @@ public final class CallServer: Sendable {
         router.get("/calls/:id/download") { request, context in try await self.download(request, context) }
         router.post("/calls/:id/notes") { request, context in try await self.addNote(request, context) }
         router.post("/calls/:id/tags") { request, context in try await self.setTag(request, context) }
+        router.post("/calls/:id/keep") { request, context in try await self.keep(request, context) }
+        router.post("/calls/:id/discard") { request, context in try await self.discard(request, context) }
         router.get("/rules") { request, context in try await self.rulesPage(request, context) }
         router.get("/admin/audit") { request, context in try await self.auditPage(request, context, api: false) }
         router.get("/api/audit") { request, context in try await self.auditPage(request, context, api: true) }
@@ -275,7 +277,7 @@ public final class CallServer: Sendable {
             return Self.json(status: error.status, ["error": error.message])
         }
         let recordings = try await find(search, session: session)
-        return Self.json(status: .ok, recordings.map { RecordingJSON($0, store: catalog) })
+        return Self.json(status: .ok, recordings.map { RecordingJSON($0, store: catalog).forServe() })
     }
 
     /// The search, scoped to the user and audited (a search that meets calls outside the scope is audited as a refusal by `find`).
@@ -350,7 +352,9 @@ public final class CallServer: Sendable {
             let (notes, tags) = try await blocking { (try self.catalog.notes(of: id), try self.catalog.tags(of: id)) }
             return html(
                 status: .ok,
-                pages.call(session: session, recording: opened.recording, index: index, sealed: opened.isSealed, notes: notes, tags: tags))
+                pages.call(
+                    session: session, recording: opened.recording, index: index, sealed: opened.isSealed, notes: notes, tags: tags,
+                    needsReason: options.downloadReasonRoles.contains(session.user.role)))
         } catch let error as ServeError {
             return html(status: error.status, pages.message(title: error.title, text: error.message, session: session))
         }
@@ -368,7 +372,7 @@ public final class CallServer: Sendable {
             }
             let (notes, tags) = try await blocking { (try self.catalog.notes(of: id), try self.catalog.tags(of: id)) }
             return Self.json(
-                status: .ok, CallDocument(recording: RecordingJSON(opened.recording, store: catalog), index: index, notes: notes, tags: tags))
+                status: .ok, CallDocument(recording: RecordingJSON(opened.recording, store: catalog).forServe(), index: index, notes: notes, tags: tags))
         } catch let error as ServeError {
             return Self.json(status: error.status, ["error": error.message])
         }
@@ -407,9 +411,46 @@ public final class CallServer: Sendable {
         }
     }
 
+    struct KeepForm: Decodable {
+        var csrf: String?
+        var reason: String?
+    }
+
+    /// `POST /calls/{id}/keep` (field `csrf`, optional `reason`): keeps a call an on-demand rule recorded (`catalog keep`).
+    func keep(_ request: Request, _ context: ServeContext) async throws -> Response {
+        var request = request
+        guard let session = session(request) else { return Self.unauthenticated(api: false) }
+        let id = context.parameters.get("id") ?? ""
+        let form = try await Self.form(KeepForm.self, &request, context)
+        return try await change(id, csrf: form?.csrf, session: session, action: "keep") {
+            _ = try self.catalog.keep(id: id, by: session.actor, reason: Self.field(form?.reason), at: self.now())
+        }
+    }
+
+    /// `POST /calls/{id}/discard` (fields `reason`, `csrf`): deletes a call of
+    /// the user's own that no `--require` rule recorded and no hold protects
+    /// (`catalog discard`); back to the list of calls.
+    func discard(_ request: Request, _ context: ServeContext) async throws -> Response {
+        var request = request
+        guard let session = session(request) else { return Self.unauthenticated(api: false) }
+        let id = context.parameters.get("id") ?? ""
+        let form = try await Self.form(KeepForm.self, &request, context)
+        return try await change(id, csrf: form?.csrf, session: session, action: "discard", then: "/") {
+            guard let reason = Self.field(form?.reason) else {
+                try self.catalog.audit("discard", target: id, outcome: .refused, by: session.actor, at: self.now(), detail: "serve: no reason given")
+                throw CatalogError(.invalid, "Say why the recording is deleted: it is written to the audit log.")
+            }
+            let report = try self.catalog.discard(id: id, by: session.actor, reason: reason, at: self.now())
+            if let failure = report.failed.first { throw CatalogError(.io, failure.why) }
+        }
+    }
+
     /// A form that changes a recording: the session's CSRF token first (refused and audited without it),
-    /// then `body` (which checks the user may see the call: 404 as for an unknown id otherwise).
-    func change(_ id: String, csrf: String?, session: ServeSession, action: String, _ body: @escaping @Sendable () throws -> Void) async throws
+    /// then `body` (which checks the user may see the call: 404 as for an unknown id otherwise); then to `then`
+    /// (the call page unless said otherwise). A legal hold or a `--require` rule that refuses it: 409.
+    func change(
+        _ id: String, csrf: String?, session: ServeSession, action: String, then: String? = nil, _ body: @escaping @Sendable () throws -> Void
+    ) async throws
         -> Response
     {
         guard let csrf, SessionStore.same(csrf, session.csrf) else {
@@ -427,9 +468,11 @@ public final class CallServer: Sendable {
             }
             return html(status: .notFound, pages.message(title: ServeError.notFound.title, text: ServeError.notFound.message, session: session))
         } catch let error as CatalogError where error.code == .invalid {
-            return html(status: .badRequest, pages.message(title: "Not saved", text: error.message, session: session))
+            return html(status: .badRequest, pages.message(title: "Not done", text: error.message, session: session))
+        } catch let error as CatalogError where error.code == .held || error.code == .required {
+            return html(status: .conflict, pages.message(title: "Refused", text: error.message, session: session))
         }
-        return Self.redirect("/calls/\(id)")
+        return Self.redirect(then ?? "/calls/\(id)")
     }
 
     /// `GET /api/calls/{id}/peaks`: the waveform peaks (audiowaveform JSON v2), decrypted when sealed.
@@ -511,7 +554,7 @@ public final class CallServer: Sendable {
         let id = context.parameters.get("id") ?? ""
         let reason = request.uri.queryParameters.get("reason").map { String($0.prefix(Self.maximumFieldLength)).trimmingCharacters(in: .whitespaces) }
             .flatMap { $0.isEmpty ? nil : $0 }
-        if reason == nil && session.user.role != .agent {
+        if reason == nil && options.downloadReasonRoles.contains(session.user.role) {
             try await refuse(session, "export", target: RecordingID.isPlausible(id) ? id : nil, because: "a download needs a reason for the \(session.user.role.rawValue) role")
             return html(
                 status: .badRequest,
@@ -574,7 +617,7 @@ public final class CallServer: Sendable {
             return api ? Self.json(status: .uriTooLong, ["error": "the query string is too long"]) : html(status: .uriTooLong, pages.message(title: "Refused", text: "The query string is too long.", session: session))
         }
         let parameters = request.uri.queryParameters
-        func field(_ name: String) -> String? { Self.field(parameters.get(name).map(String.init)) }
+        func field(_ name: String) -> String? { Self.field(parameters.get(name)) }
         let filter = AuditFilter(actor: field("actor"), action: field("action"), target: field("target"), from: field("from"), to: field("to"), before: field("before"))
         let since: Double?, until: Double?, before: Int64?
         do {

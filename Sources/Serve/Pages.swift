@@ -81,7 +81,8 @@ struct Pages: Sendable {
     }
 
     func call(
-        session: ServeSession, recording r: CatalogRecording, index: CallIndex?, sealed: Bool, notes: [RecordingNote], tags: [RecordingTag]
+        session: ServeSession, recording r: CatalogRecording, index: CallIndex?, sealed: Bool, notes: [RecordingNote], tags: [RecordingTag],
+        needsReason: Bool
     ) -> String {
         var values = frame(session, title: "Call \(r.id)")
         values["id"] = r.id
@@ -94,6 +95,9 @@ struct Pages: Sendable {
         values["end_reason"] = r.endReason
         values["sealed"] = sealed
         if let hold = r.holdReason { values["held"] = ["reason": hold] }
+        if r.onDemand { values["on_demand"] = ["until": Self.time(ISO8601Time.seconds(r.retainUntilEpoch))] }
+        if let by = r.keptBy { values["kept"] = ["by": by, "at": r.keptAtEpoch.map { Self.time(ISO8601Time.seconds($0)) } ?? ""] }
+        values["may_discard"] = r.holdReason == nil
         values["overtalk"] = r.overtalkS.map { String(format: "%.1f s", $0) } ?? "–"
         if let index {
             values["channels"] = index.channels.map { c -> [String: Any] in
@@ -112,7 +116,7 @@ struct Pages: Sendable {
         }
         values["tags"] = tags.map { t -> [String: Any] in ["tag": t.tag, "author": t.author] }
         values["csrf"] = session.csrf
-        values["needs_reason"] = session.user.role != .agent
+        values["needs_reason"] = needsReason
         return render("call", values)
     }
 
@@ -274,6 +278,8 @@ struct Pages: Sendable {
             <span class="keys">space play/pause · ← → 10 s · 1 2 3 speed · click or drag the waveform to seek</span>
             </div>
             </section>
+            {{#on_demand}}<form method="post" action="/calls/{{id}}/keep" class="inline keep" id="keep-form"><input type="hidden" name="csrf" value="{{csrf}}"><span id="on-demand">Recorded on demand: deleted after {{until}} unless someone keeps it.</span> <button type="submit" id="keep">Keep this call</button></form>{{/on_demand}}
+            {{#kept}}<p id="kept">Kept on demand by {{by}}, {{at}}.</p>{{/kept}}
             <form method="get" action="/calls/{{id}}/download" class="inline download">
             {{#needs_reason}}<input name="reason" id="reason" placeholder="why (written to the audit log)" required maxlength="200">{{/needs_reason}}
             <button type="submit" id="download">Download</button>
@@ -301,6 +307,13 @@ struct Pages: Sendable {
             <button type="submit" id="add-note">Add note</button>
             </form>
             {{#has_dtmf}}<h2>DTMF</h2><ul id="dtmf">{{#dtmf}}<li>{{digit}} at {{at}} ({{speaker}})</li>{{/dtmf}}</ul>{{/has_dtmf}}
+            {{#may_discard}}<h2>Delete this recording</h2>
+            <form method="post" action="/calls/{{id}}/discard" class="search" id="discard-form">
+            <input type="hidden" name="csrf" value="{{csrf}}">
+            <label>Why (written to the audit log) <input name="reason" id="discard-reason" required maxlength="200"></label>
+            <button type="submit" id="discard">Delete</button>
+            </form>
+            <p class="keys">A recording a rule requires, or one under legal hold, is kept.</p>{{/may_discard}}
             <p><a href="/">My latest calls</a></p>
             {{> foot}}
             """,

@@ -1,3 +1,5 @@
+import Catalog
+
 /// How `callrec serve` runs: where it listens, how long sessions last.
 public struct ServeOptions: Sendable {
     /// The address to bind (loopback unless told otherwise).
@@ -17,6 +19,9 @@ public struct ServeOptions: Sendable {
     /// log2 of scrypt's N for the keys of users an admin adds or gives a new
     /// password on the users page (`catalog users add`'s; tests use less).
     public var keyWorkFactor: Int = 18
+    /// The roles that must give a reason to download a call (`--download-reason`;
+    /// by default supervisors and admins, who download calls of others).
+    public var downloadReasonRoles: Set<Role> = [.supervisor, .admin]
 
     public init(
         host: String = "127.0.0.1", port: Int = 8080, idleTimeout: Double = 30 * 60, absoluteTimeout: Double = 12 * 3600,

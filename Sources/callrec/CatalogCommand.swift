@@ -31,9 +31,11 @@ struct CatalogCommand: ParsableCommand {
               callrec catalog export 20261129T081530Z-3f9a1c2e --to call.wav
               callrec catalog rules add --skip --remote '+467*' --name "never mobiles"
               callrec catalog forget --number +46701234567 --reason "erasure request 2026-118"
+              callrec catalog keep 20261129T081530Z-3f9a1c2e --as alice
             """,
         subcommands: [
-            CatalogFind.self, CatalogShow.self, CatalogExport.self, CatalogDelete.self, CatalogForget.self, CatalogHold.self,
+            CatalogFind.self, CatalogShow.self, CatalogExport.self, CatalogKeep.self, CatalogDiscard.self, CatalogDelete.self, CatalogForget.self,
+            CatalogHold.self,
             CatalogRelease.self, CatalogPurge.self, CatalogVerify.self, CatalogReseal.self, CatalogRules.self, CatalogUsers.self,
             CatalogAudit.self, CatalogRecorders.self, CatalogCoverage.self,
         ]

@@ -29,6 +29,7 @@ struct CatalogRules: ParsableCommand {
                   callrec catalog rules add --record --local '+46812*' --days mon-fri --hours 08:00-17:00 \\
                       --except 12:00-13:00 --tz Europe/Stockholm --retain 7y --name "trading desk, MiFID II"
                   callrec catalog rules add --record --direction inbound --sample 10 --retain 90d --name "10% for coaching"
+                  callrec catalog rules add --record --local '+46812*' --on-demand 24h --retain 12m --name "kept if the agent asks"
                   callrec catalog rules add --skip --name "nothing else"
                 """
         )
@@ -47,6 +48,12 @@ struct CatalogRules: ParsableCommand {
         var sample: Double = 100
         @Option(help: ArgumentHelp("How long to keep what this rule records: 90d, 24m, 7y (default 24m).", valueName: "period"))
         var retain: String?
+        @Option(
+            name: .customLong("on-demand"),
+            help: ArgumentHelp(
+                "Record provisionally: keep each call only this long (24h, 2d) unless someone keeps it (catalog keep, serve's Keep "
+                    + "button); purge removes the rest. A kept call is retained for --retain.", valueName: "period"))
+        var onDemand: String?
         @Option(help: ArgumentHelp("Insert at this place (1 = first; default last).", valueName: "n")) var position: Int?
 
         func run() throws {
@@ -54,7 +61,7 @@ struct CatalogRules: ParsableCommand {
             try reportingCatalogErrors {
                 rule = try RecordingRule.parse(
                     action: action, name: name, direction: direction, local: local, remote: remote, days: days, hours: hours, except: except,
-                    timeZone: tz, samplePercent: sample, retain: retain)
+                    timeZone: tz, samplePercent: sample, retain: retain, onDemand: onDemand)
             }
             try location.run(create: true) { store, actor in
                 let added = try store.addRule(rule, position: position, by: actor, at: wallClock())

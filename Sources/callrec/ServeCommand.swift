@@ -24,6 +24,7 @@ struct ServeCommand: ParsableCommand {
               callrec serve --out /var/lib/callrec
               callrec serve --out /var/lib/callrec --listen 0.0.0.0:8443 --tls-cert cert.pem --tls-key key.pem
               callrec serve --catalog postgresql://callrec@db/callrec --out /var/lib/callrec
+              callrec serve --out /var/lib/callrec --download-reason agent,supervisor,admin
             """
     )
 
@@ -53,10 +54,32 @@ struct ServeCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Sign a user out this many hours after they signed in, however active.", valueName: "hours"))
     var sessionHours: Double = 12
 
+    @Option(
+        name: .customLong("download-reason"),
+        help: ArgumentHelp(
+            "The roles that must say why they download a call (written to the audit log): a comma-separated list of agent, "
+                + "supervisor, admin, or none.", valueName: "roles"))
+    var downloadReason: String = "supervisor,admin"
+
+    /// `--download-reason` as roles.
+    func reasonRoles() throws -> Set<Role> {
+        if downloadReason == "none" { return [] }
+        var roles: Set<Role> = []
+        for name in downloadReason.split(separator: ",") {
+            guard let role = Role(rawValue: name.trimmingCharacters(in: .whitespaces)) else {
+                throw ValidationError("--download-reason takes agent, supervisor and admin separated by commas, or none (not '\(name)')")
+            }
+            roles.insert(role)
+        }
+        if roles.isEmpty { throw ValidationError("--download-reason takes agent, supervisor and admin separated by commas, or none") }
+        return roles
+    }
+
     func validate() throws {
         if (tlsCert == nil) != (tlsKey == nil) { throw ValidationError("--tls-cert and --tls-key go together") }
         _ = try address()
         if !(idleMinutes > 0) || !(sessionHours > 0) { throw ValidationError("--idle-minutes and --session-hours must be above 0") }
+        _ = try reasonRoles()
     }
 
     /// `127.0.0.1:8080` -> ("127.0.0.1", 8080); `[::1]:8080` -> ("::1", 8080).
@@ -75,9 +98,10 @@ struct ServeCommand: ParsableCommand {
         try reportingCatalogErrors {
             let location = catalog ?? (out.hasSuffix("/") ? out : out + "/") + CatalogStore.fileName
             let store = try CatalogStore.open(location, folder: out, create: false)
-            let options = ServeOptions(
+            var options = ServeOptions(
                 host: host, port: port, idleTimeout: idleMinutes * 60, absoluteTimeout: sessionHours * 3600,
                 secureCookies: secureCookies || tlsCert != nil, tlsCertificate: tlsCert, tlsKey: tlsKey)
+            options.downloadReasonRoles = try reasonRoles()
             let server = try CallServer(catalog: store, options: options)
             let scheme = tlsCert == nil ? "http" : "https"
             FileHandleOutput.standardError.write("callrec serve: \(scheme)://\(listen)/ for the users of \(store.path)\n")

@@ -32,7 +32,7 @@ final class ServeSite: @unchecked Sendable {
     /// The recording id of each agent's call.
     private(set) var calls: [String: String] = [:]
 
-    init(sealed: Bool = true, backend: CatalogBackend = .sqlite) throws {
+    init(sealed: Bool = true, backend: CatalogBackend = .sqlite, rules: [RecordingRule] = []) throws {
         out = FixturePaths.temporaryDirectory("serve-site")
         catalog = try CatalogStore.open(try backend.newCatalog(folder: out), folder: out)
         try addUser("alice", .agent, team: "sales", numbers: [Self.numbers["alice"]!])
@@ -40,6 +40,7 @@ final class ServeSite: @unchecked Sendable {
         try addUser("carol", .agent, team: "support", numbers: [Self.numbers["carol"]!])
         try addUser("sam", .supervisor, team: "sales")
         try addUser("ada", .admin)
+        for rule in rules { try catalog.addRule(rule, by: Self.admin, at: 1) }
         var options = ConvertOptions(outputDirectory: out)
         if sealed { options.complianceRecipients = [compliance.recipient.description] }
         for (seed, agent) in ["alice", "bob", "carol"].enumerated() {
