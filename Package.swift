@@ -118,7 +118,7 @@ let package = Package(
         // `callrec record`: the reader, front and worker threads, their queues, the status and the lines.
         .target(
             name: "LiveRecorder",
-            dependencies: ["CallrecCore", "Capture", "SIP", "RTP", "Output", "Catalog", "CallMedia", "Commit", "Pipeline", "Evidence"]
+            dependencies: ["CallrecCore", "Capture", "Output", "Catalog", "CallMedia", "Commit", "Pipeline", "Evidence"]
         ),
         // `callrec inspect`: calls and RTP streams with tshark's statistics; no audio.
         .target(name: "Inspection", dependencies: ["CallrecCore", "Capture", "SIP", "RTP"]),
@@ -166,8 +166,8 @@ let package = Package(
         .testTarget(
             name: "PipelineTests",
             dependencies: [
-                "Pipeline", "Conversion", "LiveRecorder", "CallMedia", "Commit", "Catalog", "Capture", "SIP", "Codecs", "DSP", "Output", "RTP",
-                "Evidence", "Inspection", "CallrecCore", "CallrecTestSupport",
+                "Pipeline", "Conversion", "LiveRecorder", "CallMedia", "Commit", "Catalog", "CatalogPostgres", "Capture", "SIP", "Codecs", "DSP",
+                "Output", "RTP", "Evidence", "Inspection", "CallrecCore", "CallrecTestSupport",
             ]
         ),
         .testTarget(

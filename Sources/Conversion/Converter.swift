@@ -19,6 +19,17 @@ import Pipeline
 /// their temporary names (a crash before leaves only those, which verify
 /// removes). From standard input or an interface each call is committed as
 /// it ends, its manifest naming the stream and the call's packets.
+///
+/// With `jobs` above 1, each input's calls are decoded, mixed, encoded and
+/// analysed on that many worker threads (`CallWorkers`, as `record` runs
+/// them), while this thread reads, routes and commits: a call's end is
+/// committed here in the order the calls ended, once every packet before it
+/// has been processed, so the output is the same as with one job — the same
+/// recording ids, files byte for byte, manifest chain, catalog and ledger
+/// rows, and the same first error (the input stops where one job would have
+/// stopped). Inputs are read one after another: the commits of one, and the
+/// recorded-already decisions between overlapping captures, come in the
+/// order of the command line.
 public struct Converter {
     /// The outcome of one input.
     public struct InputResult: Sendable {
@@ -42,6 +53,16 @@ public struct Converter {
     public let identity: RecorderIdentity
     /// Held while the converter lives, so `catalog verify` does not repair commits in progress.
     private let lock: CatalogLock
+    /// Worker threads for each input's calls (1: every call on the reading thread).
+    public let jobs: Int
+    /// Bytes of packets queued for the workers of one input, all together (each worker's share is
+    /// its queue): memory for the hand-off stays the same whatever `jobs` is.
+    public static let workerQueueBytes = 16 << 20
+
+    /// The jobs `--jobs` gives when not set: one per core this process may run on.
+    public static var defaultJobs: Int { ProcessInfo.processInfo.activeProcessorCount }
+    /// The jobs `--jobs` accepts (as record's).
+    public static let jobsRange = 1...1024
 
     /// Opens (or creates) the catalog in the output folder, or uses `catalog`
     /// (whose folder must be the output folder: a shared PostgreSQL catalog),
@@ -51,12 +72,15 @@ public struct Converter {
     /// - Parameters:
     ///   - afterCommitStep: called after each step of each commit (crash tests).
     ///   - actor: whom a new recorder's registration is audited as.
+    ///   - jobs: worker threads for each input's calls (clamped to `jobsRange`); 1 runs every
+    ///     call on the thread that calls `convert`.
     /// - Throws: `CatalogError`, or `SealingError` for a signing key that
     ///   cannot be used (its group or others can read it, it is not Ed25519).
     public init(
         options: ConvertOptions, catalog: CatalogStore? = nil, afterCommitStep: ((CommitStep) throws -> Void)? = nil,
-        actor: CatalogActor = .operator("callrec-convert")
+        actor: CatalogActor = .operator("callrec-convert"), jobs: Int = 1
     ) throws {
+        self.jobs = min(max(jobs, Converter.jobsRange.lowerBound), Converter.jobsRange.upperBound)
         try AtomicFile.makeDirectories(options.outputDirectory)
         let catalog = try catalog ?? CatalogStore(path: options.outputDirectory + "/" + CatalogStore.fileName)
         self.catalog = catalog
@@ -101,13 +125,21 @@ public struct Converter {
         let stream: RecordingManifest.Capture =
             input.interface.map { .interface(name: $0, filter: input.filter, packets: nil) } ?? .stream(packets: nil)
         let catalog = self.catalog
+        // With workers, the effects of each call's end (below: the commit, the ledger row) run on
+        // this thread in capture order, in `release`; with none, at once.
+        let workers =
+            jobs > 1
+            ? CallWorkers(
+                count: jobs, queueBytes: max(256 << 10, Converter.workerQueueBytes / jobs), order: .capture, diagnostics: diagnostics)
+            : nil
         // A call that ends without a recording is entered in the ledger alone (a recorded
         // one with its recording, by the committer).
         let processor = CaptureProcessor(
-            options: options, diagnostics: diagnostics, policy: rules,
+            options: options, diagnostics: diagnostics, policy: rules, executor: workers ?? InlineExecutor(diagnostics: diagnostics),
             onCallEnded: { report in
                 if let entry = report.ledgerEntry { try catalog.addToLedger(entry) }
-            }
+            },
+            onCallFailed: nil
         ) { finished in
             if isFile {
                 waiting.append(finished)
@@ -146,22 +178,28 @@ public struct Converter {
             do {
                 try source.forEachPacket { packet in
                     try processor.process(packet)
+                    try workers?.release(force: !isFile)
                 }
                 packets = source.packetsRead
                 try processor.finish()
+                try workers?.finish(into: diagnostics)
                 try commitWaiting(source)
             } catch let error as CaptureError {
                 // The capture broke part-way: what was read is good, so finish those calls.
                 packets = source.packetsRead
                 try processor.finish()
+                try workers?.finish(into: diagnostics)
                 try commitWaiting(source)
                 return InputResult(path: path, recordings: recordings, error: error.description, packets: packets)
             }
         } catch let error as CaptureError {
+            workers?.stop(into: diagnostics)
             processor.discardAll()
             waiting.removeAll()
             return InputResult(path: path, recordings: recordings, error: error.description, packets: packets)
         } catch {
+            // The workers stop where they are: what they held back goes, as the rest of the input.
+            workers?.stop(into: diagnostics)
             processor.discardAll()
             // The calls not committed go with their temporary files.
             waiting.removeAll()

@@ -393,7 +393,11 @@ public final class Recorder: @unchecked Sendable {
         } catch {
             failure = failure ?? error
         }
-        workers.finish(into: diagnostics)
+        do {
+            try workers.finish(into: diagnostics)
+        } catch {
+            failure = failure ?? error
+        }
         if let error = workers.fatalError { failure = failure ?? error }
         ledger.flush()
         // The last checkpoint covers every commit of the run.

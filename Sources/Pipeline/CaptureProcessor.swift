@@ -314,8 +314,7 @@ public final class CaptureProcessor {
     private func supersede(_ call: RoutedCall, at time: MediaTime) throws {
         if time.seconds(since: call.createdAt) < CaptureProcessor.supersedeGrace {
             forget(call)
-            let session = call.session
-            try executor.perform(on: session) { session.discard() }
+            try executor.discard(call.session)
         } else {
             try end(key: call.key, reason: .superseded, at: time)
         }
@@ -581,32 +580,41 @@ public final class CaptureProcessor {
         report.answered = !call.session.signalled || call.answered
         let (description, options, onRecording, onCallEnded, onCallFailed) = (call.description, options, onRecording, onCallEnded, onCallFailed)
         let sources = call.legFacts
-        try executor.perform(on: call.session) {
-            let session = call.session
-            session.description = description
-            session.legSources = sources
-            do {
-                (report.outcome, report.recording) = try CaptureProcessor.complete(
-                    call, reason: reason, options: options, onRecording: onRecording)
-            } catch {
-                guard let onCallFailed else { throw error }
-                session.discard()
-                onCallFailed(report, error)
-                return
-            }
-            try onCallEnded?(report)
-        }
+        let session = call.session
+        try executor.complete(
+            session,
+            {
+                // The heavy part, on the call's worker: the last audio encoded, every file synced.
+                session.description = description
+                session.legSources = sources
+                if let failure = session.failure { throw failure }
+                return try session.finish(reason: reason)
+            },
+            then: { finished in
+                // What the end makes visible (the commit, the ledger row), in the executor's order.
+                var report = report
+                do {
+                    (report.outcome, report.recording) = try CaptureProcessor.complete(
+                        call, try finished.get(), reason: reason, options: options, onRecording: onRecording)
+                } catch {
+                    guard let onCallFailed else { throw error }
+                    session.discard()
+                    onCallFailed(report, error)
+                    return
+                }
+                try onCallEnded?(report)
+            })
     }
 
-    /// Finishes `call`'s recording and commits it, or writes the index of
-    /// an SRTP call; counts a call without media. Runs on the call's executor.
+    /// Commits `call`'s finished recording, or writes the index of an SRTP
+    /// call; counts a call without media. Runs as the effect of the call's end.
     private static func complete(
-        _ call: RoutedCall, reason: CallEndReason, options: ConvertOptions, onRecording: (FinishedRecording) throws -> Void
+        _ call: RoutedCall, _ finished: FinishedRecording?, reason: CallEndReason, options: ConvertOptions,
+        onRecording: (FinishedRecording) throws -> Void
     ) throws -> (CallReport.Outcome, RecordingSummary?) {
         let session = call.session
         let diagnostics = session.diagnostics
-        if let failure = session.failure { throw failure }
-        if var finished = try session.finish(reason: reason) {
+        if var finished {
             finished.summary.ruleID = call.decision.ruleID
             finished.summary.retainUntilEpoch = call.decision.retention.until(from: finished.summary.start.seconds)
             finished.summary.onDemand = call.decision.onDemand
@@ -724,8 +732,7 @@ public final class CaptureProcessor {
     /// Drops every call in flight without committing (after a fatal error).
     public func discardAll() {
         for call in calls.values {
-            let session = call.session
-            try? executor.perform(on: session) { session.discard() }
+            try? executor.discard(call.session)
         }
         calls.removeAll()
         keysByCallID.removeAll()

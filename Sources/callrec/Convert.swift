@@ -62,6 +62,17 @@ struct Convert: ParsableCommand {
 
             A live capture (--interface) runs until Ctrl-C; calls still in flight are then
             written, marked 'cut'.
+
+            Cores. The captures are read, and their signalling followed, on one thread; the calls \
+            are decoded, mixed and encoded on --jobs worker threads (default: one per core; as \
+            callrec record does). The output does not depend on --jobs: the same recording ids, the \
+            same files byte for byte, the same catalog and ledger rows (only the moment each commit is \
+            made differs), and the same first error, because each call is committed on the reading \
+            thread in the order the calls ended. Captures are converted one after another, in the \
+            order given. Memory for the hand-off to the workers is bounded (16 MiB in all): when the \
+            workers fall behind, reading waits for them.
+              callrec convert --jobs 1 capture.pcap      every call on one thread
+              callrec convert --jobs 8 big.pcapng        eight calls encoded at once
             """
     )
 
@@ -75,6 +86,9 @@ struct Convert: ParsableCommand {
     @OptionGroup(title: "Waveform peaks")
     var peaks: PeaksArguments
 
+    @Option(help: ArgumentHelp("Worker threads for the calls; the default is one per core of this machine.", valueName: "N"))
+    var jobs: Int = Converter.defaultJobs
+
     @Flag(help: "Print one JSON object per recording instead of the table.")
     var json = false
 
@@ -85,6 +99,7 @@ struct Convert: ParsableCommand {
         if inputs.isEmpty && source.interface == nil { throw ValidationError("give at least one capture, '-' for standard input, or --interface") }
         if !inputs.isEmpty && source.interface != nil { throw ValidationError("give either captures or --interface, not both") }
         if inputs.filter({ $0 == "-" }).count > 1 { throw ValidationError("standard input ('-') can be read only once") }
+        if !Converter.jobsRange.contains(jobs) { throw ValidationError("--jobs must be between 1 and 1024") }
     }
 
     /// The options the command line (and the --config file) ask for.
@@ -97,7 +112,9 @@ struct Convert: ParsableCommand {
     func run() throws {
         let options = try makeOptions()
         let converter = try openingRecorder {
-            try Converter(options: options, catalog: try recording.openCatalog(), afterCommitStep: Self.crashInjection(), actor: .operator(operatorLogin()))
+            try Converter(
+                options: options, catalog: try recording.openCatalog(), afterCommitStep: Self.crashInjection(),
+                actor: .operator(operatorLogin()), jobs: jobs)
         }
         FileHandleOutput.standardError.write(converter.identity.startLine + "\n")
         // Sealing is said once at start; writing in the clear (the default, as ever) only with --verbose,

@@ -1,5 +1,3 @@
-import CallrecCore
-
 /// A bounded first-in first-out queue from one producer thread to one
 /// consumer thread. Each element carries a run of bytes (a packet), copied
 /// into a ring made once, so passing a packet allocates nothing.
@@ -16,7 +14,7 @@ import CallrecCore
 /// One `Lock` guards it; its one condition serves both sides: with one
 /// producer and one consumer, only one of them can be waiting at a time (the
 /// producer on a full queue, the consumer on an empty one).
-final class HandoffQueue<Element>: @unchecked Sendable {
+package final class HandoffQueue<Element>: @unchecked Sendable {
     // SAFETY: every stored var is read and written with `lock` held, except
     // the slots and bytes of a batch the consumer holds: the producer never
     // touches a slot or byte range until the consumer has released it.
@@ -32,9 +30,9 @@ final class HandoffQueue<Element>: @unchecked Sendable {
     }
 
     /// Elements queued at most.
-    let capacity: Int
+    package let capacity: Int
     /// Bytes the ring holds.
-    let byteCapacity: Int
+    package let byteCapacity: Int
 
     private let slots: UnsafeMutablePointer<Slot>
     private let bytes: UnsafeMutableRawPointer
@@ -52,7 +50,7 @@ final class HandoffQueue<Element>: @unchecked Sendable {
     private let lock = Lock()
 
     /// A queue of at most `capacity` elements and `byteCapacity` bytes.
-    init(capacity: Int, byteCapacity: Int) {
+    package init(capacity: Int, byteCapacity: Int) {
         precondition(capacity > 0 && byteCapacity > 0)
         self.capacity = capacity
         self.byteCapacity = byteCapacity
@@ -68,7 +66,7 @@ final class HandoffQueue<Element>: @unchecked Sendable {
     }
 
     /// What became of a pushed element.
-    enum PushResult: Equatable {
+    package enum PushResult: Equatable {
         case queued
         /// The queue was full and the producer would not wait (counted in `dropped`).
         case dropped
@@ -79,7 +77,7 @@ final class HandoffQueue<Element>: @unchecked Sendable {
     /// Queues `element` with a copy of `payload`. When the queue is full,
     /// waits for room if `wait`, else drops the element (counted).
     @discardableResult
-    func push(_ element: Element, bytes payload: UnsafeRawBufferPointer, wait: Bool) -> PushResult {
+    package func push(_ element: Element, bytes payload: UnsafeRawBufferPointer, wait: Bool) -> PushResult {
         lock.lock()
         defer { lock.unlock() }
         while true {
@@ -130,7 +128,7 @@ final class HandoffQueue<Element>: @unchecked Sendable {
     }
 
     /// What `pop` found.
-    enum PopResult: Equatable {
+    package enum PopResult: Equatable {
         /// This many elements were handed to the body.
         case delivered(Int)
         /// Nothing came within the timeout.
@@ -142,7 +140,7 @@ final class HandoffQueue<Element>: @unchecked Sendable {
     /// Hands every queued element, with its bytes, to `body` in order,
     /// waiting up to `timeout` seconds (nil: for ever) for the first one.
     /// The bytes are valid only during the call.
-    func pop(timeout: Double?, _ body: (Element, UnsafeRawBufferPointer) -> Void) -> PopResult {
+    package func pop(timeout: Double?, _ body: (Element, UnsafeRawBufferPointer) -> Void) -> PopResult {
         lock.lock()
         if count == 0 && !inputFinished && !abandoned {
             consumerWaiting = true
@@ -183,7 +181,7 @@ final class HandoffQueue<Element>: @unchecked Sendable {
     }
 
     /// The producer is done: the consumer gets what is queued, then `.finished`.
-    func finishInput() {
+    package func finishInput() {
         lock.withLock {
             inputFinished = true
             lock.broadcast()
@@ -192,7 +190,7 @@ final class HandoffQueue<Element>: @unchecked Sendable {
 
     /// Ends the queue at once: pushes fail, a waiting producer or consumer
     /// wakes, and what is still queued is never delivered (nor counted).
-    func abandon() {
+    package func abandon() {
         lock.withLock {
             abandoned = true
             lock.broadcast()
@@ -200,12 +198,12 @@ final class HandoffQueue<Element>: @unchecked Sendable {
     }
 
     /// Elements refused because the queue was full (and the producer would not wait).
-    var dropped: Int {
+    package var dropped: Int {
         lock.withLock { droppedCount }
     }
 
     /// The share of the byte ring in use now, and the most ever used (0 to 1).
-    var fill: (now: Double, peak: Double) {
+    package var fill: (now: Double, peak: Double) {
         lock.withLock { (Double(byteUsed) / Double(byteCapacity), Double(peakBytes) / Double(byteCapacity)) }
     }
 }
