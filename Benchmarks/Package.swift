@@ -30,6 +30,7 @@ let package = Package(
     ] + [
         // Each suite and the callrec modules it drives.
         ("Convert", ["Conversion", "CallMedia"]),
+        ("ConvertJobs", ["Conversion", "CallMedia"]),
         ("CallFinding", ["Pipeline", "CallMedia"]),
         ("Record", ["LiveRecorder", "CallMedia", "Throughput"]),
         ("ReadSliceDemux", ["Inspection"]),
