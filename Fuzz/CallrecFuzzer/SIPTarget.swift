@@ -125,7 +125,7 @@ enum SIPTarget {
     static func check(_ event: CallTracker.Event) {
         let call: CallDescription
         switch event {
-        case .updated(let c): call = c
+        case .updated(let c), .refused(let c): call = c
         case .ended(let c):
             call = c
             precondition(c.endedAt != nil && c.endReason != nil, "an ended call says when and why")

@@ -42,6 +42,11 @@ package final class CallSession {
     /// Per party, the media it sent that was not decoded (an unsupported codec): its time is silence in the recording.
     private var undecoded: [[UndecodedSpan]] = [[], []]
 
+    /// Per party, when the first and the last of its media that reached the
+    /// timeline arrived (audio, comfort noise or RFC 4733 events, of its own
+    /// or its extra stream): what `LegCoverage` holds against the signalling.
+    private var mediaSpan: [(first: MediaTime, last: MediaTime)?] = [nil, nil]
+
     /// A run of packets of one codec callrec does not decode, on one leg.
     struct UndecodedSpan {
         var codec: String
@@ -116,6 +121,16 @@ package final class CallSession {
             try leg!.receive(header, payload: payload, at: time, arrival: arrival, kind: kind, path: path) { position, samples, rate, stretch in
                 try Self.place(samples, at: position, rate: rate, stretch: stretch, channel: channel, output: output, diagnostics: diagnostics)
             }
+        }
+        switch kind {
+        case .audio, .comfortNoise, .telephoneEvent:
+            if let span = mediaSpan[side.rawValue] {
+                if time > span.last { mediaSpan[side.rawValue]!.last = time }
+            } else {
+                mediaSpan[side.rawValue] = (time, time)
+            }
+        default:
+            break
         }
         switch kind {
         case .unsupported(let encoding):
@@ -302,6 +317,7 @@ package final class CallSession {
             indexPath: indexFile.path, index: index, start: finished.start)
         // Sealed from here on (what the JSON lines show of it follows): the recipients are settled at commit.
         summary.sealedTo = output.seal?.sealedTo
+        summary.legCoverage = legCoverage()
         // Audio first, then the peaks, the index last: a recording whose index exists is complete.
         return FinishedRecording(summary: summary, files: finished.files + finished.analysis.peaks + [indexFile], seal: output.seal)
     }
@@ -391,6 +407,31 @@ package final class CallSession {
         index.silenceShare = (finished.analysis.silenceShare * 1000).rounded() / 1000
         index.peaks = finished.analysis.peaks.map { String($0.path.split(separator: "/").last!) }
         return index
+    }
+
+    /// Each party's media against what the signalling expects of it: from
+    /// the answer (a call without signalling, or one the capture joined
+    /// mid-dialog: the first media of either leg)
+    /// to the hang-up (else the last media of either leg). Nil for a
+    /// signalled call nobody answered: nothing was expected of it.
+    private func legCoverage() -> [LegCoverage]? {
+        let spans = mediaSpan.compactMap { $0 }
+        guard let firstMedia = spans.map(\.first).min(), let lastMedia = spans.map(\.last).max() else { return nil }
+        let from: MediaTime
+        if signalled && !description.joinedMidDialog {
+            guard let answered = description.answeredAt else { return nil }
+            from = answered
+        } else {
+            from = firstMedia
+        }
+        let to = max(description.endedAt ?? lastMedia, from)
+        // A party whose SDP holds the call (or sends one way) at its end may have been silent by right.
+        let heldAtEnd = CallSide.allCases.contains { description.media(of: $0)?.media.isHold == true }
+        return CallSide.allCases.map { side in
+            LegCoverage(
+                expectedFrom: from, expectedTo: to, mediaFrom: mediaSpan[side.rawValue]?.first, mediaTo: mediaSpan[side.rawValue]?.last,
+                endJudged: !heldAtEnd)
+        }
     }
 
     /// Seconds to the millisecond.

@@ -35,6 +35,12 @@ public struct RecordingSummary: Sendable {
     public var audioBytes: Int64 { audioFiles.reduce(0) { $0 + $1.bytes } }
     /// The recording rule that chose the call (nil: none matched, the default applied).
     public var ruleID: Int64? = nil
+    /// When the call was first seen (its INVITE; a call without signalling: its first
+    /// stream), epoch seconds: the ledger's time for the call, as for a call not recorded.
+    /// Nil: the recording's start (a salvaged recording).
+    public var callStartEpoch: Double? = nil
+    /// The recording rule that chose the call says `--require` (it must be recorded completely).
+    public var required = false
     /// Until when the recording is kept (Unix seconds), as the recording rules decided (nil: the default retention).
     public var retainUntilEpoch: Double? = nil
     /// Recorded under an on-demand rule: `retainUntilEpoch` is the time it
@@ -48,6 +54,10 @@ public struct RecordingSummary: Sendable {
     /// Whom the files are sealed to (`age1…`, in header order), once
     /// committed; nil when they are in the clear.
     public var sealedTo: [String]? = nil
+
+    /// Each party's media against the signalling (caller, callee), for the
+    /// ledger's completeness; nil when nothing was expected (never answered).
+    public var legCoverage: [LegCoverage]? = nil
 
     /// Whether the recording's files are sealed.
     public var isSealed: Bool { sealedTo != nil }
@@ -86,4 +96,32 @@ public struct FinishedRecording {
         self.files = files
         self.seal = seal
     }
+}
+
+/// How much of what the signalling expects of one party's leg reached the
+/// recording's timeline (issue 16): the span from the answer to the hang-up
+/// against the first and the last media of the leg, in capture time.
+public struct LegCoverage: Sendable, Equatable {
+    /// When the leg's media was due to start and to end.
+    public var expectedFrom: MediaTime
+    public var expectedTo: MediaTime
+    /// When the leg's first and last media arrived (nil: it sent none).
+    public var mediaFrom: MediaTime?
+    public var mediaTo: MediaTime?
+    /// False when the call was on hold (or one-way) at its end: a leg silent at the end is then no defect.
+    public var endJudged: Bool
+
+    /// The leg of one party.
+    package init(expectedFrom: MediaTime, expectedTo: MediaTime, mediaFrom: MediaTime?, mediaTo: MediaTime?, endJudged: Bool) {
+        self.expectedFrom = expectedFrom
+        self.expectedTo = expectedTo
+        self.mediaFrom = mediaFrom
+        self.mediaTo = mediaTo
+        self.endJudged = endJudged
+    }
+
+    /// Seconds after the answer before the leg's first media (0 when it started in time, or sent none).
+    public var lateStartS: Double { mediaFrom.map { max(0, $0.seconds(since: expectedFrom)) } ?? 0 }
+    /// Seconds before the hang-up after the leg's last media (0 when it ran to the end, sent none, or was on hold at the end).
+    public var earlyEndS: Double { endJudged ? mediaTo.map { max(0, expectedTo.seconds(since: $0)) } ?? 0 : 0 }
 }

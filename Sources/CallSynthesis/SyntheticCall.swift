@@ -300,6 +300,8 @@ public struct SyntheticCall {
                 }
                 // Not sent before the answer (but early media), on hold, after a rejection.
                 guard let (from, to) = route(party, sending: send, mediaStart: mediaStart) else { continue }
+                // A phone whose stream stops while the call goes on (0: a leg that never sends).
+                if let stop = impairments.stopAfter, Double(k) * period >= stop { continue }
                 if let change = codecChange, legCodec != change.to, Double(k) * period >= change.at {
                     // After the re-INVITE (same RTP clock rate for all three codecs: the timestamps run on).
                     legCodec = change.to
@@ -735,6 +737,10 @@ public struct LegImpairments: Sendable {
     public var firstTimestamp: UInt32? = nil
     /// Seconds into the leg at which the phone restarts with a new SSRC.
     public var ssrcChangeAfter: Double? = nil
+    /// Seconds into the leg after which the phone sends nothing more while
+    /// the call goes on to its BYE (a leg that stops half-way; 0: a leg that
+    /// never sends). nil: it sends to the end.
+    public var stopAfter: Double? = nil
     /// Send nothing while the speaker is silent (VAD), marker bit on resume.
     public var silenceSuppression = false
     /// How much faster the sender's clock runs than real time (0.001 = 0.1 %).

@@ -90,6 +90,11 @@ public final class Diagnostics {
         case icmpMessages
         /// RTP streams not tracked because the stream table was full.
         case rtpStreamsDroppedOverLimit
+        /// Calls turned away at the call cap that found no room in the ledger (more than
+        /// `CaptureProcessor.maxDroppedPerSweep` in one second of capture time): counted only.
+        case callsDroppedUnledgered
+        /// Signalled calls that ended unanswered with nothing recorded (rejected, cancelled, rung out).
+        case callsNotAnswered
 
         /// A stable snake_case name for reports and JSON.
         public var name: String {
@@ -146,6 +151,8 @@ public final class Diagnostics {
             case .ipFragmentsDropped: "ip_fragments_dropped"
             case .icmpMessages: "icmp_messages"
             case .rtpStreamsDroppedOverLimit: "rtp_streams_dropped_over_limit"
+            case .callsDroppedUnledgered: "calls_dropped_unledgered"
+            case .callsNotAnswered: "calls_not_answered"
             }
         }
     }

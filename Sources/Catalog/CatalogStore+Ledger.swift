@@ -39,9 +39,40 @@ public struct LedgerEntry: Sendable, Equatable {
     /// Seconds of expected media that may be missing from a recording still
     /// counted complete (docs/FORMATS.md, "The call ledger").
     public static let gapTolerance = 1.0
+    /// Seconds a leg's media may start after the answer, or stop before the
+    /// hang-up, and still count complete (phones open their media late,
+    /// stop it early; packets in flight): more at the start is a gap, more
+    /// at the end leaves the leg cut (docs/FORMATS.md, "The call ledger").
+    public static let edgeTolerance = 2.0
+    /// A row whose Call-ID is in the ledger already is the same call seen
+    /// again when their times overlap or lie within this many seconds (an
+    /// INVITE is retransmitted for up to 32 s: RFC 3261's Timer B), else
+    /// another call under a reused Call-ID.
+    public static let sameCallWindow = 32.0
 
     /// Recorded, both legs, not cut, gaps within `gapTolerance`.
     public var complete: Bool { outcome == .recorded && !oneSided && !cut && gapsS <= Self.gapTolerance }
+
+    /// A coverage failure: a required call not recorded completely.
+    public var isCoverageFailure: Bool { required && !complete }
+
+    /// Why the call is not recorded completely, in words (`coverage --failures`, record's failure lines).
+    public var reason: String {
+        Self.reason(outcome: outcome, oneSided: oneSided, gapsS: gapsS, cut: cut, detail: detail)
+    }
+
+    static func reason(outcome: Outcome, oneSided: Bool, gapsS: Double, cut: Bool, detail: String?) -> String {
+        var reason = outcome.rawValue
+        if outcome == .recorded {
+            var defects: [String] = []
+            if oneSided { defects.append("one_sided") }
+            if gapsS > gapTolerance { defects.append("gaps \((gapsS * 10).rounded() / 10) s") }
+            if cut { defects.append("cut") }
+            reason = defects.isEmpty ? "recorded complete" : "recorded with defects: " + defects.joined(separator: ", ")
+        }
+        if let detail { reason += " (\(detail))" }
+        return reason
+    }
 
     public init(
         callID: String, startEpoch: Double, endEpoch: Double, direction: String, caller: String?, callee: String?, signalled: Bool,
@@ -59,6 +90,28 @@ public struct LedgerEntry: Sendable, Equatable {
     }
 }
 
+extension LedgerEntry {
+    /// The ledger row of a recording whose catalog row `catalog verify`
+    /// rebuilt from its call index: recorded, with the defects the row shows
+    /// (a leg without packets, lost packets, cut or cut by a crash). What
+    /// decided it is not known, so it is not required.
+    public init(rebuiltFrom recording: CatalogRecording) {
+        self.init(
+            callID: recording.callID, startEpoch: recording.startEpoch, endEpoch: recording.startEpoch + recording.durationS,
+            direction: recording.direction, caller: recording.caller, callee: recording.callee,
+            signalled: !recording.callID.hasPrefix("rtp:"), outcome: .recorded, retainUntilEpoch: recording.retainUntilEpoch)
+        ruleID = recording.ruleID
+        recordingID = recording.id
+        oneSided = (recording.callerPackets ?? 1) == 0 || (recording.calleePackets ?? 1) == 0
+        gapsS = Double((recording.callerLost ?? 0) + (recording.calleeLost ?? 0)) * 0.02
+        cut = Self.cutEndReasons.contains(recording.endReason)
+    }
+
+    /// End reasons that leave a recording cut: the capture or the recorder
+    /// stopped during the call, or a crash (a salvaged recording).
+    public static let cutEndReasons: Set<String> = ["cut", "crashed"]
+}
+
 extension CatalogStore {
     /// Enters `entry` in the ledger alone (a call without a recording).
     /// Returns false when the call is there already (seen again).
@@ -67,14 +120,34 @@ extension CatalogStore {
         try write { db in try Self.addToLedger(db, entry) }
     }
 
+    /// Enters `entries` (calls turned away at the cap, noted over a second)
+    /// in one transaction. Returns how many were new.
+    @discardableResult
+    public func addToLedger(_ entries: [LedgerEntry]) throws -> Int {
+        guard !entries.isEmpty else { return 0 }
+        return try write { db in try entries.reduce(0) { $0 + (try Self.addToLedger(db, $1) ? 1 : 0) } }
+    }
+
     /// Enters `entry` in the ledger inside the transaction `db` (the
     /// recording's own, when it has one). A call seen before (the same
-    /// keyed hash of its Call-ID) is not entered again: returns false.
+    /// keyed hash of its Call-ID) is not entered again: returns false. Only
+    /// a `dropped` row gives way, to what became of the call when it was
+    /// seen again with room for it (a retransmitted INVITE, a second probe).
     @discardableResult
     public static func addToLedger(_ db: any SQLConnection, _ entry: LedgerEntry) throws -> Bool {
         let skipped = entry.outcome == .skippedByRule
+        var key = try ledgerKey(db, callID: entry.callID)
+        if let seen = try db.queryOne(sql: "SELECT start_epoch, end_epoch FROM call_ledger WHERE call_key = ?", arguments: [key]) {
+            let (start, end): (Double, Double) = (try seen["start_epoch"], try seen["end_epoch"])
+            let window = LedgerEntry.sameCallWindow
+            if entry.startEpoch > end + window || max(entry.startEpoch, entry.endEpoch) < start - window {
+                // Another call under a Call-ID used before (a phone that reuses them, the same
+                // ports and SSRC of a call without signalling): its own row, keyed with its start.
+                key = try ledgerKey(db, callID: entry.callID + "\n" + String(Int64(entry.startEpoch.rounded(.down))))
+            }
+        }
         let values: [(column: String, value: SQLValue)] = [
-            ("call_key", .text(try ledgerKey(db, callID: entry.callID))), ("start_epoch", .real(entry.startEpoch)),
+            ("call_key", .text(key)), ("start_epoch", .real(entry.startEpoch)),
             ("end_epoch", .real(max(entry.startEpoch, entry.endEpoch))), ("direction", .text(entry.direction)),
             ("caller", skipped ? .null : entry.caller.map(SQLValue.text) ?? .null),
             ("callee", skipped ? .null : entry.callee.map(SQLValue.text) ?? .null),
@@ -84,9 +157,11 @@ extension CatalogStore {
             ("complete", .integer(entry.complete ? 1 : 0)), ("one_sided", .integer(entry.oneSided ? 1 : 0)),
             ("gaps_s", .real(entry.gapsS)), ("cut", .integer(entry.cut ? 1 : 0)), ("retain_until_epoch", .real(entry.retainUntilEpoch)),
         ]
+        let replaced = values.dropFirst().map { "\($0.column) = excluded.\($0.column)" }.joined(separator: ", ")
         let sql =
             "INSERT INTO call_ledger (" + values.map(\.column).joined(separator: ", ") + ") VALUES ("
-            + values.map { _ in "?" }.joined(separator: ", ") + ") ON CONFLICT (call_key) DO NOTHING"
+            + values.map { _ in "?" }.joined(separator: ", ") + ") ON CONFLICT (call_key) DO "
+            + (entry.outcome == .dropped ? "NOTHING" : "UPDATE SET \(replaced) WHERE call_ledger.outcome = 'dropped'")
         return try db.execute(sql: sql, arguments: SQLArguments(values.map(\.value))) > 0
     }
 
@@ -291,16 +366,9 @@ extension CatalogStore {
         }
         let failures = try rows.map { row -> CoverageFailure in
             let outcome = LedgerEntry.Outcome(rawValue: try row["outcome"]) ?? .failed
-            var reason = outcome.rawValue
-            if outcome == .recorded {
-                var defects: [String] = []
-                if try row["one_sided"] as Int != 0 { defects.append("one_sided") }
-                let gaps: Double = try row["gaps_s"]
-                if gaps > LedgerEntry.gapTolerance { defects.append("gaps \((gaps * 10).rounded() / 10) s") }
-                if try row["cut"] as Int != 0 { defects.append("cut") }
-                reason = "recorded with defects: " + defects.joined(separator: ", ")
-            }
-            if let detail: String = try row["detail"] { reason += " (\(detail))" }
+            let reason = LedgerEntry.reason(
+                outcome: outcome, oneSided: try row["one_sided"] as Int != 0, gapsS: try row["gaps_s"], cut: try row["cut"] as Int != 0,
+                detail: try row["detail"])
             return CoverageFailure(
                 startEpoch: try row["start_epoch"], endEpoch: try row["end_epoch"], direction: try row["direction"], caller: try row["caller"],
                 callee: try row["callee"], outcome: outcome, reason: reason, ruleID: try row["rule_id"],

@@ -22,7 +22,8 @@ extension CatalogStore {
                 hours: try parsed("hours", TimeOfDayWindow.parse),
                 exceptHours: try parsed("except_hours") { try $0.split(separator: ",").map { try TimeOfDayWindow.parse(String($0)) } } ?? [],
                 timeZone: try row["time_zone"], samplePercent: try row["sample_percent"],
-                retention: try parsed("retention", Retention.parse), onDemand: try parsed("on_demand", Retention.parse))
+                retention: try parsed("retention", Retention.parse), onDemand: try parsed("on_demand", Retention.parse),
+                required: try row["required"] as Int != 0)
         }
     }
 
@@ -39,14 +40,14 @@ extension CatalogStore {
             let inserted = try db.queryOne(
                 sql: """
                     INSERT INTO rules (position, name, action, direction, local_pattern, remote_pattern, weekdays, hours,
-                                       except_hours, time_zone, sample_percent, retention, on_demand)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id
+                                       except_hours, time_zone, sample_percent, retention, on_demand, required)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id
                     """,
                 arguments: [
                     place, rule.name, rule.action.rawValue, rule.direction?.rawValue, rule.local?.text, rule.remote?.text,
                     rule.weekdays?.description, rule.hours?.description,
                     rule.exceptHours.isEmpty ? nil : rule.exceptHours.map(\.description).joined(separator: ","),
-                    rule.timeZone, rule.samplePercent, rule.retention?.description, rule.onDemand?.description,
+                    rule.timeZone, rule.samplePercent, rule.retention?.description, rule.onDemand?.description, rule.required ? 1 : 0,
                 ])
             var added = rule
             added.id = try inserted.map { try $0["id"] } ?? 0

@@ -103,13 +103,14 @@ public final class CatalogStore: Sendable {
 
     /// Inserts or replaces a committed recording with its files (the commit
     /// protocol in `CatalogStore+Commit.swift` is what convert uses).
-    public func save(_ recording: CatalogRecording, files: [CatalogFile] = []) throws {
+    public func save(_ recording: CatalogRecording, files: [CatalogFile] = [], ledger: LedgerEntry? = nil) throws {
         var row = recording
         row.storage = storage
         try write { db in
             try row.save(db)
             try db.execute(sql: "DELETE FROM recording_files WHERE recording_id = ?", arguments: [recording.id])
             for file in files { try file.insert(db) }
+            if let ledger { try Self.addToLedger(db, ledger) }
         }
     }
 

@@ -178,13 +178,16 @@ public struct RecordingRule: Sendable, Hashable {
     /// keep`, the call page's Keep button); then for `retention`. `catalog
     /// purge` removes those nobody kept. Nil: kept for `retention` outright.
     public var onDemand: Retention?
+    /// `--require`: every call this rule matches must be recorded completely;
+    /// one that is not is a coverage failure (`catalog coverage`). Record rules only.
+    public var required: Bool
 
     /// A rule; every condition left nil holds for every call.
     public init(
         id: Int64 = 0, position: Int = 0, name: String? = nil, action: RuleAction, direction: CallDirection? = nil,
         local: NumberPattern? = nil, remote: NumberPattern? = nil, weekdays: Weekdays? = nil, hours: TimeOfDayWindow? = nil,
         exceptHours: [TimeOfDayWindow] = [], timeZone: String = "UTC", samplePercent: Double = 100, retention: Retention? = nil,
-        onDemand: Retention? = nil
+        onDemand: Retention? = nil, required: Bool = false
     ) {
         self.onDemand = onDemand
         self.id = id
@@ -200,6 +203,7 @@ public struct RecordingRule: Sendable, Hashable {
         self.timeZone = timeZone
         self.samplePercent = samplePercent
         self.retention = retention
+        self.required = required
     }
 
     /// Checks the values that parsing alone cannot: the zone exists, the sample is a percentage.
@@ -212,6 +216,9 @@ public struct RecordingRule: Sendable, Hashable {
         }
         if let name, name.utf8.count > 200 { throw CatalogError(.invalid, "the rule name is longer than 200 bytes") }
         if onDemand != nil && action != .record { throw CatalogError(.invalid, "--on-demand is for a rule that records (--record)") }
+        if required && action != .record {
+            throw CatalogError(.invalid, "--require is for a record rule: a call a skip rule matches is not to be recorded")
+        }
     }
 
     /// The rule in one line, as `rules list` prints it.
@@ -227,6 +234,7 @@ public struct RecordingRule: Sendable, Hashable {
         if samplePercent < 100 { parts.append("sample \(RuleSet.percent(samplePercent))%") }
         if let onDemand { parts.append("on demand \(onDemand)") }
         parts.append("retain \(retention ?? .default)")
+        if required { parts.append("required") }
         return parts.joined(separator: " ")
     }
 }
@@ -237,9 +245,9 @@ extension RecordingRule {
     /// - Throws: `CatalogError(.invalid)` naming the field that does not parse.
     public static func parse(
         action: RuleAction, name: String?, direction: String?, local: String?, remote: String?, days: String?, hours: String?,
-        except: [String], timeZone: String, samplePercent: Double, retain: String?, onDemand: String? = nil
+        except: [String], timeZone: String, samplePercent: Double, retain: String?, onDemand: String? = nil, required: Bool = false
     ) throws -> RecordingRule {
-        var rule = RecordingRule(name: name, action: action, timeZone: timeZone, samplePercent: samplePercent)
+        var rule = RecordingRule(name: name, action: action, timeZone: timeZone, samplePercent: samplePercent, required: required)
         if let direction {
             guard let d = CallDirection(rawValue: direction) else {
                 throw CatalogError(.invalid, "--direction must be inbound, outbound, internal or unknown")

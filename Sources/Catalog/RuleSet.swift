@@ -36,21 +36,26 @@ public struct RuleDecision: Sendable, Equatable {
     public var retention: Retention
     /// Recorded under an on-demand rule: provisional until someone keeps it.
     public var onDemand: Bool
+    /// The rule that matched says `--require`: the call must be recorded completely.
+    public var required: Bool
 
     /// Whether the call is recorded.
     public var records: Bool { action == .record }
 
     /// A decision.
-    public init(action: RuleAction, ruleID: Int64?, retention: Retention, onDemand: Bool = false) {
+    public init(action: RuleAction, ruleID: Int64?, retention: Retention, onDemand: Bool = false, required: Bool = false) {
         self.action = action
         self.ruleID = ruleID
         self.retention = retention
         self.onDemand = onDemand
+        self.required = required
     }
 
     /// What `rule`, having matched, decides.
     init(_ rule: RecordingRule) {
-        self.init(action: rule.action, ruleID: rule.id, retention: rule.onDemand ?? rule.retention ?? .default, onDemand: rule.onDemand != nil)
+        self.init(
+            action: rule.action, ruleID: rule.id, retention: rule.onDemand ?? rule.retention ?? .default, onDemand: rule.onDemand != nil,
+            required: rule.required)
     }
 
     /// What happens when no rule matches: record, keep for the default period.

@@ -6,18 +6,40 @@ import Output
 extension RecordingSummary {
     /// The ledger row of this recording's call (entered in the same
     /// transaction as the recording's row): its defects from the call index.
-    package func ledgerEntry(required: Bool = false) -> LedgerEntry {
+    package func ledgerEntry() -> LedgerEntry {
         var entry = LedgerEntry(
-            callID: index.callID, startEpoch: start.seconds, endEpoch: start.seconds + index.durationS, direction: index.direction,
+            callID: index.callID, startEpoch: min(callStartEpoch ?? start.seconds, start.seconds), endEpoch: start.seconds + index.durationS,
+            direction: index.direction,
             caller: index.caller, callee: index.callee, signalled: index.signalling == "sip", outcome: .recorded,
             retainUntilEpoch: retainUntilEpoch ?? RuleDecision.unmatched.retention.until(from: start.seconds))
         entry.ruleID = ruleID
         entry.required = required
         entry.recordingID = id
-        entry.cut = index.endReason == "cut"
+        entry.cut = LedgerEntry.cutEndReasons.contains(index.endReason)
         entry.oneSided = index.channels.count < 2 || index.channels.contains { $0.packets == 0 }
         entry.gapsS = index.channels.reduce(0) { $0 + RecordingSummary.missingSeconds($1) }
+        // Each leg against the signalling: media that starts more than `edgeTolerance` after the
+        // answer is missing (gaps); media that stops more than `edgeTolerance` before the hang-up
+        // leaves the leg cut.
+        var notes: [String] = []
+        for (leg, name) in zip(legCoverage ?? [], ["caller", "callee"]) where leg.mediaFrom != nil {
+            if leg.lateStartS > LedgerEntry.edgeTolerance {
+                entry.gapsS += leg.lateStartS
+                notes.append("the \(name)'s media starts \(Self.tenths(leg.lateStartS)) s after the answer")
+            }
+            if leg.earlyEndS > LedgerEntry.edgeTolerance {
+                entry.cut = true
+                notes.append("the \(name)'s media stops \(Self.tenths(leg.earlyEndS)) s before the end")
+            }
+        }
+        if !notes.isEmpty { entry.detail = notes.joined(separator: "; ") }
         return entry
+    }
+
+    /// Seconds to a tenth, as text: `31.2`.
+    static func tenths(_ seconds: Double) -> String {
+        let tenths = Int((seconds * 10).rounded())
+        return "\(tenths / 10).\(tenths % 10)"
     }
 
     /// Seconds of a leg's expected media that are not in the recording:
@@ -49,6 +71,12 @@ extension CallReport {
         }
     }
 
+    /// The ledger row of a call the recorder gave up on for want of resources
+    /// (`cause`: a disk that stayed full).
+    package func droppedLedgerEntry(cause: String) -> LedgerEntry {
+        entry(.dropped, detail: cause)
+    }
+
     /// The ledger row of a call whose recording failed with `error`.
     package func failedLedgerEntry(_ error: any Error) -> LedgerEntry {
         entry(.failed, detail: "\(error)")
@@ -59,6 +87,8 @@ extension CallReport {
             callID: callID, startEpoch: startEpoch, endEpoch: endEpoch, direction: direction, caller: caller, callee: callee,
             signalled: signalled, outcome: outcome, retainUntilEpoch: decision.retention.until(from: startEpoch))
         entry.ruleID = decision.ruleID
+        // A call nobody answered had nothing to record: no expectation fell short.
+        entry.required = decision.required && outcome != .notAnswered
         entry.detail = detail
         return entry
     }

@@ -139,7 +139,9 @@ public struct Converter {
             onCallEnded: { report in
                 if let entry = report.ledgerEntry { try catalog.addToLedger(entry) }
             },
-            onCallFailed: nil
+            onCallFailed: nil,
+            // Calls turned away at --max-calls: `dropped`, a second's worth in one transaction.
+            onCallsDropped: { entries in try catalog.addToLedger(entries) }
         ) { finished in
             if isFile {
                 waiting.append(finished)

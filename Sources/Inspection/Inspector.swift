@@ -110,6 +110,7 @@ public final class Inspector {
             switch event {
             case .updated(let call): record(call)
             case .ended(let call): record(call)
+            case .refused: break
             }
         }
     }

@@ -89,6 +89,17 @@ public final class CaptureProcessor {
     private let executor: any CallExecutor
     /// With worker threads: told of a call whose recording failed, instead of throwing.
     private let onCallFailed: ((CallReport, any Error) -> Void)?
+    /// Told, once a second of capture time and at the end, of the calls
+    /// turned away at the call cap since (their `dropped` ledger rows).
+    private let onCallsDropped: (([LedgerEntry]) throws -> Void)?
+    /// Dropped calls not yet handed to `onCallsDropped`, and their Call-IDs (a
+    /// retransmitted INVITE is one call).
+    private var pendingDropped: [LedgerEntry] = []
+    private var pendingDroppedIDs: Set<String> = []
+    /// Dropped calls entered per second of capture time at most: a flood of
+    /// new Call-IDs costs the catalog one transaction a second of this many
+    /// rows; the excess is counted (`callsDroppedUnledgered`).
+    public static let maxDroppedPerSweep = 1024
     /// Calls ended so far (their `CallReport.sequence`).
     private var endedCalls = 0
     /// The number of the packet being processed (the capture's frame number).
@@ -100,12 +111,12 @@ public final class CaptureProcessor {
     ///   - onRecording: called with each finished recording, to commit it (`RecordingCommitter`).
     public convenience init(
         options: ConvertOptions, diagnostics: Diagnostics, policy: any RecordingPolicy = RecordEverything(),
-        onCallEnded: ((CallReport) throws -> Void)? = nil,
+        onCallEnded: ((CallReport) throws -> Void)? = nil, onCallsDropped: (([LedgerEntry]) throws -> Void)? = nil,
         onRecording: @escaping (FinishedRecording) throws -> Void
     ) {
         self.init(
             options: options, diagnostics: diagnostics, policy: policy, executor: InlineExecutor(diagnostics: diagnostics),
-            onCallEnded: onCallEnded, onCallFailed: nil, onRecording: onRecording)
+            onCallEnded: onCallEnded, onCallFailed: nil, onCallsDropped: onCallsDropped, onRecording: onRecording)
     }
 
     /// - Parameters:
@@ -115,6 +126,7 @@ public final class CaptureProcessor {
     package init(
         options: ConvertOptions, diagnostics: Diagnostics, policy: any RecordingPolicy, executor: any CallExecutor,
         onCallEnded: ((CallReport) throws -> Void)?, onCallFailed: ((CallReport, any Error) -> Void)?,
+        onCallsDropped: (([LedgerEntry]) throws -> Void)? = nil,
         onRecording: @escaping (FinishedRecording) throws -> Void
     ) {
         self.options = options
@@ -128,6 +140,7 @@ public final class CaptureProcessor {
         self.onRecording = onRecording
         self.onCallEnded = onCallEnded
         self.onCallFailed = onCallFailed
+        self.onCallsDropped = onCallsDropped
     }
 
     deinit {
@@ -193,11 +206,16 @@ public final class CaptureProcessor {
     private func sip(_ payload: UnsafeRawBufferPointer, from source: Endpoint, to destination: Endpoint, at time: MediaTime) throws {
         if tracker.isFull, let id = SIPFrame.callID(in: payload),
            tracker.refuses(callID: String(decoding: id, as: UTF8.self)) {
-            // A flood of new Call-IDs while full: turned away before the full parse.
-            diagnostics.count(.sipMessages)
-            // "INVI": only a new INVITE would have been a call.
-            diagnostics.count(payload.u32be(at: 0) == 0x494E_5649 ? .callsDroppedOverLimit : .sipNotForACall)
-            return
+            // "INVI": only a new INVITE would have been a call. One the ledger has room for goes
+            // on to be parsed (the tracker refuses it, with its parties, for its `dropped` row).
+            let invite = payload.u32be(at: 0) == 0x494E_5649
+            if !invite || !ledgersDrops {
+                // A flood of new Call-IDs while full: turned away before the full parse.
+                diagnostics.count(.sipMessages)
+                diagnostics.count(invite ? .callsDroppedOverLimit : .sipNotForACall)
+                if invite && onCallsDropped != nil { diagnostics.count(.callsDroppedUnledgered) }
+                return
+            }
         }
         guard let (message, _) = SIPMessage.parse(payload) else {
             diagnostics.count(.sipMalformed)
@@ -207,12 +225,16 @@ public final class CaptureProcessor {
         message.countHeaderRepairs(in: diagnostics)
         if let callID = message.callID, let key = keysByCallID[callID], let call = calls[key] { call.saw(at: time, packet: packetNumber) }
         var refused: [String] = []
+        // Read before: the tracker is being modified while it reports.
+        let dialogCap = tracker.maxCalls
         try tracker.process(message, from: source, to: destination, at: time) { event in
             switch event {
             case .updated(let call):
                 if try !update(call, at: time) { refused.append(call.callID) }
             case .ended(let call):
                 try end(callID: call.callID, description: call, reason: call.endReason ?? .bye, at: time)
+            case .refused(let call):
+                dropped(call, signalled: true, cause: "max-calls: \(dialogCap) SIP dialogs in flight", at: time)
             }
         }
         // Calls the router had no room for leave the tracker too.
@@ -255,6 +277,7 @@ public final class CaptureProcessor {
     private func startCall(_ description: CallDescription, signalled: Bool, at time: MediaTime) -> RoutedCall? {
         guard calls.count < options.maxCalls else {
             diagnostics.count(.callsDroppedOverLimit)
+            dropped(description, signalled: signalled, cause: "max-calls: \(options.maxCalls) calls in flight", at: time)
             return nil
         }
         let key = nextKey
@@ -277,6 +300,42 @@ public final class CaptureProcessor {
                 direction: description.direction, start: time))
         call.decision = decision
         if !decision.records { diagnostics.count(.callsSkippedByRule) }
+    }
+
+    /// Whether a call turned away now would get its ledger row.
+    private var ledgersDrops: Bool { onCallsDropped != nil && pendingDropped.count < CaptureProcessor.maxDroppedPerSweep }
+
+    /// Notes a call turned away at the call cap for the ledger (`dropped`,
+    /// with the cap as the cause): a call the rules would have skipped
+    /// anyway is entered as skipped, without its parties.
+    private func dropped(_ description: CallDescription, signalled: Bool, cause: String, at time: MediaTime) {
+        guard onCallsDropped != nil, !pendingDroppedIDs.contains(description.callID) else { return }
+        guard pendingDropped.count < CaptureProcessor.maxDroppedPerSweep else {
+            diagnostics.count(.callsDroppedUnledgered)
+            return
+        }
+        let decision = policy.decide(
+            CallFacts(
+                callID: description.callID, caller: description.callerParty, callee: description.calleeParty,
+                direction: description.direction, start: time))
+        var entry = LedgerEntry(
+            callID: description.callID, startEpoch: time.seconds, endEpoch: time.seconds, direction: description.direction.rawValue,
+            caller: description.callerParty, callee: description.calleeParty, signalled: signalled,
+            outcome: decision.records ? .dropped : .skippedByRule, retainUntilEpoch: decision.retention.until(from: time.seconds))
+        entry.ruleID = decision.ruleID
+        entry.required = decision.required
+        if decision.records { entry.detail = cause }
+        pendingDropped.append(entry)
+        pendingDroppedIDs.insert(description.callID)
+    }
+
+    /// Hands the dropped calls noted since the last time to `onCallsDropped`.
+    private func flushDropped() throws {
+        guard let onCallsDropped, !pendingDropped.isEmpty else { return }
+        let entries = pendingDropped
+        pendingDropped.removeAll(keepingCapacity: true)
+        pendingDroppedIDs.removeAll(keepingCapacity: true)
+        try onCallsDropped(entries)
     }
 
     // MARK: - Endpoint claims
@@ -616,6 +675,8 @@ public final class CaptureProcessor {
         let diagnostics = session.diagnostics
         if var finished {
             finished.summary.ruleID = call.decision.ruleID
+            finished.summary.required = call.decision.required
+            finished.summary.callStartEpoch = call.createdAt.seconds
             finished.summary.retainUntilEpoch = call.decision.retention.until(from: finished.summary.start.seconds)
             finished.summary.onDemand = call.decision.onDemand
             finished.summary.capturePackets = call.firstPacket...max(call.firstPacket, call.lastPacket)
@@ -632,6 +693,7 @@ public final class CaptureProcessor {
             return (.encrypted(indexPath: path), nil)
         }
         diagnostics.count(.callsWithoutMedia)
+        if session.signalled && !call.answered { diagnostics.count(.callsNotAnswered) }
         return (.notRecorded, nil)
     }
 
@@ -675,6 +737,7 @@ public final class CaptureProcessor {
     private func sweepIfDue(at time: MediaTime) throws {
         if let last = lastSweep, time.seconds(since: last) < 1 { return }
         lastSweep = time
+        try flushDropped()
         var idle: [RoutedCall] = []
         for call in calls.values where time.seconds(since: call.lastActivity) > timeout(of: call) { idle.append(call) }
         for call in idle.sorted(by: { $0.lastActivity < $1.lastActivity }) {
@@ -727,6 +790,7 @@ public final class CaptureProcessor {
         }
         for candidate in candidates.values { diagnostics.count(.rtpUnmatched, by: candidate.held.count) }
         candidates.removeAll()
+        try flushDropped()
     }
 
     /// Drops every call in flight without committing (after a fatal error).

@@ -23,6 +23,9 @@ public struct CallTracker {
         case updated(CallDescription)
         /// The call ended (BYE, CANCEL, a final failure response).
         case ended(CallDescription)
+        /// A new INVITE turned away: `maxCalls` calls are in flight (counted as
+        /// `callsDroppedOverLimit`). Its parties and direction, for the ledger.
+        case refused(CallDescription)
     }
 
     /// Calls in flight at most.
@@ -82,10 +85,6 @@ public struct CallTracker {
             if let known = calls[callID] {
                 call = known
             } else {
-                guard calls.count < maxCalls else {
-                    diagnostics.count(.callsDroppedOverLimit)
-                    return
-                }
                 call = CallDescription(callID: callID, invitedAt: time, callerSignalling: source)
                 let from = message.from
                 let to = message.to
@@ -94,6 +93,11 @@ public struct CallTracker {
                 call.callerTag = from?.tag
                 call.joinedMidDialog = to?.tag != nil
                 call.direction = localParties.direction(caller: call.caller, callee: call.callee)
+                guard calls.count < maxCalls else {
+                    diagnostics.count(.callsDroppedOverLimit)
+                    try emit(.refused(call))
+                    return
+                }
             }
             applySDP(of: message, sentBy: senderSide(of: message, in: call), to: &call)
             calls[callID] = call

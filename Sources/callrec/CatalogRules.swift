@@ -31,6 +31,11 @@ struct CatalogRules: ParsableCommand {
                   callrec catalog rules add --record --direction inbound --sample 10 --retain 90d --name "10% for coaching"
                   callrec catalog rules add --record --local '+46812*' --on-demand 24h --retain 12m --name "kept if the agent asks"
                   callrec catalog rules add --skip --name "nothing else"
+                  callrec catalog rules add --record --local '+46812*' --retain 7y --require --name "traders: every call"
+
+                --require makes the rule an expectation: each call it matches must be recorded completely \
+                (both legs, from the answer to the hang-up, within the tolerance of README "Coverage"), \
+                and callrec catalog coverage counts those that were not as failures.
                 """
         )
         @OptionGroup var location: CatalogLocation
@@ -55,13 +60,18 @@ struct CatalogRules: ParsableCommand {
                     + "button); purge removes the rest. A kept call is retained for --retain.", valueName: "period"))
         var onDemand: String?
         @Option(help: ArgumentHelp("Insert at this place (1 = first; default last).", valueName: "n")) var position: Int?
+        @Flag(
+            help: ArgumentHelp(
+                "Every call this rule matches must be recorded completely: one that is not is a coverage failure "
+                    + "(catalog coverage; record prints a line for each). Record rules only."))
+        var require = false
 
         func run() throws {
             var rule = RecordingRule(action: action)
             try reportingCatalogErrors {
                 rule = try RecordingRule.parse(
                     action: action, name: name, direction: direction, local: local, remote: remote, days: days, hours: hours, except: except,
-                    timeZone: tz, samplePercent: sample, retain: retain, onDemand: onDemand)
+                    timeZone: tz, samplePercent: sample, retain: retain, onDemand: onDemand, required: require)
             }
             try location.run(create: true) { store, actor in
                 let added = try store.addRule(rule, position: position, by: actor, at: wallClock())
@@ -133,7 +143,7 @@ struct CatalogRules: ParsableCommand {
                     if e.conditions.isEmpty { text += "  yes (no conditions: matches every call)\n" }
                 }
                 if decision.ruleID == nil { text += "no rule matches: the default applies\n" }
-                text += "decision: \(decision.action.rawValue), retain \(decision.retention)\n"
+                text += "decision: \(decision.action.rawValue), retain \(decision.retention)\(decision.required ? ", required" : "")\n"
                 FileHandleOutput.standardOutput.write(text)
             }
         }

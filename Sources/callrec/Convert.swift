@@ -147,7 +147,11 @@ struct Convert: ParsableCommand {
             if let error = result.error {
                 failures += 1
                 stderr.write("callrec: \(error)\n")
-            } else if result.recordings.isEmpty && diagnostics[.callsSkippedByRule] == 0 && diagnostics[.callsAlreadyRecorded] == 0 {
+            } else if result.recordings.isEmpty && diagnostics[.callsSkippedByRule] == 0 && diagnostics[.callsAlreadyRecorded] == 0
+                && diagnostics[.callsNotAnswered] == 0
+            {
+                // Nothing recorded, and no call a rule skipped, recorded before or nobody answered
+                // (those had nothing to record; the ledger holds them): the input yielded nothing.
                 failures += 1
                 stderr.write("callrec: \(Self.displayName(input)): no calls with audio found (\(Self.whatWasSeen(diagnostics)))\n")
             }

@@ -38,6 +38,12 @@ struct RecordingFormatOptions: ParsableArguments {
         valueName: "seconds"))
     var idleTimeout: Double?
 
+    @Option(help: ArgumentHelp(
+        "Calls followed at once at most (default 10000): a new call beyond them is turned away, counted, and entered "
+            + "in the catalog's call ledger as dropped (callrec catalog coverage).",
+        valueName: "n"))
+    var maxCalls: Int?
+
     @Option(name: .customLong("local-number"), help: ArgumentHelp(
         "A number of this site (repeatable): calls from it are outbound, to it inbound.", valueName: "number"))
     var localNumbers: [String] = []
@@ -77,6 +83,7 @@ struct RecordingFormatOptions: ParsableArguments {
 
     func validate() throws {
         if let idleTimeout, !(idleTimeout > 0) { throw ValidationError("--idle-timeout must be positive") }
+        if let maxCalls, !(1...1_000_000).contains(maxCalls) { throw ValidationError("--max-calls must be between 1 and 1000000") }
         for recipient in recipients {
             do {
                 _ = try X25519Recipient(recipient)
@@ -140,6 +147,7 @@ struct RecordingFormatOptions: ParsableArguments {
             }
         }
         if let idleTimeout { options.idleTimeout = idleTimeout }
+        if let maxCalls { options.maxCalls = maxCalls }
         if let signingKey { options.signingKeyPath = signingKey }
         options.localNumbers += localNumbers
         options.localPrefixes += localPrefixes

@@ -117,4 +117,142 @@ import Testing
         #expect((json as? [[String: Any]])?.map { $0["outcome"] as? String } == ["recorded", "recorded"])
         #expect(try run(["catalog", "coverage", "--out", out, "--by", "week"]).status == 2)
     }
+
+    // MARK: - Generated traffic with known truth
+
+    /// Call `n` of the generated site: its own Call-ID, numbers (the caller
+    /// on the trading desk's +46812... unless `tweak` changes it), addresses
+    /// and ports, starting `n` × 10 ms after the first.
+    static func call(_ n: Int, duration: Double = 6, _ tweak: (inout SyntheticCall) -> Void = { _ in }) -> [UInt8] {
+        var call = SyntheticCall(seed: UInt64(n), duration: duration)
+        call.callID = "coverage-\(n)@generated.example.com"
+        call.callerNumber = "+46812100\(n)"
+        call.calleeNumber = "+4670000\(n)"
+        call.callerSignalling = Endpoint(address: IPAddress("192.0.2.\(10 + n)")!, port: 5060)
+        call.calleeSignalling = Endpoint(address: IPAddress("198.51.100.\(10 + n)")!, port: 5060)
+        call.callerMedia = Endpoint(address: IPAddress("192.0.2.\(10 + n)")!, port: UInt16(40_000 + 2 * n))
+        call.calleeMedia = Endpoint(address: IPAddress("198.51.100.\(10 + n)")!, port: UInt16(50_000 + 2 * n))
+        call.start = MediaTime(seconds: 1_795_000_000, microseconds: Int64(n) * 10_000)
+        tweak(&call)
+        return call.build().pcap
+    }
+
+    /// Eight calls of known fate on one link, six at once at most: one
+    /// complete, one whose callee never sends, one whose caller stops after
+    /// 2 s of 8, one a rule skips, one nobody answers (486), one SRTP whose
+    /// keys the capture does not hold, and two INVITEs 0.3 s later that find
+    /// `--max-calls 6` full. The trading desk's calls (+46812...) are
+    /// required. Each call is in the ledger once with its outcome, however
+    /// often the capture is converted; coverage counts them; --failures
+    /// names the five required calls not recorded completely, with why.
+    @Test(arguments: CatalogBackend.all)
+    func generatedTrafficGivesEachCallItsOutcomeOnce(backend: CatalogBackend) throws {
+        let silentAfter: (inout SyntheticCall) -> Void = { c in
+            c.callerImpairments.stopAfter = 0
+            c.calleeImpairments.stopAfter = 0
+        }
+        let capture = try TemporaryFile.write(
+            PcapMerge.merge([
+                Self.call(1),
+                Self.call(2) { $0.calleeImpairments.stopAfter = 0 },
+                Self.call(3, duration: 8) { $0.callerImpairments.stopAfter = 2 },
+                Self.call(4) { $0.calleeNumber = "+4631555020" },
+                Self.call(5) { $0.finalStatus = 486 },
+                Self.call(6) { c in
+                    c.srtp = true
+                    c.srtpKeys = .absent
+                },
+                Self.call(7) { c in
+                    silentAfter(&c)
+                    c.start = c.start.advanced(byNanoseconds: 300_000_000)
+                },
+                Self.call(8) { c in
+                    silentAfter(&c)
+                    c.start = c.start.advanced(byNanoseconds: 300_000_000)
+                },
+            ]))
+        let (_, at) = try catalogPlace(backend, "cli-coverage-generated")
+        #expect(try run(["catalog", "rules", "add"] + at + ["--skip", "--remote", "+4631555020"]).status == 0)
+        let add = try run(["catalog", "rules", "add"] + at + ["--record", "--local", "+46812*", "--require", "--name", "desk"])
+        #expect(add.status == 0 && add.stdout.contains("required"), "\(add.stdout)\(add.stderr)")
+        #expect(try run(["catalog", "rules", "list"] + at).stdout.contains("retain 24m required"))
+        for _ in 0..<2 {
+            let convert = try run(["convert", capture, "--max-calls", "6"] + at)
+            #expect(convert.status == 0, "\(convert.stderr)")
+        }
+        let report = try coverage(at)
+        let total = try #require(report["total"] as? [String: Any])
+        #expect(
+            counts(total) == [
+                "seen": 8, "recorded.total": 3, "recorded.complete": 1, "recorded.one_sided": 1, "recorded.cut": 1,
+                "not_recorded.skipped_by_rule": 1, "not_recorded.not_answered": 1, "not_recorded.encrypted_no_key": 1,
+                "not_recorded.dropped": 2,
+            ])
+        // Required: the desk's calls that were answered or turned away (1, 2, 3, 6, 7, 8); one of them complete.
+        #expect(total["required"] as? Int == 6)
+        #expect(abs((total["required_complete_share"] as? Double ?? 0) - 1.0 / 6) < 1e-9)
+        let byRule = try coverage(at, ["--by", "rule"])["groups"] as? [[String: Any]] ?? []
+        #expect(byRule.map { $0["group"] as? String } == ["1", "2"])
+        #expect(counts(byRule.first) == ["seen": 1, "not_recorded.skipped_by_rule": 1])
+
+        let failures = try run(["catalog", "coverage", "--failures"] + at)
+        #expect(failures.stdout.hasSuffix("5 failing calls\n"), "\(failures.stdout)")
+        let lines = failures.stdout.split(separator: "\n")
+        #expect(lines.filter { $0.contains("required") }.count == 5)
+        #expect(failures.stdout.contains("+468121002 -> +46700002  recorded with defects: one_sided"), "\(failures.stdout)")
+        #expect(failures.stdout.contains("recorded with defects: cut (the caller's media stops 6."), "\(failures.stdout)")
+        #expect(failures.stdout.contains("+468121006 -> +46700006  encrypted_no_key"), "\(failures.stdout)")
+        #expect(lines.filter { $0.contains("dropped (max-calls: 6 SIP dialogs in flight)") }.count == 2, "\(failures.stdout)")
+        #expect(!failures.stdout.contains("+468121001 "))
+    }
+
+    /// Record says each coverage failure as it happens: a `coverage_failure`
+    /// line after the call's own, a line on standard error, and the count in
+    /// its last line; it goes on recording and exits 0.
+    @Test func recordEmitsALineForEachCoverageFailure() throws {
+        let capture = try TemporaryFile.write(
+            PcapMerge.merge([Self.call(1), Self.call(3, duration: 8) { $0.callerImpairments.stopAfter = 2 }]))
+        let out = FixturePaths.temporaryDirectory("record-coverage")
+        #expect(try run(["catalog", "rules", "add", "--out", out, "--record", "--local", "+46812*", "--require"]).status == 0)
+        let record = try run(["record", capture, "--out", out])
+        #expect(record.status == 0, "\(record.stderr)")
+        let lines = record.stdout.split(separator: "\n").map(String.init)
+        let objects = lines.compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+        let calls = objects.filter { $0["seq"] != nil }
+        let failures = objects.compactMap { $0["coverage_failure"] as? [String: Any] }
+        #expect(calls.count == 2)
+        #expect(failures.count == 1)
+        let failure = try #require(failures.first)
+        #expect(failure["call_id"] as? String == "coverage-3@generated.example.com")
+        #expect(failure["outcome"] as? String == "recorded")
+        #expect((failure["reason"] as? String)?.hasPrefix("recorded with defects: cut (the caller's media stops") == true, "\(failure)")
+        #expect(failure["id"] is String && failure["rule"] as? Int == 1)
+        // Right after its call's line.
+        let index = try #require(lines.firstIndex { $0.contains("\"coverage_failure\"") })
+        #expect(index > 0 && lines[index - 1].contains("coverage-3@generated.example.com") && lines[index - 1].contains("\"seq\""))
+        #expect(record.stderr.contains("callrec: coverage failure: "), "\(record.stderr)")
+        #expect(record.stderr.contains("; 1 coverage failure"), "\(record.stderr)")
+    }
+
+    /// A phone that uses one Call-ID for two calls ten minutes apart makes
+    /// two ledger rows (converting twice still two); a capture whose only
+    /// call nobody answered exits 0 (nothing was to be recorded), and its
+    /// call is in the ledger.
+    @Test func aReusedCallIDIsTwoCallsAndAnUnansweredCaptureIsNoFailure() throws {
+        let again: (inout SyntheticCall) -> Void = { c in
+            c.callID = "coverage-1@generated.example.com"
+            c.start = c.start.advanced(byNanoseconds: 600_000_000_000)
+        }
+        let capture = try TemporaryFile.write(PcapMerge.merge([Self.call(1), Self.call(2, again)]))
+        let out = FixturePaths.temporaryDirectory("coverage-reused")
+        for _ in 0..<2 { #expect(try run(["convert", capture, "--out", out]).status == 0) }
+        #expect(counts(try coverage(["--out", out])["total"]) == ["seen": 2, "recorded.total": 2, "recorded.complete": 2])
+
+        let unanswered = try TemporaryFile.write(Self.call(5) { $0.finalStatus = 486 }, name: "unanswered.pcap")
+        let quiet = FixturePaths.temporaryDirectory("coverage-unanswered")
+        let convert = try run(["convert", unanswered, "--out", quiet])
+        #expect(convert.status == 0, "\(convert.stderr)")
+        #expect(convert.stdout.contains("0 recordings written"))
+        #expect(counts(try coverage(["--out", quiet])["total"]) == ["seen": 1, "not_recorded.not_answered": 1])
+    }
 }

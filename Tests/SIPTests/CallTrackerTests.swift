@@ -88,7 +88,7 @@ import Testing
 
     func last(_ events: [CallTracker.Event]) -> CallDescription? {
         switch events.last {
-        case .updated(let c), .ended(let c): c
+        case .updated(let c), .ended(let c), .refused(let c): c
         case nil: nil
         }
     }
