@@ -18,6 +18,10 @@ final class CallLedger: @unchecked Sendable {
         var encrypted = 0
         var noMedia = 0
         var failed = 0
+        /// Calls turned away at `--max-calls` (entered in the catalog's ledger as `dropped`; no line of their own).
+        var dropped = 0
+        /// Required calls that ended without a complete recording (each has a `coverage_failure` line).
+        var coverageFailures = 0
         /// Every call reported.
         var total: Int { recorded + skipped + encrypted + noMedia + failed }
     }
@@ -45,11 +49,26 @@ final class CallLedger: @unchecked Sendable {
         case .noMedia: tally.noMedia += 1
         case .failed: tally.failed += 1
         }
+        if call.coverageFailure != nil { tally.coverageFailures += 1 }
         waiting[call.sequence] = call
         while let line = waiting.removeValue(forKey: next) {
             emit(line)
             next += 1
         }
+    }
+
+    /// Counts `count` calls turned away at the cap.
+    func noteDropped(_ count: Int) {
+        mutex.lock()
+        tally.dropped += count
+        mutex.unlock()
+    }
+
+    /// Counts a coverage failure of a call without a line of its own (dropped).
+    func noteCoverageFailure() {
+        mutex.lock()
+        tally.coverageFailures += 1
+        mutex.unlock()
     }
 
     /// The counts so far.

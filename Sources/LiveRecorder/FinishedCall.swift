@@ -50,6 +50,9 @@ public struct FinishedCall: Sendable, Encodable, Equatable {
     public var error: String?
     /// The call index as written, for a recorded call.
     public var call: CallIndex?
+    /// The coverage failure the call is, when a `--require` rule matched it and it
+    /// was not recorded completely: a line of its own after this one (not in this object).
+    var coverageFailure: CoverageFailureLine? = nil
 
     enum CodingKeys: String, CodingKey {
         case sequence = "seq"

@@ -87,22 +87,27 @@ public final class Recorder: @unchecked Sendable {
         /// Each signed checkpoint, as its JSON line (`Checkpoint.jsonLine`), on
         /// the same thread as `call` and in turn with the calls' lines.
         public var checkpoint: @Sendable (String) -> Void
+        /// Each coverage failure (a required call that ended without a complete
+        /// recording), as its JSON line, on the same thread as `call`, after its call's line.
+        public var coverageFailure: @Sendable (String) -> Void
 
         /// Events delivered to these closures.
         public init(
             call: @escaping @Sendable (FinishedCall) -> Void, message: @escaping @Sendable (String) -> Void,
-            checkpoint: @escaping @Sendable (String) -> Void = { _ in }
+            checkpoint: @escaping @Sendable (String) -> Void = { _ in }, coverageFailure: @escaping @Sendable (String) -> Void = { _ in }
         ) {
             self.call = call
             self.message = message
             self.checkpoint = checkpoint
+            self.coverageFailure = coverageFailure
         }
     }
 
-    /// One line of standard output: a finished call, or a signed checkpoint.
+    /// One line of standard output: a finished call, a signed checkpoint, or a coverage failure.
     enum OutputLine: Sendable {
         case call(FinishedCall)
         case checkpoint(String)
+        case coverageFailure(String)
     }
 
     /// Why `run` returned.
@@ -130,6 +135,10 @@ public final class Recorder: @unchecked Sendable {
         public var encrypted: Int
         public var noMedia: Int
         public var failed: Int
+        /// Calls turned away at `--max-calls` (a disk that stayed full: those are `failed` lines, `dropped` in the ledger).
+        public var droppedCalls: Int
+        /// Required calls that ended without a complete recording (each had its `coverage_failure` line).
+        public var coverageFailures: Int
         /// Packets processed, and packets the input delivered (the difference: `dropped.queue`).
         public var packets: Int
         public var captured: Int
@@ -252,12 +261,18 @@ public final class Recorder: @unchecked Sendable {
         // stops reading holds up that thread alone, never the calls.
         let lines = HandoffQueue<OutputLine>(capacity: max(1, settings.lineQueueLength), byteCapacity: 1)
         self.lines = lines
-        ledger = CallLedger { call in lines.push(.call(call), bytes: UnsafeRawBufferPointer(start: nil, count: 0), wait: false) }
+        let message = events.message
+        ledger = CallLedger { call in
+            lines.push(.call(call), bytes: UnsafeRawBufferPointer(start: nil, count: 0), wait: false)
+            if let failure = call.coverageFailure {
+                message(failure.message)
+                lines.push(.coverageFailure(failure.jsonLine), bytes: UnsafeRawBufferPointer(start: nil, count: 0), wait: false)
+            }
+        }
         // A slot per 128 bytes: an RTP packet with its headers is about 200.
         packets = HandoffQueue(capacity: max(1024, settings.packetQueueBytes / 128), byteCapacity: settings.packetQueueBytes)
         // `self` is needed by the disk events (a give-up stops the recorder): set below.
         let stopper = StopRelay()
-        let message = events.message
         space = DiskSpaceWait(limit: settings.diskFullWait) { event in
             switch event {
             case .full(let path, let limit):
@@ -344,20 +359,56 @@ public final class Recorder: @unchecked Sendable {
         let committer = self.committer
         let capture = self.capture
         let catalog = self.catalog
+        let space = self.space
+        let events = self.events
+        let lines = self.lines
         let processor = CaptureProcessor(
             options: options, diagnostics: diagnostics, policy: rules, executor: workers,
             // Every call enters the catalog's ledger: a recorded one with its recording (the
             // committer), any other here, alone. A ledger write that fails is the call's error.
+            // A required call not recorded completely is a coverage failure: its line follows the call's.
             onCallEnded: { report in
                 var failure: (any Error)? = nil
-                if let entry = report.ledgerEntry {
-                    do { try catalog.addToLedger(entry) } catch { failure = error }
+                var entry = report.recording?.ledgerEntry()
+                if let alone = report.ledgerEntry {
+                    entry = alone
+                    do { try catalog.addToLedger(alone) } catch { failure = error }
                 }
-                ledger.add(FinishedCall(report, error: failure))
+                var call = FinishedCall(report, error: failure)
+                if failure != nil { entry = report.failedLedgerEntry(failure!) }
+                call.coverageFailure = entry.flatMap { CoverageFailureLine($0, sequence: report.sequence) }
+                ledger.add(call)
             },
             onCallFailed: { report, error in
-                _ = try? catalog.addToLedger(report.failedLedgerEntry(error))
-                ledger.add(FinishedCall(report, error: error))
+                // A call the recorder gave up on for a disk that stayed full was dropped, not failed by itself.
+                let entry = space.gaveUp ? report.droppedLedgerEntry(cause: "disk full: \(error)") : report.failedLedgerEntry(error)
+                do {
+                    try catalog.addToLedger(entry)
+                } catch {
+                    // The catalog's disk may be the full one: said, at least, where the operator looks.
+                    events.message(
+                        "callrec: call \(RecordingNaming.safeForDisplay(report.callID)) could not be entered in the ledger as "
+                            + "\(entry.outcome.rawValue) (\(entry.detail ?? "")): \(error)")
+                }
+                var call = FinishedCall(report, error: error)
+                call.coverageFailure = CoverageFailureLine(entry, sequence: report.sequence)
+                ledger.add(call)
+            },
+            // Calls turned away at --max-calls, a second's worth in one transaction; a required
+            // one is a coverage failure at once (it has no call line of its own).
+            onCallsDropped: { entries in
+                do {
+                    try catalog.addToLedger(entries)
+                } catch {
+                    events.message("callrec: \(entries.count) calls turned away at --max-calls could not be entered in the ledger: \(error)")
+                }
+                ledger.noteDropped(entries.count)
+                for entry in entries {
+                    guard let failure = CoverageFailureLine(entry, sequence: nil) else { continue }
+                    ledger.noteCoverageFailure()
+                    events.message(failure.message)
+                    lines.push(.coverageFailure(failure.jsonLine), bytes: UnsafeRawBufferPointer(start: nil, count: 0), wait: false)
+                }
             },
             onRecording: { finished in
                 let notes = Diagnostics()
@@ -381,6 +432,7 @@ public final class Recorder: @unchecked Sendable {
                     switch line {
                     case .call(let call): events.call(call)
                     case .checkpoint(let text): events.checkpoint(text)
+                    case .coverageFailure(let text): events.coverageFailure(text)
                     }
                 }) != .finished
             {}
@@ -433,13 +485,14 @@ public final class Recorder: @unchecked Sendable {
         }
         events.message(
             "callrec: stopped (\(reason.rawValue)): \(counts.recorded) recorded, \(counts.skipped) skipped by rule, "
-                + "\(counts.noMedia) without media, \(counts.encrypted) encrypted, \(counts.failed) failed"
+                + "\(counts.noMedia) without media, \(counts.encrypted) encrypted, \(counts.failed) failed, "
+                + "\(counts.dropped) dropped; \(counts.coverageFailures) coverage failure\(counts.coverageFailures == 1 ? "" : "s")"
                 + (drops.total > 0 ? "; \(Self.describe(drops)) packets dropped" : "")
                 + (lines.dropped > 0 ? "; \(lines.dropped) lines not written (standard output was not read)" : ""))
         return Summary(
             reason: reason, error: failure.map { String(describing: $0) } ?? inputError, recorded: counts.recorded,
             skipped: counts.skipped, encrypted: counts.encrypted, noMedia: counts.noMedia, failed: counts.failed,
-            packets: diagnostics[.packetsRead], captured: capturedCount, dropped: drops, linesDropped: lines.dropped,
+            droppedCalls: counts.dropped, coverageFailures: counts.coverageFailures, packets: diagnostics[.packetsRead], captured: capturedCount, dropped: drops, linesDropped: lines.dropped,
             counters: diagnostics.nonZero.map { ($0.0.name, $0.1) }, notes: diagnostics.notes)
     }
 
@@ -651,7 +704,8 @@ public final class Recorder: @unchecked Sendable {
         var parts = [
             "up \(Self.duration(now - started))",
             "calls: \(inFlight) in flight, \(counts.recorded) recorded, \(counts.skipped) skipped by rule, "
-                + "\(counts.noMedia) without media, \(counts.encrypted) encrypted, \(counts.failed) failed",
+                + "\(counts.noMedia) without media, \(counts.encrypted) encrypted, \(counts.failed) failed, \(counts.dropped) dropped",
+            "coverage failures: \(counts.coverageFailures)",
             "packets: \(state.packets) read (\(Int(packetRate.rounded()))/s), \(Self.describe(currentDrops)) dropped",
             "queues: read \(Int((packets.fill.now * 100).rounded())) %, work \(Int((work.now * 100).rounded())) %",
         ]

@@ -47,6 +47,12 @@ struct Record: ParsableCommand {
             ({"checkpoint": ..., "signature": ...}): keep those lines, and catalog verify --checkpoints proves \
             the catalog still holds what was signed.
 
+            Coverage. Every call seen enters the catalog's call ledger (callrec catalog coverage). A call \
+            a --require rule matched that ends without a complete recording is a coverage failure: a line \
+            {"coverage_failure": {...}} follows its call's line on standard output and a line on standard \
+            error says it; the status line counts them, and the recorder keeps recording (coverage \
+            failures do not change the exit status). Calls turned away at --max-calls are entered as dropped.
+
             Time is the capture's: when no packet arrives at all, it moves on with the wall clock \
             so idle calls still end.
 
@@ -134,7 +140,8 @@ struct Record: ParsableCommand {
         let events = Recorder.Events(
             call: { stdout.write($0.jsonLine + "\n") },
             message: { stderr.write($0 + "\n") },
-            checkpoint: { stdout.write($0 + "\n") })
+            checkpoint: { stdout.write($0 + "\n") },
+            coverageFailure: { stdout.write($0 + "\n") })
         let recorder = try openingRecorder { try Recorder(settings: settings, input: source.input(capture: input), events: events, catalog: try recording.openCatalog()) }
         let files = System.raiseOpenFileLimit()
         if files / 3 < settings.convert.maxCalls {

@@ -279,6 +279,11 @@ import Testing
         disk.free()
         #expect(files(out, ending: ".partial").isEmpty)
         #expect(try verify(out).stdout.hasSuffix("1 recording healthy, nothing to repair\n"))
+        // The call given up on is dropped, in the ledger or (its disk full too) said on standard error.
+        let coverage = try CommandRunner.callrec(["catalog", "coverage", "--out", out, "--failures"])
+        #expect(
+            coverage.stdout.contains("dropped (disk full: ") || recorder.stderr.contains("could not be entered in the ledger as dropped (disk full: "),
+            "\(coverage.stdout)\(recorder.stderr)")
     }
 }
 
