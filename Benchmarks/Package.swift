@@ -58,6 +58,17 @@ let package = Package(
             path: "Benchmarks/CatalogFind",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
         ),
+        .executableTarget(
+            name: "CallLedger",
+            dependencies: [
+                .product(name: "Benchmark", package: "benchmark"),
+                .product(name: "Catalog", package: "callrec"),
+                .product(name: "CatalogPostgres", package: "callrec"),
+                .product(name: "CallrecTestSupport", package: "callrec"),
+            ],
+            path: "Benchmarks/CallLedger",
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        ),
     ],
     swiftLanguageModes: [.v6]
 )
