@@ -50,4 +50,12 @@ extension CatalogSchema {
             arguments: [key.map { String($0, radix: 16).count == 1 ? "0" + String($0, radix: 16) : String($0, radix: 16) }.joined()])
         try db.execute(sql: "ALTER TABLE rules ADD COLUMN required \(d.integer) NOT NULL DEFAULT 0")
     }
+
+    /// v11: an index holding every column `catalog coverage` counts by, led
+    /// by the call's start, so a month of a million-call ledger is counted
+    /// from the index alone rather than with a read of the table per row.
+    static let ledgerCoverageIndex = CatalogMigration("v11-ledger-coverage-index") { db in
+        try db.execute(
+            sql: "CREATE INDEX call_ledger_coverage ON call_ledger(start_epoch, outcome, complete, one_sided, gaps_s, cut, required, rule_id)")
+    }
 }

@@ -158,6 +158,7 @@ enum CatalogSchema {
         ledger,
         usersDisabled,
         onDemand,
+        ledgerCoverageIndex,
     ]
 
     /// On-demand rules (`rules add --record --on-demand 24h`) and the

@@ -1,3 +1,4 @@
+import CallrecCore
 import Crypto
 
 /// One call as the ledger keeps it (issue 16): every call seen, recorded or
@@ -318,7 +319,13 @@ extension CatalogStore {
             }
             var result: [(String, CoverageCounts)] = []
             for row in rows {
-                let name: String = try row["grp"]
+                // A day's number (an integer), or a rule's or the period's name.
+                let name: String
+                switch try row.value("grp") {
+                case .integer(let n): name = String(n)
+                case .real(let x): name = String(Int64(x))
+                default: name = try row["grp"]
+                }
                 if result.last?.0 != name { result.append((name, CoverageCounts())) }
                 try result[result.count - 1].1.add(row)
             }
@@ -329,11 +336,12 @@ extension CatalogStore {
         switch query.by {
         case nil: break
         case .day:
-            let day =
-                dialect.kind == .sqlite
-                ? "strftime('%Y-%m-%d', CAST(start_epoch AS INTEGER), 'unixepoch')"
-                : "to_char(to_timestamp(start_epoch) AT TIME ZONE 'UTC', 'YYYY-MM-DD')"
-            report.groups = try counts(group: day).map { (name: $0.0, counts: $0.1) }
+            // The UTC day's number (days since 1970), named here: a division per row rather
+            // than a date formatted per row (strftime and its string took half of a month's count).
+            let day = dialect.kind == .sqlite ? "CAST(start_epoch / 86400 AS INTEGER)" : "floor(start_epoch / 86400)::bigint"
+            report.groups = try counts(group: day).map { group in
+                (name: String(ISO8601Time.seconds(Double(Int64(group.0) ?? 0) * 86400).prefix(10)), counts: group.1)
+            }
         case .rule:
             let rule = "CASE WHEN rule_id IS NULL THEN 'none' ELSE CAST(rule_id AS \(dialect.kind == .sqlite ? "TEXT" : "text")) END"
             report.groups = try counts(group: rule).map { (name: $0.0, counts: $0.1) }
