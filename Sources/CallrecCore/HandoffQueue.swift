@@ -111,7 +111,10 @@ package final class HandoffQueue<Element>: @unchecked Sendable {
     /// Where `length` contiguous bytes fit in the ring, and how much of it
     /// they use up; nil when they do not fit now. The lock is held.
     private func allocate(_ length: Int) -> (offset: Int, span: Int)? {
-        if byteUsed == 0 {
+        // Back to the start only when nothing is queued or held: a batch the consumer holds may be
+        // all empty elements (no bytes used), and its release sets `byteHead` to where they were
+        // queued — which must then still be where the ring's bytes begin.
+        if count == 0 {
             byteHead = 0
             byteTail = 0
         }

@@ -42,6 +42,37 @@ import Testing
         #expect(queue.fill.peak > 0.5)
     }
 
+    /// The ring's bytes after a batch of empty elements: elements pushed
+    /// while the consumer holds such a batch keep their bytes until they are
+    /// popped (the ring once went back to its start then, and the batch's
+    /// release moved its start past bytes still queued, so a later element
+    /// was written over them).
+    @Test func bytesPushedWhileTheConsumerHoldsOnlyEmptyElementsStayIntact() {
+        let queue = HandoffQueue<Int>(capacity: 16, byteCapacity: 100)
+        let lengths = [10, 0, 50, 50, 5]
+        var queued: [Int] = []
+        func push(_ k: Int) {
+            let bytes = [UInt8](repeating: UInt8(k), count: lengths[k])
+            // Whether it fits is the ring's business; what it queued must come out as it went in.
+            if bytes.withUnsafeBytes({ queue.push(k, bytes: $0, wait: false) }) == .queued { queued.append(k) }
+        }
+        var seen: [(Int, [UInt8])] = []
+        push(0)
+        // Holding element 0, the producer queues an empty element after its bytes.
+        #expect(queue.pop(timeout: 0) { k, bytes in seen.append((k, Array(bytes))); push(1) } == .delivered(1))
+        // Holding only the empty element, the producer queues 50 bytes.
+        #expect(queue.pop(timeout: 0) { k, bytes in seen.append((k, Array(bytes))); push(2) } == .delivered(1))
+        // More, to the ring's end and round to its start.
+        push(3)
+        push(4)
+        while queue.pop(timeout: 0, { k, bytes in seen.append((k, Array(bytes))) }) != .timedOut {}
+        #expect(queued.starts(with: [0, 1, 2]) && queued.contains(4), "\(queued)")
+        #expect(seen.map(\.0) == queued)
+        for (k, bytes) in seen {
+            #expect(bytes == [UInt8](repeating: UInt8(k), count: lengths[k]), "element \(k)'s bytes")
+        }
+    }
+
     @Test func aFullQueueDropsAndCountsWhenTheProducerWillNotWait() {
         let queue = HandoffQueue<Int>(capacity: 4, byteCapacity: 100)
         let bytes = [UInt8](repeating: 7, count: 40)
