@@ -168,10 +168,8 @@ extension CatalogStore {
     /// in force. Returns whether the file now has its next checksum; false
     /// when neither source has it (the file stays as it is; verify reports it).
     func rollForwardReseal(id: String, path: String, relative: String, next: String) throws -> Bool {
-        let slash = path.lastIndex(of: "/") ?? path.startIndex
-        let folder = String(path[..<slash])
-        let name = String(path[path.index(after: slash)...])
-        let temporary = folder + "/." + name + ".partial"
+        let folder = String(path[..<(path.lastIndex(of: "/") ?? path.startIndex)])
+        let temporary = Self.temporaryPath(of: path)
         if System.exists(temporary), (try? FileDigest.sha256(path: temporary)) == next {
             do throws(SystemError) {
                 try System.rename(temporary, to: path)
