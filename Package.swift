@@ -139,6 +139,9 @@ let package = Package(
 
         // Test support: capture builders, a speech-like signal generator, an Ogg Opus reader.
         .target(name: "CallrecTestSupport", dependencies: ["CallrecCore", "CallSynthesis", "COpusFile", "CSndFile"]),
+        // The end-to-end tests' driver: a generated call converted, its recording read back
+        // (apart from CallrecTestSupport so the stage modules' tests do not build the converter).
+        .target(name: "ConversionTestSupport", dependencies: ["CallrecCore", "CallMedia", "Conversion", "Output", "CallrecTestSupport"]),
         .executableTarget(name: "make-fixtures", dependencies: ["Codecs", "CallrecTestSupport"]),
         // The live recorder under an hour of generated traffic (`make soak`).
         .executableTarget(name: "soak", dependencies: ["CallrecTestSupport"]),
@@ -167,7 +170,7 @@ let package = Package(
             name: "PipelineTests",
             dependencies: [
                 "Pipeline", "Conversion", "LiveRecorder", "CallMedia", "Commit", "Catalog", "CatalogPostgres", "Capture", "SIP", "Codecs", "DSP",
-                "Output", "RTP", "Evidence", "Inspection", "CallrecCore", "CallrecTestSupport",
+                "Output", "RTP", "Evidence", "Inspection", "CallrecCore", "CallrecTestSupport", "ConversionTestSupport",
             ]
         ),
         .testTarget(

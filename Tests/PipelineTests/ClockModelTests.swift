@@ -6,6 +6,7 @@ import Foundation
 import Output
 import CallMedia
 import Conversion
+import ConversionTestSupport
 import Testing
 
 /// The clock model, held to the figures of issue 17: the sender's RTP clock
@@ -22,16 +23,13 @@ import Testing
     }
 
     static func convert(_ call: SyntheticCall, correction: DriftCorrection = .resample) throws -> Converted {
-        let generated = call.build()
-        let path = try TemporaryFile.write(generated.pcap)
-        var options = ConvertOptions(outputDirectory: FixturePaths.temporaryDirectory("callrec-clock"))
-        options.format = .wav
-        options.driftCorrection = correction
-        let result = try Converter(options: options).convert(path: path, diagnostics: Diagnostics())
-        let summary = try #require(result.recordings.first)
+        let c = try ConvertedCall(call, folder: "callrec-clock") { options in
+            options.format = .wav
+            options.driftCorrection = correction
+        }
         return Converted(
-            generated: generated, index: summary.index, start: summary.start,
-            channels: try SoundFileReader(path: summary.audioPath).channels)
+            generated: c.generated, index: c.summary.index, start: c.summary.start,
+            channels: try SoundFileReader(path: c.summary.audioPath).channels)
     }
 
     /// What the payload of `audio` decodes to (G.711 u-law: each sample through the codec).

@@ -2,6 +2,7 @@ import CallMedia
 import CallrecCore
 import CallrecTestSupport
 import Conversion
+import ConversionTestSupport
 import Foundation
 import Output
 import Testing
@@ -20,13 +21,8 @@ import Testing
     }
 
     static func convert(_ call: SyntheticCall) throws -> (channels: [[Int16]], index: CallIndex, notes: [String]) {
-        let path = try TemporaryFile.write(call.build().pcap)
-        var options = ConvertOptions(outputDirectory: FixturePaths.temporaryDirectory("callrec-codec-change"))
-        options.format = .wav
-        let diagnostics = Diagnostics()
-        let result = try Converter(options: options).convert(path: path, diagnostics: diagnostics)
-        let summary = try #require(result.recordings.first)
-        return (try DecodedRecording(path: summary.audioPath).channels, summary.index, diagnostics.notes)
+        let c = try ConvertedCall(call, folder: "callrec-codec-change") { $0.format = .wav }
+        return (try c.decoded().channels, c.summary.index, c.diagnostics.notes)
     }
 
     /// Power above 4 kHz against power below it (Goertzel every 250 Hz), over `samples` at 16 kHz.

@@ -3,6 +3,7 @@ import CallrecCore
 import CallrecTestSupport
 import Catalog
 import Conversion
+import ConversionTestSupport
 import Foundation
 import Output
 import Testing
@@ -17,20 +18,9 @@ import Testing
         var output: String
     }
 
-    func convert(_ path: String) throws -> (Converter.InputResult, String) {
-        let output = FixturePaths.temporaryDirectory("callrec-out")
-        let converter = try Converter(options: ConvertOptions(outputDirectory: output))
-        return (converter.convert(path: path, diagnostics: Diagnostics()), output)
-    }
-
     func convertSynthetic(_ call: SyntheticCall) throws -> (SyntheticCall.Output, Converted) {
-        let generated = call.build()
-        let path = try TemporaryFile.write(generated.pcap)
-        let (result, output) = try convert(path)
-        let summary = try #require(result.recordings.first)
-        let reader = try OggOpusReader(path: summary.audioPath)
-        let index = try CallIndex.decode(Array(try Data(contentsOf: URL(fileURLWithPath: summary.indexPath))))
-        return (generated, Converted(result: result, reader: reader, index: index, output: output))
+        let c = try ConvertedCall(call)
+        return (c.generated, Converted(result: c.result, reader: try c.opus(), index: c.index, output: c.output))
     }
 
     @Test(arguments: [AudioCodecName.pcmu, .pcma])
@@ -84,12 +74,10 @@ import Testing
         var call = SyntheticCall()
         call.seed = 9
         call.duration = 6
-        let generated = call.build()
-        let filtered = try PcapFilter.dropRTP(generated.pcap, from: call.callerMedia, between: 2.0, and: 4.0, after: generated.callerFirstPacket)
-        let path = try TemporaryFile.write(filtered)
-        let (result, _) = try convert(path)
-        let summary = try #require(result.recordings.first)
-        let reader = try OggOpusReader(path: summary.audioPath)
+        let c = try ConvertedCall(
+            call, capture: { try PcapFilter.dropRTP($0.pcap, from: call.callerMedia, between: 2.0, and: 4.0, after: $0.callerFirstPacket) })
+        let generated = c.generated
+        let reader = try c.opus()
         let span = generated.calleeFirstPacket.seconds(since: generated.callerFirstPacket) + Double(generated.packetsPerLeg) * 0.020
         #expect(abs(reader.duration - span) < 0.040)
         let ch0 = SignalMetrics.decimate(reader.channels[0], by: 6)
@@ -103,10 +91,7 @@ import Testing
     }
 
     @Test func writesNothingHalfDone() throws {
-        let generated = SyntheticCall().build()
-        let path = try TemporaryFile.write(generated.pcap)
-        let (_, output) = try convert(path)
-        let files = FileManager.default.enumerator(atPath: output)?.allObjects as? [String] ?? []
+        let files = FileManager.default.enumerator(atPath: try ConvertedCall(SyntheticCall()).output)?.allObjects as? [String] ?? []
         #expect(!files.contains { $0.hasSuffix(AtomicFile.temporarySuffix) })
         #expect(files.filter { $0.hasSuffix(".opus") }.count == 1)
         #expect(files.filter { $0.hasSuffix(".json") && !$0.hasSuffix(".peaks.json") && !$0.hasSuffix(".manifest.json") }.count == 1)

@@ -3,6 +3,7 @@ import CallrecCore
 import CallrecTestSupport
 import Catalog
 import Conversion
+import ConversionTestSupport
 import Foundation
 import LiveRecorder
 import Testing
@@ -71,10 +72,7 @@ import Testing
         var impairments = LegImpairments()
         impairments.events = [(5, 1.0, 0.2)]
         call.callerImpairments = impairments
-        let path = try TemporaryFile.write(call.build().pcap)
-        let result = try Converter(options: ConvertOptions(outputDirectory: FixturePaths.temporaryDirectory("docs")))
-            .convert(path: path, diagnostics: Diagnostics())
-        let summary = try #require(result.recordings.first)
+        let summary = try ConvertedCall(call, folder: "docs").summary
         let object = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: summary.indexPath))) as? [String: Any])
 
         let top = try Self.table(in: "The call index", after: "A UTF-8 JSON object")

@@ -1,7 +1,7 @@
 import CallMedia
 import CallrecCore
 import CallrecTestSupport
-import Conversion
+import ConversionTestSupport
 import Foundation
 import Output
 import Testing
@@ -21,16 +21,11 @@ import Testing
     }
 
     func convert(_ call: SyntheticCall) throws -> Converted {
-        let generated = call.build()
-        let path = try TemporaryFile.write(generated.pcap)
-        let output = FixturePaths.temporaryDirectory("callrec-impaired")
-        let result = try Converter(options: ConvertOptions(outputDirectory: output)).convert(path: path, diagnostics: Diagnostics())
-        #expect(result.error == nil)
-        let summary = try #require(result.recordings.first)
-        let reader = try OggOpusReader(path: summary.audioPath)
-        let index = try CallIndex.decode(Array(try Data(contentsOf: URL(fileURLWithPath: summary.indexPath))))
+        let c = try ConvertedCall(call, folder: "callrec-impaired")
+        #expect(c.result.error == nil)
+        let reader = try c.opus()
         return Converted(
-            generated: generated, reader: reader, index: index, start: summary.start,
+            generated: c.generated, reader: reader, index: c.index, start: c.summary.start,
             channels: reader.channels.map { SignalMetrics.decimate($0, by: 6) })
     }
 
@@ -184,13 +179,10 @@ import Testing
         impairments.timestampScale = scale
         call.callerImpairments = impairments
         call.calleeImpairments = impairments
-        let generated = call.build()
-        let path = try TemporaryFile.write(generated.pcap)
-        let output = FixturePaths.temporaryDirectory("callrec-g722")
-        let result = try Converter(options: ConvertOptions(outputDirectory: output)).convert(path: path, diagnostics: Diagnostics())
-        let summary = try #require(result.recordings.first)
+        let c = try ConvertedCall(call, folder: "callrec-g722")
+        let (generated, summary) = (c.generated, c.summary)
         #expect(summary.index.sampleRate == 16000)
-        let reader = try OggOpusReader(path: summary.audioPath)
+        let reader = try c.opus()
         #expect(abs(reader.duration - span(call, generated)) < 0.040, "\(reader.duration) s")
         let channels = reader.channels.map { SignalMetrics.decimate($0, by: 3) }
         for (k, (audio, first)) in [(generated.callerAudio, generated.callerFirstPacket), (generated.calleeAudio, generated.calleeFirstPacket)].enumerated() {
@@ -206,17 +198,17 @@ import Testing
         var impairments = LegImpairments()
         impairments.firstTimestamp = 1000
         call.callerImpairments = impairments
-        let generated = call.build()
         // Rewrite the caller's timestamps to jump by 6 hours half-way.
-        let jumped = try PcapFilter.rewriteRTP(generated.pcap, from: call.callerMedia) { sequence, timestamp, index in
-            index >= 150 ? timestamp &+ 8000 * 3600 * 6 : timestamp
-        }
-        let path = try TemporaryFile.write(jumped)
-        let output = FixturePaths.temporaryDirectory("callrec-jump")
-        let result = try Converter(options: ConvertOptions(outputDirectory: output)).convert(path: path, diagnostics: Diagnostics())
-        let summary = try #require(result.recordings.first)
+        let c = try ConvertedCall(
+            call, folder: "callrec-jump",
+            capture: { generated in
+                try PcapFilter.rewriteRTP(generated.pcap, from: call.callerMedia) { sequence, timestamp, index in
+                    index >= 150 ? timestamp &+ 8000 * 3600 * 6 : timestamp
+                }
+            })
+        let summary = c.summary
         #expect(summary.index.channels[0].timestampJumps >= 1)
-        #expect(abs(summary.index.durationS - span(call, generated)) < 0.040)
+        #expect(abs(summary.index.durationS - span(call, c.generated)) < 0.040)
         #expect(summary.audioBytes < 100_000)
     }
 

@@ -6,6 +6,7 @@ import Foundation
 import Output
 import CallMedia
 import Conversion
+import ConversionTestSupport
 import Testing
 
 /// A call whose legs carry codecs of different bands (a G.711 caller, a G.722
@@ -22,13 +23,11 @@ import Testing
 
     /// Converts `call` to `format` and returns the decoded channels and the index.
     static func convert(_ call: SyntheticCall, format: AudioFileFormat, rate: Int? = nil) throws -> (channels: [[Int16]], index: CallIndex) {
-        let path = try TemporaryFile.write(call.build().pcap)
-        var options = ConvertOptions(outputDirectory: FixturePaths.temporaryDirectory("callrec-mixed"))
-        options.format = format
-        options.outputRate = rate
-        let result = try Converter(options: options).convert(path: path, diagnostics: Diagnostics())
-        let summary = try #require(result.recordings.first)
-        return (try DecodedRecording(path: summary.audioPath).channels, summary.index)
+        let c = try ConvertedCall(call, folder: "callrec-mixed") { options in
+            options.format = format
+            options.outputRate = rate
+        }
+        return (try c.decoded().channels, c.summary.index)
     }
 
     @Test func theNarrowbandLegIsResampledWhole() throws {

@@ -3,6 +3,7 @@ import CallrecCore
 import CallrecTestSupport
 import Codecs
 import Conversion
+import ConversionTestSupport
 import DSP
 import Foundation
 import Output
@@ -24,12 +25,9 @@ import Testing
     }
 
     static func convert(_ call: SyntheticCall, _ configure: (inout ConvertOptions) -> Void) throws -> (SyntheticCall.Output, RecordingSummary) {
-        let generated = call.build()
-        var options = ConvertOptions(outputDirectory: FixturePaths.temporaryDirectory("callrec-layout"))
-        configure(&options)
-        let result = try Converter(options: options).convert(path: try TemporaryFile.write(generated.pcap), diagnostics: Diagnostics())
-        #expect(result.error == nil)
-        return (generated, try #require(result.recordings.first))
+        let c = try ConvertedCall(call, folder: "callrec-layout", configure)
+        #expect(c.result.error == nil)
+        return (c.generated, c.summary)
     }
 
     /// G.722's own delay (its two 24-tap QMFs), in 16 kHz samples: the decode

@@ -2,6 +2,7 @@ import CallMedia
 import CallrecCore
 import CallrecTestSupport
 import Conversion
+import ConversionTestSupport
 import Foundation
 import Output
 import Testing
@@ -9,25 +10,12 @@ import Testing
 /// Who spoke when, and the waveform a browser draws, on generated calls whose
 /// talk spurts are known.
 @Suite struct SpeechAndPeaksTests {
-    struct Converted {
-        var generated: SyntheticCall.Output
-        var summary: RecordingSummary
-        var index: CallIndex
-    }
-
-    func convert(_ call: SyntheticCall, peaks: PeaksOptions = .default) throws -> Converted {
-        let generated = call.build()
-        let path = try TemporaryFile.write(generated.pcap)
-        var options = ConvertOptions(outputDirectory: FixturePaths.temporaryDirectory("callrec-speech"))
-        options.peaks = peaks
-        let result = try Converter(options: options).convert(path: path, diagnostics: Diagnostics())
-        let summary = try #require(result.recordings.first)
-        let index = try CallIndex.decode(Array(try Data(contentsOf: URL(fileURLWithPath: summary.indexPath))))
-        return Converted(generated: generated, summary: summary, index: index)
+    func convert(_ call: SyntheticCall, peaks: PeaksOptions = .default) throws -> ConvertedCall {
+        try ConvertedCall(call, folder: "callrec-speech") { $0.peaks = peaks }
     }
 
     /// F1 of the detected speech against the known talk spurts, on 10 ms frames.
-    static func f1(_ c: Converted, channel: Int) -> Double {
+    static func f1(_ c: ConvertedCall, channel: Int) -> Double {
         let first = channel == 0 ? c.generated.callerFirstPacket : c.generated.calleeFirstPacket
         let shift = first.seconds(since: c.summary.start)
         let truth = c.generated.spurts[channel].map { ($0.0 + shift, $0.1 + shift) }
