@@ -96,7 +96,9 @@ import Testing
 
     @Test func aSilentInputStillEndsIdleCallsByTheWallClock() throws {
         let out = FixturePaths.temporaryDirectory("cli-record")
-        let recorder = try RecorderProcess(["--out", out, "--idle-timeout", "2"])
+        // Half a second: the recorder moves a silent input's clock on after a second of wall time,
+        // so the call ends then, not after waiting out a longer timeout.
+        let recorder = try RecorderProcess(["--out", out, "--idle-timeout", "0.5"])
         // No BYE, and nothing after the media: only the wall clock can end it.
         try recorder.write(Self.call(3, seconds: 2, bye: false))
         #expect(recorder.wait(timeout: 30) { lines, _ in !lines.isEmpty }, "\(recorder.stderr)")

@@ -35,7 +35,12 @@ struct DiskFullTests {
         let file = try AtomicFile(directory: disk.path + "/2026/11/29", name: "call.bin", space: space)
         try file.write(Array(Self.pattern.prefix(1000)))
         disk.fill()
-        DispatchQueue.global().asyncAfter(deadline: .now() + 0.5) { disk.free() }
+        // Freed once the write has waited 0.3 s (by the wait's own clock), however late it began.
+        DispatchQueue.global().async {
+            let deadline = Date().addingTimeInterval(10)
+            while (space.fullSince?.seconds ?? 0) < 0.3 && Date() < deadline { usleep(1000) }
+            disk.free()
+        }
         try Self.pattern.dropFirst(1000).withUnsafeBytes { try file.write($0) }
         try file.commit()
         let written = try Data(contentsOf: URL(fileURLWithPath: disk.path + "/2026/11/29/call.bin"))
@@ -88,7 +93,12 @@ struct DiskFullTests {
         let space = DiskSpaceWait(limit: 60, retryInterval: 10)
         let file = try AtomicFile(directory: disk.path, name: "call.bin", space: space)
         disk.fill()
-        DispatchQueue.global().asyncAfter(deadline: .now() + 0.3) { space.cancel() }
+        // Cancelled once the write is waiting (the wait says so), not after a guessed interval.
+        DispatchQueue.global().async {
+            let deadline = Date().addingTimeInterval(10)
+            while space.fullSince == nil && Date() < deadline { usleep(1000) }
+            space.cancel()
+        }
         let started = Date()
         #expect(throws: OutputError.self) { try file.write(Self.pattern) }
         #expect(Date().timeIntervalSince(started) < 5)
