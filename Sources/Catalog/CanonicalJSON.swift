@@ -32,7 +32,7 @@ public struct CanonicalJSON {
         lastKey = name
         #endif
         if multiline {
-            buffer += count == 0 ? Array("\n  ".utf8) : Array(",\n  ".utf8)
+            buffer.append(contentsOf: count == 0 ? "\n  ".utf8 : ",\n  ".utf8)
         } else if count > 0 {
             buffer.append(UInt8(ascii: ","))
         }
@@ -45,13 +45,13 @@ public struct CanonicalJSON {
     /// `"name": "value"`, or `null`.
     public mutating func field(_ name: String, _ value: String?) {
         key(name)
-        if let value { Self.appendString(value, to: &buffer) } else { buffer += Array("null".utf8) }
+        if let value { Self.appendString(value, to: &buffer) } else { buffer.append(contentsOf: "null".utf8) }
     }
 
     /// `"name": 42`, or `null`.
     public mutating func field(_ name: String, _ value: Int64?) {
         key(name)
-        buffer += Array((value.map { String($0) } ?? "null").utf8)
+        buffer.append(contentsOf: (value.map { String($0) } ?? "null").utf8)
     }
 
     /// `"name": 42`.
@@ -60,13 +60,13 @@ public struct CanonicalJSON {
     /// `"name": true` or `false`.
     public mutating func field(_ name: String, _ value: Bool) {
         key(name)
-        buffer += Array((value ? "true" : "false").utf8)
+        buffer.append(contentsOf: (value ? "true" : "false").utf8)
     }
 
     /// `"name": {...}`: a nested object (written on one line), or `null`.
     public mutating func field(_ name: String, object: CanonicalJSON?) {
         key(name)
-        if let object { buffer += object.closed(newline: false) } else { buffer += Array("null".utf8) }
+        if let object { buffer += object.closed(newline: false) } else { buffer.append(contentsOf: "null".utf8) }
     }
 
     /// `"name": [{...}, ...]`: nested objects on one line.
@@ -100,7 +100,13 @@ public struct CanonicalJSON {
     /// Appends `text` as a JSON string.
     static func appendString(_ text: String, to out: inout [UInt8]) {
         out.append(UInt8(ascii: "\""))
-        let hex = Array("0123456789abcdef".utf8)
+        // Most strings (keys, hashes, ids) need no escape: their bytes in one copy.
+        if !text.utf8.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) {
+            out.append(contentsOf: text.utf8)
+            out.append(UInt8(ascii: "\""))
+            return
+        }
+        func hex(_ digit: UInt8) -> UInt8 { digit < 10 ? UInt8(ascii: "0") + digit : UInt8(ascii: "a") + digit - 10 }
         for byte in text.utf8 {
             switch byte {
             case UInt8(ascii: "\""): out += [UInt8(ascii: "\\"), UInt8(ascii: "\"")]
@@ -110,7 +116,7 @@ public struct CanonicalJSON {
             case 0x09: out += [UInt8(ascii: "\\"), UInt8(ascii: "t")]
             case 0x08: out += [UInt8(ascii: "\\"), UInt8(ascii: "b")]
             case 0x0C: out += [UInt8(ascii: "\\"), UInt8(ascii: "f")]
-            case 0..<0x20: out += [UInt8(ascii: "\\"), UInt8(ascii: "u"), UInt8(ascii: "0"), UInt8(ascii: "0"), hex[Int(byte >> 4)], hex[Int(byte & 0xF)]]
+            case 0..<0x20: out += [UInt8(ascii: "\\"), UInt8(ascii: "u"), UInt8(ascii: "0"), UInt8(ascii: "0"), hex(byte >> 4), hex(byte & 0xF)]
             default: out.append(byte)
             }
         }

@@ -118,7 +118,19 @@ struct SQLiteConnection: SQLConnection {
     var dialect: SQLDialect { .sqlite }
 
     func execute(sql: String, arguments: SQLArguments) throws -> Int {
-        try db.execute(sql: sql, arguments: Self.bind(arguments))
+        // One statement is prepared once per connection and kept, as queries are:
+        // SQLite compiles a table's triggers, foreign keys and indexes into every
+        // statement that writes it, and each commit ran that compilation again for
+        // its few UPDATEs and INSERTs. A text with a `;` (a trigger's body, several
+        // statements) is prepared each time, as GRDB caches single statements only;
+        // so is a long one (a bulk insert's rows, its text as many as the batch),
+        // which would only fill the cache. SQLite prepares a cached statement again
+        // by itself when the schema changed under it (a trigger dropped).
+        if sql.utf8.count > 4096 || sql.utf8.contains(UInt8(ascii: ";")) {
+            try db.execute(sql: sql, arguments: Self.bind(arguments))
+        } else {
+            try db.cachedStatement(sql: sql).execute(arguments: Self.bind(arguments))
+        }
         return db.changesCount
     }
 
