@@ -33,7 +33,8 @@ public enum CommitStep: String, CaseIterable, Sendable {
 ///    recording's manifest its place in the recorder's chain and signs it;
 /// 3. the manifest and its signature are written and synced under temporary names;
 /// 4. the files are renamed into place (audio first, then peaks, manifest,
-///    signature, the index last) and their folder synced;
+///    signature, the index last) and their folder synced (the index's
+///    rename syncs it for the manifest and signature before it);
 /// 5. the row is marked `committed`: the recording is visible, its manifest
 ///    signed before.
 ///
@@ -178,7 +179,12 @@ public struct RecordingCommitter {
                 try afterStep?(.manifestWritten)
             }
             for file in content + manifestFiles + [index] {
-                try file.publish(replacing: false)
+                // The manifest and its signature are renamed without a folder sync of their own: the
+                // index, renamed next in the same folder, syncs it, and only then is the row committed.
+                // A crash before that leaves a pending row, which verify settles from either name (or
+                // from the catalog's copy of both files' bytes).
+                let isManifestFile = manifestFiles.contains { $0 === file }
+                try file.publish(replacing: false, syncingFolder: !isManifestFile)
                 renamed.append(file.path)
                 if renamed.count == 1 { try afterStep?(.firstFileRenamed) }
             }

@@ -56,8 +56,16 @@ public final class AtomicFile {
         path = directory + "/" + name
         temporaryPath = directory + "/." + name + AtomicFile.temporarySuffix
         let temporaryPath = self.temporaryPath
-        let fd = try AtomicFile.retrying(space, path: temporaryPath) {
-            try AtomicFile.makeDirectories(directory)
+        let fd = try AtomicFile.retrying(space, path: temporaryPath) { () throws -> Int32 in
+            // The folder is made only when it is missing: a `mkdir` per path component
+            // before every file cost more than creating the file.
+            do throws(SystemError) {
+                return try System.create(temporaryPath)
+            } catch where error.isNotFound {
+                try AtomicFile.makeDirectories(directory)
+            } catch {
+                throw AtomicFile.error(error, path: temporaryPath, doing: "cannot create")
+            }
             do throws(SystemError) {
                 return try System.create(temporaryPath)
             } catch {
@@ -170,8 +178,11 @@ public final class AtomicFile {
 
     /// Publishes the synced file under its final name and syncs the folder.
     /// With `replacing` false (a recording's files), a file already at the
-    /// final name stays and the publish throws (`OutputError.exists`).
-    public func publish(replacing: Bool = true) throws {
+    /// final name stays and the publish throws (`OutputError.exists`). With
+    /// `syncingFolder` false the rename is not yet durable: the caller syncs
+    /// the folder later (a later file's publish in the same folder does), and
+    /// nothing may depend on the name until then.
+    public func publish(replacing: Bool = true, syncingFolder: Bool = true) throws {
         try sync()
         let (from, to) = (temporaryPath, path)
         try AtomicFile.retrying(space, path: path) {
@@ -188,7 +199,7 @@ public final class AtomicFile {
             }
         }
         committed = true
-        AtomicFile.syncDirectory(of: path)
+        if syncingFolder { AtomicFile.syncDirectory(of: path) }
     }
 
     /// `sync()` then `publish()`.
