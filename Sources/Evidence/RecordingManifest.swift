@@ -285,35 +285,3 @@ extension RecordingManifest {
         guard self.bytes == bytes else { return nil }
     }
 }
-
-/// What a verifier reads back from a manifest's bytes: the fields the chain
-/// and the files are checked against. Unknown fields are ignored.
-public struct ManifestFacts: Sendable, Equatable {
-    public var version: Int
-    public var recording: String
-    public var recorder: String
-    public var sequence: Int64
-    public var previousSHA256: String?
-    public var files: [RecordingManifest.File]
-
-    /// The facts of `bytes`, or nil when they are not a version-1 manifest.
-    public init?(_ bytes: [UInt8]) {
-        guard let object = try? JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any],
-            let version = (object["v"] as? NSNumber)?.intValue, version == 1,
-            let recording = object["recording"] as? String, let recorder = object["recorder"] as? String,
-            let sequence = (object["sequence"] as? NSNumber)?.int64Value, let files = object["files"] as? [[String: Any]]
-        else { return nil }
-        self.version = version
-        self.recording = recording
-        self.recorder = recorder
-        self.sequence = sequence
-        previousSHA256 = object["previous_sha256"] as? String
-        var list: [RecordingManifest.File] = []
-        for file in files {
-            guard let name = file["name"] as? String, let size = (file["bytes"] as? NSNumber)?.int64Value, let sha = file["sha256"] as? String
-            else { return nil }
-            list.append(.init(name: name, bytes: size, sha256: sha))
-        }
-        self.files = list
-    }
-}
