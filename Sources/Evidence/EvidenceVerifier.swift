@@ -276,7 +276,8 @@ public struct EvidenceVerifier {
             var withdrawn: [ManifestRecord] = []
             for (k, manifest) in page.enumerated() {
                 report.manifests += 1
-                let subject = "manifest \(id)#\(manifest.sequence) (recording \(manifest.recordingID))"
+                // Named only when something is found, not once per manifest for nothing.
+                var subject: String { "manifest \(id)#\(manifest.sequence) (recording \(manifest.recordingID))" }
                 let gap = manifest.sequence > previousSequence + 1
                 if gap {
                     let first = previousSequence + 1, last = manifest.sequence - 1
@@ -334,13 +335,14 @@ public struct EvidenceVerifier {
                 continue
             }
             guard let signed = facts[manifest.sha256] else { continue }
-            let catalogued = (files[manifest.recordingID] ?? []).filter {
-                !$0.path.hasSuffix(".manifest.json") && !$0.path.hasSuffix(".manifest.sig")
+            // A recording has a handful of files: lists searched in order, not a dictionary and a set per recording.
+            let catalogued = (files[manifest.recordingID] ?? []).compactMap { file -> (name: Substring, file: CatalogFile)? in
+                file.path.hasSuffix(".manifest.json") || file.path.hasSuffix(".manifest.sig") ? nil : (Self.fileName(of: file.path), file)
             }
             var differences: [String] = []
-            let byName = Dictionary(catalogued.map { (Self.name(of: $0.path), $0) }, uniquingKeysWith: { a, _ in a })
             for file in signed.files {
-                guard let known = byName[file.name] else {
+                // The first catalogued file of the name, as before.
+                guard let known = catalogued.first(where: { $0.name == file.name })?.file else {
                     differences.append("\(file.name) is in the manifest, not in the catalog")
                     continue
                 }
@@ -350,9 +352,8 @@ public struct EvidenceVerifier {
                     differences.append("\(file.name): \(known.bytes) bytes in the catalog, \(file.bytes) signed")
                 }
             }
-            let signedNames = Set(signed.files.map(\.name))
-            for file in catalogued where !signedNames.contains(Self.name(of: file.path)) {
-                differences.append("\(Self.name(of: file.path)) is in the catalog, not in the manifest")
+            for (name, _) in catalogued where !signed.files.contains(where: { $0.name == name }) {
+                differences.append("\(name) is in the catalog, not in the manifest")
             }
             if !differences.isEmpty {
                 report.findings.append(.init(
@@ -399,6 +400,12 @@ public struct EvidenceVerifier {
 
     static func name(of path: String) -> String {
         path.split(separator: "/").last.map(String.init) ?? path
+    }
+
+    /// What follows a catalogued path's last `/`, without a copy (found in
+    /// its UTF-8 bytes: `String.lastIndex(of:)` walks characters back one grapheme at a time).
+    static func fileName(of path: String) -> Substring {
+        path.utf8.lastIndex(of: UInt8(ascii: "/")).map { path[path.utf8.index(after: $0)...] } ?? path[...]
     }
 }
 
