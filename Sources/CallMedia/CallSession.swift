@@ -45,7 +45,7 @@ package final class CallSession {
     /// Per party, when the first and the last of its media that reached the
     /// timeline arrived (audio, comfort noise or RFC 4733 events, of its own
     /// or its extra stream): what `LegCoverage` holds against the signalling.
-    private var mediaSpan: [(first: MediaTime, last: MediaTime)?] = [nil, nil]
+    private var mediaSpan: [MediaSpan?] = [nil, nil]
 
     /// A run of packets of one codec callrec does not decode, on one leg.
     struct UndecodedSpan {
@@ -124,10 +124,11 @@ package final class CallSession {
         }
         switch kind {
         case .audio, .comfortNoise, .telephoneEvent:
-            if let span = mediaSpan[side.rawValue] {
-                if time > span.last { mediaSpan[side.rawValue]!.last = time }
+            // The call ledger's only work per packet (issue 16): one comparison and store.
+            if mediaSpan[side.rawValue] == nil {
+                mediaSpan[side.rawValue] = MediaSpan(at: time)
             } else {
-                mediaSpan[side.rawValue] = (time, time)
+                mediaSpan[side.rawValue]!.extend(to: time)
             }
         default:
             break
@@ -425,12 +426,17 @@ package final class CallSession {
             from = firstMedia
         }
         let to = max(description.endedAt ?? lastMedia, from)
-        // A party whose SDP holds the call (or sends one way) at its end may have been silent by right.
-        let heldAtEnd = CallSide.allCases.contains { description.media(of: $0)?.media.isHold == true }
+        // While a party's SDP held the call (or sent one way) a leg may be silent by right: each
+        // span, clipped to the expected one (one still open ends with the call).
+        let holds = description.holds.compactMap { hold -> ClosedRange<MediaTime>? in
+            let lower = max(hold.from, from)
+            let upper = min(hold.to ?? to, to)
+            return lower <= upper ? lower...upper : nil
+        }
         return CallSide.allCases.map { side in
             LegCoverage(
                 expectedFrom: from, expectedTo: to, mediaFrom: mediaSpan[side.rawValue]?.first, mediaTo: mediaSpan[side.rawValue]?.last,
-                endJudged: !heldAtEnd)
+                holds: holds)
         }
     }
 

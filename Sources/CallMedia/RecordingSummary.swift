@@ -98,6 +98,29 @@ public struct FinishedRecording {
     }
 }
 
+/// When the first and the last media of one leg arrived (audio, comfort
+/// noise or RFC 4733 events that reached its timeline): what `LegCoverage`
+/// holds against the signalling. Extending it is the call ledger's only work
+/// per packet (the Benchmarks' `CallLedger` suite measures it beside the
+/// whole per-packet path).
+public struct MediaSpan: Sendable, Equatable {
+    public var first: MediaTime
+    public var last: MediaTime
+
+    /// The span of a leg whose first media arrived at `time`.
+    @inlinable
+    public init(at time: MediaTime) {
+        first = time
+        last = time
+    }
+
+    /// Takes the arrival of the leg's next media (a packet reordered behind a later one leaves it).
+    @inlinable
+    public mutating func extend(to time: MediaTime) {
+        if time > last { last = time }
+    }
+}
+
 /// How much of what the signalling expects of one party's leg reached the
 /// recording's timeline (issue 16): the span from the answer to the hang-up
 /// against the first and the last media of the leg, in capture time.
@@ -108,20 +131,42 @@ public struct LegCoverage: Sendable, Equatable {
     /// When the leg's first and last media arrived (nil: it sent none).
     public var mediaFrom: MediaTime?
     public var mediaTo: MediaTime?
-    /// False when the call was on hold (or one-way) at its end: a leg silent at the end is then no defect.
-    public var endJudged: Bool
+    /// The spans the call was on hold (or one-way), each within the expected
+    /// span: the leg may be silent there by right, wherever in the call they
+    /// fall (at the answer, in the middle, or open at the end).
+    public var holds: [ClosedRange<MediaTime>]
 
     /// The leg of one party.
-    package init(expectedFrom: MediaTime, expectedTo: MediaTime, mediaFrom: MediaTime?, mediaTo: MediaTime?, endJudged: Bool) {
+    package init(
+        expectedFrom: MediaTime, expectedTo: MediaTime, mediaFrom: MediaTime?, mediaTo: MediaTime?, holds: [ClosedRange<MediaTime>] = []
+    ) {
         self.expectedFrom = expectedFrom
         self.expectedTo = expectedTo
         self.mediaFrom = mediaFrom
         self.mediaTo = mediaTo
-        self.endJudged = endJudged
+        self.holds = holds
     }
 
-    /// Seconds after the answer before the leg's first media (0 when it started in time, or sent none).
-    public var lateStartS: Double { mediaFrom.map { max(0, $0.seconds(since: expectedFrom)) } ?? 0 }
-    /// Seconds before the hang-up after the leg's last media (0 when it ran to the end, sent none, or was on hold at the end).
-    public var earlyEndS: Double { endJudged ? mediaTo.map { max(0, expectedTo.seconds(since: $0)) } ?? 0 : 0 }
+    /// Seconds of expected media (after the answer, off hold) before the leg's first (0 when it started in time, or sent none).
+    public var lateStartS: Double {
+        guard let mediaFrom else { return 0 }
+        return max(0, mediaFrom.seconds(since: expectedFrom) - heldSeconds(from: expectedFrom, to: mediaFrom))
+    }
+
+    /// Seconds of expected media (off hold, before the hang-up) after the leg's last (0 when it ran to the end, or sent none).
+    /// A leg that stops when the call goes on hold for good is not cut; one that stopped long before the hold is.
+    public var earlyEndS: Double {
+        guard let mediaTo else { return 0 }
+        return max(0, expectedTo.seconds(since: mediaTo) - heldSeconds(from: mediaTo, to: expectedTo))
+    }
+
+    /// Seconds on hold between `start` and `end`.
+    private func heldSeconds(from start: MediaTime, to end: MediaTime) -> Double {
+        guard start < end else { return 0 }
+        return holds.reduce(0) { sum, hold in
+            let lower = max(start, hold.lowerBound)
+            let upper = min(end, hold.upperBound)
+            return lower < upper ? sum + upper.seconds(since: lower) : sum
+        }
+    }
 }

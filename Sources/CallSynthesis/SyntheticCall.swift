@@ -169,6 +169,9 @@ public struct SyntheticCall {
     public var signallingDelay = 0.0
     /// The capture starts this many seconds after the INVITE: earlier packets are not in it (a mirror started mid-call).
     public var captureFrom: Double? = nil
+    /// The initial INVITE (the one answered) is not in the capture, as when a
+    /// fragment of it was lost on the mirror port: the call shows from its 100 on.
+    public var inviteLost = false
 
     public init() {}
 
@@ -625,7 +628,9 @@ struct SIPTemplates {
             t = 0.004
         }
         let offer = call.lateOffer ? nil : sdp(call.callerMedia, session: 2890844526)
-        out.append((t, .caller, message(invite, cseq: "\(cseq) INVITE", toTag: false, body: offer)))
+        if !call.inviteLost {
+            out.append((t, .caller, message(invite, cseq: "\(cseq) INVITE", toTag: false, body: offer)))
+        }
         let trying = message("SIP/2.0 100 Trying", cseq: "\(cseq) INVITE", toTag: false, body: nil)
         let progress = call.earlyMedia
             ? message("SIP/2.0 183 Session Progress", cseq: "\(cseq) INVITE", toTag: true, body: sdp(call.calleeMedia, session: 2890844527))

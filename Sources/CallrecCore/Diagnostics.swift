@@ -95,6 +95,9 @@ public final class Diagnostics {
         case callsDroppedUnledgered
         /// Signalled calls that ended unanswered with nothing recorded (rejected, cancelled, rung out).
         case callsNotAnswered
+        /// SIP dialogs whose initial INVITE the capture does not hold, opened at a later
+        /// message (a 1xx or 2xx to the INVITE, an ACK or BYE inside the dialog, a re-INVITE).
+        case sipDialogsJoined
 
         /// A stable snake_case name for reports and JSON.
         public var name: String {
@@ -153,6 +156,7 @@ public final class Diagnostics {
             case .rtpStreamsDroppedOverLimit: "rtp_streams_dropped_over_limit"
             case .callsDroppedUnledgered: "calls_dropped_unledgered"
             case .callsNotAnswered: "calls_not_answered"
+            case .sipDialogsJoined: "sip_dialogs_joined"
             }
         }
     }

@@ -94,14 +94,22 @@ public struct LedgerEntry: Sendable, Equatable {
 extension LedgerEntry {
     /// The ledger row of a recording whose catalog row `catalog verify`
     /// rebuilt from its call index: recorded, with the defects the row shows
-    /// (a leg without packets, lost packets, cut or cut by a crash). What
-    /// decided it is not known, so it is not required.
-    public init(rebuiltFrom recording: CatalogRecording) {
+    /// (a leg without packets, lost packets, cut or cut by a crash). The
+    /// decision made when the call began is lost with its row, so the call is
+    /// judged against `rules`, the catalog's rules now: a call a `--require`
+    /// rule matches is required (and a coverage failure unless complete).
+    public init(rebuiltFrom recording: CatalogRecording, judgedBy rules: RuleSet) {
         self.init(
             callID: recording.callID, startEpoch: recording.startEpoch, endEpoch: recording.startEpoch + recording.durationS,
             direction: recording.direction, caller: recording.caller, callee: recording.callee,
             signalled: !recording.callID.hasPrefix("rtp:"), outcome: .recorded, retainUntilEpoch: recording.retainUntilEpoch)
-        ruleID = recording.ruleID
+        let decision = rules.decide(
+            CallFacts(
+                callID: recording.callID, caller: recording.caller, callee: recording.callee,
+                direction: CallDirection(rawValue: recording.direction) ?? .unknown, start: MediaTime(nanoseconds: Int64((recording.startEpoch * 1e9).rounded()))))
+        // A rule that would skip the call now did not stop it being recorded then: no expectation.
+        ruleID = decision.records ? decision.ruleID ?? recording.ruleID : recording.ruleID
+        required = decision.records && decision.required
         recordingID = recording.id
         oneSided = (recording.callerPackets ?? 1) == 0 || (recording.calleePackets ?? 1) == 0
         gapsS = Double((recording.callerLost ?? 0) + (recording.calleeLost ?? 0)) * 0.02
@@ -223,25 +231,55 @@ public struct CoverageCounts: Sendable, Equatable {
 
     public init() {}
 
-    mutating func add(_ row: SQLRow) throws {
-        let n: Int = try row["n"]
-        let outcome = LedgerEntry.Outcome(rawValue: try row["outcome"]) ?? .failed
-        seen += n
-        if outcome == .recorded {
-            recorded += n
-            if try row["complete"] as Int != 0 { complete += n }
-            if try row["one_sided"] as Int != 0 { oneSided += n }
-            if try row["gappy"] as Int != 0 { gaps += n }
-            if try row["cut"] as Int != 0 { cut += n }
-        } else {
-            notRecorded[outcome, default: 0] += n
+    /// What each count column counts (`count(*) FILTER (WHERE ...)`, alike in SQLite and PostgreSQL).
+    static let columns: [(name: String, condition: String)] = {
+        let recorded = "outcome = 'recorded'"
+        var columns = [
+            ("recorded", recorded), ("complete", "\(recorded) AND complete = 1"), ("one_sided", "\(recorded) AND one_sided = 1"),
+            ("gaps", "\(recorded) AND gaps_s > \(LedgerEntry.gapTolerance)"), ("cut", "\(recorded) AND cut = 1"),
+            ("required", "required = 1"), ("required_complete", "required = 1 AND complete = 1"),
+        ]
+        for outcome in LedgerEntry.Outcome.allCases where outcome != .recorded {
+            columns.append(("nr_" + outcome.rawValue, "outcome = '\(outcome.rawValue)'"))
         }
-        if try row["required"] as Int != 0 {
-            required += n
-            if try row["complete"] as Int != 0 { requiredComplete += n }
+        return columns
+    }()
+
+    /// The SELECT list that counts one group: `count(*) AS seen` and one filtered count per column.
+    static var selectList: String {
+        (["count(*) AS seen"] + columns.map { "count(*) FILTER (WHERE \($0.condition)) AS \($0.name)" }).joined(separator: ", ")
+    }
+
+    /// The counts of one row of `selectList`.
+    init(row: SQLRow) throws {
+        seen = try row["seen"]
+        recorded = try row["recorded"]
+        complete = try row["complete"]
+        oneSided = try row["one_sided"]
+        gaps = try row["gaps"]
+        cut = try row["cut"]
+        required = try row["required"]
+        requiredComplete = try row["required_complete"]
+        for outcome in LedgerEntry.Outcome.allCases where outcome != .recorded {
+            let n: Int = try row["nr_" + outcome.rawValue]
+            if n > 0 { notRecorded[outcome] = n }
         }
     }
+
+    /// Adds the counts of another group (the groups of a period partition it).
+    mutating func add(_ other: CoverageCounts) {
+        seen += other.seen
+        recorded += other.recorded
+        complete += other.complete
+        oneSided += other.oneSided
+        gaps += other.gaps
+        cut += other.cut
+        required += other.required
+        requiredComplete += other.requiredComplete
+        notRecorded.merge(other.notRecorded, uniquingKeysWith: +)
+    }
 }
+
 
 /// A coverage report: the whole period, and each group when grouped.
 public struct CoverageReport: Sendable, Equatable {
@@ -307,18 +345,15 @@ extension CatalogStore {
     /// agent: their own numbers' calls). Audited.
     public func coverage(_ query: CoverageQuery, by actor: CatalogActor, at now: Double) throws -> CoverageReport {
         let (condition, arguments) = try coverageCondition(query, by: actor)
-        let tolerance = LedgerEntry.gapTolerance
-        let columns = "outcome, complete, one_sided, CASE WHEN gaps_s > \(tolerance) THEN 1 ELSE 0 END AS gappy, cut, required"
+        // One pass over the period's rows in the index, each group's counts as filtered counts:
+        // grouping by outcome and every defect as well sorted the whole month (230,000 rows by
+        // seven columns: 0.45 s in SQLite), and a second pass counted the period's total (0.58 s).
         func counts(_ extra: String = "1 = 1", _ extraArguments: SQLArguments = [], group: String? = nil) throws -> [(String, CoverageCounts)] {
-            let groupColumn = group.map { "\($0) AS grp, " } ?? "'' AS grp, "
-            let rows = try read { db in
-                try db.query(
-                    sql: "SELECT \(groupColumn)\(columns), count(*) AS n FROM call_ledger WHERE \(condition) AND \(extra) "
-                        + "GROUP BY grp, outcome, complete, one_sided, gappy, cut, required ORDER BY grp",
-                    arguments: arguments + extraArguments)
-            }
-            var result: [(String, CoverageCounts)] = []
-            for row in rows {
+            let sql = group.map {
+                "SELECT \($0) AS grp, \(CoverageCounts.selectList) FROM call_ledger WHERE \(condition) AND \(extra) GROUP BY grp ORDER BY grp"
+            } ?? "SELECT '' AS grp, \(CoverageCounts.selectList) FROM call_ledger WHERE \(condition) AND \(extra)"
+            let rows = try read { db in try db.query(sql: sql, arguments: arguments + extraArguments) }
+            return try rows.map { row in
                 // A day's number (an integer), or a rule's or the period's name.
                 let name: String
                 switch try row.value("grp") {
@@ -326,13 +361,20 @@ extension CatalogStore {
                 case .real(let x): name = String(Int64(x))
                 default: name = try row["grp"]
                 }
-                if result.last?.0 != name { result.append((name, CoverageCounts())) }
-                try result[result.count - 1].1.add(row)
+                return (name, try CoverageCounts(row: row))
             }
-            return result
         }
         var report = CoverageReport()
-        report.total = try counts().first?.1 ?? CoverageCounts()
+        // Days and rules partition the period: its total is the sum of its groups (users may share a call).
+        func total(of groups: [(name: String, counts: CoverageCounts)]) -> CoverageCounts {
+            groups.reduce(into: CoverageCounts()) { $0.add($1.counts) }
+        }
+        switch query.by {
+        case nil, .user:
+            report.total = try counts().first?.1 ?? CoverageCounts()
+        case .day, .rule:
+            break
+        }
         switch query.by {
         case nil: break
         case .day:
@@ -342,9 +384,11 @@ extension CatalogStore {
             report.groups = try counts(group: day).map { group in
                 (name: String(ISO8601Time.seconds(Double(Int64(group.0) ?? 0) * 86400).prefix(10)), counts: group.1)
             }
+            report.total = total(of: report.groups)
         case .rule:
             let rule = "CASE WHEN rule_id IS NULL THEN 'none' ELSE CAST(rule_id AS \(dialect.kind == .sqlite ? "TEXT" : "text")) END"
             report.groups = try counts(group: rule).map { (name: $0.0, counts: $0.1) }
+            report.total = total(of: report.groups)
         case .user:
             for user in try users() where !user.numbers.isEmpty {
                 guard let own = AccessScope.numbers(user.numbers).sqlCondition(dialect) else { continue }

@@ -301,8 +301,8 @@ extension CatalogStore {
                 {
                     report.orphansCatalogued.append(recording.id)
                     events.append((recording.id, "catalogued a complete recording that had no row"))
-                    // Its call enters the ledger too (as far as the row tells: its defects, not its rule's --require).
-                    if !dryRun { try save(recording, files: catalogFiles, ledger: LedgerEntry(rebuiltFrom: recording)) }
+                    // Its call enters the ledger too: its defects as far as the row tells, judged against the rules now.
+                    if !dryRun { try save(recording, files: catalogFiles, ledger: LedgerEntry(rebuiltFrom: recording, judgedBy: try ruleSet())) }
                     for extra in files where !catalogFiles.contains(where: { $0.path == extra }) {
                         report.orphanFilesRemoved.append(extra)
                         if !dryRun { unlink(filePath(extra)) }

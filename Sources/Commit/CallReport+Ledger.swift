@@ -65,7 +65,10 @@ extension CallReport {
         case .notRecorded:
             if !decision.records { return entry(.skippedByRule) }
             if !answered { return entry(.notAnswered, detail: finalStatus.map { "final status \($0)" } ?? endReason) }
-            if legs.allSatisfy({ $0.packets == 0 }) { return entry(.noMedia) }
+            if legs.allSatisfy({ $0.packets == 0 }) {
+                // Where to look: a call known only from its later messages may have had media before the capture did.
+                return entry(.noMedia, detail: openedBy.map { "the INVITE is not in the capture (known from its \($0 == "INVITE" ? "re-INVITE" : $0))" })
+            }
             let codecs = Set(legs.flatMap(\.encodings)).sorted()
             return entry(.unsupportedCodec, detail: codecs.isEmpty ? "unknown payload types" : codecs.joined(separator: ","))
         }

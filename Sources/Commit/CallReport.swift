@@ -68,6 +68,9 @@ public struct CallReport: Sendable {
     public var endEpoch = 0.0
     /// Whether a signalled call was answered (a call without signalling counts as answered).
     public var answered = true
+    /// For a dialog whose initial INVITE is not in the capture: the message it
+    /// was first met at (`180`, `200`, `ACK`, `BYE`, `INVITE` for a re-INVITE).
+    public var openedBy: String? = nil
 
     /// A report of the call `callID` (the decision and the sequence are set after).
     package init(

@@ -202,6 +202,18 @@ public struct RecordingSalvage: Sendable {
     }
 
     private func commit(_ finished: FinishedRecording, catalog: CatalogStore) throws {
+        var finished = finished
+        // What the rules decided when the call began died with the process: the call is judged
+        // against the catalog's rules now, so a required call cut by the crash is a coverage failure.
+        let index = finished.summary.index
+        let decision = try catalog.ruleSet().decide(
+            CallFacts(
+                callID: index.callID, caller: index.caller, callee: index.callee,
+                direction: CallDirection(rawValue: index.direction) ?? .unknown, start: finished.summary.start))
+        if decision.records {
+            finished.summary.ruleID = decision.ruleID
+            finished.summary.required = decision.required
+        }
         let committer = RecordingCommitter(catalog: catalog, outputDirectory: catalog.folder, signer: signer, options: nil, space: space)
         let diagnostics = Diagnostics()
         guard try committer.commit(finished, capture: .unknown, diagnostics: diagnostics) != nil else {

@@ -36,8 +36,12 @@ public struct InspectedCall: Sendable, Encodable {
     public var caller: String?
     /// The user part of the INVITE's To URI (else its host).
     public var callee: String?
-    /// When the INVITE was seen.
+    /// When the INVITE was seen (without it, the first message of the dialog).
     public var start: MediaTime
+    /// Whether the call's initial INVITE is in the capture.
+    public var inviteSeen: Bool
+    /// Without the INVITE: the message the dialog was first met at (`180`, `200`, `ACK`, `BYE`, `INVITE` for a re-INVITE).
+    public var openedBy: String?
     /// When the first 2xx to the INVITE was seen.
     public var answered: MediaTime?
     /// When the call ended (nil while in flight).
@@ -56,6 +60,8 @@ public struct InspectedCall: Sendable, Encodable {
         caller = call.callerParty
         callee = call.calleeParty
         start = call.invitedAt
+        inviteSeen = call.inviteSeen
+        openedBy = call.openedBy
         answered = call.answeredAt
         end = call.endedAt
         endReason = call.endReason?.name
@@ -70,11 +76,11 @@ public struct InspectedCall: Sendable, Encodable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case callID = "call_id", caller, callee, start, answered, end, endReason = "end_reason", durationS = "duration_s"
+        case callID = "call_id", caller, callee, start, inviteSeen = "invite_seen", openedBy = "opened_by", answered, end, endReason = "end_reason", durationS = "duration_s"
         case codecs, callerMedia = "caller_media", calleeMedia = "callee_media"
     }
 
-    /// From the INVITE to the end (or nil while the call is in flight), in seconds.
+    /// From the INVITE (or the first message seen) to the end (or nil while the call is in flight), in seconds.
     public var durationS: Double? { end.map { ($0.seconds(since: start) * 1000).rounded() / 1000 } }
 
     /// Encodes the report's fields under the names docs/FORMATS.md gives them.
@@ -84,6 +90,8 @@ public struct InspectedCall: Sendable, Encodable {
         try c.encodeIfPresent(caller, forKey: .caller)
         try c.encodeIfPresent(callee, forKey: .callee)
         try c.encode(start.iso8601, forKey: .start)
+        try c.encode(inviteSeen, forKey: .inviteSeen)
+        try c.encodeIfPresent(openedBy, forKey: .openedBy)
         try c.encodeIfPresent(answered?.iso8601, forKey: .answered)
         try c.encodeIfPresent(end?.iso8601, forKey: .end)
         try c.encodeIfPresent(durationS, forKey: .durationS)

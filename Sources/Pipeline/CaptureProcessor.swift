@@ -206,9 +206,10 @@ public final class CaptureProcessor {
     private func sip(_ payload: UnsafeRawBufferPointer, from source: Endpoint, to destination: Endpoint, at time: MediaTime) throws {
         if tracker.isFull, let id = SIPFrame.callID(in: payload),
            tracker.refuses(callID: String(decoding: id, as: UTF8.self)) {
-            // "INVI": only a new INVITE would have been a call. One the ledger has room for goes
-            // on to be parsed (the tracker refuses it, with its parties, for its `dropped` row).
-            let invite = payload.u32be(at: 0) == 0x494E_5649
+            // Only a new INVITE would have been a call, or a message that opens a dialog whose INVITE
+            // is not in the capture (a 1xx/2xx, an ACK, a BYE). One the ledger has room for goes on to
+            // be parsed (the tracker refuses it, with its parties, for its `dropped` row).
+            let invite = CaptureProcessor.mayOpenACall(payload)
             if !invite || !ledgersDrops {
                 // A flood of new Call-IDs while full: turned away before the full parse.
                 diagnostics.count(.sipMessages)
@@ -239,6 +240,22 @@ public final class CaptureProcessor {
         }
         // Calls the router had no room for leave the tracker too.
         for callID in refused { _ = tracker.remove(callID: callID) }
+    }
+
+    /// Whether a SIP message's first bytes are those of a message that may
+    /// open a call: `INVITE`, `ACK `, `BYE `, or a `SIP/2.0 1xx` or `2xx`
+    /// response (the tracker decides on the whole message).
+    static func mayOpenACall(_ payload: UnsafeRawBufferPointer) -> Bool {
+        guard let first = payload.u32be(at: 0) else { return false }
+        switch first {
+        case 0x494E_5649, 0x4143_4B20, 0x4259_4520:  // "INVI", "ACK ", "BYE "
+            return true
+        case 0x5349_502F:  // "SIP/": "SIP/2.0 " then the status code's first digit
+            guard payload.count > 8, payload.u32be(at: 4) == 0x322E_3020 else { return false }
+            return payload[8] == UInt8(ascii: "1") || payload[8] == UInt8(ascii: "2")
+        default:
+            return false
+        }
     }
 
     /// Applies a new or changed call description: creates the call, or moves
@@ -718,6 +735,7 @@ public final class CaptureProcessor {
             },
             outcome: .notRecorded, recording: nil)
         report.decision = call.decision
+        report.openedBy = description.openedBy
         return report
     }
 

@@ -90,9 +90,56 @@ public struct CallDescription: Sendable {
     public static let maxOtherMedia = 8
     /// Inbound, outbound or internal, from the configured local parties.
     public var direction: CallDirection = .unknown
-    /// The first request seen was inside a dialog (a re-INVITE with a To tag):
-    /// the capture began mid-call, so From may be either party.
+    /// The first request seen was inside a dialog (a re-INVITE with a To tag,
+    /// an ACK or a BYE): the capture began mid-call, so From may be either party.
     public var joinedMidDialog = false
+    /// What the dialog was first met at when that was not its initial INVITE
+    /// (the INVITE is not in the capture: lost on the mirror port, a fragment
+    /// missing, or the capture began later): `180`, `200` (a response to the
+    /// INVITE), `ACK`, `BYE`, or `INVITE` (a re-INVITE). Nil when the initial
+    /// INVITE was seen.
+    public var openedBy: String? = nil
+
+    /// Whether the call's initial INVITE is in the capture.
+    public var inviteSeen: Bool { openedBy == nil }
+
+    /// When the call was on hold: from the SDP that put it there (either
+    /// party holding it, `a=sendonly`/`recvonly`/`inactive` or `0.0.0.0`)
+    /// to the SDP that took it off, in order; the last one open while the
+    /// call is held. A leg may be silent there by right.
+    public var holds: [HoldSpan] = []
+    /// Most `holds` kept: a call held and resumed more often extends its last one.
+    public static let maxHolds = 16
+
+    /// One span on hold.
+    public struct HoldSpan: Sendable, Equatable {
+        public var from: MediaTime
+        /// Nil while the call is still held.
+        public var to: MediaTime?
+
+        public init(from: MediaTime, to: MediaTime?) {
+            self.from = from
+            self.to = to
+        }
+    }
+
+    /// Whether either party's current SDP holds the call (or sends one way).
+    public var isHeld: Bool { CallSide.allCases.contains { media(of: $0)?.media.isHold == true } }
+
+    /// Opens or closes the hold span at `time` after the media changed.
+    public mutating func noteHold(at time: MediaTime) {
+        let open = holds.last.map { $0.to == nil } ?? false
+        if isHeld && !open {
+            if holds.count < CallDescription.maxHolds {
+                holds.append(HoldSpan(from: time, to: nil))
+            } else {
+                // Out of room: the last span runs on from its start through this hold.
+                holds[holds.count - 1].to = nil
+            }
+        } else if !isHeld && open {
+            holds[holds.count - 1].to = time
+        }
+    }
 
     public init(callID: String, invitedAt: MediaTime, callerSignalling: Endpoint) {
         self.callID = callID

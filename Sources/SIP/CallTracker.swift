@@ -12,8 +12,19 @@ import CallrecCore
 /// - A call ends on BYE, on CANCEL before the answer, or on a final 3xx-6xx
 ///   to the unanswered INVITE; 401 and 407 are challenges the caller answers
 ///   with a new INVITE in the same call, so they end nothing.
+/// - A dialog whose INVITE the capture does not hold (a fragment of it lost,
+///   the mirror started mid-call) is opened at the first message that shows
+///   it: a 1xx or 2xx to an INVITE (it travels callee -> caller, so From is
+///   the caller and the message's destination the caller's side), or an ACK
+///   or BYE inside a dialog (To has a tag). It takes Call-ID, From, To, the
+///   answer time from the 2xx (an ACK or BYE says the call was answered:
+///   from then), and the SDP it carries; `openedBy` says what opened it.
+///   A final 3xx-6xx does not open one (it may refuse a re-INVITE of a dialog
+///   that goes on), nor does a message of a call that just ended here (the
+///   ACK of a 486, a retransmitted BYE) or was turned away: the last
+///   4 × `maxCalls` (at least 4096) such Call-IDs are remembered for that.
 ///
-/// The tracker holds at most `maxCalls` calls; a new INVITE beyond that is
+/// The tracker holds at most `maxCalls` calls; a new call beyond that is
 /// counted in `Diagnostics` and dropped, so a flood of Call-IDs cannot grow
 /// memory without bound.
 public struct CallTracker {
@@ -33,6 +44,8 @@ public struct CallTracker {
     /// The site's own parties, for each call's direction.
     public let localParties: LocalParties
     private var calls: [String: CallDescription] = [:]
+    /// Call-IDs of the calls that ended here lately: a late message of one opens nothing.
+    private var ended: RecentCallIDs
     private let diagnostics: Diagnostics
 
     /// Longest Call-ID accepted, in bytes.
@@ -41,6 +54,9 @@ public struct CallTracker {
     public init(maxCalls: Int = 10_000, localParties: LocalParties = LocalParties(), diagnostics: Diagnostics) {
         self.maxCalls = maxCalls
         self.localParties = localParties
+        // Four times the calls in flight (at least 4096): a whole turnover of calls, and those turned
+        // away meanwhile, before a Call-ID is forgotten (about 40 bytes each beside the name).
+        self.ended = RecentCallIDs(capacity: max(4 * maxCalls, 4096))
         self.diagnostics = diagnostics
     }
 
@@ -62,16 +78,20 @@ public struct CallTracker {
         _ message: SIPMessage, from source: Endpoint, to destination: Endpoint, at time: MediaTime,
         emit: (Event) throws -> Void
     ) rethrows {
-        guard let callID = message.callID, !callID.isEmpty, callID.utf8.count <= CallTracker.maxCallIDLength,
-              let cseq = message.cseq
-        else {
+        guard let callID = message.callID, !callID.isEmpty, callID.utf8.count <= CallTracker.maxCallIDLength else {
             diagnostics.count(.sipMalformed)
             return
         }
         if let method = message.method {
+            // A request names its method in its first line: a bad CSeq does not lose the dialog.
             try request(method, message, callID: callID, source: source, time: time, emit: emit)
         } else if let code = message.statusCode {
-            try response(code, cseqMethod: cseq.method, message, callID: callID, time: time, emit: emit)
+            // A response says what it answers only in its CSeq.
+            guard let cseq = message.cseq else {
+                diagnostics.count(.sipMalformed)
+                return
+            }
+            try response(code, cseqMethod: cseq.method, message, callID: callID, destination: destination, time: time, emit: emit)
         }
     }
 
@@ -90,35 +110,71 @@ public struct CallTracker {
                 let to = message.to
                 call.caller = from
                 call.callee = to
-                call.callerTag = from?.tag
-                call.joinedMidDialog = to?.tag != nil
+                call.callerTag = message.fromTag
+                call.joinedMidDialog = message.toTag != nil
                 call.direction = localParties.direction(caller: call.caller, callee: call.callee)
+                if call.joinedMidDialog {
+                    // A re-INVITE: the dialog's own INVITE came before the capture did.
+                    guard !ended.contains(callID) else {
+                        diagnostics.count(.sipNotForACall)
+                        return
+                    }
+                    call.openedBy = "INVITE"
+                }
                 guard calls.count < maxCalls else {
                     diagnostics.count(.callsDroppedOverLimit)
+                    // Its 180, 200, ACK and BYE then open nothing: the call is turned away once.
+                    ended.insert(callID)
                     try emit(.refused(call))
                     return
                 }
+                if call.joinedMidDialog { diagnostics.count(.sipDialogsJoined) }
             }
-            applySDP(of: message, sentBy: senderSide(of: message, in: call), to: &call)
+            if applySDP(of: message, sentBy: senderSide(of: message, in: call), to: &call) { call.noteHold(at: time) }
             calls[callID] = call
             try emit(.updated(call))
         case "ACK", "UPDATE", "PRACK":
-            guard var call = calls[callID] else {
-                diagnostics.count(.sipNotForACall)
-                return
+            var opened = false
+            var call: CallDescription
+            if let known = calls[callID] {
+                call = known
+            } else {
+                // The ACK of a 2xx is sent by the INVITE's sender: the caller.
+                guard method == "ACK" else {
+                    diagnostics.count(.sipNotForACall)
+                    return
+                }
+                guard let joined = try join(message, callID: callID, openedBy: method, callerSignalling: source, at: time, emit: emit)
+                else { return }
+                call = joined
+                opened = true
             }
-            if applySDP(of: message, sentBy: senderSide(of: message, in: call), to: &call) {
+            let changed = applySDP(of: message, sentBy: senderSide(of: message, in: call), to: &call)
+            if changed { call.noteHold(at: time) }
+            if changed || opened {
                 calls[callID] = call
                 try emit(.updated(call))
             }
         case "BYE", "CANCEL":
-            guard var call = calls[callID] else {
-                diagnostics.count(.sipNotForACall)
-                return
+            var call: CallDescription
+            if let known = calls[callID] {
+                call = known
+            } else {
+                // A BYE of a dialog never seen: the call is in the ledger, ended here. (A
+                // CANCEL has no dialog: it is for an INVITE nobody answered.)
+                guard method == "BYE" else {
+                    diagnostics.count(.sipNotForACall)
+                    return
+                }
+                guard let joined = try join(message, callID: callID, openedBy: method, callerSignalling: source, at: time, emit: emit)
+                else { return }
+                call = joined
+                try emit(.updated(call))
             }
             // A CANCEL that crosses the 2xx changes nothing (RFC 3261 section 9.2).
             if method == "CANCEL" && call.answeredAt != nil { return }
             calls.removeValue(forKey: callID)
+            ended.insert(callID)
             call.endedAt = time
             call.endReason = method == "BYE" ? .bye : .cancel
             try emit(.ended(call))
@@ -129,18 +185,33 @@ public struct CallTracker {
     }
 
     private mutating func response(
-        _ code: Int, cseqMethod: String, _ message: SIPMessage, callID: String, time: MediaTime,
+        _ code: Int, cseqMethod: String, _ message: SIPMessage, callID: String, destination: Endpoint, time: MediaTime,
         emit: (Event) throws -> Void
     ) rethrows {
-        guard var call = calls[callID] else {
-            diagnostics.count(.sipNotForACall)
-            return
+        var call: CallDescription
+        var changed = false
+        if let known = calls[callID] {
+            call = known
+        } else {
+            // A 1xx or 2xx to an INVITE the capture does not hold; it travels callee -> caller.
+            guard cseqMethod == "INVITE", code < 300 else {
+                diagnostics.count(.sipNotForACall)
+                return
+            }
+            guard let joined = try join(
+                message, callID: callID, openedBy: String(code), callerSignalling: destination, at: time, emit: emit)
+            else { return }
+            call = joined
+            changed = true
         }
         guard cseqMethod == "INVITE" || cseqMethod == "UPDATE" || cseqMethod == "PRACK" else { return }
         // A response's SDP comes from the party the request was sent to: the
         // opposite of the From side.
         let responder = senderSide(of: message, in: call).opposite
-        var changed = applySDP(of: message, sentBy: responder, to: &call)
+        if applySDP(of: message, sentBy: responder, to: &call) {
+            call.noteHold(at: time)
+            changed = true
+        }
         if cseqMethod == "INVITE" {
             if (200...299).contains(code) {
                 if call.answeredAt == nil {
@@ -152,6 +223,7 @@ public struct CallTracker {
                 }
             } else if code >= 300 && call.answeredAt == nil && code != 401 && code != 407 {
                 calls.removeValue(forKey: callID)
+                ended.insert(callID)
                 call.endedAt = time
                 call.endReason = .rejected(code: code)
                 try emit(.ended(call))
@@ -160,6 +232,48 @@ public struct CallTracker {
         }
         calls[callID] = call
         if changed { try emit(.updated(call)) }
+    }
+
+    /// Opens the call of a dialog first met at `message` (a 1xx or 2xx to its
+    /// INVITE, an ACK or a BYE inside it), whose INVITE the capture does not
+    /// hold: its From is the caller, its To the callee, and a 2xx, ACK or BYE
+    /// says the call was answered (by then). Returns nil (counted) for a
+    /// request outside a dialog (To without a tag), a Call-ID that just
+    /// ended here (a late retransmission), or when `maxCalls` calls are in
+    /// flight (`.refused`, for the ledger). The caller of `join` stores the
+    /// call and reports it.
+    private mutating func join(
+        _ message: SIPMessage, callID: String, openedBy: String, callerSignalling: Endpoint, at time: MediaTime,
+        emit: (Event) throws -> Void
+    ) rethrows -> CallDescription? {
+        let isRequest = message.method != nil
+        guard !isRequest || message.toTag != nil, !ended.contains(callID) else {
+            diagnostics.count(.sipNotForACall)
+            return nil
+        }
+        var call = CallDescription(callID: callID, invitedAt: time, callerSignalling: callerSignalling)
+        // Liberal: a From or To that does not parse leaves that party unknown, the dialog stays.
+        call.caller = message.from
+        call.callee = message.to
+        call.callerTag = message.fromTag
+        call.openedBy = openedBy
+        call.direction = localParties.direction(caller: call.caller, callee: call.callee)
+        let provisional = (message.statusCode ?? 0) < 200 && !isRequest
+        if !provisional {
+            // Answered: the 2xx sets the time below; an ACK or a BYE says it was, by now.
+            if isRequest { call.answeredAt = time }
+            // Not a ringing call: it may be a re-INVITE's answer or a dialog long under way,
+            // so From may be either party and the answer time is not the media's start.
+            call.joinedMidDialog = true
+        }
+        guard calls.count < maxCalls else {
+            diagnostics.count(.callsDroppedOverLimit)
+            ended.insert(callID)
+            try emit(.refused(call))
+            return nil
+        }
+        diagnostics.count(.sipDialogsJoined)
+        return call
     }
 
     /// The side that sent a request: the caller if its From tag is the
@@ -213,8 +327,39 @@ public struct CallTracker {
         }
     }
 
-    /// Forgets a call (the driver timed it out).
+    /// Forgets a call (the driver timed it out, or had no room for it); a
+    /// late message of it opens nothing.
     public mutating func remove(callID: String) -> CallDescription? {
-        calls.removeValue(forKey: callID)
+        guard let call = calls.removeValue(forKey: callID) else { return nil }
+        ended.insert(callID)
+        return call
+    }
+}
+
+/// The Call-IDs of the last `capacity` calls that ended, oldest forgotten
+/// first: a ring of names and a set to look them up.
+struct RecentCallIDs {
+    let capacity: Int
+    private var ring: [String] = []
+    private var next = 0
+    private var members: [String: Int] = [:]
+
+    init(capacity: Int) {
+        self.capacity = max(1, capacity)
+    }
+
+    func contains(_ callID: String) -> Bool { members[callID] != nil }
+
+    mutating func insert(_ callID: String) {
+        // Counted per entry: a Call-ID ended twice (a call and a later one under it) is in the ring twice.
+        members[callID, default: 0] += 1
+        if ring.count < capacity {
+            ring.append(callID)
+            return
+        }
+        let oldest = ring[next]
+        if let n = members[oldest] { members[oldest] = n > 1 ? n - 1 : nil }
+        ring[next] = callID
+        next = (next + 1) % capacity
     }
 }

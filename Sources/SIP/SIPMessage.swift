@@ -63,8 +63,17 @@ public struct SIPMessage: Sendable {
     /// The From header as a name-address.
     public var from: SIPAddress? { header("from").flatMap(SIPAddress.init(header:)) }
     /// The `tag` parameter of the From header, read without parsing the whole address.
-    public var fromTag: String? {
-        guard let value = header("from") else { return nil }
+    public var fromTag: String? { tag(of: "from") }
+    /// The To header as a name-address.
+    public var to: SIPAddress? { header("to").flatMap(SIPAddress.init(header:)) }
+    /// The `tag` parameter of the To header, read without parsing the whole
+    /// address (a request that has one is inside a dialog, even when the
+    /// address itself does not parse).
+    public var toTag: String? { tag(of: "to") }
+
+    /// The `tag` parameter of header `name` (From or To).
+    private func tag(of name: String) -> String? {
+        guard let value = header(name) else { return nil }
         // Header parameters follow the URI: after '>' when there are brackets.
         let params = value.lastIndex(of: ">").map { value[value.index(after: $0)...] } ?? Substring(value)
         for param in params.split(separator: ";").dropFirst(value.contains(">") ? 0 : 1) {
@@ -73,8 +82,6 @@ public struct SIPMessage: Sendable {
         }
         return nil
     }
-    /// The To header as a name-address.
-    public var to: SIPAddress? { header("to").flatMap(SIPAddress.init(header:)) }
 
     /// Whether the body is SDP (by Content-Type, or by its first line when the type is missing).
     public var hasSDP: Bool {

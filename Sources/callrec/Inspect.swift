@@ -93,6 +93,9 @@ struct Inspect: ParsableCommand {
                 let parties = "\(c.caller ?? "?") -> \(c.callee ?? "?")"
                 out += "  \(c.start.iso8601)  \(duration)  \((c.endReason ?? "-").padded(12))  \(parties.padded(28))  "
                 out += "\(c.codecs.joined(separator: ",").padded(10))  \(c.callID)\n"
+                if let opened = c.openedBy {
+                    out += "    (the INVITE is not in the capture: the call is known from its \(opened == "INVITE" ? "re-INVITE" : opened))\n"
+                }
             }
         }
         out += "\n\(r.streams.count) RTP stream\(r.streams.count == 1 ? "" : "s")\n"

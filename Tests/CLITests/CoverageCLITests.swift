@@ -100,6 +100,8 @@ import Testing
                 "heplify__rtp_rtcp_sip_ipv4_udp.pcap",
                 ["seen": 3, "recorded.total": 2, "recorded.one_sided": 1, "recorded.cut": 2, "not_recorded.not_answered": 1]
             ),
+            // The INVITE lost a fragment: the call is known from its 180, answered, no RTP.
+            ("pkts__fragmented_udp_sip.pcap", ["seen": 1, "not_recorded.no_media": 1]),
         ]
         for (file, expected) in cases {
             let out = FixturePaths.temporaryDirectory("coverage-real")

@@ -147,10 +147,20 @@ import Testing
         #expect(tcp.streams.allSatisfy { $0.callID == "158936656982201062716@10.33.6.100" })
 
         // Only the first fragment of the INVITE was captured: nothing to reassemble, and it is counted.
+        // The dialog is known from its 180 on (the INVITE not seen): its parties, answer and BYE.
         let (cut, dc) = Self.inspect("pkts__fragmented_udp_sip.pcap")
-        #expect(cut.calls.isEmpty)
         #expect(dc[.ipFragments] == 1)
         #expect(dc[.ipFragmentsDropped] == 1)
+        #expect(dc[.sipDialogsJoined] == 1)
+        // Only the 200 to the BYE, after the call ended (as for any call).
+        #expect(dc[.sipNotForACall] == 1)
+        #expect(cut.calls.map(\.callID) == ["1-21520@10.192.243.79"])
+        let joined = try #require(cut.calls.first)
+        #expect(!joined.inviteSeen && joined.openedBy == "180")
+        #expect(joined.caller == "sipp" && joined.callee == "service")
+        #expect(joined.answered != nil && joined.endReason == "bye")
+        #expect(joined.codecs == ["PCMU"])
+        #expect(joined.calleeMedia?.description == "10.108.158.224:6000" && joined.callerMedia == nil)
     }
 
     @Test func garbageAtTheEndKeepsWhatCameBefore() throws {

@@ -1,6 +1,8 @@
 import CallMedia
 import CallrecCore
 import CallrecTestSupport
+import Catalog
+import Commit
 import Foundation
 import Output
 import Testing
@@ -156,6 +158,24 @@ import Testing
         #expect(abs(seconds - 7.01) < 0.05, "recording lasts \(seconds) s")
     }
 
+    /// A hold excuses a leg's silence while it lasts, and only then: a call
+    /// held for good 6 s in is complete though both legs stop there; the
+    /// same call whose caller stopped at 1 s, 5 s before that hold, is cut
+    /// (judged by the hold at the end alone, it passed as complete).
+    @Test func aHoldExcusesSilenceOnlyWhileItLasts() throws {
+        var call = SyntheticCall(seed: 32, duration: 8)
+        call.hold = SyntheticCall.Hold(from: 6, to: 100)  // resumed long after the BYE
+        let (_, held) = try CallFinding.run(call)
+        let complete = try #require(held.reports.first?.recording?.ledgerEntry())
+        #expect(complete.complete && !complete.cut, "\(complete)")
+        call.callerImpairments.stopAfter = 1
+        let (_, stopped) = try CallFinding.run(call)
+        let cut = try #require(stopped.reports.first?.recording?.ledgerEntry())
+        #expect(cut.cut && !cut.complete, "\(cut)")
+        #expect(cut.detail?.hasPrefix("the caller's media stops 5.") == true, "\(cut.detail ?? "")")
+        #expect(cut.detail?.contains("callee") == false)
+    }
+
     @Test func videoBelongsToItsCallAndIsNotRecorded() throws {
         var call = SyntheticCall(seed: 49, duration: 4)
         call.video = true
@@ -297,6 +317,31 @@ import Testing
         let total = reports.compactMap(\.recording).flatMap { $0.index.channels.map(\.packets) }.reduce(0, +)
         let captured = generated.callerPackets + generated.calleePackets - 2 * 23  // 0.46 s of each leg before 1.5 s
         #expect(abs(total - captured) <= 2, "\(total) of \(captured)")
+    }
+
+    /// The INVITE (and the caller's SDP in it) is not in the capture: the 100
+    /// opens the dialog, the 200's SDP claims the callee's media, and the
+    /// caller's packets to it and the callee's from it (symmetric RTP) are
+    /// the call's two legs, recorded under its Call-ID and parties, complete
+    /// in the ledger; the same over TCP (100 and 180 in one write).
+    @Test(arguments: [SyntheticCall.Transport.udp, .tcp(segmentSize: 1400)])
+    func aCallWhoseInviteIsLostIsRecordedWithItsParties(transport: SyntheticCall.Transport) throws {
+        var call = SyntheticCall(seed: 49, duration: 4)
+        call.inviteLost = true
+        call.transport = transport
+        let (generated, found) = try CallFinding.run(call) { $0.localNumbers = [call.callerNumber] }
+        try expectWholeCall(call, generated, found)
+        let report = try #require(found.reports.first)
+        #expect(report.openedBy == "100")
+        #expect(report.endReason == "bye")
+        #expect(report.direction == "outbound")
+        #expect(found.diagnostics[.sipDialogsJoined] == 1)
+        #expect(found.diagnostics[.callsWithoutSignalling] == 0)
+        // Only the 200 to the BYE, after the call ended (as for any call).
+        #expect(found.diagnostics[.sipNotForACall] == 1)
+        let entry = try #require(report.recording?.ledgerEntry())
+        #expect(entry.outcome == .recorded && entry.complete, "\(entry)")
+        #expect(entry.caller == call.callerNumber && entry.callee == call.calleeNumber)
     }
 
     @Test func twoCallsWithoutSignallingOnTheSamePortsAreTwoCalls() throws {

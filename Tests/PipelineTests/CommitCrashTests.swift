@@ -150,6 +150,42 @@ import Testing
         #expect(try Self.expectConsistent(out).map(\.id) == [summary.id])
     }
 
+    /// The decision a call's rules made is lost with its row (a catalog
+    /// restored from an older copy) or with the process (a crash before the
+    /// row): verify judges the call it rebuilds or salvages against the
+    /// catalog's rules, so a call a --require rule matches is required in
+    /// the ledger again, not left out of the coverage it must meet.
+    @Test(arguments: [false, true])
+    func aRebuiltOrSalvagedCallIsJudgedAgainstTheRequireRules(salvaged: Bool) throws {
+        let out = FixturePaths.temporaryDirectory("callrec-orphan-required")
+        let image = out + "/image"
+        let rule = try CatalogStore(path: out + "/catalog.sqlite").addRule(
+            RecordingRule(name: "desk", action: .record, required: true), by: Self.admin, at: 0)
+        // The converter (and its hold on the catalog) is gone before verify runs.
+        let summary = try #require(
+            try Converter(options: ConvertOptions(outputDirectory: out)) { at in
+                if salvaged && at == .filesSynced { try Self.crashImage(of: out, to: image) }
+            }.convert(path: Self.fixture, diagnostics: Diagnostics()).recordings.first)
+        let folder = salvaged ? image : out
+        let catalog = try CatalogStore(path: folder + "/catalog.sqlite")
+        if !salvaged {
+            #expect(try catalog.coverage(CoverageQuery(), by: Self.admin, at: 0).total.required == 1)
+            // The row and the call's ledger row are lost.
+            try catalog.write { db in
+                try db.execute(sql: "DELETE FROM recordings")
+                try db.execute(sql: "DELETE FROM call_ledger")
+            }
+        }
+        #expect(try catalog.ledgerCount() == 0)
+        let report = try catalog.verify(
+            dryRun: false, importer: CatalogImport.recording, salvager: RecordingSalvage(signer: nil).salvager, by: Self.admin, at: 0)
+        #expect(salvaged ? report.salvaged.map(\.id) == [summary.id] : report.orphansCatalogued == [summary.id], "\(report)")
+        let coverage = try catalog.coverage(CoverageQuery(by: .rule), by: Self.admin, at: 0)
+        #expect(coverage.total.seen == 1 && coverage.total.recorded == 1)
+        #expect(coverage.total.required == 1 && coverage.total.requiredComplete == 1)
+        #expect(coverage.groups.map(\.name) == [String(rule.id)])
+    }
+
     /// verify never settles a commit a running convert is making: it waits for the convert to finish.
     @Test func verifyRefusesWhileAConvertIsWriting() throws {
         let out = FixturePaths.temporaryDirectory("callrec-busy")

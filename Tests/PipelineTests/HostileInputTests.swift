@@ -46,11 +46,14 @@ import Testing
         call.transport = .tcp(segmentSize: 1400)
         call.inviteExtraHeaders = String(repeating: "X-Padding: " + String(repeating: "p", count: 1000) + "\r\n", count: 70)
         let (_, found) = try CallFinding.run(call)
-        // The INVITE is lost, the 100/180/200/ACK/BYE after it are read; its media is still a call.
+        // The INVITE is lost, the 100/180/200/ACK/BYE after it are read; its media is still a call,
+        // the dialog's own: the 100 opens it, the 200's SDP claims the media (issue 16).
         #expect(found.diagnostics[.sipStreamBytesSkipped] > 64 * 1024)
         #expect(found.diagnostics[.sipMessages] == 6)
         #expect(found.reports.count == 1)
-        #expect(found.reports.first?.signalled == false)
+        #expect(found.reports.first?.signalled == true)
+        #expect(found.reports.first?.openedBy == "100")
+        #expect(found.reports.first?.caller == call.callerNumber)
     }
 
     @Test func nulBytesAreNeverACrashAndANulInTheCallIDKeepsTheCall() throws {

@@ -1,5 +1,7 @@
+import Catalog
 import CallrecCore
 import CallrecTestSupport
+import Commit
 import Foundation
 import Output
 import Testing
@@ -194,6 +196,26 @@ struct RealCaptureCallTests {
         #expect(found.recordings.isEmpty)
         #expect(found.reports.allSatisfy { $0.outcome == .notRecorded })
         #expect(found.files.isEmpty, "\(found.files)")
+    }
+
+    /// The INVITE's second IPv4 fragment is not in the capture: the call is
+    /// still one call, known from its 180 (From the caller, the 200 its
+    /// answer and the callee's SDP, the BYE its end), and its ledger row says
+    /// no media, and where to look.
+    @Test func aCallWhoseInviteLostAFragmentIsKnownFromItsResponses() throws {
+        let found = try check("pkts__fragmented_udp_sip.pcap", [
+            Expected(callID: "1-21520@10.192.243.79", caller: "sipp", callee: "service", packets: [0, 0], ssrcs: [[], []],
+                     encodings: [[], []], endReason: "bye", outcome: "none"),
+        ])
+        let report = try #require(found.reports.first)
+        #expect(report.openedBy == "180")
+        #expect(report.answered)
+        let entry = try #require(report.ledgerEntry)
+        #expect(entry.outcome == .noMedia)
+        #expect(entry.caller == "sipp" && entry.callee == "service")
+        #expect(entry.detail == "the INVITE is not in the capture (known from its 180)")
+        // Only the 200 to the BYE, after the call ended (as for any call).
+        #expect(found.diagnostics[.sipNotForACall] == 1)
     }
 }
 

@@ -174,6 +174,114 @@ import Testing
         #expect(call.direction == .inbound)
     }
 
+    /// The INVITE is not in the capture (its second fragment lost): the 180
+    /// opens the dialog with From as the caller, the 200 answers it and
+    /// brings the callee's media, the BYE ends it.
+    @Test func aDialogWhoseInviteIsMissingOpensAtItsFirstResponse() throws {
+        let diagnostics = Diagnostics()
+        var tracker = CallTracker(localParties: LocalParties(numbers: ["100"]), diagnostics: diagnostics)
+        let events = run([
+            (response(180), false),
+            (response(200, body: sdp("10.0.0.2", 6000)), false),
+            (request("ACK", cseq: 1), true),
+            (request("BYE", cseq: 2), true),
+        ], tracker: &tracker)
+        let call = try #require(last(events))
+        #expect(call.endReason == .bye)
+        #expect(call.callerParty == "100" && call.calleeParty == "200")
+        #expect(call.direction == .outbound)
+        #expect(call.callerSignalling == caller)
+        #expect(call.openedBy == "180" && !call.inviteSeen && !call.joinedMidDialog)
+        #expect(call.invitedAt == MediaTime(nanoseconds: 0))
+        #expect(call.answeredAt == MediaTime(nanoseconds: 1_000_000))
+        #expect(call.calleeMedia?.endpoint == Endpoint(address: IPAddress("10.0.0.2")!, port: 6000))
+        #expect(call.callerMedia == nil)
+        #expect(diagnostics[.sipDialogsJoined] == 1)
+        #expect(diagnostics[.sipNotForACall] == 0)
+        #expect(tracker.count == 0)
+    }
+
+    /// An ACK inside a dialog (To has a tag) opens an answered call and
+    /// brings a late offer's SDP; a BYE alone opens the call and ends it.
+    @Test func anAckOrAByeInsideAnUnknownDialogOpensAnAnsweredCall() throws {
+        var tracker = CallTracker(diagnostics: Diagnostics())
+        let acked = run([(request("ACK", cseq: 1, body: sdp("10.0.0.1", 4000)), true)], tracker: &tracker)
+        let call = try #require(last(acked))
+        #expect(call.openedBy == "ACK" && call.joinedMidDialog)
+        #expect(call.answeredAt != nil)
+        #expect(call.callerMedia?.endpoint.port == 4000)
+        tracker = CallTracker(diagnostics: Diagnostics())
+        let bye = run([(request("BYE", cseq: 2, fromTag: "tt", toTag: "ft"), false)], tracker: &tracker)
+        #expect(bye.count == 2)
+        guard case .updated = bye.first, case .ended(let ended) = bye.last else { Issue.record("\(bye)"); return }
+        #expect(ended.openedBy == "BYE" && ended.endReason == .bye && ended.answeredAt != nil)
+        #expect(tracker.count == 0)
+    }
+
+    /// What does not open a dialog: a request outside one (no To tag), a final
+    /// failure (it may refuse a re-INVITE of a dialog that goes on), a
+    /// response to something else, and a late message of a call that ended
+    /// here (the ACK of a 486, a retransmitted BYE).
+    @Test func lateOrStrayMessagesOpenNoDialog() {
+        let diagnostics = Diagnostics()
+        var tracker = CallTracker(diagnostics: diagnostics)
+        var events = run([
+            (request("ACK", cseq: 1, toTag: nil), true),
+            (request("BYE", cseq: 2, toTag: nil), true),
+            (request("CANCEL", cseq: 1, toTag: nil), true),
+            (response(486), false),
+            (response(200, method: "BYE", cseq: 2), false),
+            (response(200, method: "OPTIONS", cseq: 3), false),
+        ], tracker: &tracker)
+        #expect(events.isEmpty)
+        #expect(diagnostics[.sipNotForACall] == 6)
+        events = run([
+            (request("INVITE", cseq: 1, toTag: nil, body: sdp("10.0.0.1", 4000)), true),
+            (response(486), false),
+            (request("ACK", cseq: 1), true),
+        ], tracker: &tracker)
+        #expect(events.count == 2)
+        #expect(diagnostics[.sipNotForACall] == 7)
+        events = run([
+            (request("INVITE", cseq: 1, toTag: nil, body: sdp("10.0.0.1", 4000)), true),
+            (response(200, body: sdp("10.0.0.2", 6000)), false),
+            (request("BYE", cseq: 2), true),
+            (request("BYE", cseq: 2), true),
+            (request("INVITE", cseq: 3, body: sdp("10.0.0.1", 4000)), true),
+        ], tracker: &tracker)
+        #expect(events.count == 3)
+        #expect(diagnostics[.sipNotForACall] == 9)
+        #expect(diagnostics[.sipDialogsJoined] == 0)
+        #expect(tracker.count == 0)
+    }
+
+    /// Liberal: a From that does not parse leaves the caller unknown, and a
+    /// request without a usable CSeq is still read by its method; the dialog stays.
+    @Test func oneBadHeaderDoesNotLoseTheDialog() throws {
+        var tracker = CallTracker(diagnostics: Diagnostics())
+        let ack = message("ACK sip:200@pbx SIP/2.0\r\nFrom: <>;tag=ft\r\nTo: <sip:200@pbx>;tag=tt\r\n"
+            + "Call-ID: call-1\r\nCSeq: one ACK\r\nContent-Length: 0\r\n\r\n")
+        let events = run([(ack, true)], tracker: &tracker)
+        let call = try #require(last(events))
+        #expect(call.caller == nil && call.calleeParty == "200")
+        #expect(call.callerTag == "ft")
+        #expect(tracker.count == 1)
+    }
+
+    /// A dialog opened late counts against the same cap as one opened by its INVITE.
+    @Test func aDialogOpenedLateIsBoundedLikeAnyCall() {
+        let diagnostics = Diagnostics()
+        var tracker = CallTracker(maxCalls: 2, diagnostics: diagnostics)
+        var refused = 0
+        for k in 0..<5 {
+            let m = message("SIP/2.0 180 Ringing\r\nFrom: <sip:x@y>;tag=1\r\nTo: <sip:a@b>;tag=2\r\nCall-ID: c\(k)\r\nCSeq: 1 INVITE\r\n\r\n")
+            tracker.process(m, from: callee, to: caller, at: MediaTime(nanoseconds: 0)) { if case .refused = $0 { refused += 1 } }
+        }
+        #expect(tracker.count == 2)
+        #expect(refused == 3)
+        #expect(diagnostics[.callsDroppedOverLimit] == 3)
+    }
+
     @Test func hostileCallIDsAreRefused() {
         let diagnostics = Diagnostics()
         var tracker = CallTracker(diagnostics: diagnostics)
