@@ -65,6 +65,9 @@ let package = Package(
                 .product(name: "Catalog", package: "callrec"),
                 .product(name: "CatalogPostgres", package: "callrec"),
                 .product(name: "CallrecTestSupport", package: "callrec"),
+                // The per-packet path (CaptureProcessor) and the leg's media span (CallMedia).
+                .product(name: "Pipeline", package: "callrec"),
+                .product(name: "CallMedia", package: "callrec"),
             ],
             path: "Benchmarks/CallLedger",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
