@@ -160,16 +160,10 @@ public struct CallTracker {
             if let known = calls[callID] {
                 call = known
             } else {
-                // A BYE of a dialog never seen: the call is in the ledger, ended here. (A
-                // CANCEL has no dialog: it is for an INVITE nobody answered.)
-                guard method == "BYE" else {
-                    diagnostics.count(.sipNotForACall)
-                    return
-                }
-                guard let joined = try join(message, callID: callID, openedBy: method, callerSignalling: source, at: time, emit: emit)
-                else { return }
-                call = joined
-                try emit(.updated(call))
+                // A BYE alone opens nothing: it names no media, and the RTP before it (a capture
+                // begun mid-call) is already a call without signalling, which it would count twice.
+                diagnostics.count(.sipNotForACall)
+                return
             }
             // A CANCEL that crosses the 2xx changes nothing (RFC 3261 section 9.2).
             if method == "CANCEL" && call.answeredAt != nil { return }

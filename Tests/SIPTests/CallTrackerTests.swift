@@ -210,11 +210,10 @@ import Testing
         #expect(call.openedBy == "ACK" && call.joinedMidDialog)
         #expect(call.answeredAt != nil)
         #expect(call.callerMedia?.endpoint.port == 4000)
+        // A BYE alone names no media: the RTP before it is a call without signalling already.
         tracker = CallTracker(diagnostics: Diagnostics())
         let bye = run([(request("BYE", cseq: 2, fromTag: "tt", toTag: "ft"), false)], tracker: &tracker)
-        #expect(bye.count == 2)
-        guard case .updated = bye.first, case .ended(let ended) = bye.last else { Issue.record("\(bye)"); return }
-        #expect(ended.openedBy == "BYE" && ended.endReason == .bye && ended.answeredAt != nil)
+        #expect(bye.isEmpty)
         #expect(tracker.count == 0)
     }
 
