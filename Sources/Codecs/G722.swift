@@ -1,10 +1,15 @@
 /// ITU-T G.722 (09/2012) sub-band ADPCM: the parts shared by the decoder and
-/// the encoder. Written by hand from the Recommendation's block descriptions
-/// (no maintained Swift or system library decodes G.722 bit-exactly in all
-/// three modes; spandsp does 64 kbit/s but is a telephony toolkit we would
-/// link only for one codec). The arithmetic follows the Recommendation's
-/// 16-bit fixed point exactly, saturation included, so the output is
-/// bit-exact with the ITU-T STL reference (the tests compare every byte).
+/// the encoder. Written by hand from the Recommendation's block descriptions.
+/// spandsp, which callrec links for G.711 Appendix I concealment, has a G.722
+/// codec too, bit-exact with the same vectors (its 56 and 48 kbit/s modes
+/// take the codeword right-aligned, one or two bits shifted out). This one is
+/// kept because it decodes the same bytes in about 0.6 of spandsp's CPU time,
+/// measured side by side in the CodecThroughput benchmark (README, "Measured
+/// defaults"), decoding being a G.722 call's largest per-packet cost, and
+/// because it exposes the ADPCM core alone for the Appendix II sequences.
+/// The arithmetic follows the Recommendation's 16-bit fixed point exactly,
+/// saturation included, so the output is bit-exact with the ITU-T STL
+/// reference (the tests compare every byte).
 public enum G722 {
     /// The three bit rates. Modes 2 and 3 drop the low bits of the lower
     /// sub-band codeword; the predictor always adapts on the 4-bit core, so
