@@ -255,7 +255,8 @@ struct CatalogUsers: ParsableCommand {
 
                 Examples:
                   callrec catalog users add alice --role agent --team sales --number +4681234567
-                  callrec catalog users add bob --role supervisor --team sales --password-file bob.pw
+                  callrec catalog users add bob --role supervisor --team sales \\
+                      --password-file bob.pw
                   callrec catalog users add carol --role admin
                 """
         )
@@ -305,7 +306,8 @@ struct CatalogUsers: ParsableCommand {
 
                 Examples:
                   callrec catalog users passwd alice
-                  callrec catalog users passwd alice --old-password-file old.pw --password-file new.pw
+                  callrec catalog users passwd alice --old-password-file old.pw \\
+                      --password-file new.pw
                   callrec catalog users passwd alice --reset --password-file new.pw
                 """
         )
@@ -409,7 +411,8 @@ struct CatalogReseal: ParsableCommand {
 
             Examples:
               callrec catalog reseal 20261129T081530Z-3f9a1c2e --identity compliance.key
-              callrec catalog find --number +4681234567 --json | jq -r '.[].id' | xargs callrec catalog reseal --identity compliance.key
+              callrec catalog find --number +4681234567 --json | jq -r '.[].id' \\
+                  | xargs callrec catalog reseal --identity compliance.key
             """
     )
     @OptionGroup var location: CatalogLocation

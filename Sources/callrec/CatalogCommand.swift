@@ -27,10 +27,12 @@ struct CatalogCommand: ParsableCommand {
 
             Examples:
               callrec catalog find --number '+46812*' --from 2026-11-01 --to 2026-11-30
-              callrec catalog show 20261129T081530Z-3f9a1c2e --as alice --reason "complaint 4711"
+              callrec catalog show 20261129T081530Z-3f9a1c2e --as alice \\
+                  --reason "complaint 4711"
               callrec catalog export 20261129T081530Z-3f9a1c2e --to call.wav
               callrec catalog rules add --skip --remote '+467*' --name "never mobiles"
-              callrec catalog forget --number +46701234567 --reason "erasure request 2026-118"
+              callrec catalog forget --number +46701234567 \\
+                  --reason "erasure request 2026-118"
               callrec catalog keep 20261129T081530Z-3f9a1c2e --as alice
             """,
         subcommands: [

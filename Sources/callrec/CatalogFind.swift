@@ -22,7 +22,8 @@ struct CatalogFind: ParsableCommand {
 
             Examples:
               callrec catalog find --number +4681234567
-              callrec catalog find --caller '+46812*' --direction inbound --from 2026-11-01 --to 2026-11-30
+              callrec catalog find --caller '+46812*' --direction inbound \\
+                  --from 2026-11-01 --to 2026-11-30
               callrec catalog find --min-duration 60 --dtmf --json
               callrec catalog find --as alice            (alice's own calls only)
             """
@@ -276,10 +277,14 @@ struct CatalogExport: ParsableCommand {
 
             Examples:
               callrec catalog export 20261129T081530Z-3f9a1c2e --to /tmp/call.opus
-              callrec catalog export 20261129T081530Z-3f9a1c2e --to /tmp/call.wav --reason "dispute 4711"
-              callrec catalog export 20261129T081530Z-3f9a1c2e --evidence dispute-4711.zip --reason "dispute 4711"
-              callrec catalog export 20261129T081530Z-3f9a1c2e --to call.wav --as alice --password-file ~/.callrec-password
-              callrec catalog export 20261129T081530Z-3f9a1c2e --to call.opus --identity compliance.key
+              callrec catalog export 20261129T081530Z-3f9a1c2e --to /tmp/call.wav \\
+                  --reason "dispute 4711"
+              callrec catalog export 20261129T081530Z-3f9a1c2e \\
+                  --evidence dispute-4711.zip --reason "dispute 4711"
+              callrec catalog export 20261129T081530Z-3f9a1c2e --to call.wav --as alice \\
+                  --password-file ~/.callrec-password
+              callrec catalog export 20261129T081530Z-3f9a1c2e --to call.opus \\
+                  --identity compliance.key
             """
     )
 

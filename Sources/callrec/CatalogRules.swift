@@ -14,6 +14,7 @@ struct CatalogRules: ParsableCommand {
 
             Local is the firm's own party: the caller of an outbound call, the callee of an inbound one; \
             for internal calls and calls of unknown direction either party may be the local one.
+
             Weekdays and hours are read in the rule's zone (--tz), so daylight saving time is followed; \
             a span past midnight (22:00-06:00) belongs to the weekday it began on.
             """,
@@ -26,12 +27,16 @@ struct CatalogRules: ParsableCommand {
             discussion: """
                 Examples:
                   callrec catalog rules add --skip --remote '+467*' --name "never mobiles"
-                  callrec catalog rules add --record --local '+46812*' --days mon-fri --hours 08:00-17:00 \\
-                      --except 12:00-13:00 --tz Europe/Stockholm --retain 7y --name "trading desk, MiFID II"
-                  callrec catalog rules add --record --direction inbound --sample 10 --retain 90d --name "10% for coaching"
-                  callrec catalog rules add --record --local '+46812*' --on-demand 24h --retain 12m --name "kept if the agent asks"
+                  callrec catalog rules add --record --local '+46812*' --days mon-fri \\
+                      --hours 08:00-17:00 --except 12:00-13:00 --tz Europe/Stockholm \\
+                      --retain 7y --name "trading desk, MiFID II"
+                  callrec catalog rules add --record --direction inbound --sample 10 \\
+                      --retain 90d --name "10% for coaching"
+                  callrec catalog rules add --record --local '+46812*' --on-demand 24h \\
+                      --retain 12m --name "kept if the agent asks"
                   callrec catalog rules add --skip --name "nothing else"
-                  callrec catalog rules add --record --local '+46812*' --retain 7y --require --name "traders: every call"
+                  callrec catalog rules add --record --local '+46812*' --retain 7y --require \\
+                      --name "traders: every call"
 
                 --require makes the rule an expectation: each call it matches must be recorded completely \
                 (both legs, from the answer to the hang-up, within the tolerance of README "Coverage"), \
@@ -114,8 +119,8 @@ struct CatalogRules: ParsableCommand {
             abstract: "Explain which rule a call would match, and why.",
             discussion: """
                 Example:
-                  callrec catalog rules test --caller +46701234567 --callee +4681234567 --direction inbound \\
-                      --at 2026-11-30T12:30 --tz Europe/Stockholm
+                  callrec catalog rules test --caller +46701234567 --callee +4681234567 \\
+                      --direction inbound --at 2026-11-30T12:30 --tz Europe/Stockholm
                 """
         )
         @OptionGroup var location: CatalogLocation

@@ -16,33 +16,36 @@ struct Convert: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Convert captures into one recording per call.",
         discussion: """
-            Each call found in the captures is written as
-              OUT/YYYY/MM/DD/<id>.opus   two channels: 0 = caller (INVITE sender), 1 = callee
-              OUT/YYYY/MM/DD/<id>.json   the call index (parties, times, codecs, stream statistics,
-                                         who spoke when, talk and overtalk time, DTMF digits)
-              OUT/YYYY/MM/DD/<id>.peaks.json   waveform peaks per channel (audiowaveform JSON v2)
-            where <id> is the UTC start time and a hash of the Call-ID, e.g. 20261129T081530Z-3f9a1c2e.
-            --channels mono mixes both parties into one channel; --channels split writes
-            <id>-caller.<ext> and <id>-callee.<ext>. --format wav or flac writes 16-bit PCM.
-            The rate is the call's own (8000 for G.711, 16000 with G.722) unless --rate says
-            otherwise; only a leg at another rate is resampled.
-            Files appear only when complete: they are written under a temporary name, synced and renamed.
+            Each call found in the captures is written as:
+              OUT/YYYY/MM/DD/<id>.opus        0 = caller (INVITE sender), 1 = callee
+              OUT/YYYY/MM/DD/<id>.json        the call index
+              OUT/YYYY/MM/DD/<id>.peaks.json  waveform peaks (audiowaveform JSON v2)
+
+            <id> is the UTC start time and a hash of the Call-ID, e.g. 20261129T081530Z-3f9a1c2e. The call index \
+            holds the parties, times, codecs, stream statistics, who spoke when, talk and overtalk time and the \
+            DTMF digits. --channels mono mixes both parties into one channel; --channels split writes \
+            <id>-caller.<ext> and <id>-callee.<ext>. --format wav or flac writes 16-bit PCM. The rate is the \
+            call's own (8000 for G.711, 16000 with G.722) unless --rate says otherwise; only a leg at another \
+            rate is resampled.
+
+            Files appear only when complete: they are written under a temporary name, synced and renamed. \
             A recording is never replaced: a call recorded already (a capture converted again, a second probe's \
-            copy, overlapping capture files) is reported and kept as it is; a different call never takes its id.
+            copy, overlapping capture files) is reported and kept as it is; a different call never takes its id. \
             Each recording is also a row in the catalog (OUT/catalog.sqlite, or the PostgreSQL database \
-            --catalog postgresql://... names, which many converters and recorders may share), entered in the same step as its files; \
-            the catalog's recording rules decide, before any audio is decoded, which calls are recorded \
-            (callrec catalog rules --help).
+            --catalog postgresql://... names, which many converters and recorders may share), entered in the \
+            same step as its files; the catalog's recording rules decide, before any audio is decoded, which \
+            calls are recorded (callrec catalog rules --help).
 
             Calls are found from SIP over UDP or TCP (SDP in INVITE, 18x, 200, ACK, UPDATE, PRACK), and from RTP \
             alone when no signalling was captured (mirrored streams are paired; the index says the parties are \
             unknown). SRTP is decrypted with the SDES keys in the SDP; SRTP that no key authenticates is \
-            indexed, never decoded. A call ends on BYE or CANCEL, after --idle-timeout \
-            seconds of capture time without packets (calls on hold wait 2 hours), or at the end of the capture (cut).
+            indexed, never decoded. A call ends on BYE or CANCEL, after --idle-timeout seconds of capture time \
+            without packets (calls on hold wait 2 hours), or at the end of the capture (cut).
 
             Direction (inbound, outbound, internal) comes from the site's own parties: a caller or callee is local \
             when its number is a --local-number, starts with a --local-prefix, or its SIP host is a --local-domain \
-            (or a subdomain of one). Each may be given many times, or in a --config file, one 'name = value' per line:
+            (or a subdomain of one). Each may be given many times, or in a --config file, one 'name = value' \
+            per line:
               # /etc/callrec.conf
               local-prefix = +46812
               local-domain = pbx.example.com
@@ -55,13 +58,14 @@ struct Convert: ParsableCommand {
               callrec convert --format flac --channels split capture.pcap
               callrec convert --channels mono --bitrate 16000 capture.pcap
               tcpdump -U -w - udp | callrec convert -
-              callrec convert --local-prefix +46812 --local-domain pbx.example.com capture.pcap
+              callrec convert --local-prefix +46812 --local-domain pbx.example.com \\
+                  capture.pcap
               callrec convert --config /etc/callrec.conf capture.pcap
-              PGPASSWORD=... callrec convert --out /srv/site-a --catalog postgresql://callrec@db.example.com/calls day1.pcap
+              PGPASSWORD=... callrec convert --out /srv/site-a \\
+                  --catalog postgresql://callrec@db.example.com/calls day1.pcap
               callrec convert --interface eth1 --filter udp --out /srv/recordings
 
-            A live capture (--interface) runs until Ctrl-C; calls still in flight are then
-            written, marked 'cut'.
+            A live capture (--interface) runs until Ctrl-C; calls still in flight are then written, marked 'cut'.
 
             Cores. The captures are read, and their signalling followed, on one thread; the calls \
             are decoded, mixed and encoded on --jobs worker threads (default: one per core; as \

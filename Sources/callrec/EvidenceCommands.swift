@@ -27,11 +27,11 @@ struct VerifyEvidence: ParsableCommand {
         commandName: "verify-evidence",
         abstract: "Check an evidence bundle (catalog export --evidence): signatures, hashes, the audit chain.",
         discussion: """
-            Makes every check the bundle's VERIFY.txt describes, and prints each one's result:
-            that no file changed since the export (SHA256SUMS and its signature), which key the
-            recorder has, that the recorder signed the recording's manifest, that the recording's
-            files are the ones the manifest lists, that the checkpoint is signed, that the audit
-            entries form one chain up to it, and that the entries about the recording hold what
+            Makes every check the bundle's VERIFY.txt describes, and prints each one's result: \
+            that no file changed since the export (SHA256SUMS and its signature), which key the \
+            recorder has, that the recorder signed the recording's manifest, that the recording's \
+            files are the ones the manifest lists, that the checkpoint is signed, that the audit \
+            entries form one chain up to it, and that the entries about the recording hold what \
             they committed to. Needs nothing but the bundle: no catalog, no recording folder.
 
             Exit status: 0 when every check holds, 1 when one does not.
@@ -64,9 +64,9 @@ struct CatalogRecorders: ParsableCommand {
         commandName: "recorders",
         abstract: "List the recorders whose keys sign the catalog's manifests, with their fingerprints.",
         discussion: """
-            Each convert or record output folder has its own recorder: an Ed25519 key that signs every
-            recording's manifest and the checkpoints of the audit chain. The recorder id is the first
-            16 hex digits of the key's fingerprint; compare the fingerprint with the one the recorder
+            Each convert or record output folder has its own recorder: an Ed25519 key that signs every \
+            recording's manifest and the checkpoints of the audit chain. The recorder id is the first \
+            16 hex digits of the key's fingerprint; compare the fingerprint with the one the recorder \
             printed when it started.
             """
     )

@@ -6,7 +6,7 @@ struct Keys: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Make key pairs for sealing recordings and signing them; print public keys.",
         discussion: """
-            Sealed recordings are age files (age-encryption.org/v1): only the holder
+            Sealed recordings are age files (age-encryption.org/v1): only the holder \
             of a private key a file was sealed to can open it. Who keeps which key:
 
               compliance  An X25519 key pair, made here or by age-keygen. Its public
@@ -20,8 +20,8 @@ struct Keys: ParsableCommand {
               users       Personal and team keys live in the catalog, wrapped with
                           each user's password; nobody handles their files.
 
-            Private key files are created readable by their owner only (mode 0600),
-            and callrec refuses to read one that its group or others can access.
+            Private key files are created readable by their owner only (mode 0600), \
+            and callrec refuses to read one that its group or others can access. \
             A key file is never overwritten.
 
             The files:
@@ -51,8 +51,8 @@ struct Keys: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Make a new key pair: an age X25519 identity, or with --signing an Ed25519 signing key.",
             discussion: """
-                Prints the public key on standard output: the age1... recipient that
-                recordings are sealed to, or the signing key's public PEM. The private
+                Prints the public key on standard output: the age1... recipient that \
+                recordings are sealed to, or the signing key's public PEM. The private \
                 key goes only to --out, mode 0600; an existing file is never replaced.
                 """
         )
@@ -85,8 +85,8 @@ struct Keys: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Print the public key of a key file: age1... for an age identity, PEM for a signing key.",
             discussion: """
-                Reads an age identity file (age-keygen's format), an Ed25519 private
-                key (PKCS#8 PEM) or public key (SubjectPublicKeyInfo PEM). A private
+                Reads an age identity file (age-keygen's format), an Ed25519 private \
+                key (PKCS#8 PEM) or public key (SubjectPublicKeyInfo PEM). A private \
                 key file that its group or others can read is refused.
                 """
         )

@@ -64,9 +64,11 @@ struct Record: ParsableCommand {
             Examples:
               callrec record --interface eth1 --filter udp --out /var/spool/callrec
               tcpdump -i eth1 -U -w - udp | callrec record - --out /var/spool/callrec
-              ssh mirror 'tcpdump -i eth1 -U -w - udp' | callrec record - --out /srv/calls --jobs 4
+              ssh mirror 'tcpdump -i eth1 -U -w - udp' | callrec record - \\
+                  --out /srv/calls --jobs 4
               callrec record - --out /srv/calls --local-prefix +46812 < replay.pcap
-              PGPASSFILE=/etc/callrec/pgpass callrec record --interface eth1 --out /srv/calls --catalog postgresql://rec@db/calls
+              PGPASSFILE=/etc/callrec/pgpass callrec record --interface eth1 \\
+                  --out /srv/calls --catalog postgresql://rec@db/calls
               kill -USR1 $(pidof callrec)        # a status line on stderr now
 
             Exit status: 0 stopped by a signal or at the end of the input with every call written; \
