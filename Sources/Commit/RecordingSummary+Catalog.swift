@@ -1,7 +1,6 @@
 import CallMedia
 import Catalog
 import CallrecCore
-import Foundation
 import Output
 
 extension RecordingSummary {
@@ -32,7 +31,7 @@ extension RecordingSummary {
             row.callerJitterMs = a.jitterMs
             row.calleeJitterMs = b.jitterMs
         }
-        if let bytes = try? index.encoded() { IndexSpeechFacts(indexJSON: bytes)?.apply(to: &row) }
+        row.apply(speechFactsOf: index)
         row.dtmfTimes = RecordingSummary.dtmfTimes(index.dtmf)
         return row
     }
@@ -50,50 +49,27 @@ extension RecordingSummary {
     }
 }
 
-/// Talk time, overtalk, DTMF and silence read from a call index's JSON when
-/// the index carries them (`talk_time_s` and `speech` per channel,
-/// `overtalk_s`, `dtmf`: the fields ARCHITECTURE.md gives the index once
-/// speech and DTMF detection exist). Absent fields stay nil in the catalog,
-/// so `find` does not mistake "not analysed" for "none".
-package struct IndexSpeechFacts {
-    var talk: [Double?] = []
-    var overtalk: Double?
-    var dtmfCount: Int?
-    var silenceShare: Double?
-
-    package init?(indexJSON: [UInt8]) {
-        guard let object = try? JSONSerialization.jsonObject(with: Data(indexJSON)) as? [String: Any] else { return nil }
-        let channels = object["channels"] as? [[String: Any]] ?? []
-        talk = channels.map { ($0["talk_time_s"] as? NSNumber)?.doubleValue }
-        overtalk = (object["overtalk_s"] as? NSNumber)?.doubleValue
-        if let dtmf = object["dtmf"] as? [Any] { dtmfCount = dtmf.count }
-        // Silence: the share of the recording covered by nobody's speech.
-        let spans = channels.compactMap { $0["speech"] as? [[NSNumber]] }
-        if spans.count == channels.count, !channels.isEmpty, let duration = (object["duration_s"] as? NSNumber)?.doubleValue, duration > 0 {
-            let intervals = spans.joined().compactMap { pair in pair.count == 2 ? (pair[0].doubleValue, pair[1].doubleValue) : nil }
-                .sorted { $0.0 < $1.0 }
-            var covered = 0.0
-            var current: (Double, Double)? = nil
-            for (a, b) in intervals {
-                if let (s, e) = current, a <= e {
-                    current = (s, max(e, b))
-                } else {
-                    if let (s, e) = current { covered += e - s }
-                    current = (a, b)
-                }
-            }
-            if let (s, e) = current { covered += e - s }
-            silenceShare = max(0, min(1, 1 - covered / duration))
+extension CatalogRecording {
+    /// Talk time, overtalk, DTMF and silence, as the call index says them:
+    /// the values `CallAnalysis` measured once, on the audio written, and the
+    /// index carries (typed, not read back from its JSON). A call whose audio
+    /// was not written (encrypted media without a key) was not analysed: its
+    /// talk, overtalk and silence stay nil, so `find` does not mistake "not
+    /// analysed" for "nobody spoke".
+    package mutating func apply(speechFactsOf index: CallIndex) {
+        dtmfCount = index.dtmf.count
+        guard index.audio != nil else {
+            callerTalkS = nil
+            calleeTalkS = nil
+            overtalkS = nil
+            silenceShare = nil
+            return
         }
-    }
-
-    package func apply(to row: inout CatalogRecording) {
-        if talk.count == 2 {
-            row.callerTalkS = talk[0]
-            row.calleeTalkS = talk[1]
+        if index.channels.count == 2 {
+            callerTalkS = index.channels[0].talkTimeS
+            calleeTalkS = index.channels[1].talkTimeS
         }
-        row.overtalkS = overtalk
-        row.dtmfCount = dtmfCount
-        row.silenceShare = silenceShare
+        overtalkS = index.overtalkS
+        silenceShare = index.silenceShare
     }
 }

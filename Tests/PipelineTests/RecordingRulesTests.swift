@@ -5,6 +5,7 @@ import Catalog
 import Commit
 import Conversion
 import Foundation
+import Output
 import Testing
 
 /// Recording rules applied by convert when a call is identified, before any audio is decoded.
@@ -71,29 +72,48 @@ import Testing
         #expect(diagnostics[.callsSkippedByRule] == 1)
     }
 
-    /// Talk time, overtalk, DTMF and silence reach the row when the index carries them.
+    /// Talk time, overtalk, DTMF and silence reach the row as the typed index
+    /// holds them — the values measured once on the audio — and stay nil for a
+    /// call whose audio was not written (not analysed, not "silent").
     @Test func speechFactsFromTheIndex() throws {
-        let json = """
-            {"duration_s": 10, "overtalk_s": 0.5, "dtmf": [{"digit": "5"}, {"digit": "1"}],
-             "channels": [{"talk_time_s": 3.0, "speech": [[0, 2], [4, 5]]}, {"talk_time_s": 2.5, "speech": [[1.5, 3], [9, 9.5]]}]}
-            """
-        let facts = try #require(IndexSpeechFacts(indexJSON: Array(json.utf8)))
+        var index = CallIndex(
+            id: "x", callID: "c", caller: nil, callee: nil, direction: "unknown", start: "", durationS: 10, sampleRate: 8000,
+            endReason: "bye", audio: "x.opus",
+            channels: [
+                CallIndex.Channel(speaker: "caller", codec: "PCMU", ssrcs: [], packets: 500, lost: 0, duplicates: 0, late: 0, jitterMs: 1),
+                CallIndex.Channel(speaker: "callee", codec: "PCMU", ssrcs: [], packets: 500, lost: 0, duplicates: 0, late: 0, jitterMs: 1),
+            ])
+        index.channels[0].talkTimeS = 3.0
+        index.channels[1].talkTimeS = 2.5
+        // Spans that cover 4.5 s of 10: the row takes the analysis' own share (0.552), not one worked out again from them.
+        index.channels[0].speech = [[0, 2], [4, 5]]
+        index.channels[1].speech = [[1.5, 3], [9, 9.5]]
+        index.overtalkS = 0.5
+        index.silenceShare = 0.552
+        index.dtmf = [CallIndex.DTMF(channel: 0, digit: "5", atS: 1, durationS: 0.1), CallIndex.DTMF(channel: 0, digit: "1", atS: 2, durationS: 0.1)]
         var row = CatalogRecording(
             id: "x", callID: "c", caller: nil, callee: nil, direction: "unknown", start: "", startEpoch: 0, durationS: 10, audioPath: "",
             indexPath: "", audioBytes: 0, codecs: "", endReason: "bye")
-        facts.apply(to: &row)
+        row.apply(speechFactsOf: index)
         #expect(row.callerTalkS == 3.0 && row.calleeTalkS == 2.5 && row.overtalkS == 0.5 && row.dtmfCount == 2)
-        // Speech covers 0-3, 4-5 and 9-9.5: 4.5 s of 10, so 55 % is silence.
-        #expect(abs((row.silenceShare ?? -1) - 0.55) < 1e-9)
+        #expect(row.silenceShare == 0.552)
 
-        let bare = try #require(IndexSpeechFacts(indexJSON: Array(#"{"duration_s": 10, "channels": [{}, {}]}"#.utf8)))
-        var plain = row
-        plain.callerTalkS = nil
-        plain.calleeTalkS = nil
-        plain.dtmfCount = nil
-        plain.silenceShare = nil
-        plain.overtalkS = nil
-        bare.apply(to: &plain)
-        #expect(plain.talkS == nil && plain.dtmfCount == nil && plain.silenceShare == nil)
+        index.audio = nil
+        index.skipped = "srtp"
+        row.apply(speechFactsOf: index)
+        #expect(row.talkS == nil && row.overtalkS == nil && row.silenceShare == nil && row.dtmfCount == 2)
+    }
+
+    /// A converted call's catalog row says what its index file says.
+    @Test func theRowAgreesWithTheIndexFile() throws {
+        let (converter, _) = try converter([])
+        let result = converter.convert(path: FixturePaths.fixture("g711u-2legs-20ms.pcap"), diagnostics: Diagnostics())
+        let summary = try #require(result.recordings.first)
+        let index = try CallIndex.decode(Array(try Data(contentsOf: URL(fileURLWithPath: summary.indexPath))))
+        let row = try #require(try converter.catalog.recording(id: summary.id))
+        #expect(index.silenceShare > 0 && index.silenceShare < 1)
+        #expect(row.silenceShare == index.silenceShare && row.overtalkS == index.overtalkS)
+        #expect(row.callerTalkS == index.channels[0].talkTimeS && row.calleeTalkS == index.channels[1].talkTimeS)
+        #expect(row.dtmfCount == index.dtmf.count)
     }
 }
