@@ -426,6 +426,8 @@ public final class CaptureProcessor {
 
     private func rtp(_ payload: UnsafeRawBufferPointer, from source: Endpoint, to destination: Endpoint, at time: MediaTime) throws {
         if let report = RTCPSenderReport(payload) { try senderReport(report, at: time) }
+        // Parsed here, once; every step below reads this value.
+        let header = RTPHeader(payload)
         if let (call, sender, audio) = route(from: source, to: destination) {
             guard audio else {
                 call.saw(at: time, packet: packetNumber)
@@ -437,22 +439,22 @@ public final class CaptureProcessor {
                 }
                 return
             }
-            if !call.session.signalled, startsAnotherCall(payload, on: call, from: sender, at: time) {
+            if !call.session.signalled, let header, startsAnotherCall(header, on: call, from: sender, at: time) {
                 // Nothing tells when a call without signalling ends but silence and a new source.
                 try end(key: call.key, reason: .timeout, at: call.lastActivity)
                 quarantine.removeValue(forKey: source)
                 quarantine.removeValue(forKey: destination)
-                try follow(payload, from: source, to: destination, at: time)
+                try follow(payload, header: header, from: source, to: destination, at: time)
                 return
             }
-            try deliver(payload, to: call, from: sender, source: source, destination: destination, at: time)
+            try deliver(payload, header: header, to: call, from: sender, source: source, destination: destination, at: time)
             return
         }
         if let until = quarantine[destination] ?? quarantine[source], time < until {
             diagnostics.count(.rtpAfterCallEnd)
             return
         }
-        try follow(payload, from: source, to: destination, at: time)
+        try follow(payload, header: header, from: source, to: destination, at: time)
     }
 
     /// Hands an RTCP sender report to the leg whose SSRC it describes (its
@@ -467,19 +469,18 @@ public final class CaptureProcessor {
     /// Whether a packet for a call without signalling is the start of the
     /// next call on the same ports: a new SSRC after `unsignalledRestartGap`
     /// seconds in which neither leg sent anything.
-    private func startsAnotherCall(_ payload: UnsafeRawBufferPointer, on call: RoutedCall, from sender: CallSide, at time: MediaTime) -> Bool {
-        guard time.seconds(since: call.lastActivity) >= CaptureProcessor.unsignalledRestartGap,
-              let header = RTPHeader(payload)
-        else { return false }
+    private func startsAnotherCall(_ header: RTPHeader, on call: RoutedCall, from sender: CallSide, at time: MediaTime) -> Bool {
+        guard time.seconds(since: call.lastActivity) >= CaptureProcessor.unsignalledRestartGap else { return false }
         return !call.legs[sender.rawValue].ssrcs.contains(header.ssrc)
     }
 
-    /// Hands one RTP packet of `sender`'s leg to its call.
+    /// Hands one RTP packet of `sender`'s leg to its call; `header` is the
+    /// packet's, nil when it is not RTP.
     private func deliver(
-        _ payload: UnsafeRawBufferPointer, to call: RoutedCall, from sender: CallSide, source: Endpoint, destination: Endpoint,
-        at time: MediaTime
+        _ payload: UnsafeRawBufferPointer, header: RTPHeader?, to call: RoutedCall, from sender: CallSide, source: Endpoint,
+        destination: Endpoint, at time: MediaTime
     ) throws {
-        guard let header = RTPHeader(payload) else {
+        guard let header else {
             if CiphertextDetector.isZRTP(payload) {
                 // A key exchange on the media path: SRTP the SDP does not show may follow.
                 call.zrtpPackets += 1
@@ -541,8 +542,10 @@ public final class CaptureProcessor {
 
     /// Follows a flow no call claims, until it confirms an RTP stream (a call
     /// without signalling) or shows it is not one.
-    private func follow(_ payload: UnsafeRawBufferPointer, from source: Endpoint, to destination: Endpoint, at time: MediaTime) throws {
-        guard let header = RTPHeader(payload) else {
+    private func follow(
+        _ payload: UnsafeRawBufferPointer, header: RTPHeader?, from source: Endpoint, to destination: Endpoint, at time: MediaTime
+    ) throws {
+        guard let header else {
             diagnostics.count(.rtpUnmatched)
             return
         }
@@ -617,13 +620,15 @@ public final class CaptureProcessor {
 
     /// Delivers the packets candidates held, in capture order.
     private func replay(_ streams: [(RTPStreamCandidate, RTPStreamCandidate.Key, CallSide)], to call: RoutedCall) throws {
-        var packets: [(time: MediaTime, bytes: [UInt8], sender: CallSide, key: RTPStreamCandidate.Key)] = []
+        var packets: [(time: MediaTime, bytes: [UInt8], header: RTPHeader, sender: CallSide, key: RTPStreamCandidate.Key)] = []
         for (candidate, key, sender) in streams {
-            for held in candidate.held { packets.append((held.time, held.bytes, sender, key)) }
+            for held in candidate.held { packets.append((held.time, held.bytes, held.header, sender, key)) }
         }
         for packet in packets.sorted(by: { $0.time < $1.time }) {
             try packet.bytes.withUnsafeBytes { bytes in
-                try deliver(bytes, to: call, from: packet.sender, source: packet.key.source, destination: packet.key.destination, at: packet.time)
+                try deliver(
+                    bytes, header: packet.header, to: call, from: packet.sender, source: packet.key.source,
+                    destination: packet.key.destination, at: packet.time)
             }
         }
     }

@@ -31,7 +31,7 @@ struct RTPStreamCandidate {
     /// The capture's number of the run's first packet.
     let firstPacket: Int
     /// Packets held, in arrival order, with their capture times.
-    private(set) var held: [(time: MediaTime, bytes: [UInt8])] = []
+    private(set) var held: [(time: MediaTime, bytes: [UInt8], header: RTPHeader)] = []
     /// Held packets whose payload is a G.711/G.722 payload plus an SRTP
     /// authentication tag (4 or 10 bytes longer than the timestamp step).
     private var srtpVotes = 0
@@ -46,7 +46,7 @@ struct RTPStreamCandidate {
         lastSequence = header.sequence
         lastTimestamp = header.timestamp
         lastArrival = time
-        held = [(time, Array(bytes))]
+        held = [(time, Array(bytes), header)]
     }
 
     /// RFC 3551 static audio types (0-23) and the dynamic range (96-127:
@@ -82,7 +82,7 @@ struct RTPStreamCandidate {
         lastSequence = header.sequence
         lastTimestamp = header.timestamp
         lastArrival = time
-        held.append((time, Array(bytes)))
+        held.append((time, Array(bytes), header))
         return true
     }
 }
