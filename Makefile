@@ -5,7 +5,7 @@
 SWIFT ?= swift
 DEMO_CAPTURES = Fixtures/g711u-2legs-20ms.pcap Fixtures/g711a-2legs-20ms.pcap
 
-.PHONY: setup python-deps browser-deps browser-test serve-load build release demo test fixtures bench bench-check clean fuzz fuzz-build fuzz-replay fuzz-long fuzz-corpus fuzz-seed fuzz-minimise soak
+.PHONY: setup python-deps browser-deps browser-test serve-load serve-load-hour build release demo test fixtures bench bench-check clean fuzz fuzz-build fuzz-replay fuzz-long fuzz-corpus fuzz-seed fuzz-minimise soak
 
 setup:
 	@./scripts/setup.sh
@@ -30,13 +30,21 @@ demo: build
 	@echo "Files in ./recordings:"
 	@find recordings -type f | sort
 
+# Each step's start time is printed, so a slow run shows where its time went.
 test: setup python-deps
+	@date '+make test: %T check imports'
 	./scripts/check-imports.py
+	@date '+make test: %T build'
 	$(SWIFT) build --build-tests
+	@date '+make test: %T swift test'
 	$(SWIFT) test
+	@date '+make test: %T browser test'
 	$(MAKE) browser-test
+	@date '+make test: %T fuzz replay'
 	$(MAKE) fuzz-replay
+	@date '+make test: %T fuzz build and run'
 	$(MAKE) fuzz
+	@date '+make test: %T done'
 
 # callrec serve in a real browser (headless chromium through WebDriver): sign in, see only one's own
 # calls, play, seek, sign out; a supervisor sees the team's. The screenshot of the call page is
@@ -54,6 +62,12 @@ LOAD_SECONDS ?= 20
 serve-load: setup
 	$(SWIFT) build -c release --product callrec
 	python3 Tests/Load/serve_load.py --callrec .build/release/callrec --listeners $(LISTENERS) --seconds $(LOAD_SECONDS)
+
+# The same with a generated one-hour call as the recording served (the first byte of a range in it, timed).
+serve-load-hour: setup
+	$(SWIFT) build -c release --product callrec
+	$(SWIFT) build -c release --product soak
+	python3 Tests/Load/serve_load.py --callrec .build/release/callrec --hour .build/release/soak --listeners $(LISTENERS) --seconds $(LOAD_SECONDS)
 
 # libFuzzer over every parser that reads the network (Fuzz/README.md): one
 # executable, CallrecFuzzer, whose first argument names the target. The fuzzing
