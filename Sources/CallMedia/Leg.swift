@@ -27,8 +27,6 @@ struct Leg {
     /// sender whose clock runs fast); returns the samples dropped as late.
     typealias Placement = (Int64, UnsafeBufferPointer<Int16>, Int, Double) throws -> Int
 
-    /// Most SSRCs tracked per leg; a leg that changes SSRC more often keeps the last ones.
-    static let maxSSRCs = 8
     /// Starting again behind the cursor by at most this (seconds) carries on from the cursor.
     static let resyncThreshold = 0.03
     /// A cursor further than this from where a drifting leg belongs (seconds) jumps instead of catching up.
@@ -86,16 +84,10 @@ struct Leg {
     /// (at most `maxCodecChanges`; a leg that changes more often keeps the first ones).
     private(set) var codecChanges: [(codec: AudioCodec, position: Int64)] = []
     static let maxCodecChanges = 16
-    /// Statistics per stream as tshark keys one: by SSRC and path (the router's number for the
-    /// source and destination pair), so the same SSRC sent to a new port after a re-INVITE is a
-    /// second stream, and the gap between the two is not counted as loss.
-    private(set) var streams: [(ssrc: UInt32, path: Int, statistics: RTPStreamStatistics)] = []
+    /// Statistics per stream, as tshark keys one (SSRC and path; the type says why).
+    private(set) var statistics = LegStreamStatistics()
     /// The SSRCs of the leg, in order of appearance, each once.
-    var ssrcs: [UInt32] {
-        var seen: [UInt32] = []
-        for stream in streams where !seen.contains(stream.ssrc) { seen.append(stream.ssrc) }
-        return seen
-    }
+    var ssrcs: [UInt32] { statistics.ssrcs }
     private(set) var latePackets = 0
     /// Decoded samples filled in for lost packets, and their duration.
     private(set) var concealedSamples = 0
@@ -116,11 +108,11 @@ struct Leg {
 
     /// Re-anchors to capture time: timestamp jumps and sequence restarts.
     var timestampJumps: Int { (timeline?.jumps ?? 0) + restarts }
-    var packets: Int { streams.reduce(0) { $0 + $1.statistics.packets } }
+    var packets: Int { statistics.packets }
     /// Lost as tshark counts it: expected from the sequence span minus received (duplicates included).
-    var lost: Int { streams.reduce(0) { $0 + $1.statistics.lost } }
-    var duplicates: Int { streams.reduce(0) { $0 + $1.statistics.duplicates } }
-    var maxJitter: Double { streams.map(\.statistics.maxJitter).max() ?? 0 }
+    var lost: Int { statistics.lost }
+    var duplicates: Int { statistics.duplicates }
+    var maxJitter: Double { statistics.maxJitter }
     /// The drift corrected on the current stream (0.001 = the sender's clock runs 0.1 % fast);
     /// 0 when none was significant.
     var drift: Double { timeline?.drift ?? 0 }
@@ -266,18 +258,7 @@ struct Leg {
     }
 
     private mutating func record(_ header: RTPHeader, path: Int, at time: MediaTime, clockRate: Int) {
-        if let k = streams.firstIndex(where: { $0.ssrc == header.ssrc && $0.path == path }) {
-            streams[k].statistics.record(
-                sequence: header.sequence, timestamp: header.timestamp, arrival: time, clockRate: clockRate, marker: header.marker,
-                payloadType: header.payloadType)
-        } else {
-            if streams.count == Leg.maxSSRCs { streams.removeFirst() }
-            var statistics = RTPStreamStatistics()
-            statistics.record(
-                sequence: header.sequence, timestamp: header.timestamp, arrival: time, clockRate: clockRate, marker: header.marker,
-                payloadType: header.payloadType)
-            streams.append((header.ssrc, path, statistics))
-        }
+        statistics.record(header, path: path, at: time, clockRate: clockRate)
     }
 
     /// Plays out what is held and forgets the sequence and timestamp history.

@@ -525,11 +525,11 @@ public final class CaptureProcessor {
                 return
             }
             let clockRate = call.description.media(of: sender.opposite)?.media.format(for: header.payloadType)?.clockRate ?? 8000
-            call.legs[sender.rawValue].recordEncrypted(header, at: time, clockRate: clockRate)
+            call.legs[sender.rawValue].recordEncrypted(header, path: path, at: time, clockRate: clockRate)
             diagnostics.count(.rtpEncrypted)
             return
         }
-        let ciphertext = call.dropsCiphertext(header, payload: wire, from: sender, stream: stream, at: time) { text in
+        let ciphertext = call.dropsCiphertext(header, payload: wire, from: sender, stream: stream, path: path, at: time) { text in
             diagnostics.note("call \(RecordingNaming.safeForDisplay(call.description.callID)), \(sender.name)'s leg: \(text)")
         }
         if ciphertext {

@@ -26,7 +26,7 @@ extension RoutedCall {
     /// encrypted statistics (its header is in clear) and must not be decoded.
     /// `note` gets one line when a stream turns to ciphertext.
     func dropsCiphertext(
-        _ header: RTPHeader, payload: UnsafeRawBufferPointer, from side: CallSide, stream: Int, at time: MediaTime,
+        _ header: RTPHeader, payload: UnsafeRawBufferPointer, from side: CallSide, stream: Int, path: Int, at time: MediaTime,
         note: (String) -> Void
     ) -> Bool {
         let media = description.media(of: side.opposite)?.media ?? description.media(of: side)?.media
@@ -51,7 +51,7 @@ extension RoutedCall {
         }
         if legs[side.rawValue].ciphertext.first == nil { legs[side.rawValue].ciphertext.first = time }
         legs[side.rawValue].ciphertext.last = time
-        legs[side.rawValue].recordEncrypted(header, at: time, clockRate: map?.clockRate ?? 8000)
+        legs[side.rawValue].recordEncrypted(header, path: path, at: time, clockRate: map?.clockRate ?? 8000)
         return true
     }
 

@@ -14,24 +14,22 @@ extension RoutedCall {
     ///
     /// - Returns: the index file's path, or nil when no encrypted packet was seen.
     func writeEncryptedIndex(reason: CallEndReason, options: ConvertOptions) throws -> String? {
-        let arrivals = legs.flatMap { $0.encryptedStatistics.compactMap(\.statistics.firstArrival) }
-        guard let start = arrivals.min() else { return nil }
-        let end = legs.flatMap { $0.encryptedStatistics.compactMap(\.statistics.lastArrival) }.max() ?? start
+        guard let start = legs.compactMap(\.encryptedStatistics.firstArrival).min() else { return nil }
+        let end = legs.compactMap(\.encryptedStatistics.lastArrival).max() ?? start
         let call = description
         let id = RecordingNaming.recordingID(start: start, callID: call.callID)
         let channels = CallSide.allCases.map { side -> CallIndex.Channel in
             let leg = legs[side.rawValue]
-            let statistics = leg.encryptedStatistics.map(\.statistics)
+            let statistics = leg.encryptedStatistics
             // The codec of the leg: what the receiving side's SDP calls its payload type.
             let codec = leg.payloadTypes.lazy.compactMap { pt in
                 (call.media(of: side.opposite)?.media ?? call.media(of: side)?.media)?.format(for: pt)?.encoding
                     ?? RTPMap.staticPayloadType(pt)?.encoding
             }.first
             var channel = CallIndex.Channel(
-                speaker: side.name, codec: codec, ssrcs: leg.encryptedStatistics.map { RTPHeader.format(ssrc: $0.ssrc) },
-                packets: leg.encryptedPackets, lost: statistics.reduce(0) { $0 + max(0, $1.lost) },
-                duplicates: statistics.reduce(0) { $0 + $1.duplicates }, late: 0,
-                jitterMs: ((statistics.map(\.maxJitter).max() ?? 0) * 1e5).rounded() / 100)
+                speaker: side.name, codec: codec, ssrcs: statistics.ssrcs.map { RTPHeader.format(ssrc: $0) },
+                packets: leg.encryptedPackets, lost: statistics.lost, duplicates: statistics.duplicates, late: 0,
+                jitterMs: (statistics.maxJitter * 1e5).rounded() / 100)
             if let ciphertext = legFacts[side.rawValue].ciphertext {
                 channel.encryptedMedia = CallIndex.EncryptedMedia(
                     packets: ciphertext.packets, fromS: (ciphertext.first.seconds(since: start) * 1000).rounded() / 1000,

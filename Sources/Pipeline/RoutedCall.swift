@@ -26,8 +26,8 @@ final class RoutedCall {
         var sequences: [UInt16] = []
         /// Payload types seen (iterated in ascending order).
         var payloadTypes = PayloadTypeSet()
-        /// Per-SSRC statistics of SRTP packets (the header is in clear).
-        var encryptedStatistics: [(ssrc: UInt32, statistics: RTPStreamStatistics)] = []
+        /// Statistics of the SRTP packets never decrypted (their header is in clear), per stream as a decoded leg keeps its own.
+        var encryptedStatistics = LegStreamStatistics()
         /// Which sources send the leg, and which of them is recorded how.
         var sources = LegSources()
         /// Ciphertext found on the leg although the SDP says plain RTP (CiphertextGuard).
@@ -85,19 +85,9 @@ final class RoutedCall {
             ssrcs.firstIndex(of: ssrc).map { sequences[$0] }
         }
 
-        mutating func recordEncrypted(_ header: RTPHeader, at time: MediaTime, clockRate: Int) {
+        mutating func recordEncrypted(_ header: RTPHeader, path: Int, at time: MediaTime, clockRate: Int) {
             encryptedPackets += 1
-            if let k = encryptedStatistics.firstIndex(where: { $0.ssrc == header.ssrc }) {
-                encryptedStatistics[k].statistics.record(
-                    sequence: header.sequence, timestamp: header.timestamp, arrival: time, clockRate: clockRate,
-                    marker: header.marker, payloadType: header.payloadType)
-            } else if encryptedStatistics.count < RoutedCall.maxSSRCs {
-                var statistics = RTPStreamStatistics()
-                statistics.record(
-                    sequence: header.sequence, timestamp: header.timestamp, arrival: time, clockRate: clockRate,
-                    marker: header.marker, payloadType: header.payloadType)
-                encryptedStatistics.append((header.ssrc, statistics))
-            }
+            encryptedStatistics.record(header, path: path, at: time, clockRate: clockRate)
         }
     }
 

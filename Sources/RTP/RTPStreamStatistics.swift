@@ -238,3 +238,53 @@ public struct PayloadTypeSet: Sendable, Equatable, Sequence {
         (0..<128).map(UInt8.init).filter(contains).makeIterator()
     }
 }
+
+/// The statistics of one leg's streams, kept per stream as tshark keys one:
+/// by SSRC and path (a number the router gives each source and destination
+/// pair), so the same SSRC sent to a new port after a re-INVITE is a second
+/// stream and the gap between the two is not loss. The one type for it:
+/// a decoded leg (CallMedia's `Leg`) and an encrypted leg the router only
+/// counts (the SRTP header is in clear) both keep theirs in one, so a leg is
+/// counted once and the same way.
+public struct LegStreamStatistics: Sendable {
+    /// Streams kept per leg; a new one beyond replaces the oldest.
+    public static let capacity = 8
+    /// Every stream kept, in order of appearance.
+    public private(set) var streams: [(ssrc: UInt32, path: Int, statistics: RTPStreamStatistics)] = []
+    /// The first and last packet of any stream of the leg (kept when a stream is replaced).
+    public private(set) var firstArrival: MediaTime? = nil
+    public private(set) var lastArrival: MediaTime? = nil
+
+    public init() {}
+
+    /// Counts one packet of the stream `header.ssrc` on `path`, at `clockRate` (0: not audio, no jitter).
+    public mutating func record(_ header: RTPHeader, path: Int, at time: MediaTime, clockRate: Int) {
+        if firstArrival == nil { firstArrival = time }
+        lastArrival = time
+        if let k = streams.firstIndex(where: { $0.ssrc == header.ssrc && $0.path == path }) {
+            streams[k].statistics.record(
+                sequence: header.sequence, timestamp: header.timestamp, arrival: time, clockRate: clockRate, marker: header.marker,
+                payloadType: header.payloadType)
+        } else {
+            if streams.count == Self.capacity { streams.removeFirst() }
+            var statistics = RTPStreamStatistics()
+            statistics.record(
+                sequence: header.sequence, timestamp: header.timestamp, arrival: time, clockRate: clockRate, marker: header.marker,
+                payloadType: header.payloadType)
+            streams.append((header.ssrc, path, statistics))
+        }
+    }
+
+    /// The SSRCs of the leg, in order of appearance, each once.
+    public var ssrcs: [UInt32] {
+        var seen: [UInt32] = []
+        for stream in streams where !seen.contains(stream.ssrc) { seen.append(stream.ssrc) }
+        return seen
+    }
+    public var packets: Int { streams.reduce(0) { $0 + $1.statistics.packets } }
+    /// Lost as tshark counts it: expected from the sequence span minus received (duplicates included).
+    public var lost: Int { streams.reduce(0) { $0 + $1.statistics.lost } }
+    public var duplicates: Int { streams.reduce(0) { $0 + $1.statistics.duplicates } }
+    /// The largest interarrival jitter of any stream, in seconds.
+    public var maxJitter: Double { streams.map(\.statistics.maxJitter).max() ?? 0 }
+}
