@@ -45,6 +45,50 @@ package enum System {
         return fd
     }
 
+    /// Opens `path` for writing, empty, created when missing, holding an
+    /// exclusive `flock(2)` on it — for a temporary file that only one writer
+    /// may fill. The lock lasts as long as the returned descriptor or any
+    /// `duplicate` of it is open, and ends with the process, so a file a
+    /// dead writer left is taken over (emptied) while one a live writer holds
+    /// is refused with `EWOULDBLOCK`, untouched. A writer that finished
+    /// between the open and the lock (the name renamed to its final one) is
+    /// noticed by the file's identity and the name opened again: a finished
+    /// file is never emptied.
+    package static func createLocked(_ path: String) throws(SystemError) -> Int32 {
+        while true {
+            let fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0o644)
+            guard fd >= 0 else { throw SystemError(errno) }
+            do throws(SystemError) {
+                try lockExclusive(fd)
+                var opened = stat(), named = stat()
+                guard fstat(fd, &opened) == 0 else { throw SystemError(errno) }
+                if stat(path, &named) != 0 || opened.st_ino != named.st_ino || opened.st_dev != named.st_dev {
+                    _ = Glibc.close(fd)
+                    continue
+                }
+                try truncate(fd, to: 0)
+                return fd
+            } catch {
+                _ = Glibc.close(fd)
+                throw error
+            }
+        }
+    }
+
+    /// Takes an exclusive `flock(2)` on `fd` without waiting: `EWOULDBLOCK` when another holds it.
+    package static func lockExclusive(_ fd: Int32) throws(SystemError) {
+        while flock(fd, LOCK_EX | LOCK_NB) != 0 {
+            if errno != EINTR { throw SystemError(errno) }
+        }
+    }
+
+    /// A second descriptor of the same open file (`dup(2)`): it keeps the file's lock when the first is closed.
+    package static func duplicate(_ fd: Int32) throws(SystemError) -> Int32 {
+        let copy = fcntl(fd, F_DUPFD_CLOEXEC, 0)
+        guard copy >= 0 else { throw SystemError(errno) }
+        return copy
+    }
+
     /// Closes `fd`; nothing is reported (the data was synced before, where it matters).
     package static func close(_ fd: Int32) {
         _ = Glibc.close(fd)
@@ -250,4 +294,6 @@ package struct SystemError: Error, CustomStringConvertible, Equatable {
     package var isNotFound: Bool { code == ENOENT }
     /// Something exists at the path: `EEXIST`.
     package var isExisting: Bool { code == EEXIST }
+    /// Another process holds the file's lock: `EWOULDBLOCK`.
+    package var isLocked: Bool { code == EWOULDBLOCK }
 }

@@ -35,6 +35,11 @@ public final class AtomicFile {
     public let transform: (any ByteStreamTransform)?
 
     private let stored: StoredFile
+    /// A second descriptor of the temporary file, holding its `flock(2)`
+    /// from creation until it is published, abandoned or discarded (after
+    /// `sync()` closes the first): one writer per temporary name, so two
+    /// processes writing the same recording at once never share a file.
+    private var lockFD: Int32 = -1
     private var committed = false
     private var transformFinished = false
     /// What to do when the disk is full; nil: fail at once.
@@ -67,10 +72,18 @@ public final class AtomicFile {
                 throw AtomicFile.error(error, path: temporaryPath, doing: "cannot create")
             }
             do throws(SystemError) {
-                return try System.create(temporaryPath)
+                return try System.createLocked(temporaryPath)
+            } catch where error.isLocked {
+                throw AtomicFile.busy(temporaryPath)
             } catch {
                 throw AtomicFile.error(error, path: temporaryPath, doing: "cannot create")
             }
+        }
+        do throws(SystemError) {
+            lockFD = try System.duplicate(fd)
+        } catch {
+            System.close(fd)
+            throw AtomicFile.error(error, path: temporaryPath, doing: "cannot lock")
         }
         stored = StoredFile(fd: fd, path: temporaryPath, space: space)
         if let transform {
@@ -94,6 +107,14 @@ public final class AtomicFile {
             fd = try System.openForUpdate(temporaryPath)
         } catch {
             throw AtomicFile.error(error, path: temporaryPath, doing: "cannot open")
+        }
+        do throws(SystemError) {
+            try System.lockExclusive(fd)
+            lockFD = try System.duplicate(fd)
+        } catch {
+            System.close(fd)
+            if error.isLocked { throw AtomicFile.busy(temporaryPath) }
+            throw AtomicFile.error(error, path: temporaryPath, doing: "cannot lock")
         }
         stored = StoredFile(fd: fd, path: temporaryPath, space: space, size: System.size(fd) ?? 0)
         contentSize = stored.size
@@ -200,6 +221,19 @@ public final class AtomicFile {
         }
         committed = true
         if syncingFolder { AtomicFile.syncDirectory(of: path) }
+        releaseLock()
+    }
+
+    /// Ends the hold on the temporary name (the file is published, kept for recovery, or removed).
+    private func releaseLock() {
+        if lockFD >= 0 { System.close(lockFD) }
+        lockFD = -1
+    }
+
+    static func busy(_ path: String) -> OutputError {
+        OutputError(
+            code: .busy, path: path,
+            message: "another process is writing this file now (the same recording, from another converter or recorder); left as it is")
     }
 
     /// `sync()` then `publish()`.
@@ -225,6 +259,7 @@ public final class AtomicFile {
             return
         }
         let copyPath = temporaryPath + ".rehead" + AtomicFile.temporarySuffix
+        var copyLock: Int32 = -1
         do {
             let source: Int32
             do throws(SystemError) {
@@ -233,7 +268,8 @@ public final class AtomicFile {
                 throw AtomicFile.error(error, path: temporaryPath, doing: "cannot open")
             }
             defer { System.close(source) }
-            try AtomicFile.rewriting(copyPath, create: true) { fd in
+            // The copy is locked like the file it replaces; its lock takes over at the rename.
+            try AtomicFile.rewriting(copyPath, create: true, keepingLock: &copyLock) { fd in
                 try System.writeAll(fd, prefix)
                 var buffer = [UInt8](repeating: 0, count: 1 << 16)
                 var offset = Int64(length)
@@ -250,8 +286,11 @@ public final class AtomicFile {
             } catch {
                 throw AtomicFile.error(error, path: temporaryPath, doing: "cannot rename into place")
             }
+            releaseLock()
+            lockFD = copyLock
         } catch {
             System.remove(copyPath)
+            if copyLock >= 0 { System.close(copyLock) }
             throw error
         }
         stored.resize(to: size - Int64(length) + Int64(prefix.count))
@@ -259,9 +298,24 @@ public final class AtomicFile {
 
     /// Opens `path` for writing (created when `create`), runs `body` on it, closes it.
     private static func rewriting(_ path: String, create: Bool = false, _ body: (Int32) throws -> Void) throws {
+        var unused: Int32 = -1
+        try rewriting(path, create: create, keepingLock: &unused, body)
+        if unused >= 0 { System.close(unused) }
+    }
+
+    /// `rewriting`; a created file is locked (`System.createLocked`), its lock
+    /// left in `lock` (a second descriptor the caller closes).
+    private static func rewriting(_ path: String, create: Bool, keepingLock lock: inout Int32, _ body: (Int32) throws -> Void) throws {
         let fd: Int32
         do throws(SystemError) {
-            fd = create ? try System.create(path) : try System.openForUpdate(path)
+            if create {
+                fd = try System.createLocked(path)
+                lock = try System.duplicate(fd)
+            } else {
+                fd = try System.openForUpdate(path)
+            }
+        } catch where error.isLocked {
+            throw AtomicFile.busy(path)
         } catch {
             throw AtomicFile.error(error, path: path, doing: "cannot open")
         }
@@ -289,6 +343,7 @@ public final class AtomicFile {
     public func abandon() {
         stored.close()
         committed = true
+        releaseLock()
     }
 
     /// Closes and removes the temporary file.
@@ -296,6 +351,7 @@ public final class AtomicFile {
         stored.close()
         if !committed { System.remove(temporaryPath) }
         committed = true
+        releaseLock()
     }
 
     /// Syncs the folder holding `path`, so a rename survives power loss.

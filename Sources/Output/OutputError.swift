@@ -16,6 +16,10 @@ public struct OutputError: Error, CustomStringConvertible, Sendable {
         public static let transform = Code(rawValue: "transform")
         /// A file is at the name a recording's file was to take; it was not replaced.
         public static let exists = Code(rawValue: "exists")
+        /// Another live process is writing the temporary file of that name
+        /// (the same recording, from another converter or recorder); it was
+        /// left as it is.
+        public static let busy = Code(rawValue: "busy")
     }
 
     public var code: Code
