@@ -41,7 +41,8 @@ struct CatalogVerify: ParsableCommand {
 
             Examples:
               callrec catalog verify --out /srv/recordings
-              callrec catalog verify --chain-only --checkpoints /var/log/callrec/calls.jsonl
+              callrec catalog verify --chain-only \\
+                  --checkpoints /var/log/callrec/calls.jsonl
               callrec catalog verify --out /srv/recordings --identity compliance.key
             """
     )
@@ -254,7 +255,8 @@ struct CatalogUsers: ParsableCommand {
                 a supervisor, their team's); catalog reseal adds them to older recordings.
 
                 Examples:
-                  callrec catalog users add alice --role agent --team sales --number +4681234567
+                  callrec catalog users add alice --role agent --team sales \\
+                      --number +4681234567
                   callrec catalog users add bob --role supervisor --team sales \\
                       --password-file bob.pw
                   callrec catalog users add carol --role admin

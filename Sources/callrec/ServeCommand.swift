@@ -24,7 +24,8 @@ struct ServeCommand: ParsableCommand {
               callrec serve --out /var/lib/callrec
               callrec serve --out /var/lib/callrec --listen 0.0.0.0:8443 \\
                   --tls-cert cert.pem --tls-key key.pem
-              callrec serve --catalog postgresql://callrec@db/callrec --out /var/lib/callrec
+              callrec serve --catalog postgresql://callrec@db/callrec \\
+                  --out /var/lib/callrec
               callrec serve --out /var/lib/callrec --download-reason agent,supervisor,admin
             """
     )
