@@ -51,6 +51,95 @@ import Testing
         #expect(show.stdout.contains("storage      "), "\(show.stdout)")
     }
 
+    /// Fan-out conversion on an engine that is not ours, as README "Many
+    /// converters at once" shows it: `xargs -P 4` runs four converters at once
+    /// over six captures of different calls into one new PostgreSQL catalog
+    /// and one shared folder — racing for the catalog's creation, the folder's
+    /// signing key and its manifest chain — then over two of the captures
+    /// again (a capture converted twice, a second probe's copy). Every call is
+    /// recorded, in the ledger and in the chain exactly once, nobody fails or
+    /// reports a lock, and verify finds catalog, files, manifests and the
+    /// audit chain in agreement.
+    @Test func fourConvertersAtOnceRecordEveryCallOnce() throws {
+        let catalog = try PostgresServer.shared().freshDatabase()
+        let out = FixturePaths.temporaryDirectory("fan-out")
+        let captures = FixturePaths.temporaryDirectory("fan-out-captures")
+        var calls = 0
+        var perSite: [Int: Int] = [:]
+        var paths: [String] = [], copies: [String] = []
+        var fresh = ""
+        for seed in 1...7 {
+            var traffic = TrafficGenerator(concurrentCalls: 2, duration: 6, seed: UInt64(100 + seed))
+            traffic.callLength = 2...3
+            // The generator names calls by line and number: each site's calls are other calls, an hour apart.
+            traffic.start = MediaTime(seconds: 1_795_000_000 + Int64(seed) * 3600, microseconds: 0)
+            var pcap: [UInt8] = []
+            let generated = traffic.generate { pcap.append(contentsOf: $0) }.calls
+            calls += generated
+            perSite[seed] = generated
+            let path = "\(captures)/site-\(seed).pcap"
+            #expect(FileManager.default.createFile(atPath: path, contents: Data(pcap)))
+            if seed == 7 {
+                fresh = path  // converted last, twice at once
+                continue
+            }
+            paths.append(path)
+            if seed == 2 || seed == 5 {
+                copies.append("\(captures)/site-\(seed)-probe-b.pcap")
+                try FileManager.default.copyItem(atPath: path, toPath: copies.last!)
+            }
+        }
+        #expect(paths.count == 6 && copies.count == 2 && calls >= 14)
+        // Each converter takes one capture at a time: the six sites at once, then the two copies at once, then site 2 again.
+        var printed = ""
+        for list in [paths, copies, [paths[1]]] {
+            let fanOut = try CommandRunner.run(
+                "/bin/sh", ["-c", "xargs -P 4 -n 1 \"$0\" convert --jobs 1 --out \"$1\" --catalog \"$2\"", FixturePaths.callrecBinary, out, catalog],
+                stdin: Array((list.joined(separator: "\n") + "\n").utf8))
+            #expect(fanOut.status == 0, "\(fanOut.stderr)")
+            for word in ["lock", "serializ", "deadlock", "error", "failed", "cannot", "another process"] {
+                #expect(!fanOut.stderr.lowercased().contains(word), "\(fanOut.stderr)")
+            }
+            printed += fanOut.stdout
+        }
+        // The copies' calls, and site 2's again, were each found recorded already.
+        let already = printed.split(separator: "\n").compactMap { line -> Int? in
+            guard let range = line.range(of: " recorded already") else { return nil }
+            return Int(line[..<range.lowerBound].split(separator: " ").dropLast().last ?? "")
+        }
+        #expect(already.reduce(0, +) == 2 * perSite[2]! + perSite[5]!, "\(printed)")
+        // A capture and its copy at the very same moment: the two converters meet in the same
+        // recordings. Whoever is second to a file is refused it (one line, nothing touched) or
+        // finds the call recorded already; nothing is written twice or over another's file.
+        try FileManager.default.copyItem(atPath: fresh, toPath: fresh + ".copy.pcap")
+        let race = try CommandRunner.run(
+            "/bin/sh", ["-c", "xargs -P 2 -n 1 \"$0\" convert --jobs 1 --out \"$1\" --catalog \"$2\"", FixturePaths.callrecBinary, out, catalog],
+            stdin: Array("\(fresh)\n\(fresh).copy.pcap\n".utf8))
+        let unexpected = race.stderr.split(separator: "\n").filter { line in
+            line.hasPrefix("callrec: ") && !line.hasPrefix("callrec: recorder ") && !line.hasPrefix("callrec: checkpoint ")
+                && !line.hasPrefix("callrec: note: ") && !line.hasSuffix("another process is writing this file now (the same recording, from another converter or recorder); left as it is")
+        }
+        #expect(unexpected.isEmpty, "\(race.stderr)")
+
+        let recordings = try found(["--out", out, "--catalog", catalog, "--limit", "1000"])
+        #expect(recordings.count == calls, "\(recordings.map { $0["call_id"] ?? "" })")
+        #expect(Set(recordings.compactMap { $0["id"] as? String }).count == calls)
+        let coverage = try run(["catalog", "coverage", "--json", "--out", out, "--catalog", catalog])
+        #expect(coverage.status == 0, "\(coverage.stderr)")
+        let totals = try JSONSerialization.jsonObject(with: Data(coverage.stdout.utf8)) as? [String: Any]
+        #expect((totals?["total"] as? [String: Any])?["seen"] as? Int == calls, "\(coverage.stdout)")
+        let opus = (FileManager.default.enumerator(atPath: out)?.allObjects as? [String] ?? []).filter { $0.hasSuffix(".opus") }
+        #expect(opus.count == calls, "\(opus)")
+        #expect(!(FileManager.default.enumerator(atPath: out)?.allObjects as? [String] ?? []).contains { $0.hasSuffix(".partial") })
+        // One signing key for the folder, made once; one chain.
+        let recorders = try run(["catalog", "recorders", "--out", out, "--catalog", catalog])
+        #expect(recorders.stdout.split(separator: "\n").count == 1, "\(recorders.stdout)")
+        #expect(recorders.stdout.contains(" \(calls) manifests "), "\(recorders.stdout)")
+        let verify = try run(["catalog", "verify", "--out", out, "--catalog", catalog])
+        #expect(verify.status == 0, "\(verify.stdout)\(verify.stderr)")
+        #expect(verify.stdout.contains("\(calls) recordings healthy, nothing to repair"), "\(verify.stdout)")
+    }
+
     /// The config file's `catalog = ...` line serves convert, record and the catalog commands alike.
     @Test func theConfigFileNamesTheCatalog() throws {
         let catalog = try PostgresServer.shared().freshDatabase()
