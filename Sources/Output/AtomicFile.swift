@@ -65,9 +65,11 @@ public final class AtomicFile {
             // The folder is made only when it is missing: a `mkdir` per path component
             // before every file cost more than creating the file.
             do throws(SystemError) {
-                return try System.create(temporaryPath)
+                return try System.createLocked(temporaryPath)
             } catch where error.isNotFound {
                 try AtomicFile.makeDirectories(directory)
+            } catch where error.isLocked {
+                throw AtomicFile.busy(temporaryPath)
             } catch {
                 throw AtomicFile.error(error, path: temporaryPath, doing: "cannot create")
             }
