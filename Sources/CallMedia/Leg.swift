@@ -145,12 +145,12 @@ struct Leg {
             currentSSRC = header.ssrc
         }
         switch kind {
-        case .audio(_, let clock): record(header, path: path, at: time, clockRate: clock)
+        case .audio(_, let clock): statistics.record(header, path: path, at: time, clockRate: clock)
         // As tshark counts them: an event's timestamp stays at the event's start, so it bears no jitter.
-        case .telephoneEvent: record(header, path: path, at: time, clockRate: 0)
-        case .comfortNoise: record(header, path: path, at: time, clockRate: 8000)
+        case .telephoneEvent: statistics.record(header, path: path, at: time, clockRate: 0)
+        case .comfortNoise: statistics.record(header, path: path, at: time, clockRate: 8000)
         case .unsupported(let encoding):
-            record(header, path: path, at: time, clockRate: RTPPayloadType.tsharkClockRate(header.payloadType, encoding: encoding))
+            statistics.record(header, path: path, at: time, clockRate: RTPPayloadType.tsharkClockRate(header.payloadType, encoding: encoding))
         }
         try enqueue(header, payload: payload, at: time, arrival: arrival, kind: kind, place: place)
     }
@@ -255,10 +255,6 @@ struct Leg {
         stepCandidate = nil
         // Packets still waiting are placed from the new step when they play (same epoch).
         timeline!.change(decodedRate: codec.sampleRate, unitsPerTwoSamples: units, timestamp: timestamp, arrival: arrival)
-    }
-
-    private mutating func record(_ header: RTPHeader, path: Int, at time: MediaTime, clockRate: Int) {
-        statistics.record(header, path: path, at: time, clockRate: clockRate)
     }
 
     /// Plays out what is held and forgets the sequence and timestamp history.

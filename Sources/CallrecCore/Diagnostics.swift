@@ -96,7 +96,7 @@ public final class Diagnostics {
         /// Signalled calls that ended unanswered with nothing recorded (rejected, cancelled, rung out).
         case callsNotAnswered
         /// SIP dialogs whose initial INVITE the capture does not hold, opened at a later
-        /// message (a 1xx or 2xx to the INVITE, an ACK or BYE inside the dialog, a re-INVITE).
+        /// message (a 1xx or 2xx to the INVITE, an ACK inside the dialog, a re-INVITE).
         case sipDialogsJoined
 
         /// A stable snake_case name for reports and JSON.

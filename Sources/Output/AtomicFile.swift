@@ -311,8 +311,14 @@ public final class AtomicFile {
         let fd: Int32
         do throws(SystemError) {
             if create {
-                fd = try System.createLocked(path)
-                lock = try System.duplicate(fd)
+                let created = try System.createLocked(path)
+                do throws(SystemError) {
+                    lock = try System.duplicate(created)
+                } catch {
+                    System.close(created)
+                    throw error
+                }
+                fd = created
             } else {
                 fd = try System.openForUpdate(path)
             }

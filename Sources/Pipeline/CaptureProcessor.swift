@@ -207,7 +207,7 @@ public final class CaptureProcessor {
         if tracker.isFull, let id = SIPFrame.callID(in: payload),
            tracker.refuses(callID: String(decoding: id, as: UTF8.self)) {
             // Only a new INVITE would have been a call, or a message that opens a dialog whose INVITE
-            // is not in the capture (a 1xx/2xx, an ACK, a BYE). One the ledger has room for goes on to
+            // is not in the capture (a 1xx/2xx, an ACK). One the ledger has room for goes on to
             // be parsed (the tracker refuses it, with its parties, for its `dropped` row).
             let invite = CaptureProcessor.mayOpenACall(payload)
             if !invite || !ledgersDrops {
@@ -243,12 +243,12 @@ public final class CaptureProcessor {
     }
 
     /// Whether a SIP message's first bytes are those of a message that may
-    /// open a call: `INVITE`, `ACK `, `BYE `, or a `SIP/2.0 1xx` or `2xx`
-    /// response (the tracker decides on the whole message).
+    /// open a call: `INVITE`, `ACK `, or a `SIP/2.0 1xx` or `2xx` response
+    /// (the tracker decides on the whole message; a BYE alone opens none).
     static func mayOpenACall(_ payload: UnsafeRawBufferPointer) -> Bool {
         guard let first = payload.u32be(at: 0) else { return false }
         switch first {
-        case 0x494E_5649, 0x4143_4B20, 0x4259_4520:  // "INVI", "ACK ", "BYE "
+        case 0x494E_5649, 0x4143_4B20:  // "INVI", "ACK "
             return true
         case 0x5349_502F:  // "SIP/": "SIP/2.0 " then the status code's first digit
             guard payload.count > 8, payload.u32be(at: 4) == 0x322E_3020 else { return false }

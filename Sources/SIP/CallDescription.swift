@@ -91,7 +91,7 @@ public struct CallDescription: Sendable {
     /// Inbound, outbound or internal, from the configured local parties.
     public var direction: CallDirection = .unknown
     /// The first request seen was inside a dialog (a re-INVITE with a To tag,
-    /// an ACK or a BYE): the capture began mid-call, so From may be either party.
+    /// or an ACK): the capture began mid-call, so From may be either party.
     public var joinedMidDialog = false
     /// What the dialog was first met at when that was not its initial INVITE
     /// (the INVITE is not in the capture: lost on the mirror port, a fragment

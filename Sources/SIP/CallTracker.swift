@@ -16,9 +16,10 @@ import CallrecCore
 ///   the mirror started mid-call) is opened at the first message that shows
 ///   it: a 1xx or 2xx to an INVITE (it travels callee -> caller, so From is
 ///   the caller and the message's destination the caller's side), or an ACK
-///   or BYE inside a dialog (To has a tag). It takes Call-ID, From, To, the
-///   answer time from the 2xx (an ACK or BYE says the call was answered:
-///   from then), and the SDP it carries; `openedBy` says what opened it.
+///   inside a dialog (To has a tag). It takes Call-ID, From, To, the answer
+///   time from the 2xx (an ACK says the call was answered: from then), and
+///   the SDP it carries; `openedBy` says what opened it. A BYE alone opens
+///   nothing: the RTP before it is already a call without signalling.
 ///   A final 3xx-6xx does not open one (it may refuse a re-INVITE of a dialog
 ///   that goes on), nor does a message of a call that just ended here (the
 ///   ACK of a 486, a retransmitted BYE) or was turned away: the last
@@ -229,9 +230,9 @@ public struct CallTracker {
     }
 
     /// Opens the call of a dialog first met at `message` (a 1xx or 2xx to its
-    /// INVITE, an ACK or a BYE inside it), whose INVITE the capture does not
-    /// hold: its From is the caller, its To the callee, and a 2xx, ACK or BYE
-    /// says the call was answered (by then). Returns nil (counted) for a
+    /// INVITE, or an ACK inside it), whose INVITE the capture does not hold:
+    /// its From is the caller, its To the callee, and a 2xx or an ACK says
+    /// the call was answered (by then). Returns nil (counted) for a
     /// request outside a dialog (To without a tag), a Call-ID that just
     /// ended here (a late retransmission), or when `maxCalls` calls are in
     /// flight (`.refused`, for the ledger). The caller of `join` stores the
@@ -254,7 +255,7 @@ public struct CallTracker {
         call.direction = localParties.direction(caller: call.caller, callee: call.callee)
         let provisional = (message.statusCode ?? 0) < 200 && !isRequest
         if !provisional {
-            // Answered: the 2xx sets the time below; an ACK or a BYE says it was, by now.
+            // Answered: the 2xx sets the time below; an ACK says it was, by now.
             if isRequest { call.answeredAt = time }
             // Not a ringing call: it may be a re-INVITE's answer or a dialog long under way,
             // so From may be either party and the answer time is not the media's start.

@@ -12,9 +12,12 @@ import Testing
 /// fit an 80-column terminal — 79 characters, as the parser breaks a line
 /// that fills all 80 — or the parser breaks them at column 0.
 @Suite struct HelpCLITests {
-    /// Every command's path below `callrec`, found from the SUBCOMMANDS
-    /// section of each help page, `callrec` itself first.
-    static func commandPaths() throws -> [[String]] {
+    /// Every command's path below `callrec`, `callrec` itself first: found once for both tests.
+    static let paths = Result { try findCommandPaths() }
+    static func commandPaths() throws -> [[String]] { try paths.get() }
+
+    /// Walks the SUBCOMMANDS section of each help page.
+    static func findCommandPaths() throws -> [[String]] {
         var paths: [[String]] = [[]]
         var queue: [[String]] = [[]]
         while let path = queue.first {
