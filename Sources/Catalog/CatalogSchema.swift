@@ -159,6 +159,7 @@ enum CatalogSchema {
         usersDisabled,
         onDemand,
         ledgerCoverageIndex,
+        rowSecurity,
     ]
 
     /// On-demand rules (`rules add --record --on-demand 24h`) and the

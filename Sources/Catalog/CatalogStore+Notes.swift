@@ -102,4 +102,21 @@ extension CatalogStore {
                 .map { RecordingTag(tag: try $0["tag"], author: try $0["author"], atEpoch: try $0["at_epoch"]) }
         }
     }
+
+    /// The notes on recording `id` as `actor` may read them (through the viewer role when there is one).
+    public func notes(of id: String, by actor: CatalogActor) throws -> [RecordingNote] {
+        try readAs(actor) { db in
+            try db.query(
+                sql: "SELECT id, author, at_epoch, body FROM recording_notes WHERE recording_id = ? ORDER BY id", arguments: [id]
+            ).map { RecordingNote(id: try $0["id"], author: try $0["author"], atEpoch: try $0["at_epoch"], text: try $0["body"]) }
+        }
+    }
+
+    /// The tags of recording `id` as `actor` may read them (through the viewer role when there is one).
+    public func tags(of id: String, by actor: CatalogActor) throws -> [RecordingTag] {
+        try readAs(actor) { db in
+            try db.query(sql: "SELECT tag, author, at_epoch FROM recording_tags WHERE recording_id = ? ORDER BY tag", arguments: [id])
+                .map { RecordingTag(tag: try $0["tag"], author: try $0["author"], atEpoch: try $0["at_epoch"]) }
+        }
+    }
 }

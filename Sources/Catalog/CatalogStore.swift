@@ -24,6 +24,11 @@ public final class CatalogStore: Sendable {
     public let storage: String
     /// The backend.
     public let database: any CatalogDatabase
+    /// Where the queries of catalog users (serve, `--as`) read, when set: the
+    /// same PostgreSQL database through a role that does not own the tables
+    /// and sees only what row-level security lets the viewer of each
+    /// transaction see (`--viewer-catalog`). nil: they read through `database`.
+    public let viewerDatabase: (any CatalogDatabase)?
 
     /// The catalog file name inside an output folder.
     public static let fileName = "catalog.sqlite"
@@ -41,8 +46,9 @@ public final class CatalogStore: Sendable {
 
     /// A catalog on `database` (any backend), for files under `folder` in
     /// storage `storage`; runs the migrations.
-    public init(database: any CatalogDatabase, folder: String, storage: String) throws {
+    public init(database: any CatalogDatabase, folder: String, storage: String, viewerDatabase: (any CatalogDatabase)? = nil) throws {
         self.database = database
+        self.viewerDatabase = viewerDatabase
         self.path = database.location
         self.folder = folder
         self.storage = storage

@@ -128,7 +128,8 @@ extension CatalogStore {
             sql += " AND " + restriction.sql
             arguments += restriction.arguments
         }
-        let recordings = try read { db in
+        // Through the viewer role when there is one: the database's policy filters too.
+        let recordings = try readAs(actor) { db in
             try CatalogRecording.fetchAll(
                 db, sql: "SELECT * FROM recordings WHERE \(sql) ORDER BY start_epoch DESC, id DESC LIMIT ?",
                 arguments: arguments + [query.limit])
@@ -136,6 +137,7 @@ extension CatalogStore {
         // A search that names a party or a call and meets calls outside the
         // scope is a refusal: count what was withheld, and audit it. (A search
         // by date or length alone simply shows the user's own calls.)
+        // (Counted through the owner's connection: under row-level security the viewer role cannot see them to count.)
         var withheld = 0
         if let restriction, query.namesACall {
             withheld = try read { db in
@@ -174,7 +176,15 @@ extension CatalogStore {
         guard try scope(of: actor).allows(recording) else {
             try refuse(actor, action: action, target: id, reason: reason, at: now, because: "it is not a call of \(scopeOwner(actor))")
         }
-        return recording
+        guard viewerDatabase != nil else { return recording }
+        // The row handed on is the one the viewer role reads: should the application's
+        // check above ever let through a call the database's policy does not, the policy wins.
+        guard let seen = try self.recording(id: id, by: actor) else {
+            try refuse(
+                actor, action: action, target: id, reason: reason, at: now,
+                because: "the catalog's row-level security does not let \(actor.display) see it")
+        }
+        return seen
     }
 
     /// Shows recording `id` to `actor`: scope-checked and audited. With
@@ -185,7 +195,7 @@ extension CatalogStore {
         check: ((CatalogRecording, [CatalogFile]) throws -> [String])? = nil
     ) throws -> (CatalogRecording, [CatalogFile]) {
         let recording = try authorizedRecording(id: id, action: "show", by: actor, reason: reason, at: now)
-        let files = try files(of: id)
+        let files = try files(of: id, by: actor)
         if let check { try refuseUnlessIntact(recording, action: "show", problems: try check(recording, files), by: actor, reason: reason, at: now) }
         try audit("show", target: id, outcome: .done, by: actor, at: now, reason: reason)
         return (recording, files)

@@ -67,6 +67,92 @@ public final class PostgresCatalogDatabase: CatalogDatabase {
         try transaction("BEGIN ISOLATION LEVEL SERIALIZABLE", body)
     }
 
+    /// A read for catalog user `viewer`: `callrec.viewer` set for this
+    /// transaction only (`set_config(..., true)` is `SET LOCAL`, the name bound
+    /// as a parameter, gone at COMMIT), so a pooled connection never carries
+    /// one viewer's name into another's transaction.
+    @discardableResult
+    public func read<T>(viewer: String, _ body: (any SQLConnection) throws -> T) throws -> T {
+        try transaction("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY") { db in
+            _ = try db.query(sql: "SELECT set_config('callrec.viewer', ?, true)", arguments: [viewer])
+            return try body(db)
+        }
+    }
+
+    /// Refuses a connection that row-level security would not hold: a role
+    /// that owns the catalog's tables (or is a member of the owner), a
+    /// superuser, or a role with BYPASSRLS — for each the policies do not
+    /// apply, and `--viewer-catalog` would add nothing — and a catalog not yet
+    /// migrated to `v12-row-security`.
+    public func checkViewerRole() throws {
+        let row = try read { db in
+            try db.queryOne(sql: """
+                SELECT current_user::text AS role, r.rolsuper OR r.rolbypassrls AS bypasses,
+                    COALESCE(pg_has_role(current_user, c.relowner, 'USAGE'), false) AS owns,
+                    c.oid IS NOT NULL AS has_catalog, COALESCE(c.relrowsecurity, false) AS secured
+                FROM pg_roles r LEFT JOIN pg_class c ON c.oid = to_regclass('recordings')
+                WHERE r.rolname = current_user
+                """)
+        }
+        guard let row else { throw CatalogError(.invalid, "\(location): cannot read this role's attributes") }
+        let role: String = try row["role"]
+        let make = "give a role made by callrec catalog viewer-role ROLE"
+        guard try row["has_catalog"] as Bool else {
+            throw CatalogError(.notFound, "\(location): role \(role) sees no catalog here (\(make), run with the owner's --catalog)")
+        }
+        if try row["bypasses"] as Bool {
+            throw CatalogError(.refused, "\(location): role \(role) is a superuser or has BYPASSRLS, so row-level security would not apply (\(make))")
+        }
+        if try row["owns"] as Bool {
+            throw CatalogError(.refused, "\(location): role \(role) owns the catalog's tables, so row-level security would not apply (\(make))")
+        }
+        guard try row["secured"] as Bool else {
+            throw CatalogError(.refused, "\(location): the catalog has no row-level security yet (open it once with the owner's --catalog: that migrates it)")
+        }
+    }
+
+    /// Makes `role` the catalog's viewer role (`catalog viewer-role`): creates
+    /// it (LOGIN, no password: set one with psql's `\password`, or use
+    /// certificate or peer authentication) when it does not exist, and grants
+    /// what serve's and `--as` queries need and nothing more: CONNECT on the
+    /// database, USAGE on the schema, SELECT on `CatalogStore.viewerTables`
+    /// (each under its policy), EXECUTE on the policies' functions. Never
+    /// ownership, never a write. Runs as the catalog's owner (creating the
+    /// role needs CREATEROLE). Running it again changes nothing.
+    public func grantViewer(role: String) throws {
+        guard Self.isRoleName(role) else {
+            throw CatalogError(
+                .invalid, "'\(role)' is not a role name callrec makes (lower-case letters, digits and _, starting with a letter or _, at most 63)")
+        }
+        // Role names are identifiers and cannot be bound: `role` is checked above, and quoted.
+        let quoted = "\"" + role + "\""
+        func identifier(_ name: String) -> String { "\"" + name.replacingOccurrences(of: "\"", with: "\"\"") + "\"" }
+        try write { db in
+            let found = try db.queryOne(sql: """
+                SELECT pg_get_userbyid(c.relowner)::text AS owner, current_database()::text AS database, n.nspname::text AS schema
+                FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = to_regclass('recordings')
+                """)
+            guard let found else { throw CatalogError(.notFound, "\(location): no catalog in this database yet") }
+            if try found["owner"] as String == role {
+                throw CatalogError(.refused, "\(location): role \(role) owns the catalog; the viewer role must be another one")
+            }
+            if try db.queryOne(sql: "SELECT 1 FROM pg_roles WHERE rolname = ?", arguments: [role]) == nil {
+                try db.execute(sql: "CREATE ROLE \(quoted) LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE")
+            }
+            try db.execute(sql: "GRANT CONNECT ON DATABASE \(identifier(try found["database"])) TO \(quoted)")
+            try db.execute(sql: "GRANT USAGE ON SCHEMA \(identifier(try found["schema"])) TO \(quoted)")
+            try db.execute(sql: "GRANT SELECT ON \(CatalogStore.viewerTables.joined(separator: ", ")) TO \(quoted)")
+            try db.execute(sql: "GRANT EXECUTE ON FUNCTION callrec_viewer_patterns(), callrec_number_matches(text, text) TO \(quoted)")
+        }
+    }
+
+    /// A PostgreSQL identifier that needs no quoting: lower-case letters, digits, `_`.
+    static func isRoleName(_ name: String) -> Bool {
+        guard let first = name.unicodeScalars.first, name.utf8.count <= 63 else { return false }
+        return (first == "_" || ("a"..."z").contains(first))
+            && name.unicodeScalars.allSatisfy { $0 == "_" || ("a"..."z").contains($0) || ("0"..."9").contains($0) }
+    }
+
     /// How long a transaction that keeps failing to serialise is run again (seconds).
     static let retryFor = 5.0
 

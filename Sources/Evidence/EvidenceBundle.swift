@@ -48,7 +48,7 @@ public enum EvidenceBundle {
         if System.exists(path) {
             throw CatalogError(.invalid, "\(path) exists: an evidence bundle never replaces a file (choose another name)")
         }
-        let files = try catalog.files(of: id)
+        let files = try catalog.files(of: id, by: actor)
         try catalog.refuseUnlessIntact(
             recording, action: "export", problems: try RecordingIntegrity.problems(of: recording, files: files, in: catalog), by: actor,
             reason: reason, at: now)

@@ -88,7 +88,7 @@ public enum RecordingAccess {
         id: String, keys: RecordingKeys, actor: CatalogActor, catalog: CatalogStore, action: String, reason: String?, at now: Double
     ) throws -> OpenedRecording {
         let recording = try catalog.authorizedRecording(id: id, action: action, by: actor, reason: reason, at: now)
-        let files = try catalog.files(of: id)
+        let files = try catalog.files(of: id, by: actor)
         let opened = OpenedRecording(recording: recording, files: files, keys: keys, catalog: catalog)
         if let audio = files.first, audio.isSealed {
             do {

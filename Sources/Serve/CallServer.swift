@@ -287,7 +287,7 @@ public final class CallServer: Sendable {
             var query = search.query
             if let before = search.before {
                 // The page after `before`: only when the user may see that call (else it is as unknown).
-                guard let anchor = try self.catalog.recording(id: before), try self.catalog.scope(of: session.actor).allows(anchor) else {
+                guard let anchor = try self.catalog.recording(id: before, by: session.actor), try self.catalog.scope(of: session.actor).allows(anchor) else {
                     return []
                 }
                 query.after = RecordingCursor(anchor)
@@ -320,7 +320,7 @@ public final class CallServer: Sendable {
                 throw ServeError.notFound
             }
             if !session.intact.contains(id) {
-                let files = try self.catalog.files(of: id)
+                let files = try self.catalog.files(of: id, by: session.actor)
                 let problems = try RecordingIntegrity.problems(of: recording, files: files, in: self.catalog)
                 do {
                     try self.catalog.refuseUnlessIntact(recording, action: action, problems: problems, by: session.actor, reason: nil, at: now)
@@ -349,7 +349,7 @@ public final class CallServer: Sendable {
             try await blocking {
                 try self.catalog.audit("show", target: id, outcome: .done, by: session.actor, at: self.now(), detail: "serve: the call page")
             }
-            let (notes, tags) = try await blocking { (try self.catalog.notes(of: id), try self.catalog.tags(of: id)) }
+            let (notes, tags) = try await blocking { (try self.catalog.notes(of: id, by: session.actor), try self.catalog.tags(of: id, by: session.actor)) }
             return html(
                 status: .ok,
                 pages.call(
@@ -370,7 +370,7 @@ public final class CallServer: Sendable {
             try await blocking {
                 try self.catalog.audit("show", target: id, outcome: .done, by: session.actor, at: self.now(), detail: "serve: the call index")
             }
-            let (notes, tags) = try await blocking { (try self.catalog.notes(of: id), try self.catalog.tags(of: id)) }
+            let (notes, tags) = try await blocking { (try self.catalog.notes(of: id, by: session.actor), try self.catalog.tags(of: id, by: session.actor)) }
             return Self.json(
                 status: .ok, CallDocument(recording: RecordingJSON(opened.recording, store: catalog).forServe(), index: index, notes: notes, tags: tags))
         } catch let error as ServeError {

@@ -39,7 +39,7 @@ struct CatalogCommand: ParsableCommand {
             CatalogFind.self, CatalogShow.self, CatalogExport.self, CatalogKeep.self, CatalogDiscard.self, CatalogDelete.self, CatalogForget.self,
             CatalogHold.self,
             CatalogRelease.self, CatalogPurge.self, CatalogVerify.self, CatalogReseal.self, CatalogRules.self, CatalogUsers.self,
-            CatalogAudit.self, CatalogRecorders.self, CatalogCoverage.self,
+            CatalogAudit.self, CatalogRecorders.self, CatalogCoverage.self, CatalogViewerRole.self,
         ]
     )
 }
@@ -65,6 +65,13 @@ struct CatalogLocation: ParsableArguments {
         valueName: "file"))
     var config: String?
 
+    @Option(
+        name: .customLong("viewer-catalog"),
+        help: ArgumentHelp(
+            "With --as and a PostgreSQL --catalog: the same database as the viewer role (catalog viewer-role); the user's "
+                + "searches and reads go through it, under row-level security.", valueName: "url"))
+    var viewerCatalog: String?
+
     /// The catalog's location: --catalog (an SQLite file, or a PostgreSQL URL
     /// as given), else the --config file's `catalog`, else OUT/catalog.sqlite.
     func location() throws -> String {
@@ -79,12 +86,24 @@ struct CatalogLocation: ParsableArguments {
         return (out.hasSuffix("/") ? out : out + "/") + CatalogStore.fileName
     }
 
+    /// The viewer role's URL: --viewer-catalog, else the --config file's `viewer-catalog`.
+    func viewerLocation() throws -> String? {
+        if let viewerCatalog { return viewerCatalog }
+        guard let config else { return nil }
+        do {
+            return try ConfigFile(path: config).viewerCatalog
+        } catch let failure as ConfigFile.Failure {
+            throw ValidationError(failure.description)
+        }
+    }
+
     /// Opens the catalog (it must exist unless `create`) and resolves the actor.
     func open(create: Bool = false) throws -> (CatalogStore, CatalogActor) {
         let location = try location()
         // An SQLite catalog elsewhere than --out is made where it is named; recordings' files are always under --out.
         if create, PostgresURL.isURL(location) || catalog == nil { try AtomicFile.makeDirectories(out) }
-        let store = try CatalogStore.open(location, folder: out, create: create)
+        // The viewer role only for a catalog user: the operator reads everything through the owner's connection.
+        let store = try CatalogStore.open(location, folder: out, create: create, viewer: user == nil ? nil : try viewerLocation())
         return (store, try store.actor(named: user, login: operatorLogin()))
     }
 

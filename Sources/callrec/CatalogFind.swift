@@ -170,7 +170,7 @@ struct CatalogShow: ParsableCommand {
             let now = wallClock()
             // Whether the user may see it at all first: a refusal needs no password.
             let r = try store.authorizedRecording(id: id, action: "show", by: actor, reason: reason, at: now)
-            let files = try store.files(of: id)
+            let files = try store.files(of: id, by: actor)
             // Checked against the catalog and the signed manifest before anything of it is shown.
             try store.refuseUnlessIntact(r, action: "show", problems: try integrityCheck(store)(r, files), by: actor, reason: reason, at: now)
             let sealed = files.first?.isSealed ?? false
@@ -317,7 +317,7 @@ struct CatalogExport: ParsableCommand {
                 throw CatalogError(
                     .notFound, "recording \(id) is stored on another machine (storage \(r.storage)); export it there, with --out that folder")
             }
-            let files = try store.files(of: id)
+            let files = try store.files(of: id, by: actor)
             try store.refuseUnlessIntact(r, action: "export", problems: try integrityCheck(store)(r, files), by: actor, reason: reason, at: now)
             let source = store.filePath(r.audioPath, storage: r.storage)
             let sealed = files.first?.isSealed ?? false

@@ -69,10 +69,15 @@ public struct ConfigFile: Sendable {
         },
         // Where the catalog is (a path or a PostgreSQL URL): read by the command through `catalog`.
         "catalog": { _, _ in },
+        // The viewer role's URL for catalog users' queries (serve, --as): read through `viewerCatalog`.
+        "viewer-catalog": { _, _ in },
     ]
 
     /// The last `catalog = ...` line's value: the catalog's location, as `--catalog` takes it.
     public var catalog: String? { entries.last { $0.name == "catalog" }?.value }
+
+    /// The last `viewer-catalog = ...` line's value, as `--viewer-catalog` takes it.
+    public var viewerCatalog: String? { entries.last { $0.name == "viewer-catalog" }?.value }
 
     /// The names a file may use.
     public static var names: [String] { settings.keys.sorted() }

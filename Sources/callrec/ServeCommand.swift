@@ -20,12 +20,19 @@ struct ServeCommand: ParsableCommand {
             give --tls-cert and --tls-key (PEM files) or put it behind a reverse proxy that terminates TLS (README, \
             "Listening in the browser") and give --secure-cookies there.
 
+            On a PostgreSQL catalog, --viewer-catalog names the same database as a role made by callrec catalog \
+            viewer-role: users' searches, calls, files, notes and tags are then read through it, and the database's \
+            row-level security lets each transaction see only the signed-in user's calls, whatever callrec's own \
+            filter does. The --catalog connection stays for sign-in, sessions, the audit log and admin actions.
+
             Examples:
               callrec serve --out /var/lib/callrec
               callrec serve --out /var/lib/callrec --listen 0.0.0.0:8443 \\
                   --tls-cert cert.pem --tls-key key.pem
               callrec serve --catalog postgresql://callrec@db/callrec \\
                   --out /var/lib/callrec
+              callrec serve --catalog postgresql://callrec@db/callrec \\
+                  --viewer-catalog postgresql://callrec_serve@db/callrec
               callrec serve --out /var/lib/callrec --download-reason agent,supervisor,admin
             """
     )
@@ -37,6 +44,13 @@ struct ServeCommand: ParsableCommand {
 
     @Option(help: ArgumentHelp("The catalog itself: an SQLite file, or a PostgreSQL URL (postgresql://user@host:port/db).", valueName: "path|url"))
     var catalog: String?
+
+    @Option(
+        name: .customLong("viewer-catalog"),
+        help: ArgumentHelp(
+            "With a PostgreSQL --catalog: the same database as the viewer role (callrec catalog viewer-role); users' searches "
+                + "and calls are read through it, under row-level security.", valueName: "url"))
+    var viewerCatalog: String?
 
     @Option(help: ArgumentHelp("The address and port to listen on (host:port; [::1]:port for IPv6).", valueName: "host:port"))
     var listen: String = "127.0.0.1:8080"
@@ -99,7 +113,7 @@ struct ServeCommand: ParsableCommand {
         let (host, port) = try address()
         try reportingCatalogErrors {
             let location = catalog ?? (out.hasSuffix("/") ? out : out + "/") + CatalogStore.fileName
-            let store = try CatalogStore.open(location, folder: out, create: false)
+            let store = try CatalogStore.open(location, folder: out, create: false, viewer: viewerCatalog)
             var options = ServeOptions(
                 host: host, port: port, idleTimeout: idleMinutes * 60, absoluteTimeout: sessionHours * 3600,
                 secureCookies: secureCookies || tlsCert != nil, tlsCertificate: tlsCert, tlsKey: tlsKey)

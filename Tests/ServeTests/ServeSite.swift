@@ -34,7 +34,8 @@ final class ServeSite: @unchecked Sendable {
 
     init(sealed: Bool = true, backend: CatalogBackend = .sqlite, rules: [RecordingRule] = []) throws {
         out = FixturePaths.temporaryDirectory("serve-site")
-        catalog = try CatalogStore.open(try backend.newCatalog(folder: out), folder: out)
+        let location = try backend.newCatalog(folder: out)
+        catalog = try Self.open(location, backend: backend, folder: out)
         try addUser("alice", .agent, team: "sales", numbers: [Self.numbers["alice"]!])
         try addUser("bob", .agent, team: "sales", numbers: [Self.numbers["bob"]!])
         try addUser("carol", .agent, team: "support", numbers: [Self.numbers["carol"]!])
@@ -58,6 +59,21 @@ final class ServeSite: @unchecked Sendable {
             if let error = result.error { throw CatalogError(.io, error) }
             calls[agent] = try #require(result.recordings.first).id
         }
+    }
+
+    /// The catalog as `callrec serve` opens it: on PostgreSQL, with a viewer
+    /// role of its own (`catalog viewer-role`) that every user's search and
+    /// call reads through, under row-level security.
+    static func open(_ location: String, backend: CatalogBackend, folder: String) throws -> CatalogStore {
+        let owner = try CatalogStore.open(location, folder: folder)
+        guard backend == .postgres else { return owner }
+        let database = PostgresServer.databaseName(of: location)
+        let role = "serve_" + database
+        try #require(owner.database as? PostgresCatalogDatabase).grantViewer(role: role)
+        let viewer = try PostgresServer.shared().url(database: database, user: role)
+        let store = try CatalogStore.open(location, folder: folder, storage: owner.storage, viewer: viewer)
+        #expect(store.viewerDatabase != nil)
+        return store
     }
 
     func addUser(_ name: String, _ role: Role, team: String? = nil, numbers: [String] = []) throws {

@@ -63,6 +63,13 @@ public protocol CatalogDatabase: AnyObject, Sendable {
     @discardableResult
     func read<T>(_ body: (any SQLConnection) throws -> T) throws -> T
 
+    /// Runs `body` in a read-only transaction for catalog user `viewer`:
+    /// PostgreSQL sets `callrec.viewer` for the transaction, which the
+    /// row-level security policies read (migration `v12-row-security`).
+    /// SQLite has no row-level security: there it is `read`.
+    @discardableResult
+    func read<T>(viewer: String, _ body: (any SQLConnection) throws -> T) throws -> T
+
     /// Runs `body` in a write transaction: everything it does is kept, or
     /// nothing (when it throws). PostgreSQL may run `body` again after a
     /// serialization failure or deadlock, so it must have no other effects.
@@ -108,6 +115,12 @@ public protocol SQLConnection {
     /// Inserts many rows into `table` (bulk loads): multi-row INSERTs, as
     /// many rows per statement as the backend binds.
     func insert(into table: String, columns: [String], rows: [[SQLValue]]) throws
+}
+
+extension CatalogDatabase {
+    /// `read`: a backend without row-level security has nothing to set.
+    @discardableResult
+    public func read<T>(viewer: String, _ body: (any SQLConnection) throws -> T) throws -> T { try read(body) }
 }
 
 extension SQLConnection {
