@@ -197,4 +197,45 @@ import Testing
         let bad = try run(["catalog", "find", "--out", out, "--catalog", "postgresql://u:s3cret@h/d?sslmode=sometimes"])
         #expect(bad.status == 1 && bad.stderr.hasPrefix("callrec: postgresql://u@h/d?sslmode=sometimes: sslmode must be"), "\(bad.stderr)")
     }
+
+    /// README "Row-level security": `catalog viewer-role` makes the role, and
+    /// `--as` with `--viewer-catalog` reads through it — an agent finds and
+    /// shows their own call, is refused the other; the owner cannot be given
+    /// as the viewer; on SQLite the option is one clear line.
+    @Test func asReadsThroughTheViewerRole() throws {
+        let server = try PostgresServer.shared()
+        let catalog = try server.freshDatabase()
+        let database = PostgresServer.databaseName(of: catalog)
+        let out = FixturePaths.temporaryDirectory("rls-cli")
+        let at = ["--out", out, "--catalog", catalog]
+        #expect(try run(["convert", Self.u, Self.a] + at).status == 0)
+        let password = FixturePaths.temporaryDirectory("rls-pw") + "/pw"
+        _ = FileManager.default.createFile(atPath: password, contents: Data("alice's password\n".utf8), attributes: [.posixPermissions: 0o600])
+        let add = try run(
+            ["catalog", "users", "add", "alice"] + at + ["--role", "agent", "--number", "+4681234567", "--password-file", password, "--work-factor", "10"])
+        #expect(add.status == 0, "\(add.stderr)")
+        let role = "serve_" + database
+        let made = try run(["catalog", "viewer-role", role] + at)
+        #expect(made.status == 0, "\(made.stderr)")
+        let viewer = server.url(database: database, user: role)
+        #expect(made.stdout.contains("--viewer-catalog postgresql://\(role)@"), "\(made.stdout)")
+        #expect(try run(["catalog", "viewer-role", role] + at).status == 0, "running it again changes nothing")
+
+        let asAlice = at + ["--as", "alice", "--viewer-catalog", viewer]
+        let find = try run(["catalog", "find", "--json"] + asAlice)
+        #expect(find.status == 0, "\(find.stderr)")
+        let found = try JSONSerialization.jsonObject(with: Data(find.stdout.utf8)) as? [[String: Any]] ?? []
+        #expect(found.map { $0["caller"] as? String } == ["+4681234567"])
+        let mine = try #require(found.first?["id"] as? String)
+        let show = try run(["catalog", "show", mine] + asAlice)
+        #expect(show.status == 0, "\(show.stderr)")
+        let theirs = try #require(try self.found(at).first { $0["caller"] as? String == "+4631555010" }?["id"] as? String)
+        let refused = try run(["catalog", "show", theirs] + asAlice)
+        #expect(refused.status == 1 && refused.stderr.contains("refused: alice (agent) may not show"), "\(refused.stderr)")
+
+        let owner = try run(["catalog", "find"] + at + ["--as", "alice", "--viewer-catalog", catalog])
+        #expect(owner.status == 1 && owner.stderr.contains("row-level security would not apply"), "\(owner.stderr)")
+        let sqlite = try run(["catalog", "find", "--out", out, "--catalog", out + "/catalog.sqlite", "--as", "alice", "--viewer-catalog", viewer])
+        #expect(sqlite.status == 1 && sqlite.stderr.contains("SQLite has no row-level security"), "\(sqlite.stderr)")
+    }
 }
