@@ -39,11 +39,14 @@ extension CatalogSchema {
             """#)
         // SECURITY DEFINER: it reads users and user_numbers as the catalog's owner, so the
         // viewer role needs no grant on users (where password hashes and keys live).
-        // NULL means every recording; an empty array none. search_path fixed at creation
-        // (the catalog's schema), so a viewer cannot redirect it to tables of their own.
+        // NULL means every recording; an empty array none. search_path fixed to the
+        // catalog's schema, then pg_temp (which PostgreSQL would otherwise search first),
+        // so a viewer cannot put a temporary `users` of their own in its way.
+        let schema = try db.scalar(String.self, sql: "SELECT current_schema()::text") ?? "public"
+        let quotedSchema = "\"" + schema.replacingOccurrences(of: "\"", with: "\"\"") + "\""
         try db.execute(sql: #"""
             CREATE FUNCTION callrec_viewer_patterns() RETURNS text[]
-            LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path FROM CURRENT AS $body$
+            LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = \#(quotedSchema), pg_temp AS $body$
             DECLARE
                 viewer text := nullif(current_setting('callrec.viewer', true), '');
                 who record;

@@ -16,6 +16,8 @@ import Sealing
 /// recipient = age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p
 /// # A catalog several recorders share (the password from PGPASSWORD or ~/.pgpass).
 /// catalog = postgresql://callrec@db.example.com/calls
+/// # The role catalog users' queries (--as) read through, under row-level security.
+/// viewer-catalog = postgresql://callrec_serve@db.example.com/calls
 /// ```
 ///
 /// `#` starts a comment line; blank lines are ignored; a value may be

@@ -235,6 +235,8 @@ import Testing
 
         let owner = try run(["catalog", "find"] + at + ["--as", "alice", "--viewer-catalog", catalog])
         #expect(owner.status == 1 && owner.stderr.contains("row-level security would not apply"), "\(owner.stderr)")
+        let serve = try run(["serve"] + at + ["--viewer-catalog", catalog, "--listen", "127.0.0.1:1"])
+        #expect(serve.status == 1 && serve.stderr.contains("row-level security would not apply"), "\(serve.stderr)")
         let sqlite = try run(["catalog", "find", "--out", out, "--catalog", out + "/catalog.sqlite", "--as", "alice", "--viewer-catalog", viewer])
         #expect(sqlite.status == 1 && sqlite.stderr.contains("SQLite has no row-level security"), "\(sqlite.stderr)")
     }

@@ -161,6 +161,14 @@ import Testing
         }
         #expect(try site.store.read { db in try db.scalar(Int.self, sql: "SELECT count(*) FROM recordings") } == 5)
         #expect(try site.store.read { db in try db.scalar(Int.self, sql: "SELECT count(*) FROM recording_notes") } == 5)
+        // A temporary `users` of the viewer's own, saying alice is an admin, is not what the policy reads.
+        let seen = try site.viewer.write { db in
+            try db.execute(sql: "CREATE TEMP TABLE users (name text, role text, team text, disabled bigint)")
+            try db.execute(sql: "INSERT INTO users VALUES ('alice', 'admin', NULL, 0)")
+            _ = try db.query(sql: "SELECT set_config('callrec.viewer', 'alice', true)")
+            return try db.column(String.self, sql: "SELECT id FROM recordings")
+        }
+        #expect(seen == [site.calls["alice"]!])
     }
 
     @Test func aViewerCatalogMustBeAnotherRoleOnTheSameDatabase() throws {
