@@ -52,7 +52,9 @@ let package = Package(
         // Evidence bundles (`catalog export --evidence`): zip files `unzip` reads (README, "Evidence").
         .package(url: "https://github.com/weichsel/ZIPFoundation.git", exact: "0.9.20"),
         // `callrec serve`: the HTTP server (Hummingbird 2 on SwiftNIO) and its server-rendered pages (mustache templates).
-        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        // Without its default trait ConfigurationSupport (reading its settings through swift-configuration, which serve
+        // does not do): that package is then not built at all.
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1", traits: ["FullFoundation"]),
         .package(url: "https://github.com/hummingbird-project/swift-mustache.git", from: "2.1.1"),
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
     ],
@@ -192,8 +194,9 @@ let package = Package(
             name: "ServeTests",
             dependencies: [
                 "Serve", "Catalog", "CatalogPostgres", "Keyring", "Sealing", "Conversion", "CallMedia", "CallrecCore", "CallrecTestSupport",
-                .product(name: "Hummingbird", package: "hummingbird"), .product(name: "HummingbirdTesting", package: "hummingbird"),
-                .product(name: "HTTPTypes", package: "swift-http-types"), .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Hummingbird", package: "hummingbird"), .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .testTarget(name: "CLITests", dependencies: ["CallrecCore", "Capture", "CallrecTestSupport"]),

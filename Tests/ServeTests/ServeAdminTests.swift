@@ -4,7 +4,6 @@ import Catalog
 import Foundation
 import HTTPTypes
 import Hummingbird
-import HummingbirdTesting
 import Serve
 import Testing
 
@@ -26,7 +25,7 @@ import Testing
     func onlyAdminsGetTheAdminPagesAndEveryRefusalIsAudited(backend: CatalogBackend) async throws {
         let site = try ServeSite(backend: backend)
         let bob = site.calls["bob"]!
-        try await site.server(Self.options).application().test(.router) { client in
+        try await site.server(Self.options).test { client in
             var agent = Browser(client)
             try await agent.login("alice")
             for page in ["/admin", "/admin/holds", "/admin/erasure", "/admin/rules", "/admin/users", "/admin/audit"] {
@@ -59,7 +58,7 @@ import Testing
     func holdsAndErasureDoWhatTheCommandsDo(backend: CatalogBackend) async throws {
         let site = try ServeSite(backend: backend)
         let bob = site.calls["bob"]!, carol = site.calls["carol"]!
-        try await site.server(Self.options).application().test(.router) { client in
+        try await site.server(Self.options).test { client in
             var admin = Browser(client)
             try await admin.login("ada")
             let page = try await admin.send("/admin/holds")
@@ -136,7 +135,7 @@ import Testing
     @Test(arguments: CatalogBackend.all)
     func rulesAreAddedAndRemovedAsTheCommandDoes(backend: CatalogBackend) async throws {
         let site = try ServeSite(backend: backend)
-        try await site.server(Self.options).application().test(.router) { client in
+        try await site.server(Self.options).test { client in
             var admin = Browser(client)
             try await admin.login("ada")
             let csrf = try #require(Browser.csrf(try await admin.send("/admin/rules")))
@@ -173,7 +172,7 @@ import Testing
     @Test(arguments: CatalogBackend.all)
     func usersAreAddedChangedGivenPasswordsAndDisabled(backend: CatalogBackend) async throws {
         let site = try ServeSite(backend: backend)
-        try await site.server(Self.options).application().test(.router) { client in
+        try await site.server(Self.options).test { client in
             var admin = Browser(client)
             try await admin.login("ada")
             let csrf = try #require(Browser.csrf(try await admin.send("/admin/users")))
@@ -242,7 +241,7 @@ import Testing
         for i in 0..<120 {
             try site.catalog.audit("show", target: "x\(i)", outcome: .refused, by: .operator("probe"), at: 1_700_000_000 + Double(i))
         }
-        try await site.server(Self.options).application().test(.router) { client in
+        try await site.server(Self.options).test { client in
             var admin = Browser(client)
             try await admin.login("ada")
             let first = try #require(try await admin.send("/api/audit?actor=operator:probe").json() as? [[String: Any]])
@@ -272,7 +271,7 @@ import Testing
         let alice = site.calls["alice"]!
         var agentsToo = ServeOptions()
         agentsToo.downloadReasonRoles = [.agent]
-        try await site.server(agentsToo).application().test(.router) { client in
+        try await site.server(agentsToo).test { client in
             var agent = Browser(client)
             try await agent.login("alice")
             #expect(try await agent.send("/calls/\(alice)").text.contains("id=\"reason\""))
@@ -285,7 +284,7 @@ import Testing
         }
         var nobody = ServeOptions()
         nobody.downloadReasonRoles = []
-        try await site.server(nobody).application().test(.router) { client in
+        try await site.server(nobody).test { client in
             var supervisor = Browser(client)
             try await supervisor.login("sam")
             #expect(try await supervisor.send("/calls/\(alice)/download").status == .ok)

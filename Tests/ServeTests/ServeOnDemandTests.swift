@@ -4,7 +4,6 @@ import Catalog
 import Foundation
 import HTTPTypes
 import Hummingbird
-import HummingbirdTesting
 import Serve
 import Testing
 
@@ -30,7 +29,7 @@ import Testing
         let row = try #require(try site.catalog.recording(id: alice))
         #expect(row.onDemand && row.retainUntilEpoch == row.startEpoch + 86_400)
         let clock = TestClock(row.startEpoch + 3600)
-        try await site.server(clock: clock).application().test(.router) { client in
+        try await site.server(clock: clock).test { client in
             var browser = Browser(client)
             try await browser.login("alice")
             let page = try await browser.send("/calls/\(alice)")
@@ -76,7 +75,7 @@ import Testing
         let site = try ServeSite()
         let alice = site.calls["alice"]!
         try site.catalog.hold(id: alice, reason: "case 17", by: ServeSite.admin, at: 2)
-        try await site.server().application().test(.router) { client in
+        try await site.server().test { client in
             var browser = Browser(client)
             try await browser.login("alice")
             let page = try await browser.send("/calls/\(alice)")
@@ -96,7 +95,7 @@ import Testing
         let site = try ServeSite(backend: backend)
         let alice = site.calls["alice"]!
         let folder = URL(fileURLWithPath: site.out).standardizedFileURL.path
-        try await site.server().application().test(.router) { client in
+        try await site.server().test { client in
             var admin = Browser(client)
             try await admin.login("ada")
             var agent = Browser(client)

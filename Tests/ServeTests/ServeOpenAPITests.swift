@@ -4,7 +4,6 @@ import Catalog
 import Foundation
 import HTTPTypes
 import Hummingbird
-import HummingbirdTesting
 import Serve
 import Testing
 
@@ -93,7 +92,7 @@ import Testing
             ]), "\(documented.sorted())")
         let site = try ServeSite()
         let alice = site.calls["alice"]!
-        try await site.server().application().test(.router) { client in
+        try await site.server().test { client in
             for operation in spec.operations {
                 let name = "\(operation.method.uppercased()) \(operation.path)"
                 let success = try #require(operation.responses.keys.filter { $0.hasPrefix("2") || $0.hasPrefix("3") }.sorted().first, "\(name)")

@@ -7,7 +7,6 @@ import Conversion
 import Foundation
 import HTTPTypes
 import Hummingbird
-import HummingbirdTesting
 import Keyring
 import NIOCore
 import Sealing
@@ -117,10 +116,10 @@ final class TestClock: @unchecked Sendable {
 
 /// A browser's side of the conversation: the session cookie it was given.
 struct Browser {
-    let client: any TestClientProtocol
+    let client: RouterClient
     var cookies: [String: String] = [:]
 
-    init(_ client: any TestClientProtocol) { self.client = client }
+    init(_ client: RouterClient) { self.client = client }
 
     var cookieHeader: String { cookies.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: "; ") }
 

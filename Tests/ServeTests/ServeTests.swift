@@ -4,7 +4,6 @@ import Catalog
 import Foundation
 import HTTPTypes
 import Hummingbird
-import HummingbirdTesting
 import Serve
 import Testing
 
@@ -21,7 +20,7 @@ import Testing
     @Test func anAgentSeesOnlyTheirOwnCallsByListSearchIdPeaksAndAudio() async throws {
         let site = try site()
         let alice = site.calls["alice"]!, bob = site.calls["bob"]!
-        try await site.server().application().test(.router) { client in
+        try await site.server().test { client in
             var browser = Browser(client)
             let login = try await browser.login("alice")
             #expect(login.status == .seeOther)
@@ -67,7 +66,7 @@ import Testing
 
     @Test func aSupervisorSeesTheTeamsCallsAndNoOthers() async throws {
         let site = try site()
-        try await site.server().application().test(.router) { client in
+        try await site.server().test { client in
             var browser = Browser(client)
             try await browser.login("sam")
             #expect(Set(try await browser.send("/api/calls").ids()) == [site.calls["alice"]!, site.calls["bob"]!])
@@ -81,7 +80,7 @@ import Testing
 
     @Test func pagingWithLimitAndBefore() async throws {
         let site = try site()
-        try await site.server().application().test(.router) { client in
+        try await site.server().test { client in
             var browser = Browser(client)
             try await browser.login("ada")
             let all = try await browser.send("/api/calls").ids()
@@ -102,7 +101,7 @@ import Testing
         let expected = try site.audio(id, as: "alice")
         let size = expected.count
         #expect(Array(expected.prefix(4)) == Array("OggS".utf8))
-        try await site.server().application().test(.router) { client in
+        try await site.server().test { client in
             var browser = Browser(client)
             try await browser.login("alice")
             let whole = try await browser.send("/calls/\(id)/audio")
@@ -143,7 +142,7 @@ import Testing
     @Test func withoutASessionTheAPIAnswers401AndPagesRedirect() async throws {
         let site = try site()
         let id = site.calls["alice"]!
-        try await site.server().application().test(.router) { client in
+        try await site.server().test { client in
             for path in ["/api/calls", "/api/calls/\(id)", "/api/calls/\(id)/peaks", "/calls/\(id)/audio"] {
                 #expect(try await client.execute(uri: path, method: .get).status == .unauthorized, "\(path)")
             }
@@ -157,7 +156,7 @@ import Testing
 
     @Test func loginAndLogoutNeedTheCSRFToken() async throws {
         let site = try site()
-        try await site.server().application().test(.router) { client in
+        try await site.server().test { client in
             var browser = Browser(client)
             // No token, a made-up one, and a token without its cookie: refused, no session.
             _ = try await browser.send("/login")
@@ -193,7 +192,7 @@ import Testing
     @Test func aWrongPasswordIsRefusedAuditedAndSlowedDown() async throws {
         let site = try site()
         let clock = TestClock()
-        try await site.server(clock: clock).application().test(.router) { client in
+        try await site.server(clock: clock).test { client in
             var browser = Browser(client)
             for _ in 0..<3 {
                 let wrong = try await browser.login("bob", password: "not-his-password")
@@ -223,7 +222,7 @@ import Testing
         let site = try site()
         let clock = TestClock()
         let server = try site.server(ServeOptions(idleTimeout: 60, absoluteTimeout: 300), clock: clock)
-        try await server.application().test(.router) { client in
+        try await server.test { client in
             var browser = Browser(client)
             try await browser.login("alice")
             let session = try #require(browser.session)
@@ -258,7 +257,7 @@ import Testing
 
     @Test func loginAlwaysIssuesANewSessionID() async throws {
         let site = try site()
-        try await site.server().application().test(.router) { client in
+        try await site.server().test { client in
             // A planted cookie does not become the session.
             var victim = Browser(client)
             let planted = String(repeating: "ab", count: 32)
@@ -281,7 +280,7 @@ import Testing
     @Test func sessionCookieAttributes() async throws {
         let site = try site()
         for secure in [false, true] {
-            try await site.server(ServeOptions(secureCookies: secure)).application().test(.router) { client in
+            try await site.server(ServeOptions(secureCookies: secure)).test { client in
                 var browser = Browser(client)
                 let response = try await browser.login("alice")
                 let line = try #require(response.headers[values: .setCookie].first { $0.hasPrefix("callrec_session=") })
@@ -296,7 +295,7 @@ import Testing
 
     @Test func pathLikeIdsAndHugeQueriesGetA4xxAndNothingElse() async throws {
         let site = try site()
-        try await site.server().application().test(.router) { client in
+        try await site.server().test { client in
             var browser = Browser(client)
             try await browser.login("ada")
             let probes = [
@@ -318,7 +317,7 @@ import Testing
 
     @Test func everyAnswerCarriesTheSecurityHeaders() async throws {
         let site = try site()
-        try await site.server().application().test(.router) { client in
+        try await site.server().test { client in
             var browser = Browser(client)
             var answers = [try await browser.send("/login"), try await browser.send("/static/app.js"), try await browser.send("/nothing-here")]
             try await browser.login("alice")
@@ -347,7 +346,7 @@ import Testing
     @Test func notesAndTagsOnACallOneMaySee() async throws {
         let site = try ServeSite()
         let alice = site.calls["alice"]!, bob = site.calls["bob"]!
-        try await site.server().application().test(.router) { client in
+        try await site.server().test { client in
             var browser = Browser(client)
             try await browser.login("alice")
             let csrf = try #require(Browser.csrf(try await browser.send("/calls/\(alice)")))
@@ -389,7 +388,7 @@ import Testing
     @Test func downloadIsAuditedWithAReasonWhenTheRoleNeedsOne() async throws {
         let site = try site()
         let alice = site.calls["alice"]!
-        try await site.server().application().test(.router) { client in
+        try await site.server().test { client in
             var agent = Browser(client)
             try await agent.login("alice")
             let file = try await agent.send("/calls/\(alice)/download")
@@ -411,7 +410,7 @@ import Testing
 
     @Test func theAuditLogIsForAdmins() async throws {
         let site = try site()
-        try await site.server().application().test(.router) { client in
+        try await site.server().test { client in
             var agent = Browser(client)
             try await agent.login("carol")
             _ = try await agent.send("/api/calls/\(site.calls["alice"]!)")
@@ -441,7 +440,7 @@ import Testing
         others.local = try NumberPattern.parse("+4631*")
         try site.catalog.addRule(mine, by: ServeSite.admin, at: 1)
         try site.catalog.addRule(others, by: ServeSite.admin, at: 1)
-        try await site.server().application().test(.router) { client in
+        try await site.server().test { client in
             var browser = Browser(client)
             try await browser.login("alice")
             let page = try await browser.send("/rules")
@@ -464,7 +463,7 @@ import Testing
         var bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
         bytes[bytes.count / 2] ^= 0x01
         try Data(bytes).write(to: URL(fileURLWithPath: path))
-        try await site.server().application().test(.router) { client in
+        try await site.server().test { client in
             var browser = Browser(client)
             try await browser.login("alice")
             let refused = try await browser.send("/calls/\(id)/audio")
