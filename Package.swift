@@ -19,6 +19,12 @@ let systemLibraries: [Target] = [
     .systemLibrary(name: "CSRTP", path: "Sources/CSRTP", pkgConfig: "libsrtp2", providers: [.apt(["libsrtp2-dev"])]),
 ]
 
+/// The audio path and the call generator are optimised in debug builds too. Unoptimised, they spend four fifths of
+/// their time in the Swift runtime's generic metadata and unspecialised code (perf on `callrec bench --codec
+/// pipeline`: libopus 17 %), and the tests convert hours of generated calls; `make test` must stay under 15 minutes.
+/// `-O` keeps every precondition and bounds check; only `assert` goes, as in a release build.
+let optimisedInDebug: [SwiftSetting] = [.unsafeFlags(["-O"], .when(configuration: .debug))]
+
 let package = Package(
     name: "callrec",
     // Linux with glibc only (README, "Platforms"): no platforms line to promise more.
@@ -59,13 +65,13 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
     ],
     targets: systemLibraries + [
-        .target(name: "CallrecCore"),
-        .target(name: "Capture", dependencies: ["CallrecCore", "CPcap"]),
-        .target(name: "SIP", dependencies: ["CallrecCore"]),
-        .target(name: "RTP", dependencies: ["CallrecCore", "CSRTP"]),
-        .target(name: "Codecs", dependencies: ["CSpanDSP"]),
-        .target(name: "DSP", dependencies: ["CallrecCore", "CSampleRate", "CFFTW"]),
-        .target(name: "Output", dependencies: ["CallrecCore", "COpus", "CSndFile", "COpusFile"]),
+        .target(name: "CallrecCore", swiftSettings: optimisedInDebug),
+        .target(name: "Capture", dependencies: ["CallrecCore", "CPcap"], swiftSettings: optimisedInDebug),
+        .target(name: "SIP", dependencies: ["CallrecCore"], swiftSettings: optimisedInDebug),
+        .target(name: "RTP", dependencies: ["CallrecCore", "CSRTP"], swiftSettings: optimisedInDebug),
+        .target(name: "Codecs", dependencies: ["CSpanDSP"], swiftSettings: optimisedInDebug),
+        .target(name: "DSP", dependencies: ["CallrecCore", "CSampleRate", "CFFTW"], swiftSettings: optimisedInDebug),
+        .target(name: "Output", dependencies: ["CallrecCore", "COpus", "CSndFile", "COpusFile"], swiftSettings: optimisedInDebug),
         .target(
             name: "Catalog",
             dependencies: ["CallrecCore", .product(name: "Crypto", package: "swift-crypto"), .product(name: "GRDB", package: "GRDB.swift")]
@@ -110,7 +116,7 @@ let package = Package(
             ]
         ),
         // One call's media: packets of each leg -> jitter buffer -> decoder -> mixer -> taps -> files.
-        .target(name: "CallMedia", dependencies: ["CallrecCore", "RTP", "SIP", "Codecs", "DSP", "Output"]),
+        .target(name: "CallMedia", dependencies: ["CallrecCore", "RTP", "SIP", "Codecs", "DSP", "Output"], swiftSettings: optimisedInDebug),
         // A finished recording into the catalog: files and row together, in steps.
         .target(name: "Commit", dependencies: ["CallrecCore", "CallMedia", "Output", "Catalog", "Sealing", "Evidence"]),
         // The router: capture -> SIP and RTP -> calls -> each call's executor.
@@ -137,7 +143,7 @@ let package = Package(
             ]
         ),
         // Deterministic SIP + RTP captures from speech-like audio, for tests, fixtures and `callrec bench`.
-        .target(name: "CallSynthesis", dependencies: ["CallrecCore", "Codecs", "RTP"]),
+        .target(name: "CallSynthesis", dependencies: ["CallrecCore", "Codecs", "RTP"], swiftSettings: optimisedInDebug),
 
         // Test support: capture builders, a speech-like signal generator, an Ogg Opus reader.
         .target(name: "CallrecTestSupport", dependencies: ["CallrecCore", "CallSynthesis", "COpusFile", "CSndFile"]),
