@@ -23,8 +23,47 @@ flags=(-timeout=10 -rss_limit_mb=1024 -print_final_stats=1)
 mode=$1
 shift
 
+# What a run of TARGET found and how it ended (its log's summary lines), and the log's end when it failed.
+report() {
+    local target=$1 log=$2 status=$3
+    grep -E '^(#[0-9]+[[:space:]]+DONE|stat::number_of_executed_units|stat::new_units_added|stat::peak_rss_mb|==[0-9]+==|SUMMARY|artifact_prefix|Test unit written)' "$log" | sed "s/^/  $target: /"
+    [ "$status" -eq 0 ] || tail -40 "$log"
+}
+
 case $mode in
-run | grow)
+run)
+    # The targets are fuzzed side by side, FUZZ_JOBS at a time (default: one per core), each for SECONDS:
+    # the same fuzzing as one after the other, in a fraction of the wall-clock time.
+    seconds=$1
+    shift
+    parallel=${FUZZ_JOBS:-$(nproc)}
+    declare -A pids logs tmps
+    for target in "$@"; do
+        while [ "$(jobs -rp | wc -l)" -ge "$parallel" ]; do wait -n || true; done
+        logs[$target]=$scratch/fuzz-$target${FUZZ_WORK:+-long}.log
+        # What the run finds: a temporary folder, or $FUZZ_WORK/TARGET kept from run to run.
+        if [ -n "${FUZZ_WORK:-}" ]; then
+            tmps[$target]=$FUZZ_WORK/$target
+            mkdir -p "${tmps[$target]}"
+        else
+            tmps[$target]=$(mktemp -d)
+        fi
+        echo "fuzzing $target for $seconds s (log: ${logs[$target]})"
+        SWIFT_BACKTRACE=enable=no "$fuzzer" "$target" -max_total_time="$seconds" "${flags[@]}" \
+            -artifact_prefix="$scratch/$target-" "${tmps[$target]}" "Fuzz/corpus/$target" >"${logs[$target]}" 2>&1 &
+        pids[$target]=$!
+    done
+    failed=0
+    for target in "$@"; do
+        wait "${pids[$target]}"
+        status=$?
+        [ -n "${FUZZ_WORK:-}" ] || rm -rf "${tmps[$target]}"
+        report "$target" "${logs[$target]}" $status
+        [ $status -eq 0 ] || failed=$status
+    done
+    exit $failed
+    ;;
+grow)
     seconds=$1
     shift
     for target in "$@"; do
