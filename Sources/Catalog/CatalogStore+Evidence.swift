@@ -483,18 +483,23 @@ extension CatalogStore {
     /// Committed recordings of this storage with no manifest in force and
     /// not on the list of those made before manifests were signed.
     public func committedRecordingsWithoutManifest(limit: Int) throws -> [String] {
-        try read { db in
-            try db.column(
-                String.self,
-                sql: """
-                    SELECT r.id FROM recordings r
-                    WHERE r.storage = ? AND r.state = 'committed'
-                    AND NOT EXISTS (SELECT 1 FROM manifests m WHERE m.recording_id = r.id AND m.withdrawn_as IS NULL)
-                    AND NOT EXISTS (SELECT 1 FROM unsigned_recordings u WHERE u.id = r.id)
-                    ORDER BY r.id LIMIT ?
-                    """, arguments: [storage, limit])
-        }
+        try read { db in try db.column(String.self, sql: Self.committedWithoutManifestSQL, arguments: [storage, limit]) }
     }
+
+    /// How the database answers `committedRecordingsWithoutManifest` (its
+    /// query plan, one line a step): the existence of a manifest in force
+    /// comes from the `manifests_in_force` index alone.
+    public func committedRecordingsWithoutManifestPlan(limit: Int) throws -> [String] {
+        try database.explain(sql: Self.committedWithoutManifestSQL, arguments: [storage, limit])
+    }
+
+    static let committedWithoutManifestSQL = """
+        SELECT r.id FROM recordings r
+        WHERE r.storage = ? AND r.state = 'committed'
+        AND NOT EXISTS (SELECT 1 FROM manifests m WHERE m.recording_id = r.id AND m.withdrawn_as IS NULL)
+        AND NOT EXISTS (SELECT 1 FROM unsigned_recordings u WHERE u.id = r.id)
+        ORDER BY r.id LIMIT ?
+        """
 
     /// Whether the audit log has an entry `action` about `target` whose detail contains `text`.
     public func hasAuditEntry(action: String, target: String, detailContaining text: String) throws -> Bool {

@@ -406,4 +406,14 @@ import Testing
             #expect(range.contains("recordings_on_start_epoch") && !range.contains("Seq Scan"), "\(range)")
         }
     }
+
+    /// `catalog verify` asks of every committed recording whether a manifest in force vouches
+    /// for it: answered from the `manifests_in_force` index (v13) without reading the
+    /// manifests' rows, whose bodies make the table large.
+    @Test func theScanForUnsignedRecordingsUsesTheIndexOfManifestsInForce() throws {
+        let store = try F.store(.sqlite)
+        let plan = try store.committedRecordingsWithoutManifestPlan(limit: 10).joined(separator: " | ")
+        #expect(plan.contains("USING INDEX manifests_in_force (recording_id=?)"), "\(plan)")
+        #expect(!plan.contains("manifests_recording"), "\(plan)")
+    }
 }
