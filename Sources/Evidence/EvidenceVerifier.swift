@@ -266,14 +266,18 @@ public struct EvidenceVerifier {
         var at: [Int64: String] = [:]
         var previousSequence: Int64 = 0
         var previousHash: String? = nil
-        while true {
-            let page = try catalog.manifests(recorderID: id, after: previousSequence, limit: pageSize)
-            if page.isEmpty { break }
-            // Signatures and bytes, on every core.
-            let checked = ManifestPageCheck(page: page, key: recorder.key)
+        var page = try catalog.manifests(recorderID: id, after: 0, limit: pageSize)
+        while !page.isEmpty {
+            // Signatures and bytes on the other cores, while this thread reads what the catalog
+            // holds about the page's recordings and fetches the next page: the Ed25519
+            // verifications are most of verify's CPU, and waiting for them before each page's
+            // queries left a core idle for the queries' time on every page.
+            let checking = PendingPageCheck(page: page, key: recorder.key)
+            let live = page.filter { $0.withdrawnAs == nil }, withdrawn = page.filter { $0.withdrawnAs != nil }
+            let known = try PageLookups(catalog: catalog, live: live, withdrawn: withdrawn)
+            let next = page.count < pageSize ? [] : try catalog.manifests(recorderID: id, after: page[page.count - 1].sequence, limit: pageSize)
+            let checked = checking.wait()
             report.signaturesChecked += checked.signed
-            var live: [ManifestRecord] = []
-            var withdrawn: [ManifestRecord] = []
             for (k, manifest) in page.enumerated() {
                 report.manifests += 1
                 // Named only when something is found, not once per manifest for nothing.
@@ -299,14 +303,13 @@ public struct EvidenceVerifier {
                         report.findings.append(.init(.manifestAltered, subject, "its bytes are gone but it was never withdrawn"))
                     }
                 }
-                if manifest.withdrawnAs == nil { live.append(manifest) } else { withdrawn.append(manifest) }
                 if needed.contains(manifest.sequence) { at[manifest.sequence] = manifest.sha256 }
                 previousSequence = manifest.sequence
                 previousHash = manifest.sha256
             }
-            try checkLive(live, facts: checked.facts, report: &report)
-            try checkWithdrawn(withdrawn, report: &report)
-            if page.count < pageSize { break }
+            checkLive(live, facts: checked.facts, known: known, report: &report)
+            checkWithdrawn(withdrawn, known: known, report: &report)
+            page = next
         }
         if recorder.record.headSequence != previousSequence || recorder.record.headSHA256 != previousHash {
             report.findings.append(.init(
@@ -319,12 +322,8 @@ public struct EvidenceVerifier {
     }
 
     /// Manifests in force: their recordings exist, with the files they name.
-    private func checkLive(_ manifests: [ManifestRecord], facts: [String: ManifestFacts], report: inout EvidenceReport) throws {
-        guard !manifests.isEmpty else { return }
-        let ids = manifests.map(\.recordingID)
-        let existing = try catalog.recordingIDs(among: ids)
-        let files = try catalog.files(ofRecordings: ids)
-        let erased = try catalog.erasedIDs(among: ids.filter { !existing.contains($0) })
+    private func checkLive(_ manifests: [ManifestRecord], facts: [String: ManifestFacts], known: PageLookups, report: inout EvidenceReport) {
+        let existing = known.existing, files = known.files, erased = known.erasedGone
         for manifest in manifests {
             let subject = "recording \(manifest.recordingID)"
             guard existing.contains(manifest.recordingID) else {
@@ -363,11 +362,8 @@ public struct EvidenceVerifier {
     }
 
     /// Withdrawn manifests: an erasure, a repair or a replacement explains each.
-    private func checkWithdrawn(_ manifests: [ManifestRecord], report: inout EvidenceReport) throws {
-        guard !manifests.isEmpty else { return }
-        let ids = manifests.map(\.recordingID)
-        let actions = try catalog.auditActions(about: ids)
-        let erased = try catalog.erasedIDs(among: ids)
+    private func checkWithdrawn(_ manifests: [ManifestRecord], known: PageLookups, report: inout EvidenceReport) {
+        let actions = known.withdrawnActions, erased = known.erasedWithdrawn
         for manifest in manifests {
             let how = manifest.withdrawnAs ?? ""
             let done = actions[manifest.recordingID] ?? []
@@ -406,6 +402,52 @@ public struct EvidenceVerifier {
     /// its UTF-8 bytes: `String.lastIndex(of:)` walks characters back one grapheme at a time).
     static func fileName(of path: String) -> Substring {
         path.utf8.lastIndex(of: UInt8(ascii: "/")).map { path[path.utf8.index(after: $0)...] } ?? path[...]
+    }
+}
+
+/// What the catalog holds about one page of manifests' recordings: read
+/// before the checks that use it, while the page's signatures are checked.
+struct PageLookups {
+    /// Of the recordings of manifests in force: those with a row, their files, and those gone that an erasure names.
+    var existing: Set<String> = []
+    var files: [String: [CatalogFile]] = [:]
+    var erasedGone: Set<String> = []
+    /// Of the recordings of withdrawn manifests: the audit entries' `action outcome` about each, and those erased.
+    var withdrawnActions: [String: Set<String>] = [:]
+    var erasedWithdrawn: Set<String> = []
+
+    init(catalog: CatalogStore, live: [ManifestRecord], withdrawn: [ManifestRecord]) throws {
+        if !live.isEmpty {
+            let ids = live.map(\.recordingID)
+            existing = try catalog.recordingIDs(among: ids)
+            files = try catalog.files(ofRecordings: ids)
+            erasedGone = try catalog.erasedIDs(among: ids.filter { !existing.contains($0) })
+        }
+        if !withdrawn.isEmpty {
+            let ids = withdrawn.map(\.recordingID)
+            withdrawnActions = try catalog.auditActions(about: ids)
+            erasedWithdrawn = try catalog.erasedIDs(among: ids)
+        }
+    }
+}
+
+/// A page's `ManifestPageCheck` running on other threads; `wait()` gives it.
+final class PendingPageCheck: @unchecked Sendable {
+    private let done = DispatchGroup()
+    // SAFETY: written once by the job before it leaves `done`, read only after waiting for `done`.
+    private var result: ManifestPageCheck?
+
+    init(page: [ManifestRecord], key: VerifyingKey?) {
+        done.enter()
+        DispatchQueue.global().async { [self] in
+            result = ManifestPageCheck(page: page, key: key)
+            done.leave()
+        }
+    }
+
+    func wait() -> ManifestPageCheck {
+        done.wait()
+        return result!
     }
 }
 
