@@ -54,6 +54,9 @@ let package = Package(
                 .product(name: "Catalog", package: "callrec"),
                 .product(name: "CatalogPostgres", package: "callrec"),
                 .product(name: "CallrecTestSupport", package: "callrec"),
+                .product(name: "Serve", package: "callrec"),
+                .product(name: "Keyring", package: "callrec"),
+                .product(name: "Sealing", package: "callrec"),
             ],
             path: "Benchmarks/CatalogFind",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]

@@ -10,6 +10,8 @@ import Foundation
 /// and the rows read back. The baseline, measured in the same run, is a
 /// filter no index serves (talk time), which must read every row.
 ///
+/// And `callrec serve`'s pages over the same catalogs (ServePages.swift).
+///
 /// And loading recordings in bulk (`CatalogStore.insert`, as an import or
 /// this benchmark's own set-up does): PostgreSQL's COPY beside multi-row
 /// INSERTs (the baseline) and SQLite's prepared INSERT, 20,000 recordings
@@ -37,6 +39,7 @@ let benchmarks: @Sendable () -> Void = {
 
     for (store, backend) in [(sqlite, ""), (postgres, ", PostgreSQL")] {
         finds(in: store, named: "among \(size)\(backend)", probe: probe)
+        servePages(in: store, named: "among \(size)\(backend)", probe: probe)
     }
     bulkLoads(postgres: postgres)
 }
