@@ -21,6 +21,7 @@ from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import Select
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.support.ui import WebDriverWait
 
 FIXTURES = ["Fixtures/g711u-2legs-20ms.pcap", "Fixtures/g711a-2legs-20ms.pcap"]
@@ -91,7 +92,9 @@ def main():
                      "--window-size=1200,1300", "--no-first-run", "--disable-background-networking"]:
             options.add_argument(flag)
         driver = webdriver.Chrome(service=Service(shutil.which("chromedriver") or "/usr/bin/chromedriver"), options=options)
-        wait = WebDriverWait(driver, 20)
+        # Adding a tag or a note reloads the call page: an element found just before the reload goes stale
+        # while it is read, which only means "not yet".
+        wait = WebDriverWait(driver, 20, ignored_exceptions=[StaleElementReferenceException])
 
         def login(user):
             driver.get(base + "/")
