@@ -103,10 +103,7 @@ extension LedgerEntry {
             callID: recording.callID, startEpoch: recording.startEpoch, endEpoch: recording.startEpoch + recording.durationS,
             direction: recording.direction, caller: recording.caller, callee: recording.callee,
             signalled: !recording.callID.hasPrefix("rtp:"), outcome: .recorded, retainUntilEpoch: recording.retainUntilEpoch)
-        let decision = rules.decide(
-            CallFacts(
-                callID: recording.callID, caller: recording.caller, callee: recording.callee,
-                direction: CallDirection(rawValue: recording.direction) ?? .unknown, start: MediaTime(nanoseconds: Int64((recording.startEpoch * 1e9).rounded()))))
+        let decision = rules.decide(recording.callFacts)
         // A rule that would skip the call now did not stop it being recorded then: no expectation.
         ruleID = decision.records ? decision.ruleID ?? recording.ruleID : recording.ruleID
         required = decision.records && decision.required
@@ -119,6 +116,29 @@ extension LedgerEntry {
     /// End reasons that leave a recording cut: the capture or the recorder
     /// stopped during the call, or a crash (a salvaged recording).
     public static let cutEndReasons: Set<String> = ["cut", "crashed"]
+}
+
+extension CatalogRecording {
+    /// The call as the recording rules judge it, from the row.
+    public var callFacts: CallFacts {
+        CallFacts(
+            callID: callID, caller: caller, callee: callee, direction: CallDirection(rawValue: direction) ?? .unknown,
+            start: MediaTime(nanoseconds: Int64((startEpoch * 1e9).rounded())))
+    }
+
+    /// A row rebuilt without the decision made when its call began (`catalog
+    /// verify` cataloguing a recording that lost its row) is kept as long as
+    /// the rule that matches the call now says, and under that rule's id; the
+    /// default retention only when no recording rule matches. A rule that
+    /// would skip the call now did not stop it being recorded then: such a
+    /// recording keeps the default too.
+    public mutating func applyRetention(of rules: RuleSet) {
+        let decision = rules.decide(callFacts)
+        guard decision.records else { return }
+        ruleID = decision.ruleID
+        retainUntilEpoch = decision.retention.until(from: startEpoch)
+        onDemand = decision.onDemand
+    }
 }
 
 extension CatalogStore {

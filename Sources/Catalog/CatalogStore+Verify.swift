@@ -296,13 +296,17 @@ extension CatalogStore {
                         imported = nil
                     }
                 }
-                if let (recording, catalogFiles) = imported,
+                if let (rebuilt, catalogFiles) = imported,
                     catalogFiles.allSatisfy({ exists(filePath($0.path)) })
                 {
-                    report.orphansCatalogued.append(recording.id)
-                    events.append((recording.id, "catalogued a complete recording that had no row"))
-                    // Its call enters the ledger too: its defects as far as the row tells, judged against the rules now.
-                    if !dryRun { try save(recording, files: catalogFiles, ledger: LedgerEntry(rebuiltFrom: recording, judgedBy: try ruleSet())) }
+                    report.orphansCatalogued.append(rebuilt.id)
+                    events.append((rebuilt.id, "catalogued a complete recording that had no row"))
+                    // Kept as long as the rules now say (not the default), and its call enters the
+                    // ledger too: its defects as far as the row tells, judged against the same rules.
+                    let rules = try ruleSet()
+                    var recording = rebuilt
+                    recording.applyRetention(of: rules)
+                    if !dryRun { try save(recording, files: catalogFiles, ledger: LedgerEntry(rebuiltFrom: recording, judgedBy: rules)) }
                     for extra in files where !catalogFiles.contains(where: { $0.path == extra }) {
                         report.orphanFilesRemoved.append(extra)
                         if !dryRun { unlink(filePath(extra)) }

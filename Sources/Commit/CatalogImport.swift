@@ -22,7 +22,8 @@ public enum CatalogImport {
     /// The row and files of the recording whose call index is at `indexPath`
     /// (`<id>.json`, or sealed `<id>.json.age`, opened with `identities`),
     /// or nil when the index does not decode or its audio file is missing.
-    /// The recording gets the default retention (the rule that chose it is not known).
+    /// The recording gets the default retention (the rule that chose it is not
+    /// known); `catalog verify` then keeps it as the rules now say (`applyRetention(of:)`).
     /// - Throws: `CatalogError(.sealed)` when the index is sealed and no identity opens it.
     public static func recording(
         indexPath: String, catalog: CatalogStore, identities: [X25519Identity]

@@ -210,9 +210,13 @@ public struct RecordingSalvage: Sendable {
             CallFacts(
                 callID: index.callID, caller: index.caller, callee: index.callee,
                 direction: CallDirection(rawValue: index.direction) ?? .unknown, start: finished.summary.start))
+        // So is how long it is kept: the matching rule's retention, as if the call had ended
+        // normally, not the default (a rule keeping calls seven years must not lose a crashed one at two).
         if decision.records {
             finished.summary.ruleID = decision.ruleID
             finished.summary.required = decision.required
+            finished.summary.retainUntilEpoch = decision.retention.until(from: finished.summary.start.seconds)
+            finished.summary.onDemand = decision.onDemand
         }
         let committer = RecordingCommitter(catalog: catalog, outputDirectory: catalog.folder, signer: signer, options: nil, space: space)
         let diagnostics = Diagnostics()

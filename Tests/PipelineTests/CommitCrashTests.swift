@@ -154,13 +154,15 @@ import Testing
     /// restored from an older copy) or with the process (a crash before the
     /// row): verify judges the call it rebuilds or salvages against the
     /// catalog's rules, so a call a --require rule matches is required in
-    /// the ledger again, not left out of the coverage it must meet.
+    /// the ledger again, not left out of the coverage it must meet, and it
+    /// is kept as long as that rule says (seven years here), not the default.
     @Test(arguments: [false, true])
     func aRebuiltOrSalvagedCallIsJudgedAgainstTheRequireRules(salvaged: Bool) throws {
         let out = FixturePaths.temporaryDirectory("callrec-orphan-required")
         let image = out + "/image"
+        let sevenYears = Retention(amount: 7, unit: .years)
         let rule = try CatalogStore(path: out + "/catalog.sqlite").addRule(
-            RecordingRule(name: "desk", action: .record, required: true), by: Self.admin, at: 0)
+            RecordingRule(name: "desk", action: .record, retention: sevenYears, required: true), by: Self.admin, at: 0)
         // The converter (and its hold on the catalog) is gone before verify runs.
         let summary = try #require(
             try Converter(options: ConvertOptions(outputDirectory: out)) { at in
@@ -184,6 +186,11 @@ import Testing
         #expect(coverage.total.seen == 1 && coverage.total.recorded == 1)
         #expect(coverage.total.required == 1 && coverage.total.requiredComplete == 1)
         #expect(coverage.groups.map(\.name) == [String(rule.id)])
+        let row = try #require(try catalog.recording(id: summary.id))
+        #expect(row.ruleID == rule.id)
+        #expect(row.retainUntilEpoch == sevenYears.until(from: row.startEpoch))
+        #expect(row.retainUntilEpoch > Retention.default.until(from: row.startEpoch))
+        #expect(try catalog.read { db in try db.scalar(Double.self, sql: "SELECT retain_until_epoch FROM call_ledger") } == row.retainUntilEpoch)
     }
 
     /// verify never settles a commit a running convert is making: it waits for the convert to finish.
