@@ -30,65 +30,42 @@ import SIP
 /// `Diagnostics`, and a finished call's state is released as soon as it is
 /// committed.
 public final class CaptureProcessor {
-    /// A call's claim on a media endpoint: the call's `side` receives there.
-    struct Claim {
-        var call: Int
-        var side: CallSide
-        /// False for a stream of the call that is not recorded (video, fax): its packets are counted and dropped.
-        var audio = true
-        /// When the claim was made or last confirmed by signalling.
-        var at: MediaTime
-    }
-
-    /// Calls that may claim one endpoint at once (a later claim pushes out the oldest).
-    static let maxClaimsPerEndpoint = 4
-    /// Seconds during which RTP to or from an ended call's media is dropped
-    /// (the packets in flight after a BYE), not taken for a new call.
-    static let endedMediaQuarantine = 2.0
-    /// Ended endpoints remembered at most.
-    static let maxQuarantined = 4096
-    /// Flows that look like RTP followed at most before they confirm a stream.
-    static let maxCandidates = 1024
-    /// A candidate flow silent this long is forgotten, in seconds.
-    static let candidateTimeout = 5.0
-    /// A call without signalling that a SIP dialog claims within this many
-    /// seconds of its start is dropped: its packets arrived before the SDP
-    /// that explains them. An older one is committed and the dialog goes on.
-    static let supersedeGrace = 2.0
-    /// A call without signalling that has been silent this long (both legs)
-    /// and then hears a new SSRC has ended: the ports carry the next call.
-    static let unsignalledRestartGap = 5.0
-
     public let options: ConvertOptions
     public let diagnostics: Diagnostics
 
-    private let slicer: PacketSlicer
-    private var tracker: CallTracker
-    private var reassembler: TCPReassembler
-    private var calls: [Int: RoutedCall] = [:]
-    private var keysByCallID: [String: Int] = [:]
+    // The router's state, all of it owned by the thread that calls `process`.
+    // By what it does: this file takes packets and signalling and routes
+    // media; `EndpointClaims` holds who receives where; UnsignalledStreams.swift
+    // finds streams no signalling explains and makes calls of them; CallEnd.swift
+    // finishes a call, handing its executor values only (`CallCompletion`).
+    let slicer: PacketSlicer
+    var tracker: CallTracker
+    var reassembler: TCPReassembler
+    /// The calls in flight by key, and the keys of the signalled ones by Call-ID.
+    var calls: [Int: RoutedCall] = [:]
+    var keysByCallID: [String: Int] = [:]
     private var nextKey = 1
-    private var claims: [Endpoint: [Claim]] = [:]
-    /// Endpoints of calls that just ended, and until when their RTP is dropped.
-    private var quarantine: [Endpoint: MediaTime] = [:]
-    private var candidates: [RTPStreamCandidate.Key: RTPStreamCandidate] = [:]
+    /// Which call receives media where (and the endpoints of calls just ended).
+    var claims = EndpointClaims()
+    /// Flows no call claims, followed until they prove to be RTP streams.
+    var streams: UnsignalledStreams
     /// The leg each SSRC in flight belongs to, to recognise a leg seen again at another hop.
-    private var legsBySSRC: [UInt32: (call: Int, side: CallSide)] = [:]
+    var legsBySSRC: [UInt32: (call: Int, side: CallSide)] = [:]
     /// Where SRTP packets are decrypted: one datagram's worth, made once.
     private let plain = UnsafeMutableRawBufferPointer.allocate(byteCount: 65_536, alignment: 8)
-    private var lastSweep: MediaTime? = nil
+    var lastSweep: MediaTime? = nil
     /// The capture time of the latest packet.
-    public private(set) var now: MediaTime? = nil
+    public internal(set) var now: MediaTime? = nil
     /// Called with each finished recording, its files synced under temporary names, to commit it.
-    private let onRecording: (FinishedRecording) throws -> Void
+    let onRecording: (FinishedRecording) throws -> Void
     /// Called with every call as it ends, recorded or not.
-    private let onCallEnded: ((CallReport) throws -> Void)?
+    let onCallEnded: ((CallReport) throws -> Void)?
     /// Decides which calls are recorded, before any audio is decoded.
     private let policy: any RecordingPolicy
     /// Runs each call's own work: here and now (convert), or on worker threads (record).
-    private let executor: any CallExecutor
+    let executor: any CallExecutor
     /// With worker threads: told of a call whose recording failed, instead of throwing.
-    private let onCallFailed: ((CallReport, any Error) -> Void)?
+    let onCallFailed: ((CallReport, any Error) -> Void)?
     /// Told, once a second of capture time and at the end, of the calls
     /// turned away at the call cap since (their `dropped` ledger rows).
     private let onCallsDropped: (([LedgerEntry]) throws -> Void)?
@@ -101,9 +78,9 @@ public final class CaptureProcessor {
     /// rows; the excess is counted (`callsDroppedUnledgered`).
     public static let maxDroppedPerSweep = 1024
     /// Calls ended so far (their `CallReport.sequence`).
-    private var endedCalls = 0
+    var endedCalls = 0
     /// The number of the packet being processed (the capture's frame number).
-    private var packetNumber = 0
+    var packetNumber = 0
 
     /// - Parameters:
     ///   - policy: the recording rules; a call they skip is never decoded.
@@ -135,6 +112,7 @@ public final class CaptureProcessor {
         let local = LocalParties(numbers: options.localNumbers, prefixes: options.localPrefixes, domains: options.localDomains)
         self.tracker = CallTracker(maxCalls: options.maxCalls, localParties: local, diagnostics: diagnostics)
         self.reassembler = TCPReassembler(diagnostics: diagnostics)
+        self.streams = UnsignalledStreams(diagnostics: diagnostics)
         self.policy = policy
         self.executor = executor
         self.onRecording = onRecording
@@ -154,7 +132,7 @@ public final class CaptureProcessor {
     /// The number of SIP dialogs the tracker follows.
     public var dialogsInFlight: Int { tracker.count }
     /// The number of flows held as possible RTP streams.
-    public var candidateStreams: Int { candidates.count }
+    public var candidateStreams: Int { streams.count }
     /// The number of media endpoints claimed by calls in flight.
     public var claimedEndpoints: Int { claims.count }
 
@@ -188,7 +166,7 @@ public final class CaptureProcessor {
     // MARK: - Signalling
 
     /// Takes the next frame of a SIP byte stream; returns the bytes it used.
-    private func frameSIP(_ bytes: UnsafeRawBufferPointer, from source: Endpoint, to destination: Endpoint, at time: MediaTime) throws -> Int {
+    func frameSIP(_ bytes: UnsafeRawBufferPointer, from source: Endpoint, to destination: Endpoint, at time: MediaTime) throws -> Int {
         switch SIPFrame.next(in: bytes) {
         case .incomplete:
             return 0
@@ -291,7 +269,7 @@ public final class CaptureProcessor {
     /// The one place where a call comes into being: a signalled call at its
     /// first INVITE, a call without signalling at its first confirmed RTP
     /// stream. Returns nil (counted) when `maxCalls` calls are in flight.
-    private func startCall(_ description: CallDescription, signalled: Bool, at time: MediaTime) -> RoutedCall? {
+    func startCall(_ description: CallDescription, signalled: Bool, at time: MediaTime) -> RoutedCall? {
         guard calls.count < options.maxCalls else {
             diagnostics.count(.callsDroppedOverLimit)
             dropped(description, signalled: signalled, cause: "max-calls: \(options.maxCalls) calls in flight", at: time)
@@ -347,7 +325,7 @@ public final class CaptureProcessor {
     }
 
     /// Hands the dropped calls noted since the last time to `onCallsDropped`.
-    private func flushDropped() throws {
+    func flushDropped() throws {
         guard let onCallsDropped, !pendingDropped.isEmpty else { return }
         let entries = pendingDropped
         pendingDropped.removeAll(keepingCapacity: true)
@@ -358,68 +336,16 @@ public final class CaptureProcessor {
     // MARK: - Endpoint claims
 
     /// Records that `call`'s `side` receives media at `endpoint`.
-    private func claim(_ endpoint: Endpoint, for call: RoutedCall, side: CallSide, audio: Bool = true, at time: MediaTime) throws {
-        quarantine.removeValue(forKey: endpoint)
+    func claim(_ endpoint: Endpoint, for call: RoutedCall, side: CallSide, audio: Bool = true, at time: MediaTime) throws {
+        claims.lift(endpoint)
         if call.session.signalled {
             // Signalling now explains media that was taken for a call without signalling.
-            for other in claims[endpoint] ?? [] where other.call != call.key {
+            for other in claims.claimants(of: endpoint) where other.call != call.key {
                 if let found = calls[other.call], !found.session.signalled { try supersede(found, at: time) }
             }
         }
-        var list = claims[endpoint] ?? []
-        if let k = list.firstIndex(where: { $0.call == call.key }) {
-            list[k].side = side
-            list[k].audio = audio
-            list[k].at = time
-        } else {
-            list.append(Claim(call: call.key, side: side, audio: audio, at: time))
-            if list.count > CaptureProcessor.maxClaimsPerEndpoint { list.removeFirst() }
-        }
-        claims[endpoint] = list
-        if let forgotten = call.claim(endpoint, side: side) { release(forgotten, of: call.key) }
-    }
-
-    private func release(_ endpoint: Endpoint, of key: Int) {
-        guard var list = claims[endpoint] else { return }
-        list.removeAll { $0.call == key }
-        claims[endpoint] = list.isEmpty ? nil : list
-    }
-
-    /// A call without signalling whose endpoint a SIP dialog claims: dropped
-    /// when it is younger than `supersedeGrace`, else committed as it is.
-    private func supersede(_ call: RoutedCall, at time: MediaTime) throws {
-        if time.seconds(since: call.createdAt) < CaptureProcessor.supersedeGrace {
-            forget(call)
-            try executor.discard(call.session)
-        } else {
-            try end(key: call.key, reason: .superseded, at: time)
-        }
-    }
-
-    /// The call an RTP packet from `source` to `destination` belongs to, and the side that sent it.
-    private func route(from source: Endpoint, to destination: Endpoint) -> (call: RoutedCall, sender: CallSide, audio: Bool)? {
-        var best: (claim: Claim, sender: CallSide, score: Int, at: MediaTime)? = nil
-        func consider(_ claim: Claim, _ sender: CallSide, _ score: Int, _ at: MediaTime) {
-            if let b = best, b.score > score || (b.score == score && b.at >= at) { return }
-            best = (claim, sender, score, at)
-        }
-        let sourceClaims = claims[source]
-        if let list = claims[destination] {
-            for c in list {
-                // The destination's party received it; the other party sent it.
-                if let s = sourceClaims?.first(where: { $0.call == c.call && $0.side == c.side.opposite }) {
-                    consider(c, c.side.opposite, 3, max(c.at, s.at))
-                } else {
-                    consider(c, c.side.opposite, 2, c.at)
-                }
-            }
-        }
-        if best == nil, let list = sourceClaims {
-            // Symmetric RTP: a party sends from the port it receives on.
-            for c in list { consider(c, c.side, 1, c.at) }
-        }
-        guard let b = best, let call = calls[b.claim.call] else { return nil }
-        return (call, b.sender, b.claim.audio)
+        claims.claim(endpoint, for: call.key, side: side, audio: audio, at: time)
+        if let forgotten = call.claim(endpoint, side: side) { claims.release(forgotten, of: call.key) }
     }
 
     // MARK: - Media
@@ -428,7 +354,7 @@ public final class CaptureProcessor {
         if let report = RTCPSenderReport(payload) { try senderReport(report, at: time) }
         // Parsed here, once; every step below reads this value.
         let header = RTPHeader(payload)
-        if let (call, sender, audio) = route(from: source, to: destination) {
+        if let (key, sender, audio) = claims.route(from: source, to: destination), let call = calls[key] {
             guard audio else {
                 call.saw(at: time, packet: packetNumber)
                 diagnostics.count(.mediaNotRecorded)
@@ -442,15 +368,15 @@ public final class CaptureProcessor {
             if !call.session.signalled, let header, startsAnotherCall(header, on: call, from: sender, at: time) {
                 // Nothing tells when a call without signalling ends but silence and a new source.
                 try end(key: call.key, reason: .timeout, at: call.lastActivity)
-                quarantine.removeValue(forKey: source)
-                quarantine.removeValue(forKey: destination)
+                claims.lift(source)
+                claims.lift(destination)
                 try follow(payload, header: header, from: source, to: destination, at: time)
                 return
             }
             try deliver(payload, header: header, to: call, from: sender, source: source, destination: destination, at: time)
             return
         }
-        if let until = quarantine[destination] ?? quarantine[source], time < until {
+        if claims.isQuarantined(from: source, to: destination, at: time) {
             diagnostics.count(.rtpAfterCallEnd)
             return
         }
@@ -466,17 +392,9 @@ public final class CaptureProcessor {
         try executor.perform(on: session) { session.senderReport(report, from: known.side) }
     }
 
-    /// Whether a packet for a call without signalling is the start of the
-    /// next call on the same ports: a new SSRC after `unsignalledRestartGap`
-    /// seconds in which neither leg sent anything.
-    private func startsAnotherCall(_ header: RTPHeader, on call: RoutedCall, from sender: CallSide, at time: MediaTime) -> Bool {
-        guard time.seconds(since: call.lastActivity) >= CaptureProcessor.unsignalledRestartGap else { return false }
-        return !call.legs[sender.rawValue].ssrcs.contains(header.ssrc)
-    }
-
     /// Hands one RTP packet of `sender`'s leg to its call; `header` is the
     /// packet's, nil when it is not RTP.
-    private func deliver(
+    func deliver(
         _ payload: UnsafeRawBufferPointer, header: RTPHeader?, to call: RoutedCall, from sender: CallSide, source: Endpoint,
         destination: Endpoint, at time: MediaTime
     ) throws {
@@ -538,293 +456,5 @@ public final class CaptureProcessor {
         }
         guard call.decision.records else { return }
         try executor.receive(call.session, header, payload: wire, from: sender, stream: stream, path: path, at: time)
-    }
-
-    /// Follows a flow no call claims, until it confirms an RTP stream (a call
-    /// without signalling) or shows it is not one.
-    private func follow(
-        _ payload: UnsafeRawBufferPointer, header: RTPHeader?, from source: Endpoint, to destination: Endpoint, at time: MediaTime
-    ) throws {
-        guard let header else {
-            diagnostics.count(.rtpUnmatched)
-            return
-        }
-        let key = RTPStreamCandidate.Key(source: source, destination: destination)
-        // Out of the table while it changes, so its held packets are not copied.
-        if var candidate = candidates.removeValue(forKey: key) {
-            if candidate.extend(header, bytes: payload, at: time) {
-                if candidate.isConfirmed {
-                    try confirm(candidate, key, at: time)
-                } else {
-                    candidates[key] = candidate
-                }
-                return
-            }
-            // The run broke: what it held was not a stream.
-            diagnostics.count(.rtpUnmatched, by: candidate.held.count)
-        }
-        guard candidates.count < CaptureProcessor.maxCandidates else {
-            diagnostics.count(.rtpStreamsOverLimit)
-            diagnostics.count(.rtpUnmatched)
-            return
-        }
-        if let candidate = RTPStreamCandidate(header, bytes: payload, at: time, packet: packetNumber) {
-            candidates[key] = candidate
-        } else {
-            diagnostics.count(.rtpUnmatched)
-        }
-    }
-
-    /// Makes a confirmed stream part of a call.
-    ///
-    /// - A stream whose SSRC is a leg of a call in flight, at a nearby
-    ///   sequence number, is that leg seen at another hop (a gateway or relay
-    ///   that keeps the SSRC): its endpoints join that call, where it counts
-    ///   as a second path.
-    /// - Otherwise it starts a call without signalling, together with the
-    ///   stream that mirrors it (source and destination swapped) if that one
-    ///   is still a candidate. Channel 0 ("caller") is the stream whose first
-    ///   packet was captured first; the mirror, now or later, is channel 1.
-    private func confirm(_ candidate: RTPStreamCandidate, _ key: RTPStreamCandidate.Key, at time: MediaTime) throws {
-        if let known = legsBySSRC[candidate.ssrc], let call = calls[known.call],
-           let sequence = call.legs[known.side.rawValue].sequence(of: candidate.ssrc),
-           let last = candidate.held.last?.bytes, last.count >= 4 {
-            // Within 500 packets either way, modulo 2^16.
-            let distance = Int16(bitPattern: (UInt16(last[2]) << 8 | UInt16(last[3])) &- sequence)
-            if abs(Int(distance)) < 500 {
-                try claim(key.source, for: call, side: known.side, at: time)
-                try claim(key.destination, for: call, side: known.side.opposite, at: time)
-                try replay([(candidate, key, known.side)], to: call)
-                return
-            }
-        }
-        let mirrorKey = RTPStreamCandidate.Key(source: key.destination, destination: key.source)
-        let mirror = candidates.removeValue(forKey: mirrorKey)
-        let mirrorFirst = mirror.map { $0.held[0].time < candidate.held[0].time } ?? false
-        let (first, firstKey) = mirrorFirst ? (mirror!, mirrorKey) : (candidate, key)
-        let start = first.held[0].time
-        let name = "rtp:\(firstKey.source)-\(firstKey.destination)/\(RTPHeader.format(ssrc: first.ssrc))"
-        let description = CallDescription(callID: name, invitedAt: start, callerSignalling: firstKey.source)
-        guard let call = startCall(description, signalled: false, at: start) else {
-            diagnostics.count(.rtpUnmatched, by: candidate.held.count + (mirror?.held.count ?? 0))
-            return
-        }
-        call.encrypted = candidate.looksEncrypted || mirror?.looksEncrypted == true
-        call.firstPacket = min(candidate.firstPacket, mirror?.firstPacket ?? candidate.firstPacket)
-        try claim(firstKey.source, for: call, side: .caller, at: time)
-        try claim(firstKey.destination, for: call, side: .callee, at: time)
-        var streams = [(candidate, key, mirrorFirst ? CallSide.callee : .caller)]
-        if let mirror { streams.append((mirror, mirrorKey, mirrorFirst ? .caller : .callee)) }
-        try replay(streams, to: call)
-    }
-
-    /// Delivers the packets candidates held, in capture order.
-    private func replay(_ streams: [(RTPStreamCandidate, RTPStreamCandidate.Key, CallSide)], to call: RoutedCall) throws {
-        var packets: [(time: MediaTime, bytes: [UInt8], header: RTPHeader, sender: CallSide, key: RTPStreamCandidate.Key)] = []
-        for (candidate, key, sender) in streams {
-            for held in candidate.held { packets.append((held.time, held.bytes, held.header, sender, key)) }
-        }
-        for packet in packets.sorted(by: { $0.time < $1.time }) {
-            try packet.bytes.withUnsafeBytes { bytes in
-                try deliver(
-                    bytes, header: packet.header, to: call, from: packet.sender, source: packet.key.source,
-                    destination: packet.key.destination, at: packet.time)
-            }
-        }
-    }
-
-    // MARK: - Call end
-
-    private func end(callID: String, description: CallDescription, reason: CallEndReason, at time: MediaTime) throws {
-        guard let key = keysByCallID[callID], let call = calls[key] else { return }
-        call.description = description
-        try end(key: key, reason: reason, at: time)
-    }
-
-    /// Ends a call: releases its endpoints (quarantined for a moment), and
-    /// has its executor finish it: commit its recording (or, for SRTP, its
-    /// index alone) and report it.
-    private func end(key: Int, reason: CallEndReason, at time: MediaTime) throws {
-        guard let call = calls[key] else { return }
-        forget(call)
-        if !call.session.signalled { diagnostics.count(.callsWithoutSignalling) }
-        let until = time.advanced(byNanoseconds: Int64(CaptureProcessor.endedMediaQuarantine * 1e9))
-        for (endpoint, _) in call.endpoints where claims[endpoint] == nil && quarantine.count < CaptureProcessor.maxQuarantined {
-            quarantine[endpoint] = until
-        }
-        endedCalls += 1
-        // What the router knows is read here; the call is the executor's from now on.
-        var report = self.report(call, reason: reason)
-        report.sequence = endedCalls
-        report.startEpoch = call.createdAt.seconds
-        report.endEpoch = call.lastActivity.seconds
-        report.answered = !call.session.signalled || call.answered
-        let (description, options, onRecording, onCallEnded, onCallFailed) = (call.description, options, onRecording, onCallEnded, onCallFailed)
-        let sources = call.legFacts
-        let session = call.session
-        try executor.complete(
-            session,
-            {
-                // The heavy part, on the call's worker: the last audio encoded, every file synced.
-                session.description = description
-                session.legSources = sources
-                if let failure = session.failure { throw failure }
-                return try session.finish(reason: reason)
-            },
-            then: { finished in
-                // What the end makes visible (the commit, the ledger row), in the executor's order.
-                var report = report
-                do {
-                    (report.outcome, report.recording) = try CaptureProcessor.complete(
-                        call, try finished.get(), reason: reason, options: options, onRecording: onRecording)
-                } catch {
-                    guard let onCallFailed else { throw error }
-                    session.discard()
-                    onCallFailed(report, error)
-                    return
-                }
-                try onCallEnded?(report)
-            })
-    }
-
-    /// Commits `call`'s finished recording, or writes the index of an SRTP
-    /// call; counts a call without media. Runs as the effect of the call's end.
-    private static func complete(
-        _ call: RoutedCall, _ finished: FinishedRecording?, reason: CallEndReason, options: ConvertOptions,
-        onRecording: (FinishedRecording) throws -> Void
-    ) throws -> (CallReport.Outcome, RecordingSummary?) {
-        let session = call.session
-        let diagnostics = session.diagnostics
-        if var finished {
-            finished.summary.ruleID = call.decision.ruleID
-            finished.summary.required = call.decision.required
-            finished.summary.callStartEpoch = call.createdAt.seconds
-            finished.summary.retainUntilEpoch = call.decision.retention.until(from: finished.summary.start.seconds)
-            finished.summary.onDemand = call.decision.onDemand
-            finished.summary.capturePackets = call.firstPacket...max(call.firstPacket, call.lastPacket)
-            try onRecording(finished)
-            return (.recorded, finished.summary)
-        }
-        if !call.decision.records { return (.notRecorded, nil) }
-        if call.encrypted || call.carriedCiphertext, let path = try call.writeEncryptedIndex(reason: reason, options: options) {
-            diagnostics.count(.callsEncrypted)
-            diagnostics.note(
-                "call \(RecordingNaming.safeForDisplay(call.description.callID)): "
-                    + (call.encrypted ? "SRTP media is not decrypted" : "the media is encrypted (\(call.encryptionKeying ?? "unknown") keying)")
-                    + "; not recorded, indexed in \(path)")
-            return (.encrypted(indexPath: path), nil)
-        }
-        diagnostics.count(.callsWithoutMedia)
-        if session.signalled && !call.answered { diagnostics.count(.callsNotAnswered) }
-        return (.notRecorded, nil)
-    }
-
-    /// What the router knows of `call` as it ends (the outcome is filled in once it is finished).
-    private func report(_ call: RoutedCall, reason: CallEndReason) -> CallReport {
-        let description = call.description
-        var report = CallReport(
-            callID: description.callID, caller: description.callerParty, callee: description.calleeParty,
-            direction: description.direction.rawValue, signalled: call.session.signalled, endReason: reason.name,
-            finalStatus: reason.finalStatus,
-            legs: CallSide.allCases.map { side in
-                let leg = call.legs[side.rawValue]
-                let types = Array(leg.payloadTypes)
-                // Named by the receiver's SDP (it says what it accepts), else the sender's, else RFC 3551.
-                let encodings = types.compactMap { pt in
-                    (description.media(of: side.opposite)?.media.format(for: pt) ?? description.media(of: side)?.media.format(for: pt)
-                        ?? RTPMap.staticPayloadType(pt))?.encoding
-                }
-                return CallReport.Leg(
-                    packets: leg.packets, encryptedPackets: leg.encryptedPackets, ssrcs: leg.ssrcs, payloadTypes: types,
-                    encodings: encodings)
-            },
-            outcome: .notRecorded, recording: nil)
-        report.decision = call.decision
-        report.openedBy = description.openedBy
-        return report
-    }
-
-    /// Removes every trace of `call` from the router: the call, its Call-ID,
-    /// its endpoint claims and its SSRCs.
-    private func forget(_ call: RoutedCall) {
-        calls.removeValue(forKey: call.key)
-        if call.session.signalled { keysByCallID.removeValue(forKey: call.description.callID) }
-        for leg in call.legs {
-            for ssrc in leg.ssrcs where legsBySSRC[ssrc]?.call == call.key { legsBySSRC.removeValue(forKey: ssrc) }
-        }
-        for (endpoint, _) in call.endpoints { release(endpoint, of: call.key) }
-    }
-
-    /// Once a second of capture time: ends calls idle past their timeout,
-    /// forgets stalled candidate flows and expired quarantine, skips TCP holes.
-    private func sweepIfDue(at time: MediaTime) throws {
-        if let last = lastSweep, time.seconds(since: last) < 1 { return }
-        lastSweep = time
-        try flushDropped()
-        var idle: [RoutedCall] = []
-        for call in calls.values where time.seconds(since: call.lastActivity) > timeout(of: call) { idle.append(call) }
-        for call in idle.sorted(by: { $0.lastActivity < $1.lastActivity }) {
-            if call.session.signalled { _ = tracker.remove(callID: call.description.callID) }
-            try end(key: call.key, reason: .timeout, at: time)
-        }
-        if !candidates.isEmpty {
-            let stalled = candidates.filter { time.seconds(since: $0.value.lastArrival) > CaptureProcessor.candidateTimeout }
-            for (key, candidate) in stalled {
-                candidates.removeValue(forKey: key)
-                diagnostics.count(.rtpUnmatched, by: candidate.held.count)
-            }
-        }
-        if !quarantine.isEmpty { quarantine = quarantine.filter { $0.value > time } }
-        try reassembler.sweep(at: time) { key, bytes in
-            try frameSIP(bytes, from: key.source, to: key.destination, at: time)
-        }
-    }
-
-    /// How long `call` may go without a packet: calls that are not expected
-    /// to send RTP (ringing without early media, on hold) wait longer.
-    private func timeout(of call: RoutedCall) -> Double {
-        if call.onHold { return max(options.idleTimeout, options.holdTimeout) }
-        if call.session.signalled && !call.answered && call.legs[0].packets == 0 && call.legs[1].packets == 0 {
-            return max(options.idleTimeout, options.ringTimeout)
-        }
-        return options.idleTimeout
-    }
-
-    /// Moves capture time on to `time` without a packet, and ends the calls
-    /// idle past their timeout by then: the live recorder's clock when the
-    /// input is silent (see `Recorder`). Earlier times are ignored.
-    public func advanceClock(to time: MediaTime) throws {
-        guard let current = now, time > current else { return }
-        now = time
-        try sweepIfDue(at: time)
-    }
-
-    /// Ends every call still in flight as cut (the capture ended) and commits it.
-    public func finish() throws {
-        slicer.reassembler.finish()
-        let time = now ?? MediaTime(nanoseconds: 0)
-        try tracker.finishAll(at: time) { event in
-            if case .ended(let call) = event {
-                try end(callID: call.callID, description: call, reason: .cut, at: time)
-            }
-        }
-        for call in calls.values.sorted(by: { $0.createdAt < $1.createdAt }) {
-            try end(key: call.key, reason: .cut, at: time)
-        }
-        for candidate in candidates.values { diagnostics.count(.rtpUnmatched, by: candidate.held.count) }
-        candidates.removeAll()
-        try flushDropped()
-    }
-
-    /// Drops every call in flight without committing (after a fatal error).
-    public func discardAll() {
-        for call in calls.values {
-            try? executor.discard(call.session)
-        }
-        calls.removeAll()
-        keysByCallID.removeAll()
-        claims.removeAll()
-        candidates.removeAll()
-        legsBySSRC.removeAll()
     }
 }

@@ -5,15 +5,19 @@ import RTP
 import SIP
 
 extension RoutedCall {
-    /// Writes the call index of a call whose media was SRTP: parties, times,
+    /// The call index of a call whose media was SRTP: parties, times,
     /// and per leg the codec the SDP named, SSRCs, packet, loss and jitter
     /// counts (the RTP header is sent in clear), with `skipped: "srtp"` and
     /// no audio, marked `encrypted` with its keying (`sdp`, or `zrtp` / `unknown`
     /// for ciphertext on a leg the SDP called plain RTP). Nothing is decoded:
     /// encrypted payloads would only be noise.
     ///
-    /// - Returns: the index file's path, or nil when no encrypted packet was seen.
-    func writeEncryptedIndex(reason: CallEndReason, options: ConvertOptions) throws -> String? {
+    /// Made on the router's thread as the call ends (it reads the router's
+    /// counts); written by `write(encryptedIndex:start:options:)` wherever
+    /// the call's end runs.
+    ///
+    /// - Returns: the index and the time of its first packet, or nil when no encrypted packet was seen.
+    func encryptedIndex(reason: CallEndReason) -> (index: CallIndex, start: MediaTime)? {
         guard let start = legs.compactMap(\.encryptedStatistics.firstArrival).min() else { return nil }
         let end = legs.compactMap(\.encryptedStatistics.lastArrival).max() ?? start
         let call = description
@@ -46,10 +50,16 @@ extension RoutedCall {
             finalStatus: reason.finalStatus, audio: nil, skipped: "srtp", channels: channels)
         index.encrypted = true
         index.encryptionKeying = encryptionKeying
+        return (index, start)
+    }
+
+    /// Writes an SRTP call's index (`encryptedIndex(reason:)`) beside the recordings.
+    /// - Returns: the index file's path.
+    static func write(encryptedIndex index: CallIndex, start: MediaTime, options: ConvertOptions) throws -> String {
         // Sealed like a recording's index when sealing is on (to its parties' keys as the catalog stands now).
         let seal = try options.sealer?.seal(caller: index.caller, callee: index.callee)
         let file = try seal.file(
-            directory: options.outputDirectory + "/" + RecordingNaming.dateFolder(start), name: id + ".json", space: options.diskSpace)
+            directory: options.outputDirectory + "/" + RecordingNaming.dateFolder(start), name: index.id + ".json", space: options.diskSpace)
         try file.write(try index.encoded())
         try file.sync()
         try file.publish()
