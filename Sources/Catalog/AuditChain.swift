@@ -87,9 +87,11 @@ public enum AuditChain {
 
     /// 16 bytes from the system's CSPRNG, as 32 hex digits.
     static func newSalt() -> String {
+        // Two 64-bit draws, not sixteen 8-bit ones: each draw is a getrandom(2) call, and a
+        // purge appends an entry (a salt) for each of a million recordings.
         var generator = SystemRandomNumberGenerator()
-        let bytes = (0..<16).map { _ in UInt8.random(in: 0...255, using: &generator) }
-        return FileDigest.hex(bytes)
+        let words = [generator.next(), generator.next()]
+        return FileDigest.hex(words.flatMap { word in (0..<8).map { UInt8(truncatingIfNeeded: word >> (8 * $0)) } })
     }
 
     /// Whether `text` is a recording id (`20261129T081530Z-3f9a1c2e`), so an
@@ -134,6 +136,78 @@ public enum AuditChain {
                 """,
             arguments: [now, actor, action, target, outcome, reason, detail, record.seq, recording, salt, personal, previous, hash])
         return record.seq
+    }
+
+    /// One entry to append: what `append(_:at:actor:...)` takes.
+    struct Entry {
+        var at: Double
+        var actor: String
+        var action: String
+        var target: String?
+        var outcome: String
+        var reason: String?
+        var detail: String?
+    }
+
+    /// The columns `append(_:entries:)` loads.
+    static let entryColumns = [
+        "at_epoch", "actor", "action", "target", "outcome", "reason", "detail", "seq", "recording_id", "salt", "personal_sha256",
+        "previous_sha256", "row_sha256", "redacted",
+    ]
+
+    /// Appends `entries` in order in the caller's transaction, as many
+    /// `append` calls would: each chained to the one before. The head is read
+    /// once and moved once, to the last entry (first, as in `append`, so a
+    /// second writer conflicts on it), and the rows go in as one bulk insert
+    /// (COPY on PostgreSQL) rather than a statement each. Returns the last seq.
+    @discardableResult
+    static func append(_ db: any SQLConnection, entries: [Entry]) throws -> Int64? {
+        guard !entries.isEmpty else { return nil }
+        guard let head = try db.queryOne(sql: "SELECT seq, row_sha256 FROM audit_head WHERE id = 1") else {
+            throw CatalogError(.database, "the audit log has no chain head (audit_head): the catalog was changed outside callrec")
+        }
+        let headSeq: Int64 = try head["seq"]
+        let headSHA256: String = try head["row_sha256"]
+        var seq = headSeq
+        var previous = headSHA256
+        var rows: [[SQLValue]] = []
+        rows.reserveCapacity(entries.count)
+        for entry in entries {
+            seq += 1
+            let salt = newSalt()
+            let personal = FileDigest.sha256(bytes: personalBytes(salt: salt, target: entry.target, reason: entry.reason, detail: entry.detail))
+            let recording = entry.target.flatMap { isRecordingID($0) ? $0 : nil }
+            let record = Record(
+                seq: seq, previousSHA256: previous, atEpoch: entry.at, actor: entry.actor, action: entry.action, outcome: entry.outcome,
+                recordingID: recording, personalSHA256: personal)
+            let hash = record.sha256
+            rows.append([
+                .real(entry.at), .text(entry.actor), .text(entry.action), entry.target.sqlValue, .text(entry.outcome), entry.reason.sqlValue,
+                entry.detail.sqlValue, .integer(seq), recording.sqlValue, .text(salt), .text(personal), .text(previous), .text(hash), .integer(0),
+            ])
+            previous = hash
+        }
+        let moved = try db.execute(
+            sql: "UPDATE audit_head SET seq = ?, row_sha256 = ? WHERE id = 1 AND seq = ? AND row_sha256 = ?",
+            arguments: [seq, previous, headSeq, headSHA256])
+        guard moved == 1 else {
+            throw CatalogError(.database, "the audit log's chain head moved under this transaction (another writer appended)")
+        }
+        try db.insert(into: "audit", columns: entryColumns, rows: rows)
+        return seq
+    }
+
+    /// `redact` for the entries about many recordings in one statement:
+    /// `list` is the `(?, ...)` of their ids, bound by `arguments`. Returns
+    /// the recording id of each entry redacted.
+    static func redact(_ db: any SQLConnection, recordingIDs list: String, arguments: SQLArguments) throws -> [String] {
+        try db.query(
+            sql: """
+                UPDATE audit SET target = NULL, reason = NULL, detail = NULL, salt = NULL, redacted = 1
+                WHERE recording_id IN \(list) AND redacted = 0 RETURNING recording_id
+                """,
+            arguments: arguments
+        ).map { try $0["recording_id"] }
     }
 
     /// Removes the personal fields (target, reason, detail) and the salt of

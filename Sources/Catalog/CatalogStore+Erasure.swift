@@ -29,7 +29,7 @@ extension CatalogStore {
             try audit("delete", target: id, outcome: .refused, by: actor, at: now, reason: reason, detail: "legal hold: \(recording.holdReason!)")
             throw CatalogError(.held, "recording \(id) is under legal hold (\(recording.holdReason!)); release it first")
         }
-        let report = try erase([recording], action: "delete", by: actor, reason: reason, at: now)
+        let report = try erase([recording.id], action: "delete", by: actor, reason: reason, at: now)
         try reclaimErasedRows()
         return report
     }
@@ -41,8 +41,8 @@ extension CatalogStore {
         try require(.admin, actor, action: "forget", target: "number \(number)", reason: reason, at: now)
         guard number.isExact else { throw CatalogError(.invalid, "forget takes an exact number, not a pattern ('\(number)')") }
         let matches = try read { db in
-            try CatalogRecording.fetchAll(
-                db, sql: "SELECT * FROM recordings WHERE (caller = ? OR callee = ?) AND state = 'committed' ORDER BY start_epoch, id",
+            try db.column(
+                String.self, sql: "SELECT id FROM recordings WHERE (caller = ? OR callee = ?) AND state = 'committed' ORDER BY start_epoch, id",
                 arguments: [number.text, number.text])
         }
         let report = try erase(matches, action: "forget", by: actor, reason: reason, at: now, forgetting: "number \(number)")
@@ -56,9 +56,18 @@ extension CatalogStore {
     }
 
     /// Removes every recording whose retention has ended by `now`, except
-    /// those under legal hold. Admin only; audited. Works in batches, so a
-    /// first purge of a large archive does not hold it all in memory.
+    /// those under legal hold. Admin only; audited. Works in batches of
+    /// `purgeBatch` (each one `erase`: a few set-based statements, every
+    /// file unlinked and each day folder synced once, the rows deleted in
+    /// one statement), so a first purge of a large archive neither holds it
+    /// all in memory nor makes a round trip per recording.
     public func purge(by actor: CatalogActor, reason: String?, at now: Double, dryRun: Bool = false) throws -> ErasureReport {
+        try purge(by: actor, reason: reason, at: now, dryRun: dryRun, batch: Self.purgeBatch)
+    }
+
+    /// `purge` erasing `batch` recordings a transaction (the tests take
+    /// small batches, so a few dozen recordings cross several).
+    package func purge(by actor: CatalogActor, reason: String?, at now: Double, dryRun: Bool, batch size: Int) throws -> ErasureReport {
         try require(.admin, actor, action: "purge", target: nil, reason: reason, at: now)
         var report = ErasureReport()
         let held = try read { db in
@@ -82,11 +91,11 @@ extension CatalogStore {
         let why = reason ?? "retention ended"
         while true {
             let batch = try read { db in
-                try CatalogRecording.fetchAll(
-                    db, sql: """
-                        SELECT * FROM recordings WHERE retain_until_epoch <= ? AND state = 'committed' AND hold_reason IS NULL
-                        ORDER BY retain_until_epoch, id LIMIT 500
-                        """, arguments: [now])
+                try db.column(
+                    String.self, sql: """
+                        SELECT id FROM recordings WHERE retain_until_epoch <= ? AND state = 'committed' AND hold_reason IS NULL
+                        ORDER BY retain_until_epoch, id LIMIT ?
+                        """, arguments: [now, size])
             }
             if batch.isEmpty { break }
             let done = try erase(batch, action: "purge", by: actor, reason: why, at: now)
@@ -98,10 +107,13 @@ extension CatalogStore {
         }
         if !report.erased.isEmpty { try reclaimErasedRows() }
         // Ledger rows past their retention go too, except a recording's that is still kept (held).
+        // NOT EXISTS, an anti-join on the primary key: `NOT IN (SELECT id ...)` is a hashed
+        // subplan on PostgreSQL only while the ids fit in work_mem, and a scan per row after.
         let ledgerRows = try write { db in
             try db.execute(
                 sql: """
-                    DELETE FROM call_ledger WHERE retain_until_epoch <= ?                     AND (recording_id IS NULL OR recording_id NOT IN (SELECT id FROM recordings))
+                    DELETE FROM call_ledger WHERE retain_until_epoch <= ?
+                    AND (recording_id IS NULL OR NOT EXISTS (SELECT 1 FROM recordings r WHERE r.id = call_ledger.recording_id))
                     """, arguments: [now])
         }
         try audit(
@@ -111,6 +123,12 @@ extension CatalogStore {
                 + (report.kept.isEmpty ? "" : ": " + report.kept.map(\.id).joined(separator: " ")))
         return report
     }
+
+    /// How many recordings one purge transaction erases: large enough that
+    /// a million are a few hundred transactions, small enough that one
+    /// batch's ids bind in a statement (`idsPerStatement`) and its files'
+    /// paths fit in memory many times over.
+    static let purgeBatch = idsPerStatement
 
     /// Sets a legal hold on recording `id` (admin only; audited).
     public func hold(id: String, reason: String, by actor: CatalogActor, at now: Double) throws {
@@ -135,48 +153,89 @@ extension CatalogStore {
         }
     }
 
-    /// Marks `recordings` (less the held ones) `deleting` with their audit
+    /// Marks the recordings `listed` (less the held ones) `deleting` with their audit
     /// entries, removes their files, then their rows. The caller reclaims
     /// the erased rows' space (`reclaimErasedRows`) once it has erased all
     /// it will. A recording whose files are in another storage (a shared
     /// PostgreSQL catalog) is left `deleting` for that storage's recorder or
     /// verify to finish, and reported as failed with the reason.
+    ///
+    /// Set-based, so that a purge of a million recordings is a few hundred
+    /// transactions rather than millions of round trips: each step is one
+    /// statement over the list's ids (`IN (?, ...)`, at most
+    /// `idsPerStatement` a statement), not one per recording. What it
+    /// writes is what erasing them one by one wrote: every recording still
+    /// gets an audit entry of its own (its files, its manifest withdrawn,
+    /// how many entries about it were redacted), chained in list order
+    /// (`AuditChain.append(_:entries:)`: one head read and moved, the rows
+    /// loaded in bulk), because `EvidenceVerifier` explains a withdrawn
+    /// manifest by the `purge done` entry about its recording.
     func erase(
-        _ recordings: [CatalogRecording], action: String, by actor: CatalogActor, reason: String?, at now: Double, forgetting number: String? = nil
+        _ listed: [String], action: String, by actor: CatalogActor, reason: String?, at now: Double, forgetting number: String? = nil
     ) throws -> ErasureReport {
         // The transaction may run more than once (PostgreSQL retries): it returns what it did.
-        let (kept, doomed) = try write { db -> ([(id: String, why: String)], [CatalogRecording]) in
-            var kept: [(id: String, why: String)] = []
-            var doomed: [CatalogRecording] = []
-            for listed in recordings {
-                // Read again inside the transaction: a hold set, or a commit begun, since the
-                // list was made wins over the erasure.
-                guard let recording = try CatalogRecording.fetchOne(db, id: listed.id), recording.state == .committed else { continue }
-                if recording.isHeld {
-                    kept.append((recording.id, "legal hold: \(recording.holdReason!)"))
-                    try Self.appendAudit(
-                        db, at: now, actor: actor, action: action, target: recording.id, outcome: .refused, reason: reason,
-                        detail: "kept: legal hold: \(recording.holdReason!)")
-                    continue
+        let (kept, doomed) = try write { db -> ([(id: String, why: String)], [(id: String, storage: String, files: [String])]) in
+            // Read again inside the transaction: a hold set, or a commit begun, since the
+            // list was made wins over the erasure.
+            var current: [String: (hold: String?, storage: String)] = [:]
+            try Self.forEachChunk(of: listed) { list, arguments in
+                for row in try db.query(
+                    sql: "SELECT id, hold_reason, storage FROM recordings WHERE id IN \(list) AND state = 'committed'", arguments: arguments)
+                {
+                    current[try row["id"]] = (try row["hold_reason"], try row["storage"])
                 }
-                try db.execute(sql: "UPDATE recordings SET state = 'deleting' WHERE id = ?", arguments: [recording.id])
+            }
+            let erasable = listed.filter { current[$0].map { $0.hold == nil } ?? false }
+            var files: [String: [String]] = [:]
+            var withdrawn: Set<String> = []
+            var redacted: [String: Int] = [:]
+            try Self.forEachChunk(of: erasable) { list, arguments in
+                try db.execute(
+                    sql: "UPDATE recordings SET state = 'deleting' WHERE id IN \(list) AND state = 'committed' AND hold_reason IS NULL",
+                    arguments: arguments)
                 // The ledger keeps that the call was seen and recorded, not who spoke.
-                try db.execute(sql: "UPDATE call_ledger SET caller = NULL, callee = NULL WHERE recording_id = ?", arguments: [recording.id])
-                try db.upsert(
-                    into: "erased", values: [("id", .text(recording.id)), ("at_epoch", .real(now)), ("action", .text(action))],
-                    conflict: ["id"])
-                let files = try Self.files(db, recording.id).map(\.path)
+                try db.execute(sql: "UPDATE call_ledger SET caller = NULL, callee = NULL WHERE recording_id IN \(list)", arguments: arguments)
+                try db.execute(
+                    sql: """
+                        INSERT INTO erased (id, at_epoch, action) SELECT id, ?, ? FROM recordings WHERE id IN \(list)
+                        ON CONFLICT (id) DO UPDATE SET at_epoch = excluded.at_epoch, action = excluded.action
+                        """,
+                    arguments: [now, action] + arguments)
+                for row in try db.query(
+                    sql: "SELECT recording_id, path FROM recording_files WHERE recording_id IN \(list) ORDER BY recording_id, position",
+                    arguments: arguments)
+                {
+                    files[try row["recording_id"], default: []].append(try row["path"])
+                }
                 // The manifest keeps its place in the chain, its hash and signature; its bytes
                 // (the parties) go. The entries about the recording keep their records and
                 // commitments; their personal fields go.
-                let withdrawn = try Self.withdrawManifests(db, recordingID: recording.id, as: action, at: now)
-                let redacted = try AuditChain.redact(db, recordingID: recording.id)
-                try Self.appendAudit(
-                    db, at: now, actor: actor, action: action, target: recording.id, outcome: .done, reason: reason,
-                    detail: "erased " + files.joined(separator: " ") + (withdrawn > 0 ? "; manifest withdrawn" : "")
-                        + (redacted > 0 ? "; \(redacted) audit entr\(redacted == 1 ? "y" : "ies") about it redacted" : ""))
-                doomed.append(recording)
+                for id in try Self.withdrawManifests(db, recordingIDs: list, arguments: arguments, as: action, at: now) { withdrawn.insert(id) }
+                for id in try AuditChain.redact(db, recordingIDs: list, arguments: arguments) { redacted[id, default: 0] += 1 }
             }
+            var kept: [(id: String, why: String)] = []
+            var doomed: [(id: String, storage: String, files: [String])] = []
+            var entries: [AuditChain.Entry] = []
+            for id in listed {
+                guard let row = current[id] else { continue }
+                if let hold = row.hold {
+                    kept.append((id, "legal hold: \(hold)"))
+                    entries.append(
+                        AuditChain.Entry(
+                            at: now, actor: actor.auditName, action: action, target: id, outcome: AuditEntry.Outcome.refused.rawValue,
+                            reason: reason, detail: "kept: legal hold: \(hold)"))
+                    continue
+                }
+                let paths = files[id] ?? []
+                let count = redacted[id] ?? 0
+                entries.append(
+                    AuditChain.Entry(
+                        at: now, actor: actor.auditName, action: action, target: id, outcome: AuditEntry.Outcome.done.rawValue, reason: reason,
+                        detail: "erased " + paths.joined(separator: " ") + (withdrawn.contains(id) ? "; manifest withdrawn" : "")
+                            + (count > 0 ? "; \(count) audit entr\(count == 1 ? "y" : "ies") about it redacted" : "")))
+                doomed.append((id, row.storage, paths))
+            }
+            try AuditChain.append(db, entries: entries)
             if let number {
                 // The number is the person's: earlier entries naming it are redacted, and the
                 // summary does not name it.
@@ -191,12 +250,19 @@ extension CatalogStore {
         }
         var report = ErasureReport()
         report.kept = kept
+        var here: [(id: String, files: [String])] = []
         for recording in doomed {
             if recording.storage != storage {
                 report.failed.append(
                     (recording.id, "its files are in storage \(recording.storage), not this one (\(storage)); its recorder, "
                         + "or catalog verify run there, finishes the erasure"))
-            } else if let failure = try finishDeletion(id: recording.id) {
+            } else {
+                here.append((recording.id, recording.files))
+            }
+        }
+        let failures = try finishDeletions(here)
+        for recording in here {
+            if let failure = failures[recording.id] {
                 report.failed.append((recording.id, failure))
             } else {
                 report.erased.append(recording.id)
@@ -208,18 +274,62 @@ extension CatalogStore {
     /// Removes the files of a `deleting` row, then the row. Returns why it
     /// could not, or nil when done.
     func finishDeletion(id: String) throws -> String? {
-        let files = try files(of: id)
-        for file in files {
-            let path = filePath(file.path)
-            for candidate in [path, CatalogStore.temporaryPath(of: path)] where unlink(candidate) != 0 && errno != ENOENT {
-                return "\(candidate): cannot remove: \(String(cString: strerror(errno)))"
+        try finishDeletions([(id, try files(of: id).map(\.path))])[id]
+    }
+
+    /// Removes the files of `deleting` rows (`files`: each row's catalogued
+    /// paths), then the rows, in one transaction. Every file and its
+    /// temporary name is unlinked, then each folder that held one is synced
+    /// once (not once a file: a purge's files share a few day folders), so
+    /// the removals are durable before any row goes — a crash in between
+    /// leaves `deleting` rows, which verify finishes. A row whose file
+    /// cannot be removed stays `deleting`; returns why, by id.
+    func finishDeletions(_ rows: [(id: String, files: [String])]) throws -> [String: String] {
+        var failures: [String: String] = [:]
+        var folders: Set<String> = []
+        var done: [String] = []
+        done.reserveCapacity(rows.count)
+        for row in rows {
+            var failure: String? = nil
+            files: for file in row.files {
+                let path = filePath(file)
+                for candidate in [path, CatalogStore.temporaryPath(of: path)] where unlink(candidate) != 0 && errno != ENOENT {
+                    failure = "\(candidate): cannot remove: \(String(cString: strerror(errno)))"
+                    break files
+                }
+                folders.insert(CatalogStore.folder(of: path))
             }
-            CatalogStore.syncFolder(of: path)
+            if let failure {
+                failures[row.id] = failure
+            } else {
+                done.append(row.id)
+            }
         }
+        for folder in folders { CatalogStore.syncFolder(folder) }
+        guard !done.isEmpty else { return failures }
         try write { db in
-            try db.execute(sql: "DELETE FROM recordings WHERE id = ? AND state = 'deleting'", arguments: [id])
+            try Self.forEachChunk(of: done) { list, arguments in
+                try db.execute(sql: "DELETE FROM recordings WHERE id IN \(list) AND state = 'deleting'", arguments: arguments)
+            }
         }
-        return nil
+        return failures
+    }
+
+    /// How many ids one statement binds: well inside SQLite's 32,766
+    /// variables and PostgreSQL's 65,535 parameters, with room for the
+    /// statement's other values.
+    static let idsPerStatement = 5_000
+
+    /// Calls `body` with `ids` a chunk at a time (at most `idsPerStatement`):
+    /// the `(?, ?, ...)` list of the chunk's placeholders, and the chunk's
+    /// ids as the arguments they bind.
+    static func forEachChunk(of ids: [String], _ body: (_ list: String, _ arguments: SQLArguments) throws -> Void) throws {
+        var start = 0
+        while start < ids.count {
+            let end = min(start + idsPerStatement, ids.count)
+            try body(placeholders(end - start), SQLArguments(ids[start..<end].map { SQLValue.text($0) }))
+            start = end
+        }
     }
 
     /// `2026-11-29`, the UTC day of `epoch`.
@@ -260,9 +370,19 @@ extension CatalogStore {
 
     /// Syncs the folder holding `path`, so a rename or unlink survives power loss.
     static func syncFolder(of path: String) {
+        syncFolder(folder(of: path))
+    }
+
+    /// The folder holding `path` (`.` for a bare name, `/` for one at the root).
+    static func folder(of path: String) -> String {
         let parts = path.split(separator: "/", omittingEmptySubsequences: false).dropLast()
         let folder = parts.isEmpty ? "." : parts.joined(separator: "/")
-        let fd = open(folder.isEmpty ? "/" : folder, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        return folder.isEmpty ? "/" : folder
+    }
+
+    /// Syncs `folder`, so the renames and unlinks in it survive power loss.
+    static func syncFolder(_ folder: String) {
+        let fd = open(folder, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         if fd >= 0 {
             fsync(fd)
             close(fd)

@@ -237,6 +237,21 @@ extension CatalogStore {
             arguments: [now, how, recordingID])
     }
 
+    /// `withdrawManifests` for many recordings in one statement: `list` is
+    /// the `(?, ...)` of their ids, bound by `arguments`. Returns the id of
+    /// each manifest withdrawn (a recording's once for each of its manifests).
+    static func withdrawManifests(
+        _ db: any SQLConnection, recordingIDs list: String, arguments: SQLArguments, as how: String, at now: Double
+    ) throws -> [String] {
+        try db.query(
+            sql: """
+                UPDATE manifests SET body = NULL, withdrawn_epoch = ?, withdrawn_as = ? WHERE recording_id IN \(list) AND withdrawn_as IS NULL
+                RETURNING recording_id
+                """,
+            arguments: [now, how] + arguments
+        ).map { try $0["recording_id"] }
+    }
+
     /// The manifest in force for `recordingID` (the newest not withdrawn), or nil.
     public func manifest(of recordingID: String) throws -> ManifestRecord? {
         try read { db in try Self.manifest(db, of: recordingID) }

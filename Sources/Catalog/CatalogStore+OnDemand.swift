@@ -72,7 +72,7 @@ extension CatalogStore {
             try audit("discard", target: id, outcome: .refused, by: actor, at: now, reason: reason, detail: why)
             throw CatalogError(.required, "refused: recording \(id) must be kept: \(why)")
         }
-        let report = try erase([recording], action: "discard", by: actor, reason: reason, at: now)
+        let report = try erase([recording.id], action: "discard", by: actor, reason: reason, at: now)
         try reclaimErasedRows()
         return report
     }

@@ -58,9 +58,17 @@ extension CatalogStore {
     /// runs. Returns the ids whose deletion was finished.
     @discardableResult
     public func finishDeletions() throws -> [String] {
+        // A purge run where the files are not leaves all its rows to this recorder: finished a
+        // batch at a time (`finishDeletions(_:)`), not a transaction each.
+        let deleting = try unsettledRows().filter { $0.state == .deleting }.map(\.id)
         var done: [String] = []
-        for row in try unsettledRows() where row.state == .deleting {
-            if try finishDeletion(id: row.id) == nil { done.append(row.id) }
+        var start = 0
+        while start < deleting.count {
+            let batch = Array(deleting[start..<min(start + Self.purgeBatch, deleting.count)])
+            let files = try files(ofRecordings: batch)
+            let failures = try finishDeletions(batch.map { ($0, (files[$0] ?? []).map(\.path)) })
+            done += batch.filter { failures[$0] == nil }
+            start += batch.count
         }
         if !done.isEmpty { try reclaimErasedRows() }
         return done

@@ -286,6 +286,89 @@ import Testing
         #expect(try store.auditLog(by: admin, at: later).contains { $0.action == "purge" && $0.target == F.id(2) && $0.reason == "retention ended" })
     }
 
+    /// A purge across several batches (five recordings a transaction here,
+    /// 5,000 in use) with holds mixed in: every guarantee of erasing one by
+    /// one holds for each recording — kept and reported under hold; in
+    /// `erased`, its manifest withdrawn, the entries about it redacted, an
+    /// entry of its own, its ledger row's parties cleared, files and row
+    /// gone — and the audit chain stays whole and verify finds nothing to do.
+    @Test(arguments: CatalogBackend.all)
+    func purgeInBatchesKeepsEveryGuaranteeWithHoldsMixedIn(backend: CatalogBackend) throws {
+        let store = try F.store(backend)
+        let day: Double = 86_400
+        let recorder = RecorderRecord(id: "0123456789abcdef", publicKeyPEM: "key", fingerprint: "SHA256:test", label: "test", registeredEpoch: 1)
+        try store.registerRecorder(recorder, by: admin, at: 1)
+        let ids = (1...23).map { F.id($0) }
+        for (n, id) in ids.enumerated() {
+            // The last three start a year later: not yet due.
+            try F.recordingWithFiles(store, id: id, caller: "+46700\(n)", start: 1_000_000 + Double(n) * 60 + (n >= 20 ? 365 * day : 0))
+            try store.write { db in
+                _ = try CatalogStore.appendManifest(db, recorderID: recorder.id, recordingID: id) { _, _ in
+                    (Array("{\"recording\":\"\(id)\",\"caller\":\"+46700\(n)\"}".utf8), [UInt8](repeating: 7, count: 64))
+                }
+            }
+            try F.tamper(
+                store, """
+                    INSERT INTO call_ledger (call_key, start_epoch, end_epoch, direction, caller, callee, signalled, outcome, recording_id,
+                        retain_until_epoch) VALUES (?, 1, 2, 'inbound', ?, '+4622', 1, 'recorded', ?, ?)
+                    """, ["call-\(id)", "+46700\(n)", id, 4_000_000_000])
+            if n % 2 == 0 { try store.audit("show", target: id, outcome: .done, by: admin, at: 2, reason: "complaint from +46700\(n)") }
+        }
+        let held = [ids[3], ids[4], ids[11], ids[19]]
+        for id in held { try store.hold(id: id, reason: "case 12", by: admin, at: 3) }
+        let due = Array(ids[0..<20]).filter { !held.contains($0) }
+        let later = Retention.default.until(from: 1_000_000 + 20 * 60) + 1
+
+        let report = try store.purge(by: admin, reason: nil, at: later, dryRun: false, batch: 5)
+        #expect(report.erased == due)
+        #expect(report.kept.map(\.id) == held && report.kept.allSatisfy { $0.why == "legal hold: case 12" })
+        #expect(report.failed.isEmpty, "\(report.failed)")
+        #expect(try store.allRecordings().map(\.id) == held + ids[20...])
+        for id in due {
+            #expect(try store.wasErased(id: id))
+            #expect(try store.files(of: id).isEmpty)
+            #expect(!F.exists(store.filePath("2026/11/29/\(id).opus")) && !F.exists(store.filePath("2026/11/29/\(id).json")))
+            let manifest = try #require(try store.manifests(of: id).first)
+            #expect(manifest.withdrawnAs == "purge" && manifest.body == nil)
+            let about = try store.auditChain(about: id)
+            let own = about.filter { $0.record.action == "purge" && $0.record.outcome == "done" }
+            #expect(own.count == 1)
+            // ids[i] is F.id(i + 1), whose last digit is odd when i is even: those were shown.
+            let shown = Int(id.suffix(1))! % 2 == 1
+            #expect(
+                own.first?.detail == "erased 2026/11/29/\(id).opus 2026/11/29/\(id).json; manifest withdrawn"
+                    + (shown ? "; 1 audit entry about it redacted" : ""), "\(id)")
+            #expect(about.filter { $0.record.action == "show" }.allSatisfy { $0.redacted && $0.reason == nil && $0.salt == nil })
+        }
+        for id in held {
+            #expect(try store.manifest(of: id)?.body != nil)
+            #expect(!(try store.auditChain(about: id)).contains { $0.redacted })
+        }
+        #expect(
+            try store.hasAuditEntry(
+                action: "purge", target: "retention", detailContaining: "erased \(due.count), kept 4 under legal hold: " + held.joined(separator: " ")))
+        // The ledger keeps every call, without the parties of the erased ones.
+        let parties = try store.read { db in
+            try db.query(sql: "SELECT recording_id, caller FROM call_ledger").reduce(into: [String: String?]()) {
+                $0.updateValue(try $1["caller"], forKey: try $1["recording_id"])
+            }
+        }
+        #expect(parties.count == ids.count)
+        #expect(due.allSatisfy { parties[$0] == .some(nil) } && held.allSatisfy { parties[$0] != .some(nil) })
+
+        // The chain: every entry's record hashes to what it claims and links to the one before.
+        let chain = try store.auditChain(from: 0, limit: 10_000)
+        var previous = AuditChain.genesis
+        for (n, entry) in chain.enumerated() {
+            #expect(entry.record.seq == Int64(n + 1) && entry.record.previousSHA256 == previous && entry.rowSHA256 == entry.record.sha256)
+            if let bytes = entry.personalBytes { #expect(FileDigest.sha256(bytes: bytes) == entry.record.personalSHA256) }
+            previous = entry.rowSHA256 ?? ""
+        }
+        #expect(try store.auditHead()?.sha256 == previous)
+        let verified = try store.verify(dryRun: false, importer: nil, by: admin, at: later)
+        #expect(verified.isClean && verified.healthy == held.count + 3, "\(verified)")
+    }
+
     @Test(arguments: CatalogBackend.all)
     func holdBlocksDeletionUntilReleased(backend: CatalogBackend) throws {
         let store = try F.store(backend)
