@@ -61,6 +61,18 @@ let package = Package(
             path: "Benchmarks/CatalogFind",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
         ),
+        // Purging a million expired recordings (issue 18, item 4), both backends.
+        .executableTarget(
+            name: "Retention",
+            dependencies: [
+                .product(name: "Benchmark", package: "benchmark"),
+                .product(name: "Catalog", package: "callrec"),
+                .product(name: "CatalogPostgres", package: "callrec"),
+                .product(name: "CallrecTestSupport", package: "callrec"),
+            ],
+            path: "Benchmarks/Retention",
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        ),
         .executableTarget(
             name: "CallLedger",
             dependencies: [

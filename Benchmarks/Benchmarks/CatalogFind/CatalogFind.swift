@@ -21,7 +21,10 @@ import Foundation
 /// use (loaded once, kept between runs); otherwise a throw-away server is
 /// started (as the tests start it) and loaded in each run.
 /// `CALLREC_BENCH_ROWS` changes the million (10,000,000 takes a few minutes
-/// to load through COPY).
+/// to load through COPY). `CALLREC_BENCH_BACKENDS` names the backends to
+/// load and measure, `sqlite,postgresql` unless set (10M rows load into
+/// SQLite far slower than through COPY: `postgresql` alone runs the finds
+/// there and says that SQLite was left out).
 let benchmarks: @Sendable () -> Void = {
     Benchmark.defaultConfiguration = .init(
         metrics: [.wallClock, .cpuTotal, .mallocCountTotal, .peakMemoryResident],
@@ -34,14 +37,16 @@ let benchmarks: @Sendable () -> Void = {
     let rows = ProcessInfo.processInfo.environment["CALLREC_BENCH_ROWS"].flatMap(Int.init) ?? 1_000_000
     let size = rows % 1_000_000 == 0 ? "\(rows / 1_000_000)M" : "\(rows)"
     let probe = rows / 2 + 12_345
-    let sqlite = try! GeneratedCatalog.sqlite(rows: rows)
-    let postgres = try! GeneratedCatalog.postgres(rows: rows)
+    let backends = GeneratedCatalog.backends()
+    let sqlite = backends.contains("sqlite") ? try! GeneratedCatalog.sqlite(rows: rows) : nil
+    let postgres = backends.contains("postgresql") ? try! GeneratedCatalog.postgres(rows: rows) : nil
 
     for (store, backend) in [(sqlite, ""), (postgres, ", PostgreSQL")] {
+        guard let store else { continue }
         finds(in: store, named: "among \(size)\(backend)", probe: probe)
         servePages(in: store, named: "among \(size)\(backend)", probe: probe)
     }
-    bulkLoads(postgres: postgres)
+    if let postgres { bulkLoads(postgres: postgres) }
 }
 
 /// The finds of `callrec catalog find`, each expecting what the generated catalog holds.
@@ -137,6 +142,22 @@ enum GeneratedCatalog {
         r.dtmfCount = k % 7 == 0 ? 1 : 0
         r.silenceShare = Double(k % 100) / 100
         return r
+    }
+
+    /// The backends `CALLREC_BENCH_BACKENDS` names (`sqlite`, `postgresql`,
+    /// comma-separated; both unless set). A name it does not know stops the
+    /// run, and a backend left out is said on standard error, so a run never
+    /// measures less than it appears to.
+    static func backends() -> Set<String> {
+        guard let names = ProcessInfo.processInfo.environment["CALLREC_BENCH_BACKENDS"] else { return ["sqlite", "postgresql"] }
+        let chosen = Set(names.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces).lowercased() })
+        for name in chosen where name != "sqlite" && name != "postgresql" {
+            fatalError("CALLREC_BENCH_BACKENDS: '\(name)' is not a backend (sqlite, postgresql)")
+        }
+        for name in ["sqlite", "postgresql"] where !chosen.contains(name) {
+            FileHandle.standardError.write(Data("CALLREC_BENCH_BACKENDS=\(names): \(name) is not measured in this run\n".utf8))
+        }
+        return chosen
     }
 
     /// Inserts recordings 0..<rows, 50,000 per transaction; returns the seconds it took.
