@@ -5,7 +5,7 @@
 SWIFT ?= swift
 DEMO_CAPTURES = Fixtures/g711u-2legs-20ms.pcap Fixtures/g711a-2legs-20ms.pcap
 
-.PHONY: setup python-deps browser-deps browser-test serve-load serve-load-hour build release demo test fixtures bench bench-check clean fuzz fuzz-build fuzz-replay fuzz-long fuzz-corpus fuzz-seed fuzz-minimise soak
+.PHONY: setup bench-deps python-deps browser-deps browser-test serve-load serve-load-hour build release demo test fixtures bench bench-check clean fuzz fuzz-build fuzz-replay fuzz-long fuzz-corpus fuzz-seed fuzz-minimise soak
 
 setup:
 	@./scripts/setup.sh
@@ -139,7 +139,13 @@ soak: setup
 	.build/release/soak --calls $(SOAK_CALLS) --seconds $(SOAK_SECONDS) --callrec .build/release/callrec
 
 # The package-benchmark suites (Benchmarks/ is its own package).
-bench: setup
+# tshark, the peer ReadSliceDemux measures inspect against (`tshark -q -z rtp,streams`): installed for the
+# benchmarks only, not for the tests.
+bench-deps: setup
+	@command -v tshark >/dev/null 2>&1 || { echo "bench: installing tshark"; sudo=""; [ "$$(id -u)" -eq 0 ] || sudo=sudo; \
+	  $$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq tshark; }
+
+bench: bench-deps
 	cd Benchmarks && $(SWIFT) package --disable-sandbox benchmark
 
 # Fails if a change makes conversion or capture reading allocate more than the
@@ -147,7 +153,7 @@ bench: setup
 # allocation adds thousands. Refresh after a deliberate change with
 #   cd Benchmarks && swift package --disable-sandbox benchmark thresholds update --target Convert
 # (then rename the written files: spaces, not underscores, as the check reads them).
-bench-check: setup
+bench-check: bench-deps
 	cd Benchmarks && $(SWIFT) package --disable-sandbox benchmark thresholds check --target Convert --target ReadSliceDemux
 
 clean:
