@@ -42,6 +42,8 @@ let package = Package(
         .library(name: "Evidence", targets: ["Evidence"]),
         .library(name: "Keyring", targets: ["Keyring"]),
         .library(name: "Serve", targets: ["Serve"]),
+        // The shared value types (times, civil dates): for the benchmarks, which build on them.
+        .library(name: "CallrecCore", targets: ["CallrecCore"]),
         .library(name: "CallrecTestSupport", targets: ["CallrecTestSupport"]),
         .library(name: "CallSynthesis", targets: ["CallSynthesis"]),
     ],

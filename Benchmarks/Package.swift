@@ -66,6 +66,7 @@ let package = Package(
             name: "Retention",
             dependencies: [
                 .product(name: "Benchmark", package: "benchmark"),
+                .product(name: "CallrecCore", package: "callrec"),
                 .product(name: "Catalog", package: "callrec"),
                 .product(name: "CatalogPostgres", package: "callrec"),
                 .product(name: "CallrecTestSupport", package: "callrec"),

@@ -1,4 +1,5 @@
 import Benchmark
+import CallrecCore
 import CallrecTestSupport
 import Catalog
 import CatalogPostgres
@@ -151,30 +152,18 @@ final class RetentionCatalog: @unchecked Sendable {
 
     /// `20250101T000011Z-0000000b`: a recording id (a time and 8 hex digits), so audit entries name it.
     static func id(_ k: Int) -> String {
-        let (y, m, d, seconds) = civil(firstStart + Double(k) * 11.5)
-        return String(format: "%04d%02d%02dT%02d%02d%02dZ-%08x", y, m, d, seconds / 3600, seconds / 60 % 60, seconds % 60, k)
+        let t = civil(firstStart + Double(k) * 11.5)
+        return String(format: "%04d%02d%02dT%02d%02d%02dZ-%08x", t.year, t.month, t.day, t.hour, t.minute, t.second, k)
     }
 
     /// `2025/01/01`, the day folder of a recording that started at `start`.
     static func dayFolder(_ start: Double) -> String {
-        let (y, m, d, _) = civil(start)
-        return String(format: "%04d/%02d/%02d", y, m, d)
+        let t = civil(start)
+        return String(format: "%04d/%02d/%02d", t.year, t.month, t.day)
     }
 
-    /// The UTC year, month, day and second of the day of `epoch` (the civil-from-days algorithm).
-    static func civil(_ epoch: Double) -> (Int, Int, Int, Int) {
-        let t = Int(epoch.rounded(.down))
-        let days = t / 86_400
-        let z = days + 719_468
-        let era = z / 146_097
-        let doe = z - era * 146_097
-        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
-        let mp = (5 * doy + 2) / 153
-        let d = doy - (153 * mp + 2) / 5 + 1
-        let m = mp < 10 ? mp + 3 : mp - 9
-        return (yoe + era * 400 + (m <= 2 ? 1 : 0), m, d, t % 86_400)
-    }
+    /// The UTC date and time of `epoch` (CallrecCore's civil-from-days, as the catalog files recordings).
+    static func civil(_ epoch: Double) -> CivilTime { CivilTime(epochSeconds: Int64(epoch.rounded(.down))) }
 
     func files(of r: CatalogRecording) -> [CatalogFile] {
         let stem = String(r.audioPath.dropLast(".opus".count))
