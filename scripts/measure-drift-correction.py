@@ -11,8 +11,11 @@ the decode against itself scores 4.55.
     pip install pesq numpy scipy
     swift build && scripts/measure-drift-correction.py [path/to/callrec] > drift.tsv
 
-Environment: MINUTES (20), DRIFTS (0.001,-0.001), CORRECTIONS
-(resample,silence), MAKE_FIXTURES (.build/debug/make-fixtures).
+Environment: MINUTES (20), DRIFTS (0.001,-0.001; 0 is the control: the same
+leg, no drift), CORRECTIONS (resample,silence), VOICES (caller-male: the
+drifting caller speaks in espeak's en-us+m3 and the callee in en-gb+f3;
+caller-female swaps them, since Opus codes the two voices differently
+well), MAKE_FIXTURES (.build/debug/make-fixtures).
 """
 import audioop, glob, json, os, subprocess, sys, tempfile
 import numpy as np, scipy.signal, soundfile
@@ -23,6 +26,7 @@ CALLREC = sys.argv[1] if len(sys.argv) > 1 else os.path.join(ROOT, ".build/debug
 MAKE_FIXTURES = os.environ.get("MAKE_FIXTURES", os.path.join(ROOT, ".build/debug/make-fixtures"))
 MINUTES = int(os.environ.get("MINUTES", "20"))
 CORRECTIONS = os.environ.get("CORRECTIONS", "resample,silence").split(",")
+VOICES = {"caller-male": ("en-us+m3", "en-gb+f3"), "caller-female": ("en-gb+f3", "en-us+m3")}[os.environ.get("VOICES", "caller-male")]
 DRIFTS = [float(d) for d in os.environ.get("DRIFTS", "0.001,-0.001").split(",")]
 LINES = [
     ("Hello, this is Anna from the support desk, how can I help you today?", "Hi Anna. My phone drops every call after about two minutes, since Monday."),
@@ -42,7 +46,7 @@ def conversation():
     """Alternating turns with half a second between them, repeated for MINUTES."""
     caller, callee = [], []
     for mine, theirs in LINES:
-        a, b = spoken(mine, "en-us+m3"), spoken(theirs, "en-gb+f3")
+        a, b = spoken(mine, VOICES[0]), spoken(theirs, VOICES[1])
         gap = np.zeros(4000, np.int16)
         caller += [a, gap, np.zeros(len(b), np.int16), gap]
         callee += [np.zeros(len(a), np.int16), gap, b, gap]
