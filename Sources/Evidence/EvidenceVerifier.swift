@@ -91,7 +91,7 @@ public struct EvidenceReport: Sendable {
 /// against its manifest, each checkpoint (the catalog's, and copies kept
 /// elsewhere) against both chains. Memory stays flat: everything is read a
 /// page at a time.
-public struct EvidenceVerifier {
+public struct EvidenceVerifier: Sendable {
     /// The catalog.
     public let catalog: CatalogStore
     /// Checkpoints copied from outside the catalog (record's JSON lines, the journal).
@@ -110,13 +110,34 @@ public struct EvidenceVerifier {
         let recorders = try checkRecorders(&report)
         let checkpoints = try catalog.checkpoints().map { stored in (stored: true, copy: Checkpoint.Copy(body: stored.body, signature: stored.signature), id: stored.id) }
         let all = checkpoints + outsideCheckpoints.map { (stored: false, copy: Optional($0), id: Int64(0)) }
-        let auditAt = try checkAuditChain(&report, needed: Set(all.compactMap { $0.copy?.auditSeq }))
-        var manifestAt: [String: [Int64: String]] = [:]
-        for recorder in recorders {
-            let needed = Set(all.compactMap { $0.copy?.recorder == recorder.record.id ? $0.copy?.manifestSequence : nil })
-            manifestAt[recorder.record.id] = try checkManifestChain(recorder, &report, needed: needed)
+        // The audit chain (a SHA-256 or two per entry) and the scans of the recordings on another
+        // thread, while this one walks the manifest chains: run before and after the chains, they
+        // left one core idle. Each part's findings go into a report of its own, joined below in the
+        // order they were made in before (audit, manifests, recordings without one), and the first
+        // error thrown in that order is the one verify throws.
+        let neededAudit = Set(all.compactMap { $0.copy?.auditSeq })
+        let aside = Pending { [self] in
+            var audit = EvidenceReport(), recordings = EvidenceReport()
+            let at = Result { try checkAuditChain(&audit, needed: neededAudit) }
+            let scanned = Result { try checkRecordingsHaveManifests(&recordings) }
+            return (audit: audit, at: at, recordings: recordings, scanned: scanned)
         }
-        try checkRecordingsHaveManifests(&report)
+        var chains = EvidenceReport()
+        var manifestAt: [String: [Int64: String]] = [:]
+        let walked = Result {
+            for recorder in recorders {
+                let needed = Set(all.compactMap { $0.copy?.recorder == recorder.record.id ? $0.copy?.manifestSequence : nil })
+                manifestAt[recorder.record.id] = try checkManifestChain(recorder, &chains, needed: needed)
+            }
+        }
+        let done = aside.wait()
+        let auditAt = try done.at.get()
+        try walked.get()
+        try done.scanned.get()
+        report.auditEntries = done.audit.auditEntries
+        report.manifests = chains.manifests
+        report.signaturesChecked = chains.signaturesChecked
+        report.findings += done.audit.findings + chains.findings + done.recordings.findings
         // Checkpoints: signed by a known recorder, and the chains still pass through what they signed.
         let keys = Dictionary(uniqueKeysWithValues: recorders.map { ($0.record.id, $0.key) })
         for (stored, copy, id) in all {
@@ -267,16 +288,21 @@ public struct EvidenceVerifier {
         var previousSequence: Int64 = 0
         var previousHash: String? = nil
         var page = try catalog.manifests(recorderID: id, after: 0, limit: pageSize)
+        let key = recorder.key
+        var checking = Pending { [page] in ManifestPageCheck(page: page, key: key) }
         while !page.isEmpty {
             // Signatures and bytes on the other cores, while this thread reads what the catalog
-            // holds about the page's recordings and fetches the next page: the Ed25519
-            // verifications are most of verify's CPU, and waiting for them before each page's
-            // queries left a core idle for the queries' time on every page.
-            let checking = PendingPageCheck(page: page, key: recorder.key)
+            // holds about the page's recordings, fetches the next page and makes this page's
+            // findings: the Ed25519 verifications are most of verify's CPU. The next page's
+            // check starts as soon as the page is fetched, before this one's is waited for, so
+            // that a core that finished its share of this page's signatures, or that this
+            // thread's work after the wait would have left idle, takes the next page's.
             let live = page.filter { $0.withdrawnAs == nil }, withdrawn = page.filter { $0.withdrawnAs != nil }
             let known = try PageLookups(catalog: catalog, live: live, withdrawn: withdrawn)
             let next = page.count < pageSize ? [] : try catalog.manifests(recorderID: id, after: page[page.count - 1].sequence, limit: pageSize)
+            let checkingNext = next.isEmpty ? nil : Pending { [next] in ManifestPageCheck(page: next, key: key) }
             let checked = checking.wait()
+            if let checkingNext { checking = checkingNext }
             report.signaturesChecked += checked.signed
             for (k, manifest) in page.enumerated() {
                 report.manifests += 1
@@ -431,23 +457,24 @@ struct PageLookups {
     }
 }
 
-/// A page's `ManifestPageCheck` running on other threads; `wait()` gives it.
-final class PendingPageCheck: @unchecked Sendable {
+/// A value made on another thread (a page's `ManifestPageCheck`, the audit
+/// chain's walk); `wait()` gives it.
+final class Pending<Value>: @unchecked Sendable {
     private let done = DispatchGroup()
     // SAFETY: written once by the job before it leaves `done`, read only after waiting for `done`.
-    private var result: ManifestPageCheck?
+    private var value: Value?
 
-    init(page: [ManifestRecord], key: VerifyingKey?) {
+    init(_ make: @escaping @Sendable () -> Value) {
         done.enter()
         DispatchQueue.global().async { [self] in
-            result = ManifestPageCheck(page: page, key: key)
+            value = make()
             done.leave()
         }
     }
 
-    func wait() -> ManifestPageCheck {
+    func wait() -> Value {
         done.wait()
-        return result!
+        return value!
     }
 }
 

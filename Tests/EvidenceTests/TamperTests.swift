@@ -256,6 +256,35 @@ import Testing
         expectFinding(try findings(c), .recorderUnregistered, "recorder \(RecorderIdentity.id(of: rogue.publicKey))", "added outside callrec")
     }
 
+    /// Verify reads a page of rows at a time, the audit chain on one thread and the manifests'
+    /// pages on others, each page's signatures checked while the next is fetched: whatever the
+    /// page size, breaks in both chains and a recording gone are found the same, in one order
+    /// (the audit chain's, then the manifests', then the recordings').
+    @Test func theFindingsAndTheirOrderDoNotDependOnThePageSize() throws {
+        let c = try converted()
+        for n in 0..<5 { try c.store.audit("show", target: c.ids[0], outcome: .done, by: Self.admin, at: 10 + Double(n), reason: "r\(n)") }
+        let head = try #require(try c.store.auditHead()).seq
+        let manifest = try #require(try c.store.manifest(of: c.ids[0]))
+        let forged = Array(String(decoding: try #require(manifest.body), as: UTF8.self).replacingOccurrences(of: "+4681234567", with: "+4681234500").utf8)
+        let signature = try SigningKey().signature(for: forged)
+        func hex(_ bytes: [UInt8]) -> String { bytes.map { String(format: "%02x", $0) }.joined() }
+        try sqlite(
+            c,
+            "DROP TRIGGER audit_no_update; DROP TRIGGER audit_no_delete; DROP TRIGGER manifests_no_update; "
+                + "UPDATE audit SET actor = 'operator:someone-else' WHERE seq = \(head - 3); DELETE FROM audit WHERE seq = \(head - 1); "
+                + "UPDATE manifests SET body = X'\(hex(forged))', signature = X'\(hex(signature))', sha256 = '\(FileDigest.sha256(bytes: forged))' WHERE recording_id = '\(c.ids[0])'; "
+                + "DELETE FROM recording_files WHERE recording_id = '\(c.ids[1])'; DELETE FROM recordings WHERE id = '\(c.ids[1])'")
+        var verifier = EvidenceVerifier(catalog: c.store)
+        let whole = try verifier.verify().findings
+        #expect(whole.map(\.kind) == [.auditAltered, .auditMissing, .manifestSignature, .manifestLink, .recordingGone], "\(whole)")
+        for size in [1, 2, 3] {
+            verifier.pageSize = size
+            let report = try verifier.verify()
+            #expect(report.findings == whole, "page size \(size)")
+            #expect(report.manifests == 2 && report.signaturesChecked == 2 && report.auditEntries == Int(head) - 1, "page size \(size)")
+        }
+    }
+
     @Test func aRecordingWithoutAManifestIsFound() throws {
         let c = try converted()
         let id = c.ids[0]
