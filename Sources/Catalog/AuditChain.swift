@@ -112,30 +112,21 @@ public enum AuditChain {
         }
         let previousSeq: Int64 = try head["seq"]
         let previous: String = try head["row_sha256"]
-        let salt = newSalt()
-        let personal = FileDigest.sha256(bytes: personalBytes(salt: salt, target: target, reason: reason, detail: detail))
-        let recording = target.flatMap { isRecordingID($0) ? $0 : nil }
-        let record = Record(
-            seq: previousSeq + 1, previousSHA256: previous, atEpoch: now, actor: actor, action: action, outcome: outcome,
-            recordingID: recording, personalSHA256: personal)
-        let hash = record.sha256
+        let seq = previousSeq + 1
+        let (row, hash) = link(
+            Entry(at: now, actor: actor, action: action, target: target, outcome: outcome, reason: reason, detail: detail), seq: seq,
+            previous: previous)
         // The head moves first: of two PostgreSQL writers that read the same head, the
         // second then conflicts on the head row (a serialization failure, run again)
         // rather than on the new entry's seq (a unique violation, which is not).
         let moved = try db.execute(
             sql: "UPDATE audit_head SET seq = ?, row_sha256 = ? WHERE id = 1 AND seq = ? AND row_sha256 = ?",
-            arguments: [record.seq, hash, previousSeq, previous])
+            arguments: [seq, hash, previousSeq, previous])
         guard moved == 1 else {
             throw CatalogError(.database, "the audit log's chain head moved under this transaction (another writer appended)")
         }
-        try db.execute(
-            sql: """
-                INSERT INTO audit (at_epoch, actor, action, target, outcome, reason, detail, seq, recording_id, salt, personal_sha256,
-                    previous_sha256, row_sha256, redacted)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0)
-                """,
-            arguments: [now, actor, action, target, outcome, reason, detail, record.seq, recording, salt, personal, previous, hash])
-        return record.seq
+        try db.execute(sql: insertEntrySQL, arguments: SQLArguments(row))
+        return seq
     }
 
     /// One entry to append: what `append(_:at:actor:...)` takes.
@@ -154,6 +145,30 @@ public enum AuditChain {
         "at_epoch", "actor", "action", "target", "outcome", "reason", "detail", "seq", "recording_id", "salt", "personal_sha256",
         "previous_sha256", "row_sha256", "redacted",
     ]
+
+    /// The INSERT of one entry's row, `entryColumns` in order.
+    static let insertEntrySQL =
+        "INSERT INTO audit (\(entryColumns.joined(separator: ", "))) VALUES (\(Array(repeating: "?", count: entryColumns.count).joined(separator: ", ")))"
+
+    /// Links `entry` into the chain at `seq`, after the entry whose row hash
+    /// is `previous`: a new salt, the commitment to its personal fields, its
+    /// record and that record's hash. Returns the row's values
+    /// (`entryColumns` in order) and the hash the next entry links to. What
+    /// both `append`s make of an entry, one at a time or in bulk.
+    static func link(_ entry: Entry, seq: Int64, previous: String) -> (row: [SQLValue], hash: String) {
+        let salt = newSalt()
+        let personal = FileDigest.sha256(bytes: personalBytes(salt: salt, target: entry.target, reason: entry.reason, detail: entry.detail))
+        let recording = entry.target.flatMap { isRecordingID($0) ? $0 : nil }
+        let record = Record(
+            seq: seq, previousSHA256: previous, atEpoch: entry.at, actor: entry.actor, action: entry.action, outcome: entry.outcome,
+            recordingID: recording, personalSHA256: personal)
+        let hash = record.sha256
+        let row: [SQLValue] = [
+            .real(entry.at), .text(entry.actor), .text(entry.action), entry.target.sqlValue, .text(entry.outcome), entry.reason.sqlValue,
+            entry.detail.sqlValue, .integer(seq), recording.sqlValue, .text(salt), .text(personal), .text(previous), .text(hash), .integer(0),
+        ]
+        return (row, hash)
+    }
 
     /// Appends `entries` in order in the caller's transaction, as many
     /// `append` calls would: each chained to the one before. The head is read
@@ -174,17 +189,8 @@ public enum AuditChain {
         rows.reserveCapacity(entries.count)
         for entry in entries {
             seq += 1
-            let salt = newSalt()
-            let personal = FileDigest.sha256(bytes: personalBytes(salt: salt, target: entry.target, reason: entry.reason, detail: entry.detail))
-            let recording = entry.target.flatMap { isRecordingID($0) ? $0 : nil }
-            let record = Record(
-                seq: seq, previousSHA256: previous, atEpoch: entry.at, actor: entry.actor, action: entry.action, outcome: entry.outcome,
-                recordingID: recording, personalSHA256: personal)
-            let hash = record.sha256
-            rows.append([
-                .real(entry.at), .text(entry.actor), .text(entry.action), entry.target.sqlValue, .text(entry.outcome), entry.reason.sqlValue,
-                entry.detail.sqlValue, .integer(seq), recording.sqlValue, .text(salt), .text(personal), .text(previous), .text(hash), .integer(0),
-            ])
+            let (row, hash) = link(entry, seq: seq, previous: previous)
+            rows.append(row)
             previous = hash
         }
         let moved = try db.execute(
