@@ -44,6 +44,9 @@ let package = Package(
         .library(name: "Serve", targets: ["Serve"]),
         // The shared value types (times, civil dates): for the benchmarks, which build on them.
         .library(name: "CallrecCore", targets: ["CallrecCore"]),
+        // For the benchmarks too: the capture reader and slicer (CallLedger), and AtomicFile (EvidenceCost).
+        .library(name: "Capture", targets: ["Capture"]),
+        .library(name: "Output", targets: ["Output"]),
         .library(name: "CallrecTestSupport", targets: ["CallrecTestSupport"]),
         .library(name: "CallSynthesis", targets: ["CallSynthesis"]),
     ],

@@ -35,7 +35,7 @@ let package = Package(
         ("Record", ["LiveRecorder", "CallMedia", "Throughput"]),
         ("ReadSliceDemux", ["Inspection"]),
         ("SealedFiles", ["Sealing", "Catalog", "Conversion", "CallMedia"]),
-        ("EvidenceCost", ["Evidence", "Catalog", "CallMedia"]),
+        ("EvidenceCost", ["Evidence", "Catalog", "Output"]),
     ].map { name, modules -> Target in
         .executableTarget(
             name: name,
@@ -81,7 +81,10 @@ let package = Package(
                 .product(name: "Catalog", package: "callrec"),
                 .product(name: "CatalogPostgres", package: "callrec"),
                 .product(name: "CallrecTestSupport", package: "callrec"),
-                // The per-packet path (CaptureProcessor) and the leg's media span (CallMedia).
+                .product(name: "CallrecCore", package: "callrec"),
+                // The capture read and sliced (CaptureSource, PacketSlicer), the per-packet path
+                // (CaptureProcessor) and the leg's media span (CallMedia).
+                .product(name: "Capture", package: "callrec"),
                 .product(name: "Pipeline", package: "callrec"),
                 .product(name: "CallMedia", package: "callrec"),
             ],
