@@ -176,7 +176,7 @@ let package = Package(
         .testTarget(name: "CallMediaTests", dependencies: ["CallMedia", "CallrecCore", "Capture", "Codecs", "RTP", "CallrecTestSupport"]),
         .testTarget(name: "InspectionTests", dependencies: ["Inspection", "CallrecCore", "Capture", "CallrecTestSupport"]),
         .testTarget(
-            name: "LiveRecorderTests", dependencies: ["LiveRecorder", "Conversion", "CallMedia", "Commit", "Catalog", "CallrecCore", "CallrecTestSupport"]
+            name: "LiveRecorderTests", dependencies: ["LiveRecorder", "Conversion", "CallMedia", "Commit", "Catalog", "Output", "CallrecCore", "CallrecTestSupport"]
         ),
         // End to end: captures through the router, each call's media and the commit, to files and catalog.
         .testTarget(

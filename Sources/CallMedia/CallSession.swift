@@ -407,6 +407,12 @@ package final class CallSession {
         index.longestSilenceS = Self.round(finished.analysis.longestSilence)
         index.silenceShare = (finished.analysis.silenceShare * 1000).rounded() / 1000
         index.peaks = finished.analysis.peaks.map { String($0.path.split(separator: "/").last!) }
+        // Said only when some audio was encoded below the configured complexity (the live recorder under overload).
+        if finished.complexity.contains(where: { $0.complexity != options.opus.complexity }) {
+            index.opusComplexity = finished.complexity.map {
+                CallIndex.ComplexitySpan(complexity: $0.complexity, fromS: max(0, Self.round(Double($0.fromSample) / Double(sampleRate))))
+            }
+        }
         return index
     }
 

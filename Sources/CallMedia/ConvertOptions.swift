@@ -78,6 +78,10 @@ public struct ConvertOptions: Sendable {
     /// Recorder) once the catalog is open, when `complianceRecipients` is not
     /// empty; nil writes everything in the clear.
     public var sealer: (any RecordingSealer)? = nil
+    /// The complexity Opus encodes each next frame with, when it may change
+    /// during a call (the live recorder under overload); nil: always
+    /// `opus.complexity` (convert).
+    public var opusComplexity: OpusComplexityLevel? = nil
 
     public init(
         outputDirectory: String = "recordings", opus: OpusSettings = .default, idleTimeout: Double = 120,

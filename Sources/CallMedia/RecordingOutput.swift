@@ -47,6 +47,13 @@ final class RecordingOutput {
     /// One channel of a frame, for the mono and split layouts.
     private var monoFrame: [Int16]
     private var open: Open?
+    /// The shared complexity the live recorder may lower under overload (nil: convert, or not Opus).
+    private let complexityLevel: OpusComplexityLevel?
+    /// The complexity the files are being encoded with, and each change: the
+    /// timeline position (samples) from which a complexity was used, the first
+    /// at the recording's start. Appended to only when the level changes.
+    private var encodedComplexity: Int
+    private var complexitySteps: [(position: Int64, complexity: Int)] = []
 
     /// The files, once the first frame is final.
     private struct Open {
@@ -87,6 +94,10 @@ final class RecordingOutput {
         var samples: Int64
         /// Speech, talk time and the peaks files.
         var analysis: CallAnalysis.Result
+        /// The Opus complexities the files were encoded with: samples from
+        /// time zero at which each began, in order; empty when the complexity
+        /// could not change (convert) or the format is not Opus.
+        var complexity: [(fromSample: Int64, complexity: Int)]
     }
 
     /// - Parameters:
@@ -121,6 +132,8 @@ final class RecordingOutput {
         stretches = Array(repeating: nil, count: inputs)
         sourceBandwidths = Array(repeating: nil, count: inputs)
         monoFrame = [Int16](repeating: 0, count: frameSamples)
+        complexityLevel = options.format == .opus ? options.opusComplexity : nil
+        encodedComplexity = options.opus.complexity
     }
 
     /// Samples the legs hold back for late packets before audio is final.
@@ -158,6 +171,11 @@ final class RecordingOutput {
             channels: channels, sampleRate: sampleRate, options: options.peaks, directory: directory, id: id, space: options.diskSpace, seal: seal)
         open = Open(id: id, directory: directory, start: start, startPosition: startPosition, sinks: sinks, analysis: analysis)
         for c in 0..<channels { applySourceBandwidth(channel: c) }
+        if let complexityLevel {
+            encodedComplexity = complexityLevel.current
+            if encodedComplexity != options.opus.complexity { for sink in sinks { sink.setComplexity(encodedComplexity) } }
+            complexitySteps = [(startPosition, encodedComplexity)]
+        }
     }
 
     /// Notes the band of `channel`'s audio (half the rate it was decoded at:
@@ -285,6 +303,12 @@ final class RecordingOutput {
         // The first frame starts the timeline.
         if open == nil { try create(startPosition: position) }
         let sinks = open!.sinks
+        // Under overload the recorder changes the complexity of every call from its next frame.
+        if let complexityLevel, complexityLevel.current != encodedComplexity {
+            encodedComplexity = complexityLevel.current
+            for sink in sinks { sink.setComplexity(encodedComplexity) }
+            complexitySteps.append((position, encodedComplexity))
+        }
         // The taps see the call's two channels as they are encoded, whatever the file layout.
         try open!.analysis.process(frame)
         switch layout {
@@ -321,7 +345,8 @@ final class RecordingOutput {
         let analysis = try open.analysis.finish(total: total)
         return Finished(
             id: open.id, directory: open.directory, start: open.start, startPosition: open.startPosition,
-            files: open.sinks.map(\.file), format: format, layout: layout, samples: total, analysis: analysis)
+            files: open.sinks.map(\.file), format: format, layout: layout, samples: total, analysis: analysis,
+            complexity: complexitySteps.map { ($0.position - open.startPosition, $0.complexity) })
     }
 
     /// Drops the recording; its temporary files are removed.

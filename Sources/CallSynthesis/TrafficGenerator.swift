@@ -55,6 +55,16 @@ public struct TrafficGenerator {
     /// `chunkBytes` bytes (the first chunk starts with the pcap file header).
     /// Memory is the chunk and the calls in progress, whatever the duration.
     public func generate(chunkBytes: Int = 1 << 20, _ write: (UnsafeRawBufferPointer) throws -> Void) rethrows -> Summary {
+        try generate(chunkBytes: chunkBytes, chunkSeconds: .infinity) { chunk, _ in try write(chunk) }
+    }
+
+    /// The same, each chunk handed over with the capture time of its last
+    /// packet (seconds from `start`), and cut after at most `chunkSeconds` of
+    /// capture time: a feeder that writes each chunk once the wall clock has
+    /// reached that time plays the traffic at its own pace (`soak --pace`).
+    public func generate(
+        chunkBytes: Int = 1 << 20, chunkSeconds: Double, _ write: (UnsafeRawBufferPointer, Double) throws -> Void
+    ) rethrows -> Summary {
         var summary = Summary()
         var buffer = PcapWriter().bytes  // the file header
         buffer.reserveCapacity(chunkBytes + 4096)
@@ -66,6 +76,8 @@ public struct TrafficGenerator {
         }
         var calls: [Call?] = Array(repeating: nil, count: concurrentCalls)
         var heap = EventHeap()
+        var chunkStart = 0.0
+        var lastTime = 0.0
         var callNumber = 0
         var inProgress = 0
         for k in lines.indices { heap.push(time: lines[k].nextStart, line: k) }
@@ -86,6 +98,13 @@ public struct TrafficGenerator {
                 summary.peakConcurrent = max(summary.peakConcurrent, inProgress)
             }
             var call = calls[k]!
+            if !buffer.isEmpty, time - chunkStart >= chunkSeconds {
+                summary.bytes += buffer.count
+                try buffer.withUnsafeBytes { try write($0, lastTime) }
+                buffer.removeAll(keepingCapacity: true)
+                chunkStart = time
+            }
+            lastTime = time
             let at = start.advanced(byNanoseconds: Int64((time * 1e9).rounded()))
             switch call.next(samplesPerPacket: samplesPerPacket) {
             case .sip(let frame):
@@ -107,12 +126,13 @@ public struct TrafficGenerator {
             }
             if buffer.count >= chunkBytes {
                 summary.bytes += buffer.count
-                try buffer.withUnsafeBytes { try write($0) }
+                try buffer.withUnsafeBytes { try write($0, lastTime) }
                 buffer.removeAll(keepingCapacity: true)
+                chunkStart = time
             }
         }
         summary.bytes += buffer.count
-        try buffer.withUnsafeBytes { try write($0) }
+        try buffer.withUnsafeBytes { try write($0, lastTime) }
         return summary
     }
 

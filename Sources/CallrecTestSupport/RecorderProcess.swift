@@ -118,9 +118,9 @@ public final class RecorderProcess: @unchecked Sendable {
         return (process.terminationStatus, process.terminationReason == .uncaughtSignal)
     }
 
-    /// The JSON objects printed so far, the signed checkpoints among them left out.
+    /// The JSON objects printed so far, the signed checkpoints and overload steps among them left out.
     public var calls: [[String: Any]] {
-        objects.filter { $0["checkpoint"] == nil }
+        objects.filter { $0["checkpoint"] == nil && $0["overload"] == nil }
     }
 
     /// The signed checkpoints printed so far among the JSON lines (`{"checkpoint": ..., "signature": ...}`).

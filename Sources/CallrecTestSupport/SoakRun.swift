@@ -81,7 +81,9 @@ public enum SoakRun {
         progress: (@Sendable (Double, Int) -> Void)? = nil
     ) throws -> Report {
         let began = Date()
-        let recorder = try RecorderProcess(["--out", output, "--status-interval", "0"] + arguments, binary: callrec)
+        // As fast as it takes it, the run measures what the configured complexity sustains: the overload
+        // control stays off (it would lower the complexity as soon as the recorder runs slower than real time).
+        let recorder = try RecorderProcess(["--out", output, "--status-interval", "0", "--overload-lag", "0"] + arguments, binary: callrec)
         let pid = recorder.pid
         let samples = Samples()
         let sampling = DispatchGroup()
@@ -119,8 +121,8 @@ public enum SoakRun {
                 outcomes["unparsable", default: 0] += 1
                 continue
             }
-            // The signed checkpoints among the lines are not calls.
-            if object["checkpoint"] != nil { continue }
+            // The signed checkpoints and the overload steps among the lines are not calls.
+            if object["checkpoint"] != nil || object["overload"] != nil { continue }
             outcomes[object["outcome"] as? String ?? "?", default: 0] += 1
             if (object["seq"] as? Int) != expected { inOrder = false }
             expected += 1

@@ -221,7 +221,9 @@ public struct RecordingCommitter {
             }
             audio = RecordingManifest.Audio(
                 format: options.format.rawValue, channels: options.channelLayout.rawValue, sampleRate: rate,
-                bitrate: isOpus ? perFile : nil, complexity: isOpus ? options.opus.complexity : nil,
+                // The lowest complexity any of the audio was encoded with (the index lists each, with times).
+                bitrate: isOpus ? perFile : nil,
+                complexity: isOpus ? index.opusComplexity?.map(\.complexity).min() ?? options.opus.complexity : nil,
                 opusStreams: isOpus ? options.opus.layout.rawValue : nil)
         } else {
             audio = RecordingManifest.Audio(

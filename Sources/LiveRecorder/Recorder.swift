@@ -70,6 +70,8 @@ public final class Recorder: @unchecked Sendable {
         /// Seconds between two signed checkpoints of the audit and manifest
         /// chains (one more is made when the recorder stops); 0: only then.
         public var checkpointInterval: Double = 300
+        /// When Opus complexity is lowered because the workers fall behind (`OverloadControl`).
+        public var overload = OverloadSettings()
 
         /// Settings with `convert`'s options and one worker per core.
         public init(convert: ConvertOptions, jobs: Int = ProcessInfo.processInfo.activeProcessorCount) {
@@ -90,16 +92,21 @@ public final class Recorder: @unchecked Sendable {
         /// Each coverage failure (a required call that ended without a complete
         /// recording), as its JSON line, on the same thread as `call`, after its call's line.
         public var coverageFailure: @Sendable (String) -> Void
+        /// Each overload step (Opus complexity lowered or raised, still behind at
+        /// the lowest), as its JSON line, on the same thread as `call` and in turn with the calls' lines.
+        public var overload: @Sendable (String) -> Void
 
         /// Events delivered to these closures.
         public init(
             call: @escaping @Sendable (FinishedCall) -> Void, message: @escaping @Sendable (String) -> Void,
-            checkpoint: @escaping @Sendable (String) -> Void = { _ in }, coverageFailure: @escaping @Sendable (String) -> Void = { _ in }
+            checkpoint: @escaping @Sendable (String) -> Void = { _ in }, coverageFailure: @escaping @Sendable (String) -> Void = { _ in },
+            overload: @escaping @Sendable (String) -> Void = { _ in }
         ) {
             self.call = call
             self.message = message
             self.checkpoint = checkpoint
             self.coverageFailure = coverageFailure
+            self.overload = overload
         }
     }
 
@@ -108,6 +115,7 @@ public final class Recorder: @unchecked Sendable {
         case call(FinishedCall)
         case checkpoint(String)
         case coverageFailure(String)
+        case overload(String)
     }
 
     /// Why `run` returned.
@@ -147,6 +155,10 @@ public final class Recorder: @unchecked Sendable {
         public var dropped: Drops
         /// Lines of finished calls not written because the output was not read.
         public var linesDropped: Int
+        /// Overload: steps of Opus complexity down and up, and the lowest any frame was encoded with.
+        public var complexityStepsDown = 0
+        public var complexityStepsUp = 0
+        public var lowestComplexity: Int? = nil
         /// Every count of the run (front and workers).
         public var counters: [(name: String, value: Int)]
         /// Notes about unusual input, at most `Diagnostics.maxNotes`.
@@ -174,6 +186,9 @@ public final class Recorder: @unchecked Sendable {
         var callsOverLimit = 0
         var streamsOverLimit = 0
         var tcpOverLimit = 0
+        /// The capture time the front had reached, and the wall clock (monotonic) when it was there.
+        var capture: MediaTime? = nil
+        var routedAt = 0.0
     }
 
     /// The repairs made at start-up (nil when another writer held the catalog).
@@ -218,6 +233,10 @@ public final class Recorder: @unchecked Sendable {
     private var statusRequested = false
     private var monitorDone = false
     private var workers: CallWorkers? = nil
+    /// The complexity every call encodes its next frame with (nil: never changed: `overload.lag` 0, or not Opus).
+    private let complexityLevel: OpusComplexityLevel?
+    /// The overload control: changed by the status thread alone, read by `run` after that thread has ended.
+    private var overload: OverloadControl? = nil
 
     /// The file whose presence at start says the previous recorder did not stop cleanly.
     public static let runningMarker = ".callrec-record.running"
@@ -288,6 +307,15 @@ public final class Recorder: @unchecked Sendable {
         }
         var options = settings.convert
         options.diskSpace = space
+        // A capture file (given by name, or redirected to standard input) is read as fast as the
+        // recorder takes it: nothing is owed to the clock, so its complexity never changes.
+        if settings.overload.lag > 0 && options.format == .opus && !Recorder.isRegularFile(input) {
+            let level = OpusComplexityLevel(options.opus.complexity)
+            options.opusComplexity = level
+            complexityLevel = level
+        } else {
+            complexityLevel = nil
+        }
         let ids = RecordingCommitter.recordingIDs(for: self.catalog)
         options.recordingIDs = ids
         options.sealer = try CatalogSealer.forOptions(options, catalog: self.catalog)
@@ -433,6 +461,7 @@ public final class Recorder: @unchecked Sendable {
                     case .call(let call): events.call(call)
                     case .checkpoint(let text): events.checkpoint(text)
                     case .coverageFailure(let text): events.coverageFailure(text)
+                    case .overload(let text): events.overload(text)
                     }
                 }) != .finished
             {}
@@ -479,6 +508,7 @@ public final class Recorder: @unchecked Sendable {
         if inputError != nil, reason == .endOfInput { reason = .inputFailed }
         if failure != nil { reason = .failed }
         let counts = ledger.counts
+        let overload = self.overload
         if !keepMarker {
             System.remove(marker)
             AtomicFile.syncDirectory(of: marker)
@@ -488,12 +518,19 @@ public final class Recorder: @unchecked Sendable {
                 + "\(counts.noMedia) without media, \(counts.encrypted) encrypted, \(counts.failed) failed, "
                 + "\(counts.dropped) dropped; \(counts.coverageFailures) coverage failure\(counts.coverageFailures == 1 ? "" : "s")"
                 + (drops.total > 0 ? "; \(Self.describe(drops)) packets dropped" : "")
-                + (lines.dropped > 0 ? "; \(lines.dropped) lines not written (standard output was not read)" : ""))
-        return Summary(
+                + (lines.dropped > 0 ? "; \(lines.dropped) lines not written (standard output was not read)" : "")
+                + (overload.map { $0.stepsDown > 0 ? "; overload: Opus complexity lowered \($0.stepsDown) time\($0.stepsDown == 1 ? "" : "s") (lowest \($0.lowest)), raised \($0.stepsUp), ending at \($0.current)" : "" } ?? ""))
+        var summary = Summary(
             reason: reason, error: failure.map { String(describing: $0) } ?? inputError, recorded: counts.recorded,
             skipped: counts.skipped, encrypted: counts.encrypted, noMedia: counts.noMedia, failed: counts.failed,
             droppedCalls: counts.dropped, coverageFailures: counts.coverageFailures, packets: diagnostics[.packetsRead], captured: capturedCount, dropped: drops, linesDropped: lines.dropped,
             counters: diagnostics.nonZero.map { ($0.0.name, $0.1) }, notes: diagnostics.notes)
+        if let overload {
+            summary.complexityStepsDown = overload.stepsDown
+            summary.complexityStepsUp = overload.stepsUp
+            summary.lowestComplexity = overload.lowest
+        }
+        return summary
     }
 
     /// One packet in the reader's queue; its bytes travel beside it.
@@ -631,7 +668,8 @@ public final class Recorder: @unchecked Sendable {
         let state = FrontState(
             packets: d[.packetsRead], callsInFlight: processor.callsInFlight, callsEnded: processor.callsEnded, dialogs: processor.dialogsInFlight,
             candidateStreams: processor.candidateStreams, callsOverLimit: d[.callsDroppedOverLimit],
-            streamsOverLimit: d[.rtpStreamsOverLimit], tcpOverLimit: d[.tcpFlowsOverLimit])
+            streamsOverLimit: d[.rtpStreamsOverLimit], tcpOverLimit: d[.tcpFlowsOverLimit], capture: processor.now,
+            routedAt: monotonicSeconds())
         mutex.lock()
         front = state
         mutex.unlock()
@@ -660,11 +698,15 @@ public final class Recorder: @unchecked Sendable {
     private func monitorLoop() {
         var next = settings.statusInterval > 0 ? monotonicSeconds() + settings.statusInterval : Double.infinity
         var nextCheckpoint = settings.checkpointInterval > 0 ? monotonicSeconds() + settings.checkpointInterval : Double.infinity
+        var nextLook = complexityLevel != nil ? monotonicSeconds() + settings.overload.interval : Double.infinity
         var previous: (packets: Int, at: Double) = (0, monotonicSeconds())
         mutex.lock()
+        if let complexityLevel {
+            overload = OverloadControl(configured: complexityLevel.current, settings: settings.overload, now: monotonicSeconds())
+        }
         while !monitorDone {
             if !statusRequested {
-                let wake = min(next, nextCheckpoint)
+                let wake = min(next, nextCheckpoint, nextLook)
                 if wake.isFinite {
                     mutex.wait(seconds: max(0, wake - monotonicSeconds()))
                 } else {
@@ -673,6 +715,14 @@ public final class Recorder: @unchecked Sendable {
             }
             if monitorDone { break }
             let now = monotonicSeconds()
+            if now >= nextLook {
+                nextLook = now + settings.overload.interval
+                let state = front
+                mutex.unlock()
+                lookAtLoad(state, at: now)
+                mutex.lock()
+                continue
+            }
             if now >= nextCheckpoint {
                 nextCheckpoint = now + settings.checkpointInterval
                 mutex.unlock()
@@ -691,6 +741,24 @@ public final class Recorder: @unchecked Sendable {
             mutex.lock()
         }
         mutex.unlock()
+    }
+
+    /// One look of the overload control (status thread): steps the complexity
+    /// of every call's next frame, and says each step on standard error and among the JSON lines.
+    private func lookAtLoad(_ state: FrontState, at now: Double) {
+        guard let complexityLevel, let capture = state.capture else { return }
+        let work = workers?.fill.now ?? 0
+        let read = packets.fill.now
+        mutex.lock()
+        let step = overload?.look(
+            now: now, routedAt: state.routedAt, capture: Double(capture.nanoseconds) / 1e9, readFill: read, workFill: work)
+        let level = overload?.current
+        mutex.unlock()
+        guard let step, let level else { return }
+        complexityLevel.set(level)
+        let line = OverloadLine(step, configured: settings.convert.opus.complexity, at: Date().timeIntervalSince1970, capture: capture)
+        events.message(line.message)
+        lines.push(.overload(line.jsonLine), bytes: UnsafeRawBufferPointer(start: nil, count: 0), wait: false)
     }
 
     /// `callrec: status: up 2h03m; calls: 187 in flight, 4321 recorded, ...; packets: ...; queues: ...`
@@ -718,6 +786,14 @@ public final class Recorder: @unchecked Sendable {
         }
         if let full = space.fullSince {
             parts.append("DISK FULL for \(Int(full.seconds.rounded())) s (\(full.path))")
+        }
+        mutex.lock()
+        let overload = self.overload
+        mutex.unlock()
+        if let overload, overload.current != overload.configured || overload.lag > overload.settings.lag {
+            parts.append(
+                "overload: Opus complexity \(overload.current) (configured \(overload.configured)), "
+                    + "\(String(format: "%.1f", overload.lag)) s behind, \(overload.stepsDown) steps down, \(overload.stepsUp) up")
         }
         return "callrec: status: " + parts.joined(separator: "; ")
     }
@@ -768,6 +844,14 @@ public final class Recorder: @unchecked Sendable {
             lines.append("callrec:   ... and \(report.temporaryFilesRemoved.count - 20) more temporary files")
         }
         return lines
+    }
+
+    /// Whether the input is a regular file (a replay), not a pipe, FIFO or interface.
+    static func isRegularFile(_ input: CaptureSource.Input) -> Bool {
+        guard input.interface == nil, let path = input.path else { return false }
+        var status = stat()
+        let result = path == "-" ? fstat(0, &status) : stat(path, &status)
+        return result == 0 && (status.st_mode & S_IFMT) == S_IFREG
     }
 
     /// Creates the running marker (the process id inside), synced.

@@ -32,11 +32,15 @@ public protocol AudioSink: AnyObject {
     /// The highest frequency `channel`'s source carries, in Hz, from now on:
     /// a lossy coder spends no bits above it; a lossless one ignores it.
     func setSourceBandwidth(channel: Int, hz: Int)
+    /// Encodes the next frames with Opus complexity `complexity`; a lossless sink ignores it.
+    func setComplexity(_ complexity: Int)
 }
 
 extension AudioSink {
     /// Lossless files keep whatever they are given.
     public func setSourceBandwidth(channel: Int, hz: Int) {}
+    /// Lossless files have no complexity to set.
+    public func setComplexity(_ complexity: Int) {}
 }
 
 extension OggOpusWriter: AudioSink {}

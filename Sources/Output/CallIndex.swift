@@ -174,6 +174,25 @@ public struct CallIndex: Codable, Sendable, Equatable {
         }
     }
 
+    /// One Opus complexity the recording was encoded with, from where it started
+    /// (the live recorder lowers it under overload and raises it again).
+    public struct ComplexitySpan: Codable, Sendable, Equatable {
+        /// The libopus complexity, 0 (fastest) to 10.
+        public var complexity: Int
+        /// Where the audio encoded at it starts, in seconds from the recording's start.
+        public var fromS: Double
+
+        public init(complexity: Int, fromS: Double) {
+            self.complexity = complexity
+            self.fromS = fromS
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case complexity
+            case fromS = "from_s"
+        }
+    }
+
     /// One codec a leg carried, from where it started (a re-INVITE changes it).
     public struct CodecSpan: Codable, Sendable, Equatable {
         /// `PCMU`, `PCMA` or `G722`.
@@ -262,6 +281,11 @@ public struct CallIndex: Codable, Sendable, Equatable {
     public var extraFiles: [String] { peaks }
     /// `stereo` (channel per speaker in one file), `mono` (both mixed) or `split` (a file per speaker).
     public var layout: String?
+    /// The Opus complexities the audio was encoded with, in time order, when
+    /// the live recorder lowered the configured one during the call because
+    /// it fell behind (overload); nil when every frame was encoded at the
+    /// configured complexity (always in convert).
+    public var opusComplexity: [ComplexitySpan]? = nil
     public var channels: [Channel]
     /// DTMF digits (RFC 4733 events) in time order.
     public var dtmf: [DTMF] = []
@@ -303,6 +327,7 @@ public struct CallIndex: Codable, Sendable, Equatable {
     enum CodingKeys: String, CodingKey {
         case version, id, caller, callee, direction, signalling, start, channels, audio, skipped, dtmf, format, layout, peaks, sealed
         case audioFiles = "audio_files"
+        case opusComplexity = "opus_complexity"
         case overtalkS = "overtalk_s"
         case longestSilenceS = "longest_silence_s"
         case silenceShare = "silence_share"

@@ -145,6 +145,13 @@ public final class OggOpusWriter {
         return band
     }
 
+    /// Encodes the next frames with `complexity` (0 to 10): libopus takes the
+    /// change at any frame, the stream stays one valid stream.
+    /// The corresponding C call is `opus_multistream_encoder_ctl(OPUS_SET_COMPLEXITY)`.
+    public func setComplexity(_ complexity: Int) {
+        _ = callrec_opus_ms_set_complexity(encoder, Int32(complexity))
+    }
+
     /// libopus's version string (`libopus 1.3.1`).
     public static var libraryVersion: String { String(cString: opus_get_version_string()) }
 

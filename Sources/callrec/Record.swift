@@ -53,6 +53,16 @@ struct Record: ParsableCommand {
             error says it; the status line counts them, and the recorder keeps recording (coverage \
             failures do not change the exit status). Calls turned away at --max-calls are entered as dropped.
 
+            Overload. When the workers fall behind a paced input (the packets being routed were captured \
+            more than --overload-lag seconds longer ago than the least they ever were, and a queue is at \
+            least half full), the recorder lowers Opus complexity step by step (the configured one, 2 less, \
+            ..., 0) for every call from its next frame, at most one step every 5 s, and raises it again \
+            one step at a time after 30 s caught up. Each step is a line on standard error and \
+            {"overload": {...}} among the JSON lines; the status line shows the level; each call's index \
+            lists the complexities its audio was encoded with (opus_complexity) and its manifest the \
+            lowest. Still behind at 0: a pipe's writer is held back, a live interface drops and counts. \
+            A capture file (named, or redirected to standard input) is not paced: its complexity never changes.
+
             Time is the capture's: when no packet arrives at all, it moves on with the wall clock \
             so idle calls still end.
 
@@ -113,6 +123,12 @@ struct Record: ParsableCommand {
             valueName: "seconds"))
     var checkpointInterval: Double = 300
 
+    @Option(
+        help: ArgumentHelp(
+            "Seconds the packets may run behind the wall clock, beyond the least they ever did, before the recorder "
+                + "lowers Opus complexity to keep up (see Overload); 0: never lower it.", valueName: "seconds"))
+    var overloadLag: Double = OverloadSettings().lag
+
     @Flag(name: .shortAndLong, help: "At the end, also print what was skipped and why (malformed, late, unmatched packets).")
     var verbose = false
 
@@ -124,6 +140,7 @@ struct Record: ParsableCommand {
         if !(rulesInterval > 0) { throw ValidationError("--rules-interval must be more than 0 seconds") }
         if !(flushInterval >= 0.02 && flushInterval <= 60) { throw ValidationError("--flush-interval must be between 0.02 and 60 seconds") }
         if !(checkpointInterval >= 0) { throw ValidationError("--checkpoint-interval must be 0 or more seconds") }
+        if !(overloadLag >= 0) { throw ValidationError("--overload-lag must be 0 or more seconds") }
     }
 
     func run() throws {
@@ -135,6 +152,7 @@ struct Record: ParsableCommand {
         settings.diskFullWait = diskFullWait
         settings.rulesInterval = rulesInterval
         settings.checkpointInterval = checkpointInterval
+        settings.overload.lag = overloadLag
         settings.afterCommitStep = Convert.crashInjection()
         settings.actor = .operator(operatorLogin())
         let stdout = FileHandleOutput.standardOutput
@@ -143,7 +161,8 @@ struct Record: ParsableCommand {
             call: { stdout.write($0.jsonLine + "\n") },
             message: { stderr.write($0 + "\n") },
             checkpoint: { stdout.write($0 + "\n") },
-            coverageFailure: { stdout.write($0 + "\n") })
+            coverageFailure: { stdout.write($0 + "\n") },
+            overload: { stdout.write($0 + "\n") })
         let recorder = try openingRecorder { try Recorder(settings: settings, input: source.input(capture: input), events: events, catalog: try recording.openCatalog()) }
         let files = System.raiseOpenFileLimit()
         if files / 3 < settings.convert.maxCalls {
