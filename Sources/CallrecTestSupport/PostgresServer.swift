@@ -136,6 +136,9 @@ public final class PostgresServer: @unchecked Sendable {
             "listen_addresses=''", "unix_socket_directories='\(folder)'", "fsync=off", "synchronous_commit=off", "full_page_writes=off",
             "max_connections=300", "shared_buffers=32MB", "max_locks_per_transaction=256", "max_pred_locks_per_transaction=256",
         ].map { "-c " + $0 }.joined(separator: " ")
+            // More settings for profiling a benchmark, e.g. "-c log_min_duration_statement=50 -c logging_collector=on
+            // -c log_directory='/tmp/pg-log'" (the server's folder, its log with it, goes at exit).
+            + (ProcessInfo.processInfo.environment["CALLREC_PG_SERVER_OPTIONS"].map { " " + $0 } ?? "")
         // The server must not inherit this process's descriptors: Foundation's Process learns
         // that a child exited when the last copy of a socket it gives the child closes, and a
         // server holding pg_ctl's copy would leave us waiting for pg_ctl until the server stops.
