@@ -5,7 +5,7 @@
 SWIFT ?= swift
 DEMO_CAPTURES = Fixtures/g711u-2legs-20ms.pcap Fixtures/g711a-2legs-20ms.pcap
 
-.PHONY: setup bench-deps python-deps browser-deps browser-test serve-load serve-load-hour build release demo test fixtures bench bench-check clean fuzz fuzz-build fuzz-replay fuzz-long fuzz-corpus fuzz-seed fuzz-minimise soak
+.PHONY: setup bench-deps python-deps browser-deps browser-test serve-load serve-load-hour build release demo test fixtures bench bench-check clean fuzz fuzz-build fuzz-replay fuzz-long fuzz-corpus fuzz-seed fuzz-minimise soak overload
 
 setup:
 	@./scripts/setup.sh
@@ -137,6 +137,19 @@ soak: setup
 	$(SWIFT) build -c release --product callrec
 	$(SWIFT) build -c release --product soak
 	.build/release/soak --calls $(SOAK_CALLS) --seconds $(SOAK_SECONDS) --callrec .build/release/callrec
+
+# The live recorder under overload: OVERLOAD_CALLS calls at once (about twice what this 2-core machine
+# sustains at complexity 5: make soak measures 193), written through a pipe at their capture times for
+# OVERLOAD_SECONDS, then OVERLOAD_TAIL seconds of silence. Every call must be written, the lines in
+# order, peak memory no higher in the overload's second half than in its first (+15 %); the report
+# gives the recorder's steps of Opus complexity, memory over time and when the backlog was gone.
+OVERLOAD_CALLS ?= 390
+OVERLOAD_SECONDS ?= 300
+OVERLOAD_TAIL ?= 120
+overload: setup
+	$(SWIFT) build -c release --product callrec
+	$(SWIFT) build -c release --product soak
+	.build/release/soak --pace --calls $(OVERLOAD_CALLS) --seconds $(OVERLOAD_SECONDS) --tail $(OVERLOAD_TAIL) --callrec .build/release/callrec
 
 # The package-benchmark suites (Benchmarks/ is its own package).
 # tshark, the peer ReadSliceDemux measures inspect against (`tshark -q -z rtp,streams`): installed for the

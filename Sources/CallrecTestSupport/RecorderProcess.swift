@@ -11,6 +11,8 @@ public final class RecorderProcess: @unchecked Sendable {
     private let input = Pipe()
     private let condition = NSCondition()
     private var out = Data()
+    /// When each line of standard output arrived (the chunk that ended it).
+    private var arrivals: [Date] = []
     private var err = Data()
     private var open = 2
     private let readers = DispatchGroup()
@@ -38,6 +40,8 @@ public final class RecorderProcess: @unchecked Sendable {
                         open -= 1
                     } else if isOut {
                         self.out.append(data)
+                        let now = Date()
+                        for byte in data where byte == 0x0A { self.arrivals.append(now) }
                     } else {
                         self.err.append(data)
                     }
@@ -77,6 +81,13 @@ public final class RecorderProcess: @unchecked Sendable {
         condition.lock()
         defer { condition.unlock() }
         return String(decoding: out, as: UTF8.self).split(separator: "\n").map(String.init)
+    }
+
+    /// When each line of standard output so far arrived, in order (`lines[k]` at `lineArrivals[k]`).
+    public var lineArrivals: [Date] {
+        condition.lock()
+        defer { condition.unlock() }
+        return arrivals
     }
 
     /// Standard output so far, as it was printed.

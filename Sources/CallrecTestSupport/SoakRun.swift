@@ -29,6 +29,16 @@ public enum SoakRun {
         public var cpuSeconds: Double
         /// Resident memory samples: (seconds since start, bytes).
         public var rss: [(Double, Int)]
+        /// Paced runs: seconds of traffic (the overload's end, from the start), and
+        /// how far behind its schedule the feeder's writes were held back, at most and at its last write.
+        public var paced = false
+        public var trafficSeconds = 0.0
+        public var feederLagMax = 0.0
+        public var feederLagEnd = 0.0
+        /// Seconds from the start at which the last call's line arrived.
+        public var lastCallLineAt = 0.0
+        /// The overload steps the recorder printed (`{"overload": ...}`), each with the seconds from the start it arrived at.
+        public var overloadSteps: [(at: Double, event: String, from: Int, to: Int, behind: Double)] = []
 
         /// Calls written (outcome `recorded`).
         public var recorded: Int { outcomes["recorded", default: 0] }
@@ -49,6 +59,42 @@ public enum SoakRun {
 
         /// The largest resident size seen.
         public var peakRSS: Int { rss.map(\.1).max() ?? 0 }
+
+        /// The largest resident size in the first and the second half of the traffic (a paced run's overload).
+        public var peakRSSHalves: (first: Int, second: Int) {
+            let half = trafficSeconds / 2
+            return (
+                rss.filter { $0.0 < half }.map(\.1).max() ?? 0, rss.filter { $0.0 >= half && $0.0 <= trafficSeconds }.map(\.1).max() ?? 0
+            )
+        }
+
+        /// Seconds after the traffic ended (a paced run: the overload) until the last call was written.
+        public var backlogSeconds: Double { max(0, lastCallLineAt - trafficSeconds) }
+
+        /// A paced run's lines: the feeder, the steps, memory over time, the backlog.
+        public var pacedSummary: String {
+            var lines = [
+                "paced: \(Int(trafficSeconds)) s of traffic at its capture times; the feeder was held back by the pipe up to "
+                    + "\(String(format: "%.1f", feederLagMax)) s, \(String(format: "%.1f", feederLagEnd)) s at its last write",
+                "backlog: the last call written \(String(format: "%.1f", lastCallLineAt)) s after the start, "
+                    + "\(String(format: "%.1f", backlogSeconds)) s after the traffic ended",
+            ]
+            let steps = overloadSteps.map {
+                "\(String(format: "%.0f", $0.at)) s \($0.event) \($0.from)->\($0.to) (\(String(format: "%.1f", $0.behind)) s behind)"
+            }
+            lines.append("overload steps (\(overloadSteps.count)): " + (steps.isEmpty ? "none" : steps.joined(separator: ", ")))
+            var series: [String] = []
+            var next = 0.0
+            for (at, bytes) in rss where at >= next {
+                series.append("\(Int(at)) s \(bytes / 1_000_000) MB")
+                next = (at / 30).rounded(.down) * 30 + 30
+            }
+            let halves = peakRSSHalves
+            lines.append(
+                "memory over time: " + series.joined(separator: ", ") + "; peak in the traffic's first half \(halves.first / 1_000_000) MB, "
+                    + "second half \(halves.second / 1_000_000) MB")
+            return lines.joined(separator: "\n")
+        }
 
         /// Concurrent calls the recorder kept up with in real time, and per CPU second.
         public var callsSustained: Double { generated.callSeconds / wallSeconds }
@@ -76,14 +122,20 @@ public enum SoakRun {
     ///   - callrec: the binary.
     ///   - sampleInterval: seconds between two memory samples.
     ///   - progress: told of each memory sample (seconds, bytes), for long runs.
+    /// - Parameters:
+    ///   - pace: write each packet once the wall clock reaches its capture time (from the first), as a
+    ///     live link delivers it; a recorder that falls behind holds the writer back (the pipe fills).
+    ///   - tail: seconds the input stays open, silent, after the traffic (a quiet tail).
     public static func run(
         callrec: String, traffic: TrafficGenerator, output: String, arguments: [String] = [], sampleInterval: Double = 0.5,
-        progress: (@Sendable (Double, Int) -> Void)? = nil
+        pace: Bool = false, tail: Double = 0, progress: (@Sendable (Double, Int) -> Void)? = nil
     ) throws -> Report {
         let began = Date()
         // As fast as it takes it, the run measures what the configured complexity sustains: the overload
         // control stays off (it would lower the complexity as soon as the recorder runs slower than real time).
-        let recorder = try RecorderProcess(["--out", output, "--status-interval", "0", "--overload-lag", "0"] + arguments, binary: callrec)
+        // Paced, it is what is measured.
+        let control = pace ? [] : ["--overload-lag", "0"]
+        let recorder = try RecorderProcess(["--out", output, "--status-interval", "0"] + control + arguments, binary: callrec)
         let pid = recorder.pid
         let samples = Samples()
         let sampling = DispatchGroup()
@@ -97,16 +149,27 @@ public enum SoakRun {
                 Thread.sleep(forTimeInterval: sampleInterval)
             }
         }
-        // As fast as the recorder takes it: each write waits while the pipe is full.
+        // As fast as the recorder takes it, or at the capture times: each write waits while the pipe is full.
         var writeError: (any Error)? = nil
-        let generated = traffic.generate { chunk in
+        var lagMax = 0.0
+        var lagEnd = 0.0
+        let generated = traffic.generate(chunkBytes: pace ? 64 << 10 : 1 << 20, chunkSeconds: pace ? 0.02 : .infinity) { chunk, at in
             guard writeError == nil else { return }
+            if pace {
+                let wait = at - Date().timeIntervalSince(began)
+                if wait > 0 { Thread.sleep(forTimeInterval: wait) }
+            }
             do {
                 try recorder.write(chunk)
             } catch {
                 writeError = error
             }
+            if pace {
+                lagEnd = max(0, Date().timeIntervalSince(began) - at)
+                lagMax = max(lagMax, lagEnd)
+            }
         }
+        if tail > 0 { Thread.sleep(forTimeInterval: tail) }
         recorder.closeInput()
         let (status, _) = recorder.waitForExit(timeout: 1e9)
         let wall = Date().timeIntervalSince(began)
@@ -116,13 +179,23 @@ public enum SoakRun {
         var outcomes: [String: Int] = [:]
         var inOrder = true
         var expected = 1
-        for line in recorder.lines {
+        let arrivals = recorder.lineArrivals
+        var lastCallLine = 0.0
+        var steps: [(at: Double, event: String, from: Int, to: Int, behind: Double)] = []
+        for (k, line) in recorder.lines.enumerated() {
             guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else {
                 outcomes["unparsable", default: 0] += 1
                 continue
             }
+            let at = k < arrivals.count ? arrivals[k].timeIntervalSince(began) : wall
             // The signed checkpoints and the overload steps among the lines are not calls.
-            if object["checkpoint"] != nil || object["overload"] != nil { continue }
+            if object["checkpoint"] != nil { continue }
+            if let step = object["overload"] as? [String: Any] {
+                steps.append(
+                    (at, step["event"] as? String ?? "?", step["from"] as? Int ?? -1, step["to"] as? Int ?? -1, step["behind_s"] as? Double ?? 0))
+                continue
+            }
+            lastCallLine = max(lastCallLine, at)
             outcomes[object["outcome"] as? String ?? "?", default: 0] += 1
             if (object["seq"] as? Int) != expected { inOrder = false }
             expected += 1
@@ -134,10 +207,17 @@ public enum SoakRun {
             if name.hasSuffix(".partial") { temporary += 1 } else if name.hasSuffix(".opus") { audio += 1 }
         }
         let verify = try CommandRunner.callrec(["catalog", "verify", "--out", output, "--dry-run"])
-        return Report(
+        var report = Report(
             generated: generated, status: status, stderr: recorder.stderr, outcomes: outcomes, inOrder: inOrder,
             audioFiles: audio, temporaryFiles: temporary, verify: verify.stdout + verify.stderr, verifyStatus: verify.status,
             wallSeconds: wall, cpuSeconds: samples.lastCPU, rss: samples.values)
+        report.paced = pace
+        report.trafficSeconds = traffic.duration
+        report.feederLagMax = lagMax
+        report.feederLagEnd = lagEnd
+        report.lastCallLineAt = lastCallLine
+        report.overloadSteps = steps
+        return report
     }
 
     /// VmRSS of a process, from /proc (Linux).

@@ -4,6 +4,12 @@
 //       runs `callrec record -` on N concurrent calls for S seconds of traffic fed through a pipe as fast
 //       as it takes them, then checks every call was written, the catalog and the files agree, and
 //       memory stayed flat; prints the report and exits 1 when a check fails.
+//   soak --pace [--tail T] ...
+//       the same, each packet written once the wall clock reaches its capture time (a live link's pace;
+//       the pipe holds the feeder back when the recorder falls behind), then T seconds of silence
+//       (default 0) before the input closes; also reports how far the feeder was held back, the
+//       recorder's overload steps, memory over time and when the last call was written after the
+//       traffic ended (`make overload`: twice the calls this machine sustains, for 5 minutes).
 //   soak generate [--calls N] [--seconds S] [--length MIN-MAX] [--seed N] > traffic.pcap
 //       writes the same traffic to standard output.
 
@@ -36,13 +42,18 @@ if generateOnly {
 
 let callrec = value("--callrec") ?? FixturePaths.repositoryRoot + "/.build/release/callrec"
 let output = value("--out") ?? FixturePaths.temporaryDirectory("callrec-soak")
-let extra = value("--jobs").map { ["--jobs", $0] } ?? []
+let extra = (value("--jobs").map { ["--jobs", $0] } ?? []) + (value("--complexity").map { ["--complexity", $0] } ?? [])
+let pace = arguments.contains("--pace")
+let tail = Double(value("--tail") ?? "") ?? 0
 FileHandle.standardError.write(Data(
-    "soak: \(traffic.concurrentCalls) calls at once, \(Int(traffic.duration)) s of traffic, calls of \(Int(traffic.callLength.lowerBound))-\(Int(traffic.callLength.upperBound)) s, into \(output)\n".utf8))
-let report = try SoakRun.run(callrec: callrec, traffic: traffic, output: output, arguments: extra, sampleInterval: 2) { at, rss in
-    if Int(at) % 60 < 2 { FileHandle.standardError.write(Data("soak: \(Int(at)) s, \(rss / 1_000_000) MB resident\n".utf8)) }
+    "soak: \(traffic.concurrentCalls) calls at once, \(Int(traffic.duration)) s of traffic\(pace ? " at its own pace, then \(Int(tail)) s quiet" : ""), calls of \(Int(traffic.callLength.lowerBound))-\(Int(traffic.callLength.upperBound)) s, into \(output)\n".utf8))
+let report = try SoakRun.run(
+    callrec: callrec, traffic: traffic, output: output, arguments: extra, sampleInterval: pace ? 1 : 2, pace: pace, tail: tail
+) { at, rss in
+    if Int(at) % 60 < (pace ? 1 : 2) { FileHandle.standardError.write(Data("soak: \(Int(at)) s, \(rss / 1_000_000) MB resident\n".utf8)) }
 }
 print(report.summary)
+if pace { print(report.pacedSummary) }
 var failures: [String] = []
 if report.status != 0 { failures.append("the recorder exited \(report.status): \(report.stderr.suffix(500))") }
 if report.recorded != report.generated.calls { failures.append("\(report.recorded) of \(report.generated.calls) calls recorded") }
@@ -52,7 +63,14 @@ if report.temporaryFiles != 0 { failures.append("\(report.temporaryFiles) tempor
 if report.verifyStatus != 0 || !report.verify.contains("\(report.generated.calls) recordings healthy, nothing to repair") {
     failures.append("catalog verify: \(report.verify)")
 }
-if report.rssGrowth > 0.10 { failures.append("resident memory grew \(Int(report.rssGrowth * 100)) % from the second quarter to the last") }
+if pace {
+    let halves = report.peakRSSHalves
+    if Double(halves.second) > 1.15 * Double(halves.first) {
+        failures.append("peak resident memory grew from \(halves.first / 1_000_000) MB to \(halves.second / 1_000_000) MB over the traffic")
+    }
+} else if report.rssGrowth > 0.10 {
+    failures.append("resident memory grew \(Int(report.rssGrowth * 100)) % from the second quarter to the last")
+}
 if !arguments.contains("--keep") && failures.isEmpty { try? FileManager.default.removeItem(atPath: output) }
 for failure in failures { print("FAILED: \(failure)") }
 exit(failures.isEmpty ? 0 : 1)
