@@ -36,8 +36,11 @@ public struct OverloadSettings: Sendable, Equatable {
 /// seconds behind without the lag falling (a lower complexity that catches
 /// up is given the time to).
 ///
-/// Caught up: both queues under a quarter full (the lag is not looked at:
-/// on a silent input it stays where the last packet left it).
+/// Caught up: both queues under a quarter full. With both queues empty
+/// nothing waits to be routed or encoded, so the lag is 0 whatever the
+/// last packet's capture time: a silent input (a quiet night, the end of a
+/// backlog) is not behind, and neither the status line nor a step's
+/// `behind_s` says it is.
 ///
 /// Owned by the recorder's status thread; it sets the shared level, which
 /// every call's encoder reads once per frame.
@@ -101,7 +104,7 @@ struct OverloadControl {
     /// `routedAt`. Returns the step to take, if any (already taken here: `current` is the new level).
     mutating func look(now: Double, routedAt: Double, capture: Double, readFill: Double, workFill: Double) -> Step? {
         baseline = min(baseline, routedAt - capture)
-        lag = max(0, now - capture - baseline)
+        lag = readFill == 0 && workFill == 0 ? 0 : max(0, now - capture - baseline)
         // Back at the configured level long enough: the next swing starts from the first wait again.
         if index == 0 && now - lastChange >= 2 * upAfter { upAfter = settings.upAfter }
         let full = readFill >= 0.5 || workFill >= 0.5

@@ -49,6 +49,13 @@ import Testing
         #expect(steps.map(\.event) == [.up, .up, .up])
         #expect(steps.map(\.to) == [1, 3, 5])
         #expect(control.current == 5 && control.stepsDown == 3 && control.stepsUp == 3 && control.lowest == 0)
+        // Then the input goes silent for an hour: its last packet's capture time stays, the queues
+        // are empty, and nothing is behind (the status line would otherwise count the silence).
+        _ = control.look(now: 3760, routedAt: 160, capture: 159.9, readFill: 0, workFill: 0)
+        #expect(control.lag == 0)
+        // A packet waiting in a queue is behind by its capture time again.
+        _ = control.look(now: 3761, routedAt: 3760.5, capture: 3758, readFill: 0.01, workFill: 0)
+        #expect(abs(control.lag - 2.9) < 0.001)  // 3 s since capture, less the 0.1 s baseline
     }
 
     @Test func anInputReplayedFasterThanRealTimeIsNeverBehind() {
