@@ -304,9 +304,9 @@ final class RecordingOutput {
         if open == nil { try create(startPosition: position) }
         let sinks = open!.sinks
         // Under overload the recorder changes the complexity of every call from its next frame.
-        if let complexityLevel, complexityLevel.current != encodedComplexity {
-            encodedComplexity = complexityLevel.current
-            for sink in sinks { sink.setComplexity(encodedComplexity) }
+        if let level = complexityLevel?.current, level != encodedComplexity {
+            encodedComplexity = level
+            for sink in sinks { sink.setComplexity(level) }
             complexitySteps.append((position, encodedComplexity))
         }
         // The taps see the call's two channels as they are encoded, whatever the file layout.

@@ -122,7 +122,6 @@ public enum SoakRun {
     ///   - callrec: the binary.
     ///   - sampleInterval: seconds between two memory samples.
     ///   - progress: told of each memory sample (seconds, bytes), for long runs.
-    /// - Parameters:
     ///   - pace: write each packet once the wall clock reaches its capture time (from the first), as a
     ///     live link delivers it; a recorder that falls behind holds the writer back (the pipe fills).
     ///   - tail: seconds the input stays open, silent, after the traffic (a quiet tail).
